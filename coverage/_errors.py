@@ -1,0 +1,55 @@
+"""Exceptions with messages a planner can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CoverageError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class InputError(CoverageError, ValueError):
+    """A problem in an input file, located by file, row and field.
+
+    ``row`` is the 1-based data row as a planner sees it in a spreadsheet
+    (the header is row 1, so the first data row is row 2); ``None`` when the
+    problem concerns the whole file.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        message: str,
+        *,
+        row: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = None if path is None else Path(path)
+        self.row = row
+        self.field = field
+        self.detail = message
+        where = [str(self.path) if self.path is not None else "<input>"]
+        if row is not None:
+            where.append(f"row {row}")
+        if field is not None:
+            where.append(f"field '{field}'")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+class InputErrors(CoverageError, ValueError):
+    """Several input problems found in one pass, reported together."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = errors
+        shown = "\n".join(f"  - {e}" for e in errors[:20])
+        more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} problem(s) in the input:\n{shown}{more}")
+
+
+class NetworkError(CoverageError):
+    """The walking network could not be built or loaded."""
+
+
+class ScenarioError(CoverageError):
+    """A scenario file is missing, malformed or inconsistent."""

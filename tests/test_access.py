@@ -1,0 +1,139 @@
+"""Walk distances agree with an independent NetworkX Dijkstra on real OSM extracts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from coverage.access import AccessMatrix
+from coverage.snapping import snap_points
+from reference import networkx_walk_distances
+
+CUTOFF_M = 1500.0
+
+
+def points_near_edges(network, k, rng, jitter_m=40.0):
+    """Random places near random edges of the network (some on small islands too)."""
+    edges = rng.integers(0, network.n_edges, k)
+    frac = rng.uniform(0, 1, k)
+    pts = shapely.line_interpolate_point(network.edges_wgs84[edges], frac, normalized=True)
+    xy = shapely.get_coordinates(pts)
+    # About 1e-5 degrees is a metre: push places off the street like real buildings.
+    return xy + rng.normal(0, jitter_m * 1e-5, xy.shape)
+
+
+def dense(matrix):
+    out = np.full(matrix.shape, np.inf)
+    out[matrix.rows, matrix.cols] = matrix.metres
+    return out
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein", "beijing", "helsinki"])
+def test_matrix_equals_networkx_dijkstra_on_real_extract(name, request):
+    network = request.getfixturevalue(name)
+    rng = np.random.default_rng(42)
+    sites = snap_points(network, points_near_edges(network, 25, rng))
+    demand = snap_points(network, points_near_edges(network, 400, rng))
+    ours = dense(AccessMatrix.compute(network, sites, demand, CUTOFF_M))
+    ref = networkx_walk_distances(network, sites, demand)
+    ref = np.where(ref <= CUTOFF_M, ref, np.inf)
+    assert np.array_equal(np.isfinite(ours), np.isfinite(ref))
+    both = np.isfinite(ref)
+    assert both.sum() > 100, "too few reachable pairs to be a meaningful check"
+    assert np.max(np.abs(ours[both] - ref[both])) < 1.0
+
+
+def test_site_and_demand_on_same_edge_walk_along_it(beijing):
+    e = int(np.argmax(beijing.edge_length))
+    line = beijing.edges_wgs84[e]
+    xy = shapely.get_coordinates(shapely.line_interpolate_point(line, [0.2, 0.7], normalized=True))
+    sites, demand = snap_points(beijing, xy[:1]), snap_points(beijing, xy[1:])
+    matrix = AccessMatrix.compute(beijing, sites, demand, 5000.0)
+    expected = abs(demand.from_u_m[0] - sites.from_u_m[0]) + sites.leg_m[0] + demand.leg_m[0]
+    assert matrix.nnz == 1
+    assert matrix.metres[0] == pytest.approx(expected, abs=0.01)
+    assert matrix.metres[0] == pytest.approx(networkx_walk_distances(beijing, sites, demand)[0, 0], abs=0.01)
+    assert matrix.metres[0] < beijing.edge_length[e]
+
+
+def test_places_at_opposite_ends_of_an_edge_are_one_edge_apart_or_less(beijing):
+    e = int(np.argmax(beijing.edge_length))
+    u, v = beijing.edge_u[e], beijing.edge_v[e]
+    sites = snap_points(beijing, beijing.node_lonlat[[u]])
+    demand = snap_points(beijing, beijing.node_lonlat[[v]])
+    walk = dense(AccessMatrix.compute(beijing, sites, demand, 5000.0))[0, 0]
+    ref = networkx_walk_distances(beijing, sites, demand)[0, 0]
+    assert walk == pytest.approx(ref, abs=0.01)
+    assert walk <= beijing.edge_length[e] + 0.01
+
+
+def test_dead_end_edges_route_through_their_only_junction(liechtenstein):
+    degree = np.bincount(np.concatenate([liechtenstein.edge_u, liechtenstein.edge_v]), minlength=liechtenstein.n_nodes)
+    main = liechtenstein.component[liechtenstein.edge_u] == 0
+    dead_ends = np.flatnonzero(((degree[liechtenstein.edge_u] == 1) | (degree[liechtenstein.edge_v] == 1)) & main)[:40]
+    xy = shapely.get_coordinates(
+        shapely.line_interpolate_point(liechtenstein.edges_wgs84[dead_ends], 0.5, normalized=True)
+    )
+    sites, demand = snap_points(liechtenstein, xy[:20]), snap_points(liechtenstein, xy[20:])
+    ours = dense(AccessMatrix.compute(liechtenstein, sites, demand, 1e9))
+    ref = networkx_walk_distances(liechtenstein, sites, demand)
+    assert np.isfinite(ours).all()
+    assert np.max(np.abs(ours - ref)) < 1.0
+
+
+def test_place_on_a_small_island_reaches_only_its_island(monaco):
+    island = np.flatnonzero(monaco.component[monaco.edge_u] == 1)
+    mainland = np.flatnonzero(monaco.component[monaco.edge_u] == 0)
+    xy = shapely.get_coordinates(
+        shapely.line_interpolate_point(monaco.edges_wgs84[[island[0], island[-1], mainland[0]]], 0.5, normalized=True)
+    )
+    sites = snap_points(monaco, xy[:1])
+    demand = snap_points(monaco, xy[1:])
+    assert list(sites.component) == [1] and list(demand.component) == [1, 0]
+    walk = dense(AccessMatrix.compute(monaco, sites, demand, 1e9))
+    assert np.isfinite(walk[0, 0]) and np.isinf(walk[0, 1])
+
+
+def test_place_beyond_snap_limit_reaches_nothing(beijing):
+    lon0, lat0, lon1, lat1 = beijing.bounds
+    far = np.array([[lon1 + 0.05, lat1 + 0.05]])  # ~5 km outside the extract
+    near = beijing.node_lonlat[:1]
+    sites = snap_points(beijing, near)
+    demand = snap_points(beijing, far, max_snap_m=500)
+    assert demand.edge[0] == -1
+    matrix = AccessMatrix.compute(beijing, sites, demand, 1e9)
+    assert matrix.nnz == 0
+    site, metres = matrix.nearest()
+    assert site[0] == -1 and np.isnan(metres[0])
+
+
+def test_nearest_site_breaks_ties_by_lowest_site_index(beijing):
+    xy = beijing.node_lonlat[[10, 10, 20]]
+    sites = snap_points(beijing, xy[:2])
+    demand = snap_points(beijing, xy[2:])
+    matrix = AccessMatrix.compute(beijing, sites, demand, 1e9)
+    site, _ = matrix.nearest()
+    assert site[0] == 0
+
+
+def test_cutoff_drops_pairs_beyond_it_and_keeps_those_within(monaco):
+    rng = np.random.default_rng(7)
+    sites = snap_points(monaco, points_near_edges(monaco, 10, rng))
+    demand = snap_points(monaco, points_near_edges(monaco, 200, rng))
+    wide = AccessMatrix.compute(monaco, sites, demand, 3000.0)
+    narrow = AccessMatrix.compute(monaco, sites, demand, 800.0)
+    assert narrow.metres.max() <= 800.0
+    expected = dense(wide)
+    expected[expected > 800.0] = np.inf
+    assert np.array_equal(dense(narrow), expected)
+
+
+def test_chunking_does_not_change_the_result(monaco):
+    rng = np.random.default_rng(3)
+    sites = snap_points(monaco, points_near_edges(monaco, 50, rng))
+    demand = snap_points(monaco, points_near_edges(monaco, 100, rng))
+    one = AccessMatrix.compute(monaco, sites, demand, 1200.0, chunk_size=7)
+    other = AccessMatrix.compute(monaco, sites, demand, 1200.0, chunk_size=500)
+    assert np.array_equal(one.rows, other.rows) and np.array_equal(one.cols, other.cols)
+    assert np.array_equal(one.metres, other.metres)
