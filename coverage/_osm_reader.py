@@ -26,7 +26,6 @@ NOT_WALKABLE_HIGHWAYS = frozenset(
 )
 FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 FOOT_FORBIDDEN = frozenset({"no", "private", "use_sidepath"})
-ACCESS_FORBIDDEN = frozenset({"no", "private"})
 
 
 def is_walkable(tags: dict[str, str], *, allow_private: bool = False) -> bool:
@@ -46,7 +45,10 @@ def is_walkable(tags: dict[str, str], *, allow_private: bool = False) -> bool:
         return highway not in NOT_WALKABLE_HIGHWAYS - {"cycleway", "platform"}
     if highway in NOT_WALKABLE_HIGHWAYS:
         return False
-    private = tags.get("access") in ACCESS_FORBIDDEN or tags.get("service") == "private"
+    access = tags.get("access")
+    if access == "no":
+        return False
+    private = access == "private" or tags.get("service") == "private"
     return allow_private or not private
 
 

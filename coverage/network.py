@@ -126,13 +126,16 @@ class WalkNetwork:
         return cls.from_graph(graph, source=source)
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs: Any) -> WalkNetwork:
-        """Load a network from an OSM file or a GraphML file, chosen by suffix."""
+    def from_file(cls, path: str | Path, *, allow_private: bool = False) -> WalkNetwork:
+        """Load a network from an OSM file or a GraphML file, chosen by suffix.
+
+        ``allow_private`` applies to OSM files; a GraphML network is used as saved.
+        """
         name = str(path).lower()
         if name.endswith(".graphml"):
             return cls.from_graphml(path)
         if name.endswith(OSM_SUFFIXES):
-            return cls.from_osm_file(path, **kwargs)
+            return cls.from_osm_file(path, allow_private=allow_private)
         raise NetworkError(
             f"{path}: unknown network file type; expected one of "
             f"{', '.join(OSM_SUFFIXES + ('.graphml',))}"

@@ -1,0 +1,522 @@
+"""Benchmark the site × demand walk-distance matrix against NetworkX and pandana.
+
+For each network, a seeded random problem is built: ``--sites`` candidate
+sites and ``--demand`` demand points, each placed exactly on a distinct random
+node of the largest connected component. Every method then answers the same
+node-to-node question — which (site, demand) pairs are within ``--cutoff``
+metres of walk, and how far — and the answers are checked against each other
+before any timing is trusted.
+
+Methods (each timed as the best of ``--repeat`` runs, ``time.perf_counter``):
+
+* ``ours``      ``AccessMatrix.compute`` (SciPy csgraph Dijkstra, batched).
+                Snapping the points is timed separately and not included.
+* ``networkx``  ``nx.single_source_dijkstra_path_length(G, s, cutoff, weight="length")``
+                per site on an undirected ``nx.Graph``, then picking the demand nodes.
+                Building the graph is timed separately and not included.
+* ``pandana``   ``pandana.Network.nodes_in_range(sites, cutoff)`` (public API),
+                then picking the demand nodes. Building the network (contraction
+                hierarchies) is timed separately and not included. Two extra rows
+                are reported for context: the C++ range query alone
+                (``Network.net.nodes_in_range``, skipping pandana's per-source
+                pandas post-processing) and ``shortest_path_lengths`` on the full
+                sites × demand pair list.
+* ``scipy-floor`` (context) the bare SciPy ``csgraph.dijkstra(net.csr, indices=sites,
+                limit=cutoff)`` on the plain node graph, then the demand columns:
+                the floor for ``ours``, which runs the same Dijkstra plus the
+                work needed for places that sit on edges rather than nodes.
+
+Usage::
+
+    python benchmarks/bench_matrix.py [--repeat 3] [--networks monaco liechtenstein]
+                                      [--profile] [--no-pandana-pairs]
+
+Results are printed as tables and written to ``benchmarks/results/matrix.json``.
+The OSM extracts are read from ``REPO/../shared/data/raw`` (override with the
+environment variable ``COVERAGE_SHARED_RAW``); a network argument may also be a
+path to any OSM or GraphML file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import Any, TypeVar
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy
+from scipy.sparse.csgraph import dijkstra
+from rich.console import Console
+from rich.table import Table
+
+from coverage.access import AccessMatrix
+from coverage.network import WalkNetwork
+from coverage.snapping import Snap, snap_points
+
+REPO = Path(__file__).resolve().parents[1]
+RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
+RESULTS = REPO / "benchmarks" / "results" / "matrix.json"
+NETWORKS = {
+    "monaco": "monaco.osm.pbf",
+    "liechtenstein": "liechtenstein-2013-08-03.osm.pbf",
+    "andorra": "andorra.osm.pbf",
+}
+TOL_M = 1.0  # distances must agree within this (pandana stores weights as float32)
+LEG_TOL_M = 1e-6  # points placed on nodes must snap with (almost) no access leg
+
+T = TypeVar("T")
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+# --------------------------------------------------------------------- data types
+@dataclass
+class Pairs:
+    """Reachable (site index, demand index, metres) triples, sorted by site then demand."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    metres: np.ndarray
+
+    @classmethod
+    def sorted(cls, rows: np.ndarray, cols: np.ndarray, metres: np.ndarray) -> Pairs:
+        rows, cols, metres = np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(metres, float)
+        order = np.lexsort((cols, rows))
+        return cls(rows[order], cols[order], metres[order])
+
+    def __len__(self) -> int:
+        return len(self.metres)
+
+
+@dataclass
+class Timing:
+    """Best-of-N wall time of one call, plus every run for the record."""
+
+    best_s: float
+    runs_s: list[float]
+
+
+@dataclass
+class MethodResult:
+    name: str
+    call: str
+    query: Timing
+    setup_s: float | None = None  # excluded from `query`
+    setup_what: str | None = None
+    pairs: int = 0
+    agreement: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Problem:
+    """One benchmark instance: sites and demand placed on nodes of the largest component."""
+
+    site_nodes: np.ndarray
+    demand_nodes: np.ndarray
+    excluded_nodes: int  # component-0 nodes not eligible (see `eligible_nodes`)
+
+
+# ------------------------------------------------------------------------ helpers
+def best_of(fn: Callable[[], T], repeat: int) -> tuple[Timing, T]:
+    """Run ``fn`` ``repeat`` times; return the best wall time and the last result."""
+    runs, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        runs.append(time.perf_counter() - t0)
+    return Timing(min(runs), runs), result  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def silence_fd_stdout() -> Iterator[None]:
+    """Silence C/C++ writes to stdout (pandana's contraction prints progress)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def resolve_network(name: str) -> Path:
+    """A short name from NETWORKS (looked up in RAW) or a path to a network file."""
+    path = RAW / NETWORKS[name] if name in NETWORKS else Path(name)
+    if not path.is_file():
+        raise SystemExit(f"network file not found: {path} (set COVERAGE_SHARED_RAW?)")
+    return path
+
+
+def simple_edges(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Undirected edges without loops, keeping the shortest of parallel edges (as ``net.csr``)."""
+    a = np.minimum(net.edge_u, net.edge_v)
+    b = np.maximum(net.edge_u, net.edge_v)
+    keep = a != b
+    a, b, w = a[keep], b[keep], net.edge_length[keep]
+    order = np.lexsort((w, b, a))
+    a, b, w = a[order], b[order], w[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return a[first], b[first], w[first]
+
+
+def eligible_nodes(net: WalkNetwork) -> tuple[np.ndarray, int]:
+    """Largest-component nodes whose own location snaps onto one of their own edges.
+
+    A point on a node joins the network at that node only if the nearest edge
+    is incident to it. In real OSM data a few nodes sit exactly on another,
+    unconnected way (two OSM nodes at one spot); ours would then correctly
+    route from the *other* way, which is no longer the node-to-node problem
+    NetworkX and pandana solve. Those nodes are left out and counted.
+    """
+    nodes = np.flatnonzero(net.component == 0)
+    snap = snap_points(net, net.node_lonlat[nodes])
+    edge = snap.edge
+    incident = (edge >= 0) & ((net.edge_u[edge] == nodes) | (net.edge_v[edge] == nodes))
+    return nodes[incident], int((~incident).sum())
+
+
+def make_problem(net: WalkNetwork, n_sites: int, n_demand: int, seed: int) -> Problem:
+    """Distinct random sites and distinct random demand nodes (the two sets may overlap)."""
+    nodes, excluded = eligible_nodes(net)
+    if max(n_sites, n_demand) > len(nodes):
+        raise SystemExit(f"only {len(nodes)} eligible nodes; ask for fewer sites/demand points")
+    rng = np.random.default_rng(seed)
+    sites = np.sort(rng.choice(nodes, n_sites, replace=False))
+    demand = np.sort(rng.choice(nodes, n_demand, replace=False))
+    return Problem(sites, demand, excluded)
+
+
+def demand_lookup(n_nodes: int, demand_nodes: np.ndarray) -> np.ndarray:
+    """Array node → demand index (-1 for nodes without a demand point)."""
+    lookup = np.full(n_nodes, -1, dtype=np.int64)
+    lookup[demand_nodes] = np.arange(len(demand_nodes))
+    return lookup
+
+
+# ------------------------------------------------------------------------ methods
+def run_ours(net: WalkNetwork, sites: Snap, demand: Snap, cutoff: float) -> Pairs:
+    m = AccessMatrix.compute(net, sites, demand, cutoff_m=cutoff, progress=False)
+    return Pairs(m.rows, m.cols, m.metres)
+
+
+def build_networkx(net: WalkNetwork) -> nx.Graph:
+    a, b, w = simple_edges(net)
+    g = nx.Graph()
+    g.add_nodes_from(range(net.n_nodes))
+    g.add_weighted_edges_from(zip(a.tolist(), b.tolist(), w.tolist()), weight="length")
+    return g
+
+
+def run_networkx(g: nx.Graph, problem: Problem, lookup: np.ndarray, cutoff: float) -> Pairs:
+    rows, cols, metres = [], [], []
+    for i, src in enumerate(problem.site_nodes.tolist()):
+        dist = nx.single_source_dijkstra_path_length(g, src, cutoff=cutoff, weight="length")
+        for node, d in dist.items():
+            j = lookup[node]
+            if j >= 0:
+                rows.append(i)
+                cols.append(j)
+                metres.append(d)
+    return Pairs.sorted(np.array(rows), np.array(cols), np.array(metres))
+
+
+def build_pandana(net: WalkNetwork) -> Any:
+    import pandana
+
+    a, b, w = simple_edges(net)
+    ids = np.arange(net.n_nodes)
+    with silence_fd_stdout():
+        return pandana.Network(
+            pd.Series(net.node_lonlat[:, 0], index=ids),
+            pd.Series(net.node_lonlat[:, 1], index=ids),
+            pd.Series(a),
+            pd.Series(b),
+            pd.DataFrame({"length": w}),
+            twoway=True,
+        )
+
+
+def _pick(site_index: np.ndarray, dest: np.ndarray, metres: np.ndarray, lookup: np.ndarray, cutoff: float) -> Pairs:
+    j = lookup[dest]
+    keep = (j >= 0) & (metres <= cutoff)
+    return Pairs.sorted(site_index[keep], j[keep], metres[keep])
+
+
+def run_pandana(pnet: Any, problem: Problem, lookup: np.ndarray, cutoff: float) -> Pairs:
+    """Public API: ``Network.nodes_in_range`` (returns a DataFrame), then pick demand nodes."""
+    df = pnet.nodes_in_range(problem.site_nodes, cutoff)
+    site_index = np.searchsorted(problem.site_nodes, df["source"].to_numpy())
+    return _pick(site_index, df["destination"].to_numpy(), df["length"].to_numpy(), lookup, cutoff)
+
+
+def run_pandana_core(pnet: Any, problem: Problem, lookup: np.ndarray, cutoff: float) -> Pairs:
+    """pandana's C++ range query alone (skips the per-source DataFrame concat of the public API).
+
+    Node ids are 0..n-1, so pandana's external and internal ids coincide.
+    """
+    ext_ids = pnet.node_idx.index.to_numpy(dtype=np.int64)
+    raw = pnet.net.nodes_in_range(problem.site_nodes.astype(np.int64), cutoff, 0, ext_ids)
+    counts = np.fromiter((len(r) for r in raw), dtype=np.int64, count=len(raw))
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(raw)), dtype=float, count=2 * int(counts.sum()))
+    flat = flat.reshape(-1, 2)
+    site_index = np.repeat(np.arange(len(raw)), counts)
+    return _pick(site_index, flat[:, 0].astype(np.int64), flat[:, 1], lookup, cutoff)
+
+
+def run_pandana_pairs(pnet: Any, problem: Problem, cutoff: float) -> Pairs:
+    """``Network.shortest_path_lengths`` on every site × demand pair, then keep ≤ cutoff."""
+    k, n = len(problem.site_nodes), len(problem.demand_nodes)
+    a = np.repeat(problem.site_nodes, n)
+    b = np.tile(problem.demand_nodes, k)
+    lengths = np.asarray(pnet.shortest_path_lengths(a, b), dtype=float)
+    keep = lengths <= cutoff
+    return Pairs.sorted(np.repeat(np.arange(k), n)[keep], np.tile(np.arange(n), k)[keep], lengths[keep])
+
+
+def run_scipy_floor(net: WalkNetwork, problem: Problem, cutoff: float) -> Pairs:
+    """Bounded SciPy Dijkstra from the site nodes on the plain network, demand columns picked."""
+    dist = dijkstra(net.csr, directed=False, indices=problem.site_nodes, limit=cutoff)[:, problem.demand_nodes]
+    r, c = np.nonzero(dist <= cutoff)
+    return Pairs(r, c, dist[r, c])  # np.nonzero is row-major: already sorted
+
+
+# ---------------------------------------------------------------- verification
+def compare(ref: Pairs, other: Pairs, n_demand: int, cutoff: float, tol: float = TOL_M) -> dict[str, Any]:
+    """Check that two pair lists agree: same distances within ``tol`` on shared pairs,
+    and any pair present in only one lies within ``tol`` of the cutoff (a rounding tie)."""
+    ka = ref.rows * n_demand + ref.cols
+    kb = other.rows * n_demand + other.cols
+    common, ia, ib = np.intersect1d(ka, kb, assume_unique=True, return_indices=True)
+    only_ref = np.setdiff1d(np.arange(len(ka)), ia)
+    only_other = np.setdiff1d(np.arange(len(kb)), ib)
+    diff = np.abs(ref.metres[ia] - other.metres[ib])
+    bad_only = int((ref.metres[only_ref] < cutoff - tol).sum() + (other.metres[only_other] < cutoff - tol).sum())
+    return {
+        "common_pairs": int(len(common)),
+        "only_in_reference": int(len(only_ref)),
+        "only_in_this": int(len(only_other)),
+        "max_abs_diff_m": float(diff.max()) if len(diff) else 0.0,
+        "pairs_over_tol": int((diff > tol).sum()),
+        "unexplained_missing": bad_only,
+        "ok": bool((diff <= tol).all() and bad_only == 0),
+    }
+
+
+def check_snaps(net: WalkNetwork, snap: Snap, nodes: np.ndarray) -> float:
+    """Largest offset (access leg or position along the edge) of points placed on nodes."""
+    at_u = net.edge_u[snap.edge] == nodes
+    along = np.where(at_u, snap.from_u_m, snap.to_v_m)
+    return float(max(np.nanmax(snap.leg_m), np.nanmax(along)))
+
+
+# ------------------------------------------------------------------- one network
+def profile_ours(net: WalkNetwork, sites: Snap, demand: Snap, cutoff: float, top: int = 12) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    run_ours(net, sites, demand, cutoff)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def bench_network(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    path = resolve_network(name)
+    t0 = time.perf_counter()
+    net = WalkNetwork.from_file(path)
+    load_s = time.perf_counter() - t0
+    _ = net.csr, net.component, net.edges_metric  # build cached structures outside all timings
+
+    problem = make_problem(net, args.sites, args.demand, args.seed)
+    lookup = demand_lookup(net.n_nodes, problem.demand_nodes)
+    cutoff = args.cutoff
+
+    snap_t, (site_snap, demand_snap) = best_of(
+        lambda: (snap_points(net, net.node_lonlat[problem.site_nodes]), snap_points(net, net.node_lonlat[problem.demand_nodes])),
+        args.repeat,
+    )
+    max_offset = max(check_snaps(net, site_snap, problem.site_nodes), check_snaps(net, demand_snap, problem.demand_nodes))
+    if max_offset >= LEG_TOL_M:
+        raise SystemExit(f"{name}: points on nodes snapped {max_offset:.3g} m away from their node")
+
+    methods: list[MethodResult] = []
+    t, ours = best_of(lambda: run_ours(net, site_snap, demand_snap, cutoff), args.repeat)
+    methods.append(MethodResult("ours", "AccessMatrix.compute", t, snap_t.best_s, "snap_points (sites + demand)", len(ours)))
+
+    t0 = time.perf_counter()
+    g = build_networkx(net)
+    g_s = time.perf_counter() - t0
+    t, res = best_of(lambda: run_networkx(g, problem, lookup, cutoff), args.repeat)
+    methods.append(MethodResult("networkx", "single_source_dijkstra_path_length ×sites", t, g_s, "nx.Graph build", len(res),
+                                compare(ours, res, len(problem.demand_nodes), cutoff)))
+
+    t0 = time.perf_counter()
+    pnet = build_pandana(net)
+    p_s = time.perf_counter() - t0
+    t, res = best_of(lambda: run_pandana(pnet, problem, lookup, cutoff), args.repeat)
+    methods.append(MethodResult("pandana", "Network.nodes_in_range", t, p_s, "pandana.Network (contraction)", len(res),
+                                compare(ours, res, len(problem.demand_nodes), cutoff)))
+    t, res = best_of(lambda: run_pandana_core(pnet, problem, lookup, cutoff), args.repeat)
+    methods.append(MethodResult("pandana-core", "Network.net.nodes_in_range (C++ only)", t, None, None, len(res),
+                                compare(ours, res, len(problem.demand_nodes), cutoff)))
+    t, res = best_of(lambda: run_scipy_floor(net, problem, cutoff), args.repeat)
+    methods.append(MethodResult("scipy-floor", "csgraph.dijkstra on net.csr (node→node only)", t, None, None, len(res),
+                                compare(ours, res, len(problem.demand_nodes), cutoff)))
+    if args.pandana_pairs:
+        t, res = best_of(lambda: run_pandana_pairs(pnet, problem, cutoff), args.repeat)
+        methods.append(MethodResult("pandana-pairs", f"Network.shortest_path_lengths ({len(problem.site_nodes) * len(problem.demand_nodes):,} pairs)",
+                                    t, None, None, len(res), compare(ours, res, len(problem.demand_nodes), cutoff)))
+
+    out: dict[str, Any] = {
+        "network": name,
+        "file": str(path),
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "simple_edges": int(len(simple_edges(net)[0])),
+        "largest_component_nodes": int((net.component == 0).sum()),
+        "excluded_nodes": problem.excluded_nodes,
+        "load_s": load_s,
+        "sites": len(problem.site_nodes),
+        "demand": len(problem.demand_nodes),
+        "cutoff_m": cutoff,
+        "reachable_pairs": len(ours),
+        "max_snap_offset_m": max_offset,
+        "methods": [asdict(m) for m in methods],
+        "ratios_vs_ours": {m.name: m.query.best_s / methods[0].query.best_s for m in methods[1:]},
+    }
+    if args.profile:
+        out["profile_ours"] = profile_ours(net, site_snap, demand_snap, cutoff)
+    return out
+
+
+# ----------------------------------------------------------------------- output
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1e3:,.1f} ms" if seconds < 10 else f"{seconds:,.2f} s"
+
+
+def print_network(res: dict[str, Any]) -> None:
+    title = (
+        f"{res['network']}: {res['nodes']:,} nodes, {res['edges']:,} edges "
+        f"({res['largest_component_nodes']:,} in largest component) — "
+        f"{res['sites']} sites × {res['demand']:,} demand, cutoff {res['cutoff_m']:g} m, "
+        f"{res['reachable_pairs']:,} reachable pairs"
+    )
+    table = Table(title=title, title_justify="left")
+    for col, justify in [("method", "left"), ("call", "left"), ("query (best)", "right"), ("× ours", "right"),
+                         ("setup (excl.)", "right"), ("pairs", "right"), ("max |Δ| m", "right"), ("agrees", "center")]:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    ours = res["methods"][0]["query"]["best_s"]
+    for m in res["methods"]:
+        agree = m["agreement"]
+        table.add_row(
+            m["name"],
+            m["call"],
+            fmt_s(m["query"]["best_s"]),
+            "1.0" if m["name"] == "ours" else f"{m['query']['best_s'] / ours:,.1f}",
+            f"{fmt_s(m['setup_s'])}" + (f" ({m['setup_what']})" if m["setup_what"] else ""),
+            f"{m['pairs']:,}",
+            f"{agree['max_abs_diff_m']:.2g}" if agree else "ref",
+            ("yes" if agree["ok"] else "[red]NO[/red]") if agree else "ref",
+        )
+    console.print(table)
+    notes = [f"points on nodes snapped with max offset {res['max_snap_offset_m']:.1g} m"]
+    if res["excluded_nodes"]:
+        notes.append(f"{res['excluded_nodes']} largest-component node(s) not sampled: they lie exactly on another, unconnected edge")
+    for m in res["methods"][1:]:
+        a = m["agreement"]
+        if a["only_in_reference"] or a["only_in_this"]:
+            notes.append(f"{m['name']}: {a['only_in_reference']} pair(s) only in ours, {a['only_in_this']} only in {m['name']} (all within {TOL_M:g} m of the cutoff)"
+                         if not a["unexplained_missing"] else f"[red]{m['name']}: {a['unexplained_missing']} pair(s) missing away from the cutoff[/red]")
+    for n in notes:
+        console.print(f"  · {n}")
+    if "profile_ours" in res:
+        console.print(f"\ncProfile of AccessMatrix.compute ({res['network']}), by own time:")
+        console.print(res["profile_ours"], markup=False, highlight=False)
+
+
+def environment() -> dict[str, Any]:
+    import pandana
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "networkx": nx.__version__,
+        "pandana": getattr(pandana, "__version__", "?"),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--networks", nargs="+", default=["monaco", "liechtenstein"],
+                   help=f"short names ({', '.join(NETWORKS)}) or paths to OSM/GraphML files")
+    p.add_argument("--repeat", type=int, default=3, help="runs per method; the best is reported (default 3)")
+    p.add_argument("--sites", type=int, default=500)
+    p.add_argument("--demand", type=int, default=2000)
+    p.add_argument("--cutoff", type=float, default=1200.0, help="walk cutoff in metres (default 1200)")
+    p.add_argument("--seed", type=int, default=20240501)
+    p.add_argument("--no-pandana-pairs", dest="pandana_pairs", action="store_false",
+                   help="skip the slow shortest_path_lengths row (sites × demand pairs)")
+    p.add_argument("--profile", action="store_true", help="cProfile one AccessMatrix.compute call per network")
+    p.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS.relative_to(REPO)})")
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat must be ≥ 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = [bench_network(name, args) for name in args.networks]
+    for res in results:
+        print_network(res)
+        console.print()
+    ok = all(m["agreement"].get("ok", True) for r in results for m in r["methods"])
+    summary = Table(title="Summary: query time ratios (higher = ours faster); targets NX ≥ 30×, pandana ≥ 5×", title_justify="left")
+    for col in ("network", "ours", "NX / ours", "pandana / ours", "pandana-core / ours", "scipy-floor / ours", "NX / scipy-floor"):
+        summary.add_column(col, justify="left" if col == "network" else "right")
+    for r in results:
+        q = r["ratios_vs_ours"]
+        summary.add_row(r["network"], fmt_s(r["methods"][0]["query"]["best_s"]),
+                        f"{q['networkx']:.1f}×", f"{q['pandana']:.1f}×", f"{q['pandana-core']:.2f}×",
+                        f"{q['scipy-floor']:.2f}×", f"{q['networkx'] / q['scipy-floor']:.1f}×")
+    console.print(summary)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "benchmark": "site × demand walk-distance matrix",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "environment": environment(),
+        "all_methods_agree": ok,
+        "networks": results,
+    }
+    args.output.write_text(json.dumps(payload, indent=2) + "\n")
+    console.print(f"results written to {args.output}")
+    if not ok:
+        console.print("[red]some methods disagree with ours — see the tables above[/red]")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""coverage-planner: who can walk to a public service within N minutes, on the real street network.
+
+The public API, for notebooks and scripts::
+
+    import coverage as cp
+    net = cp.load_network("district.osm.pbf")
+    sites = cp.read_places("studios.csv", "sites")
+    demand = cp.read_places("compounds.csv", "demand")
+    result = cp.compute_coverage(net, sites, demand, threshold_min=15)
+    result.table(); result.summary()
+    cp.write_outputs(result, "runs/today")
+"""
+
+from ._errors import CoverageError, InputError, InputErrors, NetworkError, ScenarioError
+from .access import AccessMatrix
+from .analysis import compute_coverage
+from .config import Scenario
+from .download import download_network, load_network
+from .network import WalkNetwork
+from .outputs import write_outputs
+from .pipeline import run_scenario
+from .places import check_within_area, read_places
+from .profiles import GB50180_PRESETS, PROFILES, WalkProfile, get_profile
+from .results import CoverageResult
+from .snapping import Snap, snap_points
+
+__all__ = [
+    "AccessMatrix", "CoverageError", "CoverageResult", "GB50180_PRESETS", "InputError", "InputErrors",
+    "NetworkError", "PROFILES", "Scenario", "ScenarioError", "Snap", "WalkNetwork", "WalkProfile",
+    "check_within_area", "compute_coverage", "download_network", "get_profile", "load_network",
+    "read_places", "run_scenario", "snap_points", "write_outputs",
+]

@@ -1,0 +1,75 @@
+"""Run a scenario file end to end: validate every input first, then compute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._errors import InputError, InputErrors
+from .analysis import compute_coverage
+from .config import Scenario
+from .download import load_network
+from .manifest import build_manifest
+from .network import WalkNetwork
+from .places import check_within_area, read_places
+from .results import CoverageResult
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    network: WalkNetwork | None = None,
+    progress: bool | None = None,
+) -> CoverageResult:
+    """Load a scenario's network and places, validate them, and compute coverage.
+
+    All place files are checked (and every problem collected) before any
+    computation; nothing is written here, so callers can write outputs only
+    for a valid run.
+
+    Parameters
+    ----------
+    scenario : a `Scenario` or the path of its TOML file.
+    network : an already loaded network to reuse (skips loading).
+    progress : show progress bars (default: only on a terminal).
+
+    Raises
+    ------
+    ScenarioError, InputErrors, NetworkError
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = Scenario.from_toml(scenario)
+    places = {}
+    errors: list[InputError] = []
+    for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
+        try:
+            places[role] = read_places(
+                config.path, role, keep_columns=config.keep_columns,
+                weight_column=config.weight_column, default_crs=config.default_crs,
+            )
+        except InputErrors as exc:
+            errors.extend(exc.errors)
+        except InputError as exc:
+            errors.append(exc)
+    if errors:
+        raise InputErrors(errors)
+
+    if network is None:
+        cfg = scenario.network
+        network = load_network(cfg.path, place=cfg.place, bbox=cfg.bbox, cache_dir=cfg.cache_dir, allow_private=cfg.allow_private)
+    for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
+        try:
+            check_within_area(places[role], network.bounds, path=config.path)
+        except InputErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise InputErrors(errors)
+
+    walk = scenario.walk
+    result = compute_coverage(
+        network, places["sites"], places["demand"],
+        threshold_m=walk.threshold_m, speed_kmh=walk.profile.speed_kmh, profile=walk.profile.name,
+        search_limit_m=walk.search_limit_m, max_snap_m=walk.max_snap_m,
+        access_legs=walk.access_legs, preset=walk.preset, progress=progress,
+    )
+    result.manifest = build_manifest(result, scenario=scenario)
+    return result

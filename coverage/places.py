@@ -1,0 +1,460 @@
+"""Read and validate place files: existing sites, demand points, candidates.
+
+Planners keep places in Excel sheets, CSV exports and GIS files, with Chinese
+or English headers and coordinates copied from Amap (GCJ-02), Baidu (BD-09)
+or GPS (WGS-84). :func:`read_places` reads any of them into one fixed schema
+in WGS-84, and reports every problem it finds, by file, row and field, in a
+single :class:`~coverage._errors.InputErrors`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from coverage import china
+from coverage._errors import InputError, InputErrors
+from coverage._tabular import RawTable, column_letter, is_blank, read_raw
+
+__all__ = [
+    "COLUMN_ALIASES",
+    "OPTIONAL_COLUMNS",
+    "PLACE_COLUMNS",
+    "PLACE_KINDS",
+    "STATUS_ALIASES",
+    "check_within_area",
+    "read_places",
+]
+
+#: Kinds of place file; ``kind`` also prefixes generated ids ("demand-7").
+PLACE_KINDS: tuple[str, ...] = ("sites", "demand", "candidates")
+
+#: Accepted header names of each field. Headers match case-insensitively,
+#: after stripping, with runs of spaces and hyphens read as "_".
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "code", "osm_id"),
+    "name": ("name", "名称", "名字"),
+    "lon": ("lon", "lng", "long", "longitude", "x", "经度"),
+    "lat": ("lat", "latitude", "y", "纬度"),
+    "type": ("type", "类型", "category"),
+    "district": ("district", "区", "区县", "所属区"),
+    "subdistrict": ("subdistrict", "street", "街道", "所属街道"),
+    "community": ("community", "社区", "所属社区"),
+    "address": ("address", "地址"),
+    "status": ("status", "状态"),
+    "crs": ("crs", "坐标系"),
+    "weight": ("weight", "权重"),
+    "households": ("households", "户数"),
+    "population": ("population", "人口"),
+    "key_targets": ("key_targets", "重点服务对象"),
+    "community_class": ("community_class", "社区类别"),
+}
+
+#: Columns every result has, in order.
+PLACE_COLUMNS: tuple[str, ...] = (
+    "id", "name", "type", "district", "subdistrict", "community", "address",
+    "weight", "status", "source_row", "geometry",
+)
+
+#: Columns present only when the file has them (``footprint``: when it has
+#: polygon or line geometries).
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "households", "population", "key_targets", "community_class", "footprint",
+)
+
+#: Accepted spellings of each ``status`` value (case-insensitive); blank is "real".
+STATUS_ALIASES: dict[str, tuple[str, ...]] = {
+    "real": ("real", "真实", "现状"),
+    "placeholder": ("placeholder", "占位", "示意", "虚拟"),
+}
+
+_TEXT_FIELDS = ("type", "district", "subdistrict", "community", "address", "community_class")
+_NUMERIC_FIELDS = ("households", "population", "key_targets")
+_FIELD_WORDS = {"lon": "longitude", "lat": "latitude"}
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_METRES_PER_DEGREE = 111_320.0
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"[\s\-]+", "_", str(header).strip().casefold())
+
+
+_ALIAS_TO_FIELD = {_norm(a): field for field, names in COLUMN_ALIASES.items() for a in names}
+_STATUS_LOOKUP = {a.casefold(): value for value, names in STATUS_ALIASES.items() for a in names}
+
+
+def read_places(
+    path: str | Path,
+    kind: str = "demand",
+    *,
+    keep_columns: Sequence[str] = (),
+    weight_column: str | None = None,
+    default_crs: str = "wgs84",
+    sheet: str | int | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a place file into a validated GeoDataFrame in WGS-84.
+
+    Reads CSV (UTF-8, with or without BOM, or GBK/GB18030), XLSX, GeoJSON and
+    GeoPackage. Headers may use any name in :data:`COLUMN_ALIASES`; a title
+    row above the header in the first five rows is skipped. Tabular files
+    need longitude and latitude columns; vector files use their geometries
+    (reprojected to EPSG:4326), and a polygon or line keeps its shape in a
+    ``footprint`` column while ``geometry`` becomes a point on its surface.
+    Coordinates in GCJ-02 or BD-09, per row (``crs`` column) or for the whole
+    file (``default_crs``), are converted to WGS-84 with :mod:`coverage.china`.
+
+    The result has the columns :data:`PLACE_COLUMNS`, in file order, indexed
+    0..n-1, followed by whichever :data:`OPTIONAL_COLUMNS` apply and the
+    ``keep_columns`` (raw values, named as given). Without an id column, ids
+    are ``f"{kind}-{row}"`` with the sheet row; a blank name becomes the id.
+    The file is only read, never written.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The place file.
+    kind : {'sites', 'demand', 'candidates'}
+        What the places are; prefixes generated ids.
+    keep_columns : sequence of str
+        Extra columns to carry through unchanged; any other unrecognised
+        column is an error, so typos in headers are caught.
+    weight_column : str, optional
+        Column holding each place's weight (e.g. '人口'); a column named
+        weight/权重 is used when not given; otherwise every weight is 1.0.
+    default_crs : str
+        Coordinate system of rows without a ``crs`` value: 'wgs84', 'gcj02'
+        or 'bd09' (any spelling :func:`coverage.china.normalize_crs` accepts).
+    sheet : str or int, optional
+        XLSX sheet or GeoPackage layer, by name or 0-based position.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per place, CRS EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable, empty or has no data rows.
+    InputErrors
+        Column or row problems, all of them, each naming file, row and field.
+    ValueError
+        ``kind``, ``default_crs`` or ``keep_columns`` are invalid arguments.
+    """
+    path = Path(path)
+    if kind not in PLACE_KINDS:
+        raise ValueError(f"kind must be one of {PLACE_KINDS}, not {kind!r}")
+    default_crs = china.normalize_crs(default_crs)
+    reserved = set(PLACE_COLUMNS) | set(OPTIONAL_COLUMNS)
+    if clash := [c for c in keep_columns if c in reserved]:
+        raise ValueError(f"keep_columns {clash} are already output columns of the schema")
+    if not path.is_file():
+        raise InputError(path, "file not found" if not path.exists() else "not a file")
+    table = read_raw(path, sheet=sheet, is_header=_looks_like_header)
+    if not table.rows:
+        raise InputError(path, "the file has a header but no data rows")
+    cols = _resolve_columns(path, table, keep_columns, weight_column)
+    return _build(path, table, cols, kind, default_crs, keep_columns)
+
+
+def check_within_area(
+    places: gpd.GeoDataFrame,
+    bounds: tuple[float, float, float, float],
+    *,
+    path: str | Path | None = None,
+    margin_m: float = 2000.0,
+) -> None:
+    """Check that every place lies within the walking network's area.
+
+    A place far outside the network would snap to some distant edge and give
+    a meaningless walk time, so it is an input error. When swapping a row's
+    longitude and latitude would put it inside, the message says "lon/lat
+    look swapped".
+
+    Parameters
+    ----------
+    places : geopandas.GeoDataFrame
+        Result of :func:`read_places` (point geometries in EPSG:4326).
+    bounds : tuple of float
+        ``(min_lon, min_lat, max_lon, max_lat)`` of the walking network.
+    path : str or pathlib.Path, optional
+        The places' file, named in messages.
+    margin_m : float
+        Tolerance around the bounds, in metres.
+
+    Raises
+    ------
+    InputErrors
+        One error per place outside, naming its source row.
+    """
+    min_lon, min_lat, max_lon, max_lat = map(float, bounds)
+    if not (min_lon <= max_lon and min_lat <= max_lat):
+        raise ValueError(f"bounds must be (min_lon, min_lat, max_lon, max_lat), got {bounds}")
+    if len(places) == 0:
+        return
+    metres_per_lon = _METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2))
+    box = (min_lon - margin_m / metres_per_lon, min_lat - margin_m / _METRES_PER_DEGREE,
+           max_lon + margin_m / metres_per_lon, max_lat + margin_m / _METRES_PER_DEGREE)
+    x, y = places.geometry.x.to_numpy(), places.geometry.y.to_numpy()
+    inside = _in_box(x, y, box)
+    if inside.all():
+        return
+    swapped = _in_box(y, x, box)
+    rows = places["source_row"].to_numpy() if "source_row" in places else np.arange(len(places)) + 2
+    away_x = np.maximum.reduce([min_lon - x, x - max_lon, np.zeros_like(x)]) * metres_per_lon
+    away_y = np.maximum.reduce([min_lat - y, y - max_lat, np.zeros_like(y)]) * _METRES_PER_DEGREE
+    away_km = np.hypot(away_x, away_y) / 1000
+    area = f"({min_lon:.4f}, {min_lat:.4f}, {max_lon:.4f}, {max_lat:.4f})"
+    errors = []
+    if not inside.any():
+        errors.append(InputError(path, f"none of the {len(places)} places lies within the walking "
+                                 f"network's area {area}: is it the right file, network or CRS?"))
+    for i in np.flatnonzero(~inside):
+        where = f"({x[i]:.6f}, {y[i]:.6f})"
+        if swapped[i]:
+            message = f"lon/lat look swapped: {where} is outside the walking network's area, swapped it is inside"
+        else:
+            message = f"{where} is {away_km[i]:.1f} km outside the walking network's area {area}"
+        errors.append(InputError(path, message, row=int(rows[i]), field="lon/lat"))
+    raise InputErrors(errors)
+
+
+def _in_box(x: np.ndarray, y: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    return (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])
+
+
+def _looks_like_header(cells: Sequence[str]) -> bool:
+    fields = {_ALIAS_TO_FIELD.get(_norm(c)) for c in cells if c}
+    return {"lon", "lat"} <= fields
+
+
+def _resolve_columns(
+    path: Path, table: RawTable, keep_columns: Sequence[str], weight_column: str | None
+) -> dict[str, int]:
+    """Map fields (and ``keep:NAME`` entries) to column positions; check headers."""
+    by_norm: dict[str, int] = {}
+    for j, head in enumerate(table.header):
+        by_norm.setdefault(_norm(head), j)
+    cols: dict[str, int] = {}
+    used: set[int] = set()
+    errors: list[InputError] = []
+
+    def find(name: str, what: str) -> int | None:
+        if (j := by_norm.get(_norm(name))) is None:
+            errors.append(InputError(path, f"{what} {name!r} is not in the file{_suggest(name, table.header)}; "
+                                     f"columns found: {_listing(table.header)}"))
+        return j
+
+    for name in keep_columns:
+        if (j := find(name, "keep column")) is not None:
+            cols[f"keep:{name}"] = j
+            used.add(j)
+    if weight_column is not None and (j := find(weight_column, "weight column")) is not None:
+        cols["weight"] = j
+        used.add(j)
+    unknown = []
+    for j, head in enumerate(table.header):
+        field = _ALIAS_TO_FIELD.get(_norm(head))
+        if field is None:
+            if j not in used:
+                unknown.append(head or f"(column {column_letter(j)}, no header)")
+        elif field in cols and cols[field] != j and not (field == "weight" and weight_column):
+            first = table.header[cols[field]]
+            what = _FIELD_WORDS.get(field, field)
+            errors.append(InputError(path, f"columns {first!r} and {head!r} both give the {what}; keep one",
+                                     field=head))
+        else:
+            cols.setdefault(field, j)
+    if unknown:
+        hints = ", ".join(f"{u!r}{_suggest(u, list(_ALIAS_TO_FIELD))}" for u in unknown)
+        errors.append(InputError(path, f"unknown column(s) {hints}. Rename them to a recognised name "
+                                 "(see coverage.places.COLUMN_ALIASES) or keep them with keep_columns=[...]"))
+    missing = [f for f in ("lon", "lat") if f not in cols]
+    if table.geometries is None and missing:
+        accepted = "; ".join(f"{_FIELD_WORDS[f]}: {', '.join(COLUMN_ALIASES[f])}" for f in missing)
+        errors.append(InputError(path, f"no {' or '.join(_FIELD_WORDS[f] for f in missing)} column; "
+                                 f"columns found: {_listing(table.header)}; accepted names are {accepted}"))
+    if errors:
+        raise InputErrors(errors)
+    return cols
+
+
+def _suggest(name: str, candidates: Sequence[str]) -> str:
+    match = difflib.get_close_matches(_norm(name), [_norm(c) for c in candidates if c], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _listing(header: Sequence[str]) -> str:
+    return ", ".join(repr(h) for h in header if h) or "none"
+
+
+def _build(
+    path: Path, table: RawTable, cols: dict[str, int], kind: str, default_crs: str,
+    keep_columns: Sequence[str],
+) -> gpd.GeoDataFrame:
+    """Parse every row, collect all problems, and assemble the GeoDataFrame."""
+    errors: list[InputError] = []
+    out: dict[str, list[Any]] = {k: [] for k in ("id", "name", "weight", "status", "crs", "lon", "lat",
+                                                 *_TEXT_FIELDS, *_NUMERIC_FIELDS)}
+    seen: dict[str, int] = {}
+    for row, n in zip(table.rows, table.row_numbers):
+        def cell(field: str) -> Any:
+            return row[cols[field]] if field in cols else None
+
+        def fail(field: str, message: str) -> None:
+            head = table.header[cols[field]] if field in cols else field
+            errors.append(InputError(path, message, row=n, field=head))
+
+        ident = _text(cell("id")) if "id" in cols else f"{kind}-{n}"
+        if ident is None:
+            fail("id", "missing id")
+        elif ident in seen:
+            fail("id", f"duplicate id {ident!r}: also used on row {seen[ident]}")
+        else:
+            seen[ident] = n
+        out["id"].append(ident)
+        out["name"].append(_text(cell("name")) or ident)
+        for field in _TEXT_FIELDS:
+            out[field].append(_text(cell(field)))
+        for field in (*_NUMERIC_FIELDS, "weight"):
+            value = cell(field)
+            if is_blank(value):
+                if field == "weight" and "weight" in cols:
+                    fail(field, "missing weight")
+                out[field].append(1.0 if field == "weight" else math.nan)
+                continue
+            try:
+                number = _number(value)
+                if number < 0:
+                    raise ValueError(f"{value!r} is negative")
+            except ValueError as exc:
+                fail(field, str(exc))
+                number = math.nan
+            out[field].append(number)
+        status = _text(cell("status"))
+        if status is not None and status.casefold() not in _STATUS_LOOKUP:
+            fail("status", f"unknown status {status!r}; use 'real' or 'placeholder' (blank means real)")
+        out["status"].append(_STATUS_LOOKUP.get((status or "real").casefold()))
+        crs = _text(cell("crs"))
+        try:
+            out["crs"].append(china.normalize_crs(crs) if crs else default_crs)
+        except ValueError as exc:
+            fail("crs", str(exc))
+            out["crs"].append(default_crs)
+        if table.geometries is None:
+            for field in ("lon", "lat"):
+                value = cell(field)
+                try:
+                    if is_blank(value):
+                        raise ValueError(f"missing {_FIELD_WORDS[field]}")
+                    out[field].append(_number(value))
+                except ValueError as exc:
+                    fail(field, str(exc))
+                    out[field].append(math.nan)
+    if table.geometries is None:
+        geometry, footprint = _points_from_columns(path, table, cols, out, errors)
+    else:
+        geometry, footprint = _points_from_geometries(path, table, out, errors)
+    if errors:
+        raise InputErrors(sorted(errors, key=lambda e: e.row or 0))
+    return _assemble(out, table, cols, geometry, footprint, keep_columns)
+
+
+def _points_from_columns(
+    path: Path, table: RawTable, cols: dict[str, int], out: dict[str, list[Any]], errors: list[InputError]
+) -> tuple[np.ndarray, None]:
+    x, y = np.asarray(out["lon"], float), np.asarray(out["lat"], float)
+    field = f"{table.header[cols['lon']]}/{table.header[cols['lat']]}"
+    _check_ranges(path, table.row_numbers, x, y, field, errors)
+    x, y = china.to_wgs84(x, y, np.asarray(out["crs"], dtype=object))
+    return shapely.points(x, y), None
+
+
+def _points_from_geometries(
+    path: Path, table: RawTable, out: dict[str, list[Any]], errors: list[InputError]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    assert table.geometries is not None
+    geoms = np.array(table.geometries.array, dtype=object)  # a copy: shifted below
+    crs = np.asarray(out["crs"], dtype=object)
+    for i in np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)):
+        errors.append(InputError(path, "missing geometry", row=table.row_numbers[i], field="geometry"))
+    shifted = crs != "wgs84"
+    if shifted.any() and not table.geographic:
+        errors.append(InputError(path, "GCJ-02/BD-09 coordinates must be longitude/latitude, but the file "
+                                 "is in a projected CRS; set crs to wgs84", field="crs"))
+        return shapely.points(np.zeros((len(geoms), 2))), None
+    for name in ("gcj02", "bd09"):
+        if (mask := crs == name).any():
+            geoms[mask] = shapely.transform(
+                geoms[mask], lambda xy, name=name: np.column_stack(china.to_wgs84(xy[:, 0], xy[:, 1], name)))
+    is_point = shapely.get_type_id(geoms) == shapely.GeometryType.POINT
+    points = np.where(is_point, geoms, shapely.point_on_surface(geoms))
+    _check_ranges(path, table.row_numbers, shapely.get_x(points), shapely.get_y(points), "geometry", errors)
+    has_shape = ~is_point & ~shapely.is_missing(geoms)
+    return points, (np.where(has_shape, geoms, None) if has_shape.any() else None)
+
+
+def _check_ranges(
+    path: Path, rows: list[int], x: np.ndarray, y: np.ndarray, field: str, errors: list[InputError]
+) -> None:
+    """Report longitudes outside ±180 and latitudes outside ±90, hinting swaps."""
+    for i in np.flatnonzero((np.abs(x) > 180) | (np.abs(y) > 90)):
+        parts = [f"longitude {x[i]} is outside [-180, 180]"] if abs(x[i]) > 180 else []
+        parts += [f"latitude {y[i]} is outside [-90, 90]"] if abs(y[i]) > 90 else []
+        hint = "; lon/lat looks swapped" if abs(y[i]) <= 180 and abs(x[i]) <= 90 else ""
+        errors.append(InputError(path, "; ".join(parts) + hint, row=rows[i], field=field))
+
+
+def _assemble(
+    out: dict[str, list[Any]], table: RawTable, cols: dict[str, int], geometry: np.ndarray,
+    footprint: np.ndarray | None, keep_columns: Sequence[str],
+) -> gpd.GeoDataFrame:
+    data: dict[str, Any] = {f: pd.Series(out[f], dtype=object) for f in ("id", "name", *_TEXT_FIELDS[:5])}
+    data["weight"] = np.asarray(out["weight"], dtype=float)
+    data["status"] = pd.Series(out["status"], dtype=object)
+    data["source_row"] = np.asarray(table.row_numbers, dtype=np.int64)
+    for field in _NUMERIC_FIELDS:
+        if field in cols:
+            data[field] = np.asarray(out[field], dtype=float)
+    if "community_class" in cols:
+        data["community_class"] = pd.Series(out["community_class"], dtype=object)
+    for name in keep_columns:
+        data[name] = pd.Series([r[cols[f"keep:{name}"]] for r in table.rows], dtype=object)
+    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry, crs="EPSG:4326"), crs="EPSG:4326")
+    if footprint is not None:
+        frame["footprint"] = gpd.GeoSeries(footprint, crs="EPSG:4326")
+    return frame
+
+
+def _text(value: Any) -> str | None:
+    """Cell as stripped text; whole floats lose their '.0' (Excel ids)."""
+    if is_blank(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _number(value: Any) -> float:
+    """Cell as a finite float; raises ValueError with a user-facing message."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, str)):
+        raise ValueError(f"{value!r} is not a number")
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and _THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number

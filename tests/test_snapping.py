@@ -1,0 +1,42 @@
+"""Places join the network at the nearest point of the nearest walkable edge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+import shapely
+
+from coverage import snap_points
+
+
+def test_snap_finds_the_nearest_edge_like_a_brute_force_search(liechtenstein):
+    rng = np.random.default_rng(11)
+    lon0, lat0, lon1, lat1 = liechtenstein.bounds
+    xy = np.column_stack([rng.uniform(lon0, lon1, 150), rng.uniform(lat0, lat1, 150)])
+    snap = snap_points(liechtenstein, xy, max_snap_m=1e9)
+    to_metric = pyproj.Transformer.from_crs(4326, liechtenstein.crs, always_xy=True)
+    points = shapely.points(*to_metric.transform(xy[:, 0], xy[:, 1]))
+    for i in range(len(xy)):
+        distances = shapely.distance(liechtenstein.edges_metric, points[i])
+        assert snap.leg_m[i] == np.min(distances)
+        assert snap.edge[i] == int(np.flatnonzero(distances == distances.min())[0])
+
+
+def test_positions_along_the_edge_add_up_to_its_length(liechtenstein):
+    rng = np.random.default_rng(5)
+    xy = liechtenstein.node_lonlat[rng.integers(0, liechtenstein.n_nodes, 100)] + rng.normal(0, 3e-4, (100, 2))
+    snap = snap_points(liechtenstein, xy)
+    ok = snap.snapped
+    assert np.allclose(snap.from_u_m[ok] + snap.to_v_m[ok], liechtenstein.edge_length[snap.edge[ok]])
+    assert (snap.from_u_m[ok] >= 0).all() and (snap.to_v_m[ok] >= -1e-9).all()
+
+
+def test_place_on_a_node_snaps_with_no_access_leg(beijing):
+    snap = snap_points(beijing, beijing.node_lonlat[:20])
+    assert np.all(snap.leg_m < 1e-6)
+
+
+def test_places_farther_than_the_snap_limit_are_left_unsnapped(beijing):
+    lon0, lat0, lon1, lat1 = beijing.bounds
+    snap = snap_points(beijing, np.array([[lon1 + 0.02, lat1]]), max_snap_m=500)
+    assert snap.edge[0] == -1 and snap.component[0] == -1 and np.isnan(snap.leg_m[0])
