@@ -292,7 +292,8 @@ def run_pandana_pairs(pnet: Any, problem: Problem, cutoff: float) -> Pairs:
 
 def run_scipy_floor(net: WalkNetwork, problem: Problem, cutoff: float) -> Pairs:
     """Bounded SciPy Dijkstra from the site nodes on the plain network, demand columns picked."""
-    dist = dijkstra(net.csr, directed=False, indices=problem.site_nodes, limit=cutoff)[:, problem.demand_nodes]
+    # net.csr is symmetric, so directed=True is exact (and it is what AccessMatrix.compute runs).
+    dist = dijkstra(net.csr, directed=True, indices=problem.site_nodes, limit=cutoff)[:, problem.demand_nodes]
     r, c = np.nonzero(dist <= cutoff)
     return Pairs(r, c, dist[r, c])  # np.nonzero is row-major: already sorted
 

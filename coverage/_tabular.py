@@ -10,6 +10,7 @@ traceback.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
@@ -23,8 +24,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
-from coverage._errors import InputError
+from ._errors import InputError
 
 __all__ = [
     "SUFFIXES", "RawTable", "cell_number", "cell_text", "close_match_hint", "column_letter",
@@ -43,7 +45,8 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
 HEADER_SEARCH_ROWS = 5
 
 # Encodings tried for CSV in order: UTF-8 (with or without BOM), then
-# GB18030, the superset of GBK that Chinese Excel writes.
+# GB18030, the superset of GBK that Chinese Excel writes. Excel's "Unicode
+# text" export is UTF-16 with a BOM, recognised by that BOM.
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 # "1,200" as Excel writes a formatted number into CSV.
@@ -185,7 +188,8 @@ def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from None
-    for encoding in _CSV_ENCODINGS:
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    for encoding in ("utf-16",) if utf16 else _CSV_ENCODINGS:
         try:
             text = data.decode(encoding)
             break
@@ -209,7 +213,7 @@ def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
 
 def _xlsx_rows(path: Path, sheet: str | int | None) -> list[tuple[int, list[Any]]]:
     """Return (sheet row, cells) for every row of one worksheet."""
-    import openpyxl
+    import openpyxl  # only XLSX files need it
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -266,10 +270,17 @@ def _texts(cells: Sequence[Any]) -> list[str]:
 
 def _read_vector(path: Path, layer: str | int | None) -> RawTable:
     """Read GeoJSON/GPKG/Shapefile attributes and geometries, in EPSG:4326."""
-    kwargs = {} if layer is None else {"layer": layer}
     try:
-        frame = gpd.read_file(path, **kwargs)
+        layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
     except Exception as exc:  # pyogrio/GDAL errors carry a readable message
+        raise InputError(path, f"cannot read as a GIS vector file ({type(exc).__name__}: {exc})") from None
+    if layer is None:
+        layer = 0  # the first layer, as for the first sheet of a workbook
+    elif not ((isinstance(layer, int) and 0 <= layer < len(layers)) or layer in layers):
+        raise InputError(path, f"no layer {layer!r}; the file has {layers}", field="sheet")
+    try:
+        frame = gpd.read_file(path, layer=layer)
+    except Exception as exc:
         raise InputError(path, f"cannot read as a GIS vector file ({type(exc).__name__}: {exc})") from None
     if len(frame) == 0:
         raise InputError(path, "the file has no features")

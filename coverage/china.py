@@ -18,6 +18,7 @@ defines.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,7 @@ _TOLERANCE_DEG = 1e-10
 _MAX_ITERATIONS = 10
 
 
+@functools.lru_cache(maxsize=1024)  # called once per row of a place file
 def normalize_crs(name: str) -> str:
     """Return the canonical name ('wgs84', 'gcj02' or 'bd09') of a CRS spelling.
 
@@ -94,7 +96,7 @@ def normalize_crs(name: str) -> str:
         If the spelling is not recognised; the message lists accepted names.
     """
     key = str(name).strip().lower()
-    for junk in (" ", "-", "－", "_", ".", ":", "坐标系", "坐标"):
+    for junk in (" ", "-", "\uff0d", "_", ".", ":", "坐标系", "坐标"):  # \uff0d: full-width hyphen
         key = key.replace(junk, "")
     found = CRS_ALIASES.get(key)
     if found is None:
@@ -297,7 +299,7 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | ArrayLike) -> tuple[Arra
         names = np.full(x.shape, normalize_crs(crs), dtype=object)
     else:
         raw = np.broadcast_to(np.asarray(crs, dtype=object), shape).ravel()
-        names = np.array([normalize_crs(c) for c in raw], dtype=object)
+        names = np.array([normalize_crs(str(c)) for c in raw], dtype=object)
     for name, convert in (("gcj02", gcj02_to_wgs84), ("bd09", bd09_to_wgs84)):
         mask = names == name
         if mask.any():

@@ -46,7 +46,6 @@ def run_scenario(
                 config.path, role, keep_columns=config.keep_columns,
                 weight_column=config.weight_column, default_crs=config.default_crs,
             )
-            places[role].attrs["source_path"] = str(config.path)  # for the manifest's hashes
         except InputErrors as exc:
             errors.extend(exc.errors)
         except InputError as exc:

@@ -20,10 +20,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage import china
-from coverage._errors import InputError, InputErrors
-from coverage._tabular import (
-    RawTable, cell_number, cell_text, close_match_hint, column_letter, header_listing, is_blank, read_raw,
+from . import china
+from ._errors import InputError, InputErrors
+from ._tabular import (
+    RawTable,
+    cell_number,
+    cell_text,
+    close_match_hint,
+    column_letter,
+    header_listing,
+    is_blank,
+    read_raw,
 )
 
 __all__ = [
@@ -112,6 +119,8 @@ def read_places(
     ``keep_columns`` (raw values, named as given) come before ``geometry``,
     ``footprint`` after it. Without an id column, ids
     are ``f"{kind}-{row}"`` with the sheet row; a blank name becomes the id.
+    ``source_row`` is the sheet row (header = row 1, or lower below title
+    rows) for CSV and XLSX, the 1-based feature number for GIS files.
     The file is only read, never written.
 
     Parameters
@@ -159,7 +168,9 @@ def read_places(
     if not table.rows:
         raise InputError(path, "the file has a header but no data rows")
     cols = _resolve_columns(path, table, keep_columns, weight_column)
-    return _build(path, table, cols, kind, default_crs, keep_columns)
+    frame = _build(path, table, cols, kind, default_crs, keep_columns)
+    frame.attrs["source_path"] = str(path.resolve())  # run manifests hash the file it came from
+    return frame
 
 
 def check_within_area(
@@ -250,12 +261,12 @@ def _resolve_columns(
         return j
 
     for name in keep_columns:
-        if (j := find(name, "keep column")) is not None:
-            cols[f"keep:{name}"] = j
-            used.add(j)
-    if weight_column is not None and (j := find(weight_column, "weight column")) is not None:
-        cols["weight"] = j
-        used.add(j)
+        if (found := find(name, "keep column")) is not None:
+            cols[f"keep:{name}"] = found
+            used.add(found)
+    if weight_column is not None and (found := find(weight_column, "weight column")) is not None:
+        cols["weight"] = found
+        used.add(found)
     unknown = []
     for j, head in enumerate(table.header):
         field = _ALIAS_TO_FIELD.get(_norm(head))
@@ -289,66 +300,20 @@ def _build(
 ) -> gpd.GeoDataFrame:
     """Parse every row, collect all problems, and assemble the GeoDataFrame."""
     errors: list[InputError] = []
-    out: dict[str, list[Any]] = {k: [] for k in ("id", "name", "weight", "status", "crs", "lon", "lat",
-                                                 *_TEXT_FIELDS, *_NUMERIC_FIELDS)}
+    out: dict[str, list[Any]] = {}
     seen: dict[str, int] = {}
-    reported: set[tuple[int, str, str]] = set()
-    for row, n in zip(table.rows, table.row_numbers):
-        def cell(field: str) -> Any:
-            return row[cols[field]] if field in cols else None
-
-        def fail(field: str, message: str) -> None:
-            head = table.header[cols[field]] if field in cols else field
-            if (n, head, message) not in reported:  # weight may reuse e.g. 人口
-                reported.add((n, head, message))
-                errors.append(InputError(path, message, row=n, field=head))
-
-        ident = cell_text(cell("id")) if "id" in cols else f"{kind}-{n}"
-        if ident is None:
-            fail("id", "missing id")
-        elif ident in seen:
-            fail("id", f"duplicate id {ident!r}: also used on row {seen[ident]}")
-        else:
+    for row, n in zip(table.rows, table.row_numbers, strict=True):
+        values, problems = _parse_row(row, n, cols, kind, default_crs, table.geometries is None)
+        ident = values["id"]
+        if ident in seen:
+            problems.append(("id", f"duplicate id {ident!r}: also used on row {seen[ident]}"))
+        elif ident is not None:
             seen[ident] = n
-        out["id"].append(ident)
-        out["name"].append(cell_text(cell("name")) or ident)
-        for field in _TEXT_FIELDS:
-            out[field].append(cell_text(cell(field)))
-        for field in (*_NUMERIC_FIELDS, "weight"):
-            value = cell(field)
-            if is_blank(value):
-                if field == "weight" and "weight" in cols:
-                    fail(field, "missing weight")
-                out[field].append(1.0 if field == "weight" else math.nan)
-                continue
-            try:
-                number = cell_number(value)
-                if number < 0:
-                    raise ValueError(f"{value!r} is negative")
-            except ValueError as exc:
-                fail(field, str(exc))
-                number = math.nan
-            out[field].append(number)
-        status = cell_text(cell("status"))
-        if status is not None and status.casefold() not in _STATUS_LOOKUP:
-            fail("status", f"unknown status {status!r}; use 'real' or 'placeholder' (blank means real)")
-        out["status"].append(_STATUS_LOOKUP.get((status or "real").casefold()))
-        crs = cell_text(cell("crs"))
-        try:
-            out["crs"].append(china.normalize_crs(crs) if crs else default_crs)
-        except ValueError as exc:
-            fail("crs", str(exc))
-            out["crs"].append(default_crs)
-        if table.geometries is None:
-            for field in ("lon", "lat"):
-                value = cell(field)
-                try:
-                    if is_blank(value):
-                        raise ValueError(f"missing {_FIELD_WORDS[field]}")
-                    out[field].append(cell_number(value))
-                except ValueError as exc:
-                    fail(field, str(exc))
-                    out[field].append(math.nan)
+        # dict.fromkeys drops repeats: the weight column may also be 人口.
+        for head, message in dict.fromkeys((table.header[cols[f]] if f in cols else f, m) for f, m in problems):
+            errors.append(InputError(path, message, row=n, field=head))
+        for key, value in values.items():
+            out.setdefault(key, []).append(value)
     if table.geometries is None:
         geometry, footprint = _points_from_columns(path, table, cols, out, errors)
     else:
@@ -356,6 +321,53 @@ def _build(
     if errors:
         raise InputErrors(sorted(errors, key=lambda e: e.row or 0))
     return _assemble(out, table, cols, geometry, footprint, keep_columns)
+
+
+def _parse_row(
+    row: list[Any], n: int, cols: dict[str, int], kind: str, default_crs: str, want_lonlat: bool
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Values of one row's fields, and its (field, message) problems."""
+    problems: list[tuple[str, str]] = []
+
+    def cell(field: str) -> Any:
+        return row[cols[field]] if field in cols else None
+
+    def number(field: str, default: float, *, required: bool, negative: bool = False) -> float:
+        value = cell(field)
+        try:
+            if is_blank(value):
+                if required:
+                    raise ValueError(f"missing {_FIELD_WORDS.get(field, field)}")
+                return default
+            result = cell_number(value)
+            if result < 0 and not negative:
+                raise ValueError(f"{value!r} is negative")
+            return result
+        except ValueError as exc:
+            problems.append((field, str(exc)))
+            return math.nan
+
+    ident = cell_text(cell("id")) if "id" in cols else f"{kind}-{n}"
+    if ident is None:
+        problems.append(("id", "missing id"))
+    values: dict[str, Any] = {"id": ident, "name": cell_text(cell("name")) or ident}
+    values.update({field: cell_text(cell(field)) for field in _TEXT_FIELDS})
+    values.update({field: number(field, math.nan, required=False) for field in _NUMERIC_FIELDS})
+    values["weight"] = number("weight", 1.0, required="weight" in cols)
+    status = cell_text(cell("status"))
+    values["status"] = _STATUS_LOOKUP.get((status or "real").casefold())
+    if values["status"] is None:
+        problems.append(("status", f"unknown status {status!r}; use 'real' or 'placeholder' (blank means real)"))
+    crs = cell_text(cell("crs"))
+    try:
+        values["crs"] = china.normalize_crs(crs) if crs else default_crs
+    except ValueError as exc:
+        problems.append(("crs", str(exc)))
+        values["crs"] = default_crs
+    if want_lonlat:
+        values["lon"] = number("lon", math.nan, required=True, negative=True)
+        values["lat"] = number("lat", math.nan, required=True, negative=True)
+    return values, problems
 
 
 def _points_from_columns(
@@ -389,7 +401,8 @@ def _points_from_geometries(
     points = np.where(is_point, geoms, shapely.point_on_surface(geoms))
     _check_ranges(path, table.row_numbers, shapely.get_x(points), shapely.get_y(points), "geometry", errors)
     has_shape = ~is_point & ~shapely.is_missing(geoms)
-    return points, (np.where(has_shape, geoms, None) if has_shape.any() else None)
+    geoms[~has_shape] = None
+    return points, (geoms if has_shape.any() else None)
 
 
 def _check_ranges(

@@ -79,6 +79,11 @@ def test_csv_in_gbk_from_chinese_excel_is_read(tmp_path):
     assert places["district"].tolist() == ["赛罕区"]
 
 
+def test_tab_separated_utf16_from_excel_unicode_text_is_read(tmp_path):
+    path = write_csv(tmp_path, "名称\t经度\t纬度\n东区\t111.7519\t40.8414\n", name="places.txt", encoding="utf-16")
+    assert read_places(path)["name"].tolist() == ["东区"]
+
+
 def test_xlsx_is_read_with_typed_cells(tmp_path):
     path = write_xlsx(tmp_path, [["编号", "名称", "经度", "纬度"], [1001, "东区", 111.7519, 40.8414]])
     places = read_places(path)
@@ -136,6 +141,27 @@ def test_gpkg_in_a_projected_crs_is_reprojected_to_wgs84(tmp_path):
     places = read_places(path, "sites")
     assert places.crs.to_epsg() == 4326
     assert lonlat(places, 0) == pytest.approx(HOHHOT[0], abs=1e-7)
+
+
+def test_gpkg_layer_can_be_chosen_with_sheet(tmp_path):
+    path = tmp_path / "layers.gpkg"
+    for layer, point in zip(("sites", "other"), HOHHOT, strict=True):
+        gpd.GeoDataFrame({"id": [layer]}, geometry=[Point(point)], crs=4326).to_file(path, layer=layer)
+    assert read_places(path, "sites")["id"].tolist() == ["sites"]
+    assert read_places(path, "sites", sheet="other")["id"].tolist() == ["other"]
+
+
+def test_csv_title_rows_above_the_header_are_skipped(tmp_path):
+    path = write_csv(tmp_path, "呼和浩特市站点清单,,\n制表 2024年,,\nid,lon,lat\nA,111.75,40.84\n")
+    assert read_places(path)["source_row"].tolist() == [4]
+
+
+def test_csv_with_semicolons_is_read(tmp_path):
+    assert len(read_places(write_csv(tmp_path, "id;lon;lat\nA;111.75;40.84\n"))) == 1
+
+
+def test_empty_unnamed_columns_are_ignored(tmp_path):
+    assert len(read_places(write_csv(tmp_path, "id,lon,lat,,\nA,111.75,40.84,,\n"))) == 1
 
 
 # ---------------------------------------------------------------- columns and values
@@ -340,10 +366,55 @@ def test_all_row_problems_are_reported_in_one_pass(tmp_path):
     assert [e.row for e in excinfo.value.errors] == [2, 3, 4]
 
 
+def test_keep_column_missing_from_the_file_suggests_a_close_header(tmp_path):
+    path = write_csv(tmp_path, "id,lon,lat,备注\nA,111.75,40.84,x\n")
+    with pytest.raises(InputErrors, match="keep column '备 注' is not in the file \\(did you mean '备注'\\?\\)"):
+        read_places(path, keep_columns=["备 注"])
+
+
+def test_two_columns_for_the_same_field_are_an_error(tmp_path):
+    with pytest.raises(InputErrors, match="columns 'lon' and '经度' both give the longitude"):
+        read_places(write_csv(tmp_path, "id,lon,经度,lat\nA,111.75,111.75,40.84\n"))
+
+
+def test_values_under_an_empty_header_are_an_unknown_column(tmp_path):
+    with pytest.raises(InputErrors, match="column D, no header"):
+        read_places(write_csv(tmp_path, "id,lon,lat,\nA,111.75,40.84,note\n"))
+
+
+def test_text_in_neither_utf8_nor_gbk_is_an_input_error(tmp_path):
+    path = tmp_path / "places.csv"
+    path.write_bytes(b"\xff\xff\x00\x01")
+    with pytest.raises(InputError, match="neither UTF-8 nor GBK"):
+        read_places(path)
+
+
+def test_features_without_geometry_are_errors(tmp_path):
+    path = tmp_path / "sites.geojson"
+    frame = gpd.GeoDataFrame({"id": ["A", "B"]}, geometry=[Point(HOHHOT[0]), None], crs=4326)
+    frame.to_file(path, driver="GeoJSON")
+    with pytest.raises(InputErrors, match="row 2, field 'geometry': missing geometry"):
+        read_places(path, "sites")
+
+
+def test_gcj02_is_refused_for_a_projected_gis_file(tmp_path):
+    path = tmp_path / "utm.gpkg"
+    gpd.GeoDataFrame({"id": ["A"]}, geometry=[Point(HOHHOT[0])], crs=4326).to_crs(32649).to_file(path)
+    with pytest.raises(InputErrors, match="projected CRS"):
+        read_places(path, default_crs="gcj02")
+
+
+def test_unknown_gpkg_layer_lists_the_layers(tmp_path):
+    path = tmp_path / "sites.gpkg"
+    gpd.GeoDataFrame({"id": ["A"]}, geometry=[Point(HOHHOT[0])], crs=4326).to_file(path, layer="sites")
+    with pytest.raises(InputError, match=r"no layer 'shops'; the file has \['sites'\]"):
+        read_places(path, sheet="shops")
+
+
 def test_corrupt_xlsx_is_an_input_error(tmp_path):
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04 this is not really a workbook")
-    with pytest.raises(InputError, match="cannot read as an Excel .xlsx workbook"):
+    with pytest.raises(InputError, match=r"cannot read as an Excel \.xlsx workbook"):
         read_places(path)
 
 
@@ -363,8 +434,19 @@ def test_unknown_sheet_lists_the_sheets(tmp_path):
 def test_unsupported_file_type_is_an_input_error(tmp_path):
     path = tmp_path / "places.xls"
     path.write_bytes(b"\xd0\xcf\x11\xe0")
-    with pytest.raises(InputError, match="save it as .xlsx or .csv"):
+    with pytest.raises(InputError, match=r"save it as \.xlsx or \.csv"):
         read_places(path)
+
+
+def test_unknown_default_crs_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown coordinate system 'utm'"):
+        read_places(write_csv(tmp_path, "lon,lat\n111.75,40.84\n"), default_crs="utm")
+
+
+def test_xlsx_row_problems_name_the_sheet_row_below_a_title(tmp_path):
+    rows = [["站点清单"], ["名称", "经度", "纬度"], ["东区", 111.75, 40.84], ["西区", "n/a", 40.81]]
+    with pytest.raises(InputErrors, match="row 4, field '经度': 'n/a' is not a number"):
+        read_places(write_xlsx(tmp_path, rows))
 
 
 def test_unknown_kind_is_a_value_error(tmp_path):
@@ -394,6 +476,14 @@ def test_places_outside_the_network_area_are_named_by_row(tmp_path):
         check_within_area(places, HOHHOT_BOUNDS, path="demand.csv")
     (error,) = excinfo.value.errors
     assert error.row == 3 and "km outside the walking network's area" in str(error)
+
+
+def test_a_file_entirely_outside_the_area_gets_one_summary_hint(tmp_path):
+    places = places_at(tmp_path, [(116.40, 39.90), (116.41, 39.91)])  # Beijing, not Hohhot
+    with pytest.raises(InputErrors) as excinfo:
+        check_within_area(places, HOHHOT_BOUNDS)
+    assert "none of the 2 places lies within" in messages(excinfo)[0]
+    assert [e.row for e in excinfo.value.errors] == [None, 2, 3]
 
 
 def test_swapped_lon_lat_inside_valid_ranges_are_detected(tmp_path):

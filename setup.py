@@ -1,0 +1,5 @@
+"""Build the optional C walk kernel; without a compiler the package falls back to SciPy."""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("coverage._walkkernel", ["coverage/_walkkernel.c"], optional=True, extra_compile_args=["-O3"])])
