@@ -74,7 +74,12 @@ static int pairs_add(Pairs *p, int64_t row, int64_t col, double dist) {
     return 0;
 }
 
-/* Returns 0 on success, -1 when out of memory. */
+static int cmp_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Returns 0 on success, -1 when out of memory. Pairs come out sorted by source, then place. */
 static int run(
     int64_t n_nodes, const int64_t *indptr, const int64_t *indices, const double *weights,
     int64_t n_src, const int64_t *src_a, const double *off_a, const int64_t *src_b, const double *off_b,
@@ -127,6 +132,7 @@ static int run(
                 }
             }
         }
+        qsort(touched_dem, (size_t)n_touched_dem, sizeof(int64_t), cmp_int64);
         for (int64_t t = 0; t < n_touched_dem; t++) {
             int64_t j = touched_dem[t];
             if (pairs_add(out, k, j, best[j])) goto done;
@@ -165,9 +171,11 @@ static PyObject *bounded_walks(PyObject *self, PyObject *args) {
     status = run(n_nodes, ip.buf, ix.buf, w.buf, n_src, sa.buf, oa.buf, sb.buf, ob.buf, bu.buf, n_dem, dp.buf, di.buf, dof.buf, &out);
     Py_END_ALLOW_THREADS
     if (status) { PyErr_NoMemory(); goto release; }
+    /* y# turns a NULL pointer into None: hand it an empty string instead. */
     result = Py_BuildValue(
-        "(y#y#y#)", (const char *)out.row, (Py_ssize_t)(out.size * 8), (const char *)out.col, (Py_ssize_t)(out.size * 8),
-        (const char *)out.dist, (Py_ssize_t)(out.size * 8));
+        "(y#y#y#)", out.size ? (const char *)out.row : "", (Py_ssize_t)(out.size * 8),
+        out.size ? (const char *)out.col : "", (Py_ssize_t)(out.size * 8),
+        out.size ? (const char *)out.dist : "", (Py_ssize_t)(out.size * 8));
 release:
     free(out.row); free(out.col); free(out.dist);
     PyBuffer_Release(&ip); PyBuffer_Release(&ix); PyBuffer_Release(&w); PyBuffer_Release(&sa); PyBuffer_Release(&oa);

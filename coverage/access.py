@@ -1,8 +1,8 @@
 """Walk distances from sites to demand places over the network.
 
-`AccessMatrix.compute` runs a bounded Dijkstra (SciPy csgraph, in C) from
-every site and keeps, sparsely, each site × demand pair reachable within the
-cutoff. Places sit on edges, not nodes: each site enters the graph as an
+`AccessMatrix.compute` runs a bounded Dijkstra from every site (in the
+bundled C kernel, or SciPy csgraph) and keeps, sparsely, each site × demand
+pair reachable within the cutoff. Places sit on edges, not nodes: each site enters the graph as an
 extra source node joined to both ends of its edge, and each demand place is
 reached through whichever end of its edge is nearer (or directly along the
 edge when a site shares it).
@@ -10,6 +10,8 @@ edge when a site shares it).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,11 @@ from tqdm.auto import tqdm
 
 from .network import WalkNetwork
 from .snapping import Snap
+
+try:  # the optional C kernel; without a compiler at install time SciPy does the work
+    from . import _walkkernel as _kernel
+except ImportError:  # pragma: no cover - depends on the build
+    _kernel = None
 
 
 @dataclass
@@ -94,6 +101,7 @@ class AccessMatrix:
         site_ids=None,
         demand_ids=None,
         include_access_legs: bool = True,
+        engine: str = "auto",
         chunk_size: int = 128,
         progress: bool | None = None,
     ) -> AccessMatrix:
@@ -106,7 +114,12 @@ class AccessMatrix:
         cutoff_m : search limit in metres (walk time × speed).
         site_ids, demand_ids : labels kept on the matrix (default 0..n-1).
         include_access_legs : add the straight legs from each place to its edge.
-        chunk_size : sites per Dijkstra batch; bounds memory to chunk × nodes.
+        engine : ``"c"`` (bounded Dijkstra in the bundled C kernel, cost grows
+            with what each walk reaches), ``"scipy"`` (csgraph Dijkstra in
+            batches of ``chunk_size`` sites) or ``"auto"`` (C when built).
+            Both give the same pairs and metres.
+        chunk_size : sites per batch; bounds memory to chunk × nodes (SciPy) and
+            sets the progress granularity.
         progress : show a progress bar (default: only on a terminal).
         """
         n_sites, n_demand = len(site_snap), len(demand_snap)
@@ -114,39 +127,125 @@ class AccessMatrix:
         demand_ids = np.arange(n_demand) if demand_ids is None else np.asarray(demand_ids)
         legs_s = np.nan_to_num(site_snap.leg_m) if include_access_legs else np.zeros(n_sites)
         legs_d = np.nan_to_num(demand_snap.leg_m) if include_access_legs else np.zeros(n_demand)
+        # Each site may spend on the network what its own access leg leaves of the cutoff.
+        budget = np.where(site_snap.snapped, cutoff_m - legs_s, -1.0)
 
-        graph = _graph_with_site_sources(network, site_snap)
-        d_ok = np.flatnonzero(demand_snap.snapped)
-        du, dv = network.edge_u[demand_snap.edge[d_ok]], network.edge_v[demand_snap.edge[d_ok]]
-        d_from_u, d_to_v = demand_snap.from_u_m[d_ok], demand_snap.to_v_m[d_ok]
-        same_edge = _demand_by_edge(demand_snap)
+        if engine not in ("auto", "c", "scipy"):
+            raise ValueError(f"engine must be 'auto', 'c' or 'scipy', not {engine!r}")
+        if engine == "c" and _kernel is None:
+            raise RuntimeError("the C walk kernel is not built; reinstall with a C compiler or use engine='scipy'")
+        use_c = engine == "c" or (engine == "auto" and _kernel is not None)
+        walks = (_c_walks if use_c else _scipy_walks)(network, site_snap, demand_snap, budget)
+        sources = np.flatnonzero(budget >= 0)
+        chunks = [sources[i : i + chunk_size] for i in range(0, len(sources), chunk_size)]
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        show = None if progress is None else progress
+        with tqdm(total=len(sources), desc="Walk distances", unit=" sites", disable=None if show is None else not show) as bar:
+            for chunk, (r, c, m) in zip(chunks, _map_chunks(walks, chunks, threads=use_c)):
+                found.append((chunk[r], c, m))
+                bar.update(len(chunk))
+        rows, cols, metres = (np.concatenate([f[i] for f in found]) if found else np.zeros(0) for i in range(3))
+        rows, cols, metres = _merge_same_edge_walks(rows.astype(np.int64), cols.astype(np.int64), metres, site_snap, demand_snap)
+        metres = metres + legs_s[rows] + legs_d[cols]
+        keep = metres <= cutoff_m
+        return cls(site_ids, demand_ids, rows[keep], cols[keep], metres[keep], float(cutoff_m), include_access_legs)
 
-        rows, cols, metres = [], [], []
-        s_ok = np.flatnonzero(site_snap.snapped)
-        chunks = [s_ok[i : i + chunk_size] for i in range(0, len(s_ok), chunk_size)]
-        for chunk in tqdm(chunks, desc="Walk distances", unit=" batch", disable=not progress if progress is not None else None):
-            budget = cutoff_m - legs_s[chunk].min() if include_access_legs else cutoff_m
-            if budget < 0:
-                continue
-            dist = dijkstra(graph, directed=True, indices=network.n_nodes + chunk, limit=budget)
-            # Enter each demand's edge from whichever end is nearer.
-            walk = np.minimum(dist[:, du] + d_from_u, dist[:, dv] + d_to_v)
-            walk += legs_s[chunk, None] + legs_d[None, d_ok]
-            for k, s in enumerate(chunk):
-                direct = same_edge.get(int(site_snap.edge[s]))
-                if direct is not None:
-                    along = np.abs(demand_snap.from_u_m[direct] - site_snap.from_u_m[s])
-                    pos = np.searchsorted(d_ok, direct)
-                    walk[k, pos] = np.minimum(walk[k, pos], along + legs_s[s] + legs_d[direct])
-            r, c = np.nonzero(walk <= cutoff_m)
-            rows.append(chunk[r])
-            cols.append(d_ok[c])
-            metres.append(walk[r, c])
-        rows_a = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        cols_a = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        metres_a = np.concatenate(metres) if metres else np.zeros(0)
-        order = np.lexsort((cols_a, rows_a))
-        return cls(site_ids, demand_ids, rows_a[order], cols_a[order], metres_a[order], float(cutoff_m), include_access_legs)
+
+def _map_chunks(walks, chunks, *, threads: bool):
+    """Apply ``walks`` to each chunk in order; in threads when the C kernel releases the GIL."""
+    if threads and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            yield from pool.map(walks, chunks)
+    else:
+        yield from map(walks, chunks)
+
+
+def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray):
+    """Prepare the C kernel; the returned function gives the network part of each walk for a chunk of sites.
+
+    The network part includes the offsets from the site to its edge's ends and
+    from the place's edge end to the place, but not the access legs.
+    """
+    graph = network.csr
+    indptr, indices, weights = (np.ascontiguousarray(a, dtype=t) for a, t in ((graph.indptr, np.int64), (graph.indices, np.int64), (graph.data, np.float64)))
+    dem_ptr, dem_idx, dem_off = _demand_entries(network, demand_snap)
+    edge = np.maximum(site_snap.edge, 0)
+    ends = [np.ascontiguousarray(a, dtype=t) for a, t in (
+        (network.edge_u[edge], np.int64), (np.nan_to_num(site_snap.from_u_m), np.float64),
+        (network.edge_v[edge], np.int64), (np.nan_to_num(site_snap.to_v_m), np.float64),
+    )]
+
+    def walks(chunk: np.ndarray):
+        raw = _kernel.bounded_walks(
+            network.n_nodes, indptr, indices, weights,
+            *(a[chunk] for a in ends), np.ascontiguousarray(budget[chunk], dtype=np.float64),
+            len(demand_snap), dem_ptr, dem_idx, dem_off,
+        )
+        return tuple(np.frombuffer(b, dtype=t) for b, t in zip(raw, (np.int64, np.int64, np.float64)))
+
+    return walks
+
+
+def _scipy_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray):
+    """Prepare SciPy's csgraph Dijkstra from one source node per site (same contract as `_c_walks`)."""
+    graph = _graph_with_site_sources(network, site_snap)
+    d_ok = np.flatnonzero(demand_snap.snapped)
+    du, dv = network.edge_u[demand_snap.edge[d_ok]], network.edge_v[demand_snap.edge[d_ok]]
+    d_from_u, d_to_v = demand_snap.from_u_m[d_ok], demand_snap.to_v_m[d_ok]
+
+    def walks(chunk: np.ndarray):
+        dist = dijkstra(graph, directed=True, indices=network.n_nodes + chunk, limit=budget[chunk].max())
+        # Enter each demand's edge from whichever end is nearer.
+        walk = np.minimum(dist[:, du] + d_from_u, dist[:, dv] + d_to_v)
+        r, c = np.nonzero(walk <= budget[chunk, None])
+        return r, d_ok[c], walk[r, c]
+
+    return walks
+
+
+def _demand_entries(network: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node → (demand place, metres from that node along its edge), as CSR arrays."""
+    ok = np.flatnonzero(snap.snapped)
+    nodes = np.concatenate([network.edge_u[snap.edge[ok]], network.edge_v[snap.edge[ok]]])
+    places = np.concatenate([ok, ok])
+    offsets = np.concatenate([snap.from_u_m[ok], snap.to_v_m[ok]])
+    order = np.lexsort((places, nodes))
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(nodes, minlength=network.n_nodes))]).astype(np.int64)
+    return ptr, places[order].astype(np.int64), offsets[order].astype(np.float64)
+
+
+def _merge_same_edge_walks(rows, cols, metres, site_snap: Snap, demand_snap: Snap):
+    """Add the walks straight along a shared edge to pairs sorted by (site, place), keeping the shorter."""
+    n_demand = max(len(demand_snap), 1)
+    d_rows, d_cols, d_metres = _same_edge_walks(site_snap, demand_snap)
+    keys = rows * n_demand + cols
+    d_keys = d_rows * n_demand + d_cols
+    order = np.argsort(d_keys, kind="stable")
+    d_keys, d_metres = d_keys[order], d_metres[order]
+    pos = np.searchsorted(keys, d_keys)
+    hit = pos < len(keys)
+    hit[hit] = keys[pos[hit]] == d_keys[hit]
+    metres = metres.copy()
+    metres[pos[hit]] = np.minimum(metres[pos[hit]], d_metres[hit])
+    miss = ~hit
+    keys = np.insert(keys, pos[miss], d_keys[miss])
+    metres = np.insert(metres, pos[miss], d_metres[miss])
+    return keys // n_demand, keys % n_demand, metres
+
+
+def _same_edge_walks(site_snap: Snap, demand_snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walks straight along a shared edge, for every site and place snapped to the same edge."""
+    d_ok = np.flatnonzero(demand_snap.snapped)
+    by_edge = d_ok[np.argsort(demand_snap.edge[d_ok], kind="stable")]
+    d_edges = demand_snap.edge[by_edge]
+    s_ok = np.flatnonzero(site_snap.snapped)
+    lo = np.searchsorted(d_edges, site_snap.edge[s_ok], side="left")
+    hi = np.searchsorted(d_edges, site_snap.edge[s_ok], side="right")
+    counts = hi - lo
+    rows = np.repeat(s_ok, counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    cols = by_edge[np.repeat(lo, counts) + within]
+    return rows, cols, np.abs(demand_snap.from_u_m[cols] - site_snap.from_u_m[rows])
 
 
 def _graph_with_site_sources(network: WalkNetwork, snap: Snap) -> sparse.csr_matrix:
@@ -171,12 +270,3 @@ def _graph_with_site_sources(network: WalkNetwork, snap: Snap) -> sparse.csr_mat
         ),
         shape=(n + k, n + k),
     )
-
-
-def _demand_by_edge(snap: Snap) -> dict[int, np.ndarray]:
-    """Demand indices grouped by the edge they snapped to."""
-    ok = np.flatnonzero(snap.snapped)
-    order = ok[np.argsort(snap.edge[ok], kind="stable")]
-    edges = snap.edge[order]
-    bounds = np.flatnonzero(np.diff(edges)) + 1
-    return {int(group_edges[0]): group for group_edges, group in zip(np.split(edges, bounds), np.split(order, bounds)) if len(group)}

@@ -29,13 +29,19 @@ def dense(matrix):
     return out
 
 
+from coverage.access import _kernel
+
+ENGINES = [pytest.param("c", marks=pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")), "scipy"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", ["monaco", "liechtenstein", "beijing", "helsinki"])
-def test_matrix_equals_networkx_dijkstra_on_real_extract(name, request):
+def test_matrix_equals_networkx_dijkstra_on_real_extract(name, engine, request):
     network = request.getfixturevalue(name)
     rng = np.random.default_rng(42)
     sites = snap_points(network, points_near_edges(network, 25, rng))
     demand = snap_points(network, points_near_edges(network, 400, rng))
-    ours = dense(AccessMatrix.compute(network, sites, demand, CUTOFF_M))
+    ours = dense(AccessMatrix.compute(network, sites, demand, CUTOFF_M, engine=engine))
     ref = networkx_walk_distances(network, sites, demand)
     ref = np.where(ref <= CUTOFF_M, ref, np.inf)
     assert np.array_equal(np.isfinite(ours), np.isfinite(ref))
@@ -44,12 +50,13 @@ def test_matrix_equals_networkx_dijkstra_on_real_extract(name, request):
     assert np.max(np.abs(ours[both] - ref[both])) < 1.0
 
 
-def test_site_and_demand_on_same_edge_walk_along_it(beijing):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_site_and_demand_on_same_edge_walk_along_it(beijing, engine):
     e = int(np.argmax(beijing.edge_length))
     line = beijing.edges_wgs84[e]
     xy = shapely.get_coordinates(shapely.line_interpolate_point(line, [0.2, 0.7], normalized=True))
     sites, demand = snap_points(beijing, xy[:1]), snap_points(beijing, xy[1:])
-    matrix = AccessMatrix.compute(beijing, sites, demand, 5000.0)
+    matrix = AccessMatrix.compute(beijing, sites, demand, 5000.0, engine=engine)
     expected = abs(demand.from_u_m[0] - sites.from_u_m[0]) + sites.leg_m[0] + demand.leg_m[0]
     assert matrix.nnz == 1
     assert matrix.metres[0] == pytest.approx(expected, abs=0.01)
@@ -68,7 +75,8 @@ def test_places_at_opposite_ends_of_an_edge_are_one_edge_apart_or_less(beijing):
     assert walk <= beijing.edge_length[e] + 0.01
 
 
-def test_dead_end_edges_route_through_their_only_junction(liechtenstein):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_dead_end_edges_route_through_their_only_junction(liechtenstein, engine):
     degree = np.bincount(np.concatenate([liechtenstein.edge_u, liechtenstein.edge_v]), minlength=liechtenstein.n_nodes)
     main = liechtenstein.component[liechtenstein.edge_u] == 0
     dead_ends = np.flatnonzero(((degree[liechtenstein.edge_u] == 1) | (degree[liechtenstein.edge_v] == 1)) & main)[:40]
@@ -76,13 +84,14 @@ def test_dead_end_edges_route_through_their_only_junction(liechtenstein):
         shapely.line_interpolate_point(liechtenstein.edges_wgs84[dead_ends], 0.5, normalized=True)
     )
     sites, demand = snap_points(liechtenstein, xy[:20]), snap_points(liechtenstein, xy[20:])
-    ours = dense(AccessMatrix.compute(liechtenstein, sites, demand, 1e9))
+    ours = dense(AccessMatrix.compute(liechtenstein, sites, demand, 1e9, engine=engine))
     ref = networkx_walk_distances(liechtenstein, sites, demand)
     assert np.isfinite(ours).all()
     assert np.max(np.abs(ours - ref)) < 1.0
 
 
-def test_place_on_a_small_island_reaches_only_its_island(monaco):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_place_on_a_small_island_reaches_only_its_island(monaco, engine):
     island = np.flatnonzero(monaco.component[monaco.edge_u] == 1)
     mainland = np.flatnonzero(monaco.component[monaco.edge_u] == 0)
     xy = shapely.get_coordinates(
@@ -91,7 +100,7 @@ def test_place_on_a_small_island_reaches_only_its_island(monaco):
     sites = snap_points(monaco, xy[:1])
     demand = snap_points(monaco, xy[1:])
     assert list(sites.component) == [1] and list(demand.component) == [1, 0]
-    walk = dense(AccessMatrix.compute(monaco, sites, demand, 1e9))
+    walk = dense(AccessMatrix.compute(monaco, sites, demand, 1e9, engine=engine))
     assert np.isfinite(walk[0, 0]) and np.isinf(walk[0, 1])
 
 
@@ -137,3 +146,25 @@ def test_chunking_does_not_change_the_result(monaco):
     other = AccessMatrix.compute(monaco, sites, demand, 1200.0, chunk_size=500)
     assert np.array_equal(one.rows, other.rows) and np.array_equal(one.cols, other.cols)
     assert np.array_equal(one.metres, other.metres)
+
+
+@pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")
+def test_c_kernel_and_scipy_give_identical_pairs_on_andorra():
+    from coverage import WalkNetwork
+    from conftest import raw_file
+
+    andorra = WalkNetwork.from_file(raw_file("andorra.osm.pbf"))
+    rng = np.random.default_rng(8)
+    sites = snap_points(andorra, points_near_edges(andorra, 300, rng))
+    demand = snap_points(andorra, points_near_edges(andorra, 3000, rng))
+    fast = AccessMatrix.compute(andorra, sites, demand, 1200.0, engine="c", chunk_size=37)
+    slow = AccessMatrix.compute(andorra, sites, demand, 1200.0, engine="scipy")
+    assert fast.nnz > 1000
+    assert np.array_equal(fast.rows, slow.rows) and np.array_equal(fast.cols, slow.cols)
+    assert np.allclose(fast.metres, slow.metres, rtol=0, atol=1e-6)
+
+
+def test_unknown_engine_is_rejected(beijing):
+    snap = snap_points(beijing, beijing.node_lonlat[:2])
+    with pytest.raises(ValueError, match="engine"):
+        AccessMatrix.compute(beijing, snap, snap, 100.0, engine="gpu")
