@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 
 from .access import AccessMatrix
+from .matrix_cache import cached_access_matrix
 from .network import WalkNetwork
 from .profiles import get_profile
 from .results import CoverageResult
@@ -28,6 +30,7 @@ def compute_coverage(
     access_legs: bool = True,
     preset: str | None = None,
     manifest: dict[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
     progress: bool | None = None,
 ) -> CoverageResult:
     """Compute network walk distance and time from every demand place to its nearest site.
@@ -51,6 +54,8 @@ def compute_coverage(
     access_legs : count the straight legs from each place to its edge.
     preset : name of the GB 50180 preset the threshold came from, for reports.
     manifest : provenance to carry on the result.
+    cache_dir : keep walk rows per site here, so a rerun after adding a site
+        walks only from the new one (see `coverage.matrix_cache`).
 
     Returns
     -------
@@ -66,11 +71,16 @@ def compute_coverage(
     demand = _as_places(demand, "demand")
     site_snap = snap_points(network, _lonlat(sites), max_snap_m=max_snap_m)
     demand_snap = snap_points(network, _lonlat(demand), max_snap_m=max_snap_m)
-    matrix = AccessMatrix.compute(
-        network, site_snap, demand_snap, search_limit_m,
-        site_ids=sites["id"].to_numpy(), demand_ids=demand["id"].to_numpy(),
-        include_access_legs=access_legs, progress=progress,
-    )
+    ids = dict(site_ids=sites["id"].to_numpy(), demand_ids=demand["id"].to_numpy())
+    cache_stats = None
+    if cache_dir is None:
+        matrix = AccessMatrix.compute(
+            network, site_snap, demand_snap, search_limit_m, include_access_legs=access_legs, progress=progress, **ids
+        )
+    else:
+        matrix, cache_stats = cached_access_matrix(
+            network, site_snap, demand_snap, search_limit_m, cache_dir, include_access_legs=access_legs, progress=progress, **ids
+        )
     nearest, metres = matrix.nearest()
     has_site = nearest >= 0
     site_id = np.where(has_site, sites["id"].to_numpy(object)[np.maximum(nearest, 0)], None)
@@ -100,6 +110,7 @@ def compute_coverage(
         profile_name=walk.name,
         preset=preset,
         manifest=dict(manifest or {}),
+        cache_stats=cache_stats,
     )
 
 

@@ -31,13 +31,14 @@ def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for coverage.csv, summary.csv, coverage.gpkg, manifest.json.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary table.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse the network and walk from every site afresh.")] = False,
 ) -> None:
     """Compute walk times from every demand place to its nearest site and write the tables."""
     from .outputs import write_outputs
     from .pipeline import run_scenario
 
     try:
-        result = run_scenario(scenario, progress=None if not quiet else False)
+        result = run_scenario(scenario, progress=None if not quiet else False, use_cache=not no_cache)
         written = write_outputs(result, out_dir)
     except CoverageError as exc:
         _fail(exc)
@@ -56,7 +57,7 @@ def demo(
 
     scenario = write_demo_inputs(out_dir / "inputs")
     out.print(f"Demo inputs (real OSM features) in {scenario.parent}")
-    run(scenario, out_dir)
+    run(scenario, out_dir, quiet=False, no_cache=False)
 
 
 @app.command("fetch-network")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ._errors import NetworkError
 from ._osm_reader import FOOT_FORBIDDEN, NOT_WALKABLE_HIGHWAYS
-from .network import NetworkSource, WalkNetwork
+from .network import OSM_SUFFIXES, NetworkSource, WalkNetwork
+from .network_cache import cached_osm_network
 
 
 def overpass_walk_filter() -> str:
@@ -103,17 +104,26 @@ def load_network(
     place: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     cache_dir: str | Path | None = None,
+    use_cache: bool = True,
     allow_private: bool = False,
 ) -> WalkNetwork:
     """Load a walking network from a local file, or download (and cache) one.
+
+    A parsed OSM file is cached (keyed by the file's sha256), so the next run
+    skips parsing; downloads are cached as GraphML.
 
     Parameters
     ----------
     source : a local .osm, .osm.gz, .osm.bz2, .osm.pbf or .graphml file.
     place, bbox : download instead (see `download_network`).
-    cache_dir : where downloads are cached.
+    cache_dir : cache folder (default `default_cache_dir`).
+    use_cache : read and write the parsed-network cache for local OSM files.
     allow_private : keep access=private ways (local files only).
     """
     if source is not None:
+        if use_cache and not str(source).lower().endswith(".graphml"):
+            if not Path(source).is_file() or not str(source).lower().endswith(OSM_SUFFIXES):
+                return WalkNetwork.from_file(source, allow_private=allow_private)
+            return cached_osm_network(source, cache_dir or default_cache_dir(), allow_private=allow_private)[0]
         return WalkNetwork.from_file(source, allow_private=allow_private)
     return download_network(place=place, bbox=bbox, cache_dir=cache_dir)

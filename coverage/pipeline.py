@@ -7,7 +7,7 @@ from pathlib import Path
 from ._errors import InputError, InputErrors
 from .analysis import compute_coverage
 from .config import Scenario
-from .download import load_network
+from .download import default_cache_dir, load_network
 from .manifest import build_manifest
 from .network import WalkNetwork
 from .places import check_within_area, read_places
@@ -18,6 +18,7 @@ def run_scenario(
     scenario: Scenario | str | Path,
     *,
     network: WalkNetwork | None = None,
+    use_cache: bool = True,
     progress: bool | None = None,
 ) -> CoverageResult:
     """Load a scenario's network and places, validate them, and compute coverage.
@@ -30,6 +31,8 @@ def run_scenario(
     ----------
     scenario : a `Scenario` or the path of its TOML file.
     network : an already loaded network to reuse (skips loading).
+    use_cache : reuse the parsed network and per-site walk rows from the cache
+        folder (``[network] cache_dir``, default `default_cache_dir`).
     progress : show progress bars (default: only on a terminal).
 
     Raises
@@ -53,9 +56,12 @@ def run_scenario(
     if errors:
         raise InputErrors(errors)
 
+    cache_dir = scenario.network.cache_dir or default_cache_dir()
     if network is None:
         cfg = scenario.network
-        network = load_network(cfg.path, place=cfg.place, bbox=cfg.bbox, cache_dir=cfg.cache_dir, allow_private=cfg.allow_private)
+        network = load_network(
+            cfg.path, place=cfg.place, bbox=cfg.bbox, cache_dir=cache_dir, use_cache=use_cache, allow_private=cfg.allow_private
+        )
     for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
         try:
             check_within_area(places[role], network.bounds, path=config.path)
@@ -70,6 +76,7 @@ def run_scenario(
         threshold_m=walk.threshold_m, speed_kmh=walk.profile.speed_kmh, profile=walk.profile.name,
         search_limit_m=walk.search_limit_m, max_snap_m=walk.max_snap_m,
         access_legs=walk.access_legs, preset=walk.preset, progress=progress,
+        cache_dir=cache_dir if use_cache else None,
     )
     result.manifest = build_manifest(result, scenario=scenario)
     return result

@@ -52,6 +52,7 @@ class CoverageResult:
     profile_name: str = "adult"
     preset: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    cache_stats: dict[str, Any] | None = None  # how many site rows came from the matrix cache
 
     @property
     def metres_per_minute(self) -> float:

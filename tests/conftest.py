@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Keep the parsed-network and walk-row caches of test runs out of the user's home.
+os.environ.setdefault("COVERAGE_PLANNER_CACHE", tempfile.mkdtemp(prefix="coverage-planner-test-cache-"))
+
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
 
 

@@ -1,0 +1,85 @@
+"""A parsed walking network saved as one .npz, so later runs skip parsing the OSM file.
+
+The cache key is the OSM file's sha256 plus the walk-filter options and a
+format version, so an edited extract or a changed filter is never served
+stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ._io import atomic_path
+from .network import NetworkSource, WalkNetwork, file_sha256
+
+FORMAT_VERSION = 1
+
+
+def save_network(network: WalkNetwork, path: str | Path) -> Path:
+    """Write the network's arrays to ``path`` (.npz, atomically)."""
+    counts = np.fromiter((len(c) for c in network.edge_coords), dtype=np.int64, count=network.n_edges)
+    arrays = {
+        "node_ids": network.node_ids,
+        "node_lonlat": network.node_lonlat,
+        "edge_u": network.edge_u,
+        "edge_v": network.edge_v,
+        "edge_length": network.edge_length,
+        "edge_way_id": network.edge_way_id,
+        "coord_counts": counts,
+        "coords": np.concatenate(network.edge_coords),
+        "edge_highway": np.array(network.edge_highway, dtype=str),
+        "edge_name": np.array(["" if n is None else n for n in network.edge_name], dtype=str),
+        "edge_has_name": np.array([n is not None for n in network.edge_name]),
+        "meta": np.array(json.dumps({"version": FORMAT_VERSION, "source": network.source.to_dict()})),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return path
+
+
+def load_saved_network(path: str | Path) -> WalkNetwork:
+    """Read a network written by `save_network`."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        if meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: network cache format {meta.get('version')} is not {FORMAT_VERSION}")
+        bounds = np.cumsum(data["coord_counts"])[:-1]
+        names = [str(n) if has else None for n, has in zip(data["edge_name"], data["edge_has_name"])]
+        return WalkNetwork(
+            node_ids=data["node_ids"],
+            node_lonlat=data["node_lonlat"],
+            edge_u=data["edge_u"],
+            edge_v=data["edge_v"],
+            edge_length=data["edge_length"],
+            edge_coords=np.split(data["coords"], bounds),
+            edge_way_id=data["edge_way_id"],
+            edge_highway=[str(h) for h in data["edge_highway"]],
+            edge_name=names,
+            source=NetworkSource(**meta["source"]),
+        )
+
+
+def cached_osm_network(path: str | Path, cache_dir: str | Path, *, allow_private: bool = False) -> tuple[WalkNetwork, bool]:
+    """Load an OSM file through the cache; returns (network, served_from_cache).
+
+    A cache file that cannot be read is rebuilt (and overwritten), never trusted.
+    """
+    path = Path(path)
+    digest = file_sha256(path)
+    key = f"{digest[:24]}-{'private' if allow_private else 'public'}-v{FORMAT_VERSION}"
+    cached = Path(cache_dir) / "networks" / f"{key}.npz"
+    if cached.is_file():
+        try:
+            network = load_saved_network(cached)
+            if network.source.sha256 == digest:
+                return network, True
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or stale: rebuild below
+    network = WalkNetwork.from_osm_file(path, allow_private=allow_private)
+    save_network(network, cached)
+    return network, False

@@ -1,0 +1,96 @@
+"""Parsed networks and per-site walk rows are cached, never served stale."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from coverage import snap_points
+from coverage.access import AccessMatrix
+from coverage.matrix_cache import cached_access_matrix
+from coverage.network_cache import cached_osm_network
+from conftest import raw_file
+from test_access import points_near_edges
+
+
+def test_second_load_comes_from_the_cache_and_is_identical(tmp_path):
+    path = raw_file("liechtenstein-2013-08-03.osm.pbf")
+    first, hit1 = cached_osm_network(path, tmp_path)
+    second, hit2 = cached_osm_network(path, tmp_path)
+    assert (hit1, hit2) == (False, True)
+    assert np.array_equal(first.node_ids, second.node_ids) and np.array_equal(first.edge_length, second.edge_length)
+    assert first.edge_name == second.edge_name and first.source == second.source
+    assert all(np.array_equal(a, b) for a, b in zip(first.edge_coords, second.edge_coords))
+
+
+def test_a_changed_osm_file_is_parsed_again(tmp_path):
+    copy = tmp_path / "area.osm"
+    shutil.copy(raw_file("beijing_haidian_cau_map.osm"), copy)
+    before, _ = cached_osm_network(copy, tmp_path / "cache")
+    text = copy.read_text(encoding="utf-8")
+    # Drop one highway way: the cached network must not be served for the edited file.
+    start = text.index("<way ")
+    way_end = text.index("</way>", start) + len("</way>")
+    while 'k="highway"' not in text[start:way_end]:
+        start = text.index("<way ", way_end)
+        way_end = text.index("</way>", start) + len("</way>")
+    copy.write_text(text[:start] + text[way_end:], encoding="utf-8")
+    after, hit = cached_osm_network(copy, tmp_path / "cache")
+    assert not hit
+    assert after.source.sha256 != before.source.sha256
+
+
+def test_an_unreadable_network_cache_is_rebuilt(tmp_path):
+    path = raw_file("beijing_haidian_cau_map.osm")
+    cached_osm_network(path, tmp_path)
+    for npz in (tmp_path / "networks").glob("*.npz"):
+        npz.write_bytes(b"garbage")
+    network, hit = cached_osm_network(path, tmp_path)
+    assert not hit and network.n_edges > 0
+
+
+@pytest.fixture()
+def places(monaco):
+    rng = np.random.default_rng(21)
+    site_xy = points_near_edges(monaco, 11, rng)
+    return snap_points(monaco, site_xy), snap_points(monaco, points_near_edges(monaco, 300, rng)), site_xy
+
+
+def test_adding_a_site_walks_only_from_the_new_site(monaco, places, tmp_path):
+    sites, demand, site_xy = places
+    ten = sites.take(np.arange(10))
+    _, first = cached_access_matrix(monaco, ten, demand, 1500.0, tmp_path)
+    matrix, second = cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path)
+    assert first["sites_computed"] == 10
+    assert (second["sites_computed"], second["sites_reused"]) == (1, 10)
+    full = AccessMatrix.compute(monaco, sites, demand, 1500.0)
+    assert np.array_equal(matrix.rows, full.rows) and np.array_equal(matrix.cols, full.cols)
+    assert np.array_equal(matrix.metres, full.metres)
+
+
+def test_moving_a_site_computes_its_row_again(monaco, places, tmp_path):
+    sites, demand, site_xy = places
+    cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path)
+    moved_xy = site_xy.copy()
+    moved_xy[3] += [0.002, 0.001]  # about 200 m away
+    _, stats = cached_access_matrix(monaco, snap_points(monaco, moved_xy), demand, 1500.0, tmp_path)
+    assert (stats["sites_computed"], stats["sites_reused"]) == (1, 10)
+
+
+def test_unreadable_matrix_cache_is_rebuilt_and_said_so(monaco, places, tmp_path):
+    sites, demand, site_xy = places
+    cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path)
+    for npz in (tmp_path / "matrices").glob("*.npz"):
+        npz.write_bytes(b"not a zip file")
+    matrix, stats = cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path)
+    assert stats["rebuilt"] and stats["sites_computed"] == len(sites)
+    assert matrix.nnz == AccessMatrix.compute(monaco, sites, demand, 1500.0).nnz
+
+
+def test_a_different_cutoff_never_reuses_rows(monaco, places, tmp_path):
+    sites, demand, site_xy = places
+    cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path)
+    _, stats = cached_access_matrix(monaco, sites, demand, 900.0, tmp_path)
+    assert stats["sites_reused"] == 0
