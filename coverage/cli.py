@@ -60,6 +60,78 @@ def demo(
     run(scenario, out_dir, quiet=False, no_cache=False)
 
 
+@app.command("add-site")
+def add_site(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file whose sites file gets the new site(s).")],
+    name: Annotated[Optional[str], typer.Option(help="Name of the new site.")] = None,
+    lon: Annotated[Optional[float], typer.Option(help="Longitude.")] = None,
+    lat: Annotated[Optional[float], typer.Option(help="Latitude.")] = None,
+    crs: Annotated[str, typer.Option(help="Coordinate system of --lon/--lat or of --from rows: wgs84, gcj02 (Gaode/Tencent), bd09 (Baidu).")] = "wgs84",
+    site_id: Annotated[Optional[str], typer.Option("--id", help="Id of the new site (default: next free site-N).")] = None,
+    district: Annotated[Optional[str], typer.Option(help="District of the new site.")] = None,
+    status: Annotated[Optional[str], typer.Option(help="real, placeholder or proposed.")] = None,
+    from_file: Annotated[Optional[Path], typer.Option("--from", help="CSV of sites to add (e.g. proposed_sites.csv from `propose`).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the rerun's outputs here.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Append site(s) to the scenario's sites file (a backup is kept) and rerun, walking only from the new sites.
+
+    This command edits the sites file on purpose; the previous version is kept
+    beside it as SITES.bak-TIMESTAMP.
+    """
+    import pandas as pd
+
+    from .diff import ScenarioDiff
+    from .outputs import write_outputs
+    from .pipeline import add_sites
+
+    try:
+        if from_file is not None:
+            if not from_file.is_file():
+                raise CoverageError(f"--from file not found: {from_file}")
+            rows = pd.read_csv(from_file, encoding="utf-8-sig", dtype=str)
+        elif name is None or lon is None or lat is None:
+            raise CoverageError("give --name, --lon and --lat, or --from FILE")
+        else:
+            fields = {"id": site_id, "name": name, "lon": lon, "lat": lat, "district": district, "status": status}
+            rows = pd.DataFrame([{k: v for k, v in fields.items() if v is not None}])
+        before, after, backup = add_sites(scenario, rows, crs=crs, source=from_file, progress=None if not quiet else False)
+        if out_dir is not None:
+            write_outputs(after, out_dir)
+    except CoverageError as exc:
+        _fail(exc)
+        return
+    diff = ScenarioDiff.from_results(before, after)
+    out.print(f"Added {len(after.sites) - len(before.sites)} site(s); the previous sites file is kept as {backup.name}")
+    if after.cache_stats:
+        out.print(f"Walked from {after.cache_stats['sites_computed']} new site(s); {after.cache_stats['sites_reused']} came from the cache")
+    out.print(
+        f"Covered places: {before.share_covered():.1%} → {after.share_covered():.1%} "
+        f"({len(diff.newly_covered())} newly covered)"
+    )
+    if not quiet:
+        _print_diff(diff)
+
+
+@app.command()
+def diff(
+    before_dir: Annotated[Path, typer.Argument(help="Output folder of the earlier run.")],
+    after_dir: Annotated[Path, typer.Argument(help="Output folder of the later run.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write diff_places.csv and diff_summary.csv (default: AFTER_DIR).")] = None,
+) -> None:
+    """Compare two runs: places newly covered or left out, walk-time changes, shares by district and type."""
+    from .diff import ScenarioDiff
+
+    try:
+        result = ScenarioDiff.from_run_dirs(before_dir, after_dir)
+        written = result.write(out_dir or after_dir)
+    except CoverageError as exc:
+        _fail(exc)
+        return
+    _print_diff(result)
+    out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir or after_dir}")
+
+
 @app.command("fetch-network")
 def fetch_network(
     out_file: Annotated[Path, typer.Option("--out", "-o", help="GraphML file to write.")],
@@ -84,6 +156,18 @@ def fetch_network(
         _fail(exc)
         return
     out.print(f"{net} → {out_file}")
+
+
+def _print_diff(diff) -> None:
+    before, after = diff.labels
+    table = Table(title=f"Coverage share: {before} → {after}")
+    for column in ("dimension", "group", "places", before, after, "change"):
+        table.add_column(column, justify="left" if column in ("dimension", "group") else "right")
+    for row in diff.summary.itertuples(index=False):
+        table.add_row(row.dimension, str(row.group), str(row.places), f"{row.share_before:.1%}", f"{row.share_after:.1%}", f"{row.share_change:+.1%}")
+    out.print(table)
+    counts = diff.counts()
+    out.print(", ".join(f"{label}: {n}" for label, n in counts.items() if n))
 
 
 def _print_summary(result) -> None:

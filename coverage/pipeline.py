@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
 from ._errors import InputError, InputErrors
 from .analysis import compute_coverage
 from .config import Scenario
@@ -12,6 +16,7 @@ from .manifest import build_manifest
 from .network import WalkNetwork
 from .places import check_within_area, read_places
 from .results import CoverageResult
+from .sites_file import append_sites, check_new_sites, new_site_rows, wgs84_of
 
 
 def run_scenario(
@@ -80,3 +85,46 @@ def run_scenario(
     )
     result.manifest = build_manifest(result, scenario=scenario)
     return result
+
+
+def add_sites(
+    scenario: Scenario | str | Path,
+    new_sites: pd.DataFrame,
+    *,
+    crs: str = "wgs84",
+    source: str | Path | None = None,
+    progress: bool | None = None,
+) -> tuple[CoverageResult, CoverageResult, Path]:
+    """Append sites to a scenario's sites file (keeping a backup) and rerun it.
+
+    Everything is checked before the file is touched: coordinates, the
+    coordinate system, duplicate ids or names, and that each new site lies in
+    the network's area. The rerun walks only from the new sites (the other
+    rows come from the cache).
+
+    Parameters
+    ----------
+    scenario : the scenario, or its TOML path.
+    new_sites : rows with name, lon, lat and optionally id, type, district,
+        status, crs (English or Chinese headers).
+    crs : coordinate system of rows without a crs value (wgs84, gcj02, bd09).
+    source : where the rows came from (a proposals CSV), named in messages.
+
+    Returns
+    -------
+    (before, after, backup_path)
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = Scenario.from_toml(scenario)
+    sites_path = scenario.sites.path
+    rows = check_new_sites(sites_path, new_site_rows(new_sites, crs=crs))
+    before = run_scenario(scenario, progress=progress)
+    lonlat = wgs84_of(rows)
+    candidates = gpd.GeoDataFrame(
+        {"source_row": np.arange(len(rows)) + (2 if source else 1)},
+        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs="EPSG:4326",
+    )
+    check_within_area(candidates, before.network.bounds, path=source or "new site")
+    backup = append_sites(sites_path, rows)
+    after = run_scenario(scenario, network=before.network, progress=progress)
+    return before, after, backup

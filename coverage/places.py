@@ -75,9 +75,14 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
 )
 
 #: Accepted spellings of each ``status`` value (case-insensitive); blank is "real".
+#: placeholder: the location is not real (invented or unknown); proposed: a
+#: real location where a site is planned, not yet open; generated: made by the
+#: tool (e.g. grid candidates).
 STATUS_ALIASES: dict[str, tuple[str, ...]] = {
     "real": ("real", "真实", "现状"),
     "placeholder": ("placeholder", "占位", "示意", "虚拟"),
+    "proposed": ("proposed", "拟建", "规划", "拟设"),
+    "generated": ("generated", "生成"),
 }
 
 _TEXT_FIELDS = ("type", "district", "subdistrict", "community", "address", "community_class")
