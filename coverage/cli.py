@@ -134,28 +134,59 @@ def diff(
 
 @app.command("fetch-network")
 def fetch_network(
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="GraphML file to write.")],
-    place: Annotated[Optional[str], typer.Option(help="Place name to download, e.g. '回民区, 呼和浩特市'.")] = None,
-    bbox: Annotated[Optional[str], typer.Option(help="west,south,east,north in degrees.")] = None,
-    osm_file: Annotated[Optional[Path], typer.Option("--from", help="A local .osm/.osm.pbf file to convert instead.")] = None,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="File to write: .graphml for a network, .osm.pbf for a clipped extract.")],
+    place: Annotated[Optional[str], typer.Option(help="Place name to download through osmnx, e.g. '回民区, 呼和浩特市'.")] = None,
+    bbox: Annotated[Optional[str], typer.Option(help="Area as west,south,east,north in degrees.")] = None,
+    polygon: Annotated[Optional[Path], typer.Option(help="Area as a GeoJSON/GPKG polygon file (WGS-84 or any CRS).")] = None,
+    osm_file: Annotated[Optional[Path], typer.Option("--from", help="A local .osm/.osm.pbf file (any size) to clip or convert instead of downloading.")] = None,
+    walkable_only: Annotated[bool, typer.Option(help="When clipping, keep only walkable ways.")] = False,
 ) -> None:
-    """Download (through osmnx, cached) or convert a walking network and save it as GraphML."""
-    from .download import load_network
+    """Get a walking network: download it (cached), or clip a large local extract to an area by streaming."""
+    from .download import download_network, load_network
+    from .extract import clip_osm
 
     try:
-        box = None
-        if bbox is not None:
-            try:
-                box = tuple(float(v) for v in bbox.split(","))
-                assert len(box) == 4
-            except (ValueError, AssertionError):
-                raise CoverageError(f"--bbox must be four numbers west,south,east,north; got {bbox!r}") from None
-        net = load_network(osm_file, place=place, bbox=box)
+        box = _parse_bbox(bbox) if bbox is not None else None
+        shape = _read_polygon(polygon) if polygon is not None else None
+        if osm_file is not None and (box is not None or shape is not None):
+            stats = clip_osm(osm_file, out_file, bbox=box, polygon=shape, walkable_only=walkable_only)
+            out.print(f"Kept {stats.ways} ways and {stats.tagged_nodes} tagged nodes → {out_file}")
+            return
+        if osm_file is not None:
+            net = load_network(osm_file)
+        else:
+            net = download_network(place=place, bbox=box, polygon=shape)
         net.to_graphml(out_file)
     except CoverageError as exc:
         _fail(exc)
         return
     out.print(f"{net} → {out_file}")
+
+
+def _parse_bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        box = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise CoverageError(f"--bbox must be four numbers west,south,east,north; got {text!r}")
+    return box
+
+
+def _read_polygon(path: Path):
+    import geopandas as gpd
+    import shapely
+
+    if not path.is_file():
+        raise CoverageError(f"--polygon file not found: {path}")
+    try:
+        frame = gpd.read_file(path).to_crs(4326)
+    except Exception as exc:  # noqa: BLE001 - GDAL errors vary by format
+        raise CoverageError(f"{path}: cannot read a polygon from it ({exc})") from None
+    shape = shapely.union_all(frame.geometry.to_numpy())
+    if shape.is_empty or shape.geom_type not in ("Polygon", "MultiPolygon"):
+        raise CoverageError(f"{path}: needs polygon geometries, found {shape.geom_type}")
+    return shape
 
 
 def _print_diff(diff) -> None:
