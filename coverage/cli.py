@@ -43,6 +43,8 @@ def run(
     except CoverageError as exc:
         _fail(exc)
         return
+    for message in result.manifest.get("warnings", []):
+        err.print(f"[bold yellow]warning:[/] {message}", highlight=False)
     if not quiet:
         _print_summary(result)
         out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")

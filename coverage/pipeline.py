@@ -11,6 +11,7 @@ import pandas as pd
 from ._errors import InputError, InputErrors
 from .analysis import compute_coverage
 from .config import Scenario
+from .crs_check import warn_if_gcj02
 from .download import default_cache_dir, load_network
 from .manifest import build_manifest
 from .network import WalkNetwork
@@ -75,6 +76,10 @@ def run_scenario(
     if errors:
         raise InputErrors(errors)
 
+    checks = [
+        warn_if_gcj02(network, np.column_stack([places[role].geometry.x, places[role].geometry.y]), str(config.path))
+        for role, config in (("sites", scenario.sites), ("demand", scenario.demand))
+    ]
     walk = scenario.walk
     result = compute_coverage(
         network, places["sites"], places["demand"],
@@ -84,6 +89,7 @@ def run_scenario(
         cache_dir=cache_dir if use_cache else None,
     )
     result.manifest = build_manifest(result, scenario=scenario)
+    result.manifest["warnings"] = [message for message in checks if message]
     return result
 
 
