@@ -15,18 +15,15 @@ def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
-def polyline_lengths_m(coords: list[np.ndarray]) -> np.ndarray:
-    """Great-circle length of each (k, 2) lon/lat polyline, vectorised over all of them."""
-    if not coords:
+def polyline_lengths_m(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Great-circle length of each polyline; polyline i is ``xy[offsets[i]:offsets[i + 1]]`` (lon/lat)."""
+    n = len(offsets) - 1
+    if n <= 0:
         return np.zeros(0)
-    counts = np.fromiter((len(c) for c in coords), dtype=np.int64, count=len(coords))
-    xy = np.concatenate(coords)
     seg = haversine_m(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1])
     # Segments that straddle two polylines are not real: mask them out.
-    ends = np.cumsum(counts)[:-1] - 1
-    seg[ends] = 0.0
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.add.reduceat(seg, starts) if len(seg) else np.zeros(len(coords))
+    seg[offsets[1:-1] - 1] = 0.0
+    return np.add.reduceat(np.append(seg, 0.0), offsets[:-1])
 
 
 def utm_crs_for(lon: float, lat: float) -> pyproj.CRS:

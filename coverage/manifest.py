@@ -7,6 +7,7 @@ byte-identical manifest, so runs can be compared and cached.
 from __future__ import annotations
 
 import platform
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ OSM_ATTRIBUTION = (
 )
 
 
+@lru_cache(maxsize=1)
 def package_version() -> str:
     """Installed version of coverage-planner."""
     try:

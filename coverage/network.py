@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -56,7 +57,8 @@ class WalkNetwork:
     node_lonlat : (n, 2) WGS-84 coordinates.
     edge_u, edge_v : (m,) node indices of each undirected edge, shape drawn u → v.
     edge_length : (m,) great-circle length of the edge shape, metres.
-    edge_coords : list of (k, 2) lon/lat arrays, one per edge.
+    coords, coord_offsets : every edge's shape as (k, 2) lon/lat rows, flat;
+        edge i is ``coords[coord_offsets[i]:coord_offsets[i + 1]]`` (see `edge_coords`).
     edge_way_id, edge_highway, edge_name : OSM attributes per edge.
     source : provenance for manifests.
     """
@@ -66,11 +68,14 @@ class WalkNetwork:
     edge_u: np.ndarray
     edge_v: np.ndarray
     edge_length: np.ndarray
-    edge_coords: list[np.ndarray]
+    coords: np.ndarray
+    coord_offsets: np.ndarray
     edge_way_id: np.ndarray
-    edge_highway: list[str]
-    edge_name: list[str | None]
+    edge_highway: Sequence[str]
+    edge_name: Sequence[str | None]
     source: NetworkSource = field(default_factory=lambda: NetworkSource(kind="graph"))
+    # `coords` already projected to `crs`, when a cache supplied them (saves a transform per run).
+    coords_metric: np.ndarray | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- loaders
     @classmethod
@@ -195,14 +200,17 @@ class WalkNetwork:
         node_lonlat[inverse[m:]] = [c[-1] for c in raw.coords]
         # Edges in a fixed order (by end nodes, then way) so results never depend on file order.
         order = np.lexsort((raw.way_id, inverse[m:], inverse[:m]))
-        coords = [raw.coords[i] for i in order]
+        shapes = [raw.coords[i] for i in order]
+        offsets = np.concatenate([[0], np.cumsum([len(c) for c in shapes])]).astype(np.int64)
+        coords = np.concatenate(shapes)
         return cls(
             node_ids=node_ids,
             node_lonlat=node_lonlat,
             edge_u=inverse[:m][order].astype(np.int64),
             edge_v=inverse[m:][order].astype(np.int64),
-            edge_length=polyline_lengths_m(coords),
-            edge_coords=coords,
+            edge_length=polyline_lengths_m(coords, offsets),
+            coords=coords,
+            coord_offsets=offsets,
             edge_way_id=raw.way_id[order],
             edge_highway=[raw.highway[i] for i in order],
             edge_name=[raw.name[i] for i in order],
@@ -230,6 +238,16 @@ class WalkNetwork:
         """The metric CRS (UTM zone of the network's centre) used for snapping."""
         lon0, lat0, lon1, lat1 = self.bounds
         return utm_crs_for((lon0 + lon1) / 2, (lat0 + lat1) / 2)
+
+    @cached_property
+    def to_metric(self) -> pyproj.Transformer:
+        """WGS-84 → `crs` (built once: creating a transformer costs milliseconds)."""
+        return pyproj.Transformer.from_crs(4326, self.crs, always_xy=True)
+
+    @cached_property
+    def to_wgs84(self) -> pyproj.Transformer:
+        """`crs` → WGS-84."""
+        return pyproj.Transformer.from_crs(self.crs, 4326, always_xy=True)
 
     @cached_property
     def csr(self) -> sparse.csr_matrix:
@@ -262,19 +280,28 @@ class WalkNetwork:
     @cached_property
     def edges_wgs84(self) -> np.ndarray:
         """Edge shapes as shapely LineStrings in WGS-84."""
-        return shapely.linestrings(np.concatenate(self.edge_coords), indices=self._coord_index())
+        return shapely.linestrings(self.coords, indices=self._coord_index())
 
     @cached_property
     def edges_metric(self) -> np.ndarray:
         """Edge shapes as shapely LineStrings in the metric CRS (`crs`)."""
-        xy = np.concatenate(self.edge_coords)
-        tf = pyproj.Transformer.from_crs(4326, self.crs, always_xy=True)
-        x, y = tf.transform(xy[:, 0], xy[:, 1])
-        return shapely.linestrings(np.column_stack([x, y]), indices=self._coord_index())
+        if self.coords_metric is None:
+            x, y = self.to_metric.transform(self.coords[:, 0], self.coords[:, 1])
+            self.coords_metric = np.column_stack([x, y])
+        return shapely.linestrings(self.coords_metric, indices=self._coord_index())
 
     def _coord_index(self) -> np.ndarray:
-        counts = np.fromiter((len(c) for c in self.edge_coords), dtype=np.int64, count=self.n_edges)
-        return np.repeat(np.arange(self.n_edges), counts)
+        return np.repeat(np.arange(self.n_edges), np.diff(self.coord_offsets))
+
+    @cached_property
+    def edge_coords(self) -> list[np.ndarray]:
+        """Each edge's shape as its own (k, 2) lon/lat array (views into `coords`)."""
+        return np.split(self.coords, self.coord_offsets[1:-1])
+
+    @cached_property
+    def edge_tree(self) -> shapely.STRtree:
+        """Spatial index of `edges_metric`, for snapping."""
+        return shapely.STRtree(self.edges_metric)
 
     @cached_property
     def graph(self) -> nx.MultiDiGraph:

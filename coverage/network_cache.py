@@ -11,16 +11,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+import shapely
 
 from ._io import atomic_path
 from .network import NetworkSource, WalkNetwork, file_sha256
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 
 
 def save_network(network: WalkNetwork, path: str | Path) -> Path:
     """Write the network's arrays to ``path`` (.npz, atomically)."""
-    counts = np.fromiter((len(c) for c in network.edge_coords), dtype=np.int64, count=network.n_edges)
     arrays = {
         "node_ids": network.node_ids,
         "node_lonlat": network.node_lonlat,
@@ -28,8 +28,10 @@ def save_network(network: WalkNetwork, path: str | Path) -> Path:
         "edge_v": network.edge_v,
         "edge_length": network.edge_length,
         "edge_way_id": network.edge_way_id,
-        "coord_counts": counts,
-        "coords": np.concatenate(network.edge_coords),
+        "coord_offsets": network.coord_offsets,
+        "coords": network.coords,
+        "coords_metric": shapely.get_coordinates(network.edges_metric),
+        "metric_epsg": np.array(network.crs.to_epsg()),
         "edge_highway": np.array(network.edge_highway, dtype=str),
         "edge_name": np.array(["" if n is None else n for n in network.edge_name], dtype=str),
         "edge_has_name": np.array([n is not None for n in network.edge_name]),
@@ -48,20 +50,25 @@ def load_saved_network(path: str | Path) -> WalkNetwork:
         meta = json.loads(str(data["meta"]))
         if meta.get("version") != FORMAT_VERSION:
             raise ValueError(f"{path}: network cache format {meta.get('version')} is not {FORMAT_VERSION}")
-        bounds = np.cumsum(data["coord_counts"])[:-1]
-        names = [str(n) if has else None for n, has in zip(data["edge_name"], data["edge_has_name"])]
-        return WalkNetwork(
+        # Object arrays, not lists: a per-edge Python loop would cost more than the whole load.
+        names = data["edge_name"].astype(object)
+        names[~data["edge_has_name"]] = None
+        network = WalkNetwork(
             node_ids=data["node_ids"],
             node_lonlat=data["node_lonlat"],
             edge_u=data["edge_u"],
             edge_v=data["edge_v"],
             edge_length=data["edge_length"],
-            edge_coords=np.split(data["coords"], bounds),
+            coords=data["coords"],
+            coord_offsets=data["coord_offsets"],
             edge_way_id=data["edge_way_id"],
-            edge_highway=[str(h) for h in data["edge_highway"]],
+            edge_highway=data["edge_highway"].astype(object),
             edge_name=names,
             source=NetworkSource(**meta["source"]),
         )
+        if network.crs.to_epsg() == int(data["metric_epsg"]):
+            network.coords_metric = data["coords_metric"]
+        return network
 
 
 def cached_osm_network(path: str | Path, cache_dir: str | Path, *, allow_private: bool = False) -> tuple[WalkNetwork, bool]:

@@ -16,6 +16,7 @@ from .download import default_cache_dir, load_network
 from .manifest import build_manifest
 from .network import WalkNetwork
 from .places import check_within_area, read_places
+from .places_cache import cached_read_places
 from .results import CoverageResult
 from .sites_file import append_sites, check_new_sites, new_site_rows, wgs84_of
 
@@ -37,8 +38,9 @@ def run_scenario(
     ----------
     scenario : a `Scenario` or the path of its TOML file.
     network : an already loaded network to reuse (skips loading).
-    use_cache : reuse the parsed network and per-site walk rows from the cache
-        folder (``[network] cache_dir``, default `default_cache_dir`).
+    use_cache : reuse the parsed network, validated place files and per-site
+        walk rows from the cache folder (``[network] cache_dir``, default
+        `default_cache_dir`).
     progress : show progress bars (default: only on a terminal).
 
     Raises
@@ -47,14 +49,16 @@ def run_scenario(
     """
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
+    cache_dir = scenario.network.cache_dir or default_cache_dir()
     places = {}
     errors: list[InputError] = []
     for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
+        options = dict(keep_columns=config.keep_columns, weight_column=config.weight_column, default_crs=config.default_crs)
         try:
-            places[role] = read_places(
-                config.path, role, keep_columns=config.keep_columns,
-                weight_column=config.weight_column, default_crs=config.default_crs,
-            )
+            if use_cache:
+                places[role] = cached_read_places(config.path, role, cache_dir, **options)
+            else:
+                places[role] = read_places(config.path, role, **options)
         except InputErrors as exc:
             errors.extend(exc.errors)
         except InputError as exc:
@@ -62,7 +66,6 @@ def run_scenario(
     if errors:
         raise InputErrors(errors)
 
-    cache_dir = scenario.network.cache_dir or default_cache_dir()
     if network is None:
         cfg = scenario.network
         network = load_network(

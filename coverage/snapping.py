@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 
 from .network import WalkNetwork
@@ -84,11 +83,10 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
     """
     lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
     n = len(lonlat)
-    to_metric = pyproj.Transformer.from_crs(4326, network.crs, always_xy=True)
-    x, y = to_metric.transform(lonlat[:, 0], lonlat[:, 1])
+    x, y = network.to_metric.transform(lonlat[:, 0], lonlat[:, 1])
     points = shapely.points(x, y)
     lines = network.edges_metric
-    tree = shapely.STRtree(lines)
+    tree = network.edge_tree
     (place_idx, edge_idx), dist = tree.query_nearest(points, return_distance=True, all_matches=True)
     # all_matches lists every equally near edge; keep the lowest edge index per place.
     order = np.lexsort((edge_idx, place_idx))
@@ -112,8 +110,7 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
     # Positions along the edge in true (great-circle) metres, matching edge_length.
     length = np.where(ok, network.edge_length[np.maximum(edge, 0)], 0.0)
     from_u = frac * length
-    to_wgs = pyproj.Transformer.from_crs(network.crs, 4326, always_xy=True)
-    sx, sy = to_wgs.transform(snap_xy[:, 0], snap_xy[:, 1])
+    sx, sy = network.to_wgs84.transform(snap_xy[:, 0], snap_xy[:, 1])
     return Snap(
         edge=edge,
         from_u_m=np.where(ok, from_u, np.nan),

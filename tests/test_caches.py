@@ -21,7 +21,8 @@ def test_second_load_comes_from_the_cache_and_is_identical(tmp_path):
     second, hit2 = cached_osm_network(path, tmp_path)
     assert (hit1, hit2) == (False, True)
     assert np.array_equal(first.node_ids, second.node_ids) and np.array_equal(first.edge_length, second.edge_length)
-    assert first.edge_name == second.edge_name and first.source == second.source
+    assert list(first.edge_name) == list(second.edge_name) and list(first.edge_highway) == list(second.edge_highway)
+    assert first.source == second.source
     assert all(np.array_equal(a, b) for a, b in zip(first.edge_coords, second.edge_coords))
 
 
