@@ -87,7 +87,9 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
     points = shapely.points(x, y)
     lines = network.edges_metric
     tree = network.edge_tree
-    (place_idx, edge_idx), dist = tree.query_nearest(points, return_distance=True, all_matches=True)
+    # A search radius lets the tree prune; places beyond it stay unsnapped anyway.
+    radius = float(max_snap_m) if np.isfinite(max_snap_m) else None
+    (place_idx, edge_idx), dist = tree.query_nearest(points, max_distance=radius, return_distance=True, all_matches=True)
     # all_matches lists every equally near edge; keep the lowest edge index per place.
     order = np.lexsort((edge_idx, place_idx))
     place_idx, edge_idx, dist = place_idx[order], edge_idx[order], dist[order]
