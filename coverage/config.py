@@ -69,6 +69,14 @@ class WalkConfig:
 
 
 @dataclass(frozen=True)
+class GeocodeConfig:
+    """Where answers of OSM's geocoder are kept, and whether it may be asked online."""
+
+    cache_file: Path
+    online: bool = True
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A whole analysis: network source, sites, demand and walking rules."""
 
@@ -78,6 +86,7 @@ class Scenario:
     sites: PlacesConfig
     demand: PlacesConfig
     walk: WalkConfig
+    geocode: GeocodeConfig = field(default_factory=lambda: GeocodeConfig(Path("geocode_cache.json")))
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -99,7 +108,7 @@ class Scenario:
         """Build a scenario from already-parsed TOML data (paths relative to ``base_dir``)."""
         where = str(path) if path else "<scenario>"
         reader = _Reader(where, Path(base_dir))
-        reader.only(data, "", {"name", "network", "sites", "demand", "walk"})
+        reader.only(data, "", {"name", "network", "sites", "demand", "walk", "geocode"})
         for section in ("network", "sites", "demand"):
             if section not in data:
                 raise ScenarioError(f"{where}: missing section [{section}]\n\nA scenario looks like:\n{EXAMPLE}")
@@ -110,6 +119,7 @@ class Scenario:
             sites=reader.places(data["sites"], "sites"),
             demand=reader.places(data["demand"], "demand"),
             walk=reader.walk(data.get("walk", {})),
+            geocode=reader.geocode(data.get("geocode", {})),
             raw=data,
         )
 
@@ -202,6 +212,16 @@ class _Reader:
             keep_columns=tuple(keep),
             default_crs=str(table.get("crs", "wgs84")),
         )
+
+    def geocode(self, table: Any) -> GeocodeConfig:
+        self.only(table, "geocode", {"cache", "online"})
+        cache = table.get("cache", "geocode_cache.json")
+        if not isinstance(cache, str) or not cache:
+            raise self.fail("geocode.cache", "must be a file path (a string)")
+        online = table.get("online", True)
+        if not isinstance(online, bool):
+            raise self.fail("geocode.online", "must be true or false")
+        return GeocodeConfig((self.base_dir / cache).resolve(), online)
 
     def walk(self, table: Any) -> WalkConfig:
         self.only(

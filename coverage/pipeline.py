@@ -13,6 +13,7 @@ from .analysis import compute_coverage
 from .config import Scenario
 from .crs_check import warn_if_gcj02
 from .download import default_cache_dir, load_network
+from .geocode import OsmGeocoder
 from .manifest import build_manifest
 from .network import WalkNetwork
 from .places import check_within_area, read_places
@@ -50,10 +51,14 @@ def run_scenario(
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
     cache_dir = scenario.network.cache_dir or default_cache_dir()
+    geocoder = OsmGeocoder(scenario.geocode.cache_file, online=scenario.geocode.online)
     places = {}
     errors: list[InputError] = []
     for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
-        options = dict(keep_columns=config.keep_columns, weight_column=config.weight_column, default_crs=config.default_crs)
+        options = dict(
+            keep_columns=config.keep_columns, weight_column=config.weight_column,
+            default_crs=config.default_crs, geocoder=geocoder,
+        )
         try:
             if use_cache:
                 places[role] = cached_read_places(config.path, role, cache_dir, **options)

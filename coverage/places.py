@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from ._tabular import (
 
 __all__ = [
     "COLUMN_ALIASES", "OPTIONAL_COLUMNS", "PLACE_COLUMNS", "PLACE_KINDS", "STATUS_ALIASES",
-    "check_within_area", "read_places",
+    "GeocodeUnavailable", "check_within_area", "read_places",
 ]
 
 #: Kinds of place file; ``kind`` also prefixes generated ids ("demand-7").
@@ -60,6 +60,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "population": ("population", "人口"),
     "key_targets": ("key_targets", "重点服务对象"),
     "community_class": ("community_class", "社区类别"),
+    "geocode_query": ("geocode_query", "地址查询", "定位查询"),
 }
 
 #: Columns every result has, in order.
@@ -71,7 +72,7 @@ PLACE_COLUMNS: tuple[str, ...] = (
 #: Columns present only when the file has them (``footprint``: when it has
 #: polygon or line geometries).
 OPTIONAL_COLUMNS: tuple[str, ...] = (
-    "households", "population", "key_targets", "community_class", "footprint",
+    "households", "population", "key_targets", "community_class", "location_source", "footprint",
 )
 
 #: Accepted spellings of each ``status`` value (case-insensitive); blank is "real".
@@ -107,6 +108,7 @@ def read_places(
     weight_column: str | None = None,
     default_crs: str = "wgs84",
     sheet: str | int | None = None,
+    geocoder: Callable[[str], tuple[float, float] | None] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a place file into a validated GeoDataFrame in WGS-84.
 
@@ -145,6 +147,12 @@ def read_places(
         or 'bd09' (any spelling :func:`coverage.china.normalize_crs` accepts).
     sheet : str or int, optional
         XLSX sheet or GeoPackage layer, by name or 0-based position.
+    geocoder : callable, optional
+        For rows with no coordinates but a ``geocode_query`` (地址查询) cell:
+        query -> (lon, lat) in WGS-84, or None when not found; it may raise
+        `GeocodeUnavailable`. Such rows become ``status = placeholder`` with a
+        ``location_source`` saying where the point came from: a geocoded
+        query stands in for the real address until a planner enters it.
 
     Returns
     -------
@@ -173,7 +181,7 @@ def read_places(
     if not table.rows:
         raise InputError(path, "the file has a header but no data rows")
     cols = _resolve_columns(path, table, keep_columns, weight_column)
-    frame = _build(path, table, cols, kind, default_crs, keep_columns)
+    frame = _build(path, table, cols, kind, default_crs, keep_columns, geocoder)
     frame.attrs["source_path"] = str(path.resolve())  # run manifests hash the file it came from
     return frame
 
@@ -301,14 +309,14 @@ def _resolve_columns(
 
 def _build(
     path: Path, table: RawTable, cols: dict[str, int], kind: str, default_crs: str,
-    keep_columns: Sequence[str],
+    keep_columns: Sequence[str], geocoder: Callable[[str], tuple[float, float] | None] | None = None,
 ) -> gpd.GeoDataFrame:
     """Parse every row, collect all problems, and assemble the GeoDataFrame."""
     errors: list[InputError] = []
     out: dict[str, list[Any]] = {}
     seen: dict[str, int] = {}
     for row, n in zip(table.rows, table.row_numbers, strict=True):
-        values, problems = _parse_row(row, n, cols, kind, default_crs, table.geometries is None)
+        values, problems = _parse_row(row, n, cols, kind, default_crs, table.geometries is None, geocoder)
         ident = values["id"]
         if ident in seen:
             problems.append(("id", f"duplicate id {ident!r}: also used on row {seen[ident]}"))
@@ -329,7 +337,8 @@ def _build(
 
 
 def _parse_row(
-    row: list[Any], n: int, cols: dict[str, int], kind: str, default_crs: str, want_lonlat: bool
+    row: list[Any], n: int, cols: dict[str, int], kind: str, default_crs: str, want_lonlat: bool,
+    geocoder: Callable[[str], tuple[float, float] | None] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Values of one row's fields, and its (field, message) problems."""
     problems: list[tuple[str, str]] = []
@@ -362,17 +371,48 @@ def _parse_row(
     status = cell_text(cell("status"))
     values["status"] = _STATUS_LOOKUP.get((status or "real").casefold())
     if values["status"] is None:
-        problems.append(("status", f"unknown status {status!r}; use 'real' or 'placeholder' (blank means real)"))
+        problems.append(("status", f"unknown status {status!r}; use one of {', '.join(STATUS_ALIASES)} (blank means real)"))
     crs = cell_text(cell("crs"))
     try:
         values["crs"] = china.normalize_crs(crs) if crs else default_crs
     except ValueError as exc:
         problems.append(("crs", str(exc)))
         values["crs"] = default_crs
-    if want_lonlat:
+    values["location_source"] = None
+    query = cell_text(cell("geocode_query"))
+    if want_lonlat and query and is_blank(cell("lon")) and is_blank(cell("lat")):
+        values["lon"], values["lat"] = _geocode(query, geocoder, values, problems)
+    elif want_lonlat:
         values["lon"] = number("lon", math.nan, required=True, negative=True)
         values["lat"] = number("lat", math.nan, required=True, negative=True)
     return values, problems
+
+
+def _geocode(
+    query: str, geocoder: Callable[[str], tuple[float, float] | None] | None,
+    values: dict[str, Any], problems: list[tuple[str, str]],
+) -> tuple[float, float]:
+    """Coordinates for a row that only has a geocode query; the row becomes a placeholder."""
+    hint = "fill in 经度/纬度 (longitude/latitude) with the real location"
+    if geocoder is None:
+        problems.append(("geocode_query", f"no coordinates, only the query {query!r}, and no geocoder was given; {hint}"))
+        return math.nan, math.nan
+    try:
+        found = geocoder(query)
+    except GeocodeUnavailable as exc:
+        problems.append(("geocode_query", f"no coordinates, and {query!r} could not be geocoded: {exc}; {hint}"))
+        return math.nan, math.nan
+    if found is None:
+        problems.append(("geocode_query", f"OpenStreetMap's geocoder does not know {query!r}; correct the query or {hint}"))
+        return math.nan, math.nan
+    values["crs"] = "wgs84"  # geocoder answers are OSM coordinates
+    values["status"] = "placeholder"
+    values["location_source"] = f"geocoded from {query!r} (OpenStreetMap Nominatim), not the real address"
+    return float(found[0]), float(found[1])
+
+
+class GeocodeUnavailable(Exception):
+    """The geocoder cannot answer now (offline and not cached); the message says why."""
 
 
 def _points_from_columns(
@@ -433,6 +473,8 @@ def _assemble(
     for field in (*_NUMERIC_FIELDS, "community_class"):
         if field in cols:
             data[field] = pd.Series(out[field], dtype=object if field == "community_class" else float)
+    if any(out["location_source"]):
+        data["location_source"] = pd.Series(out["location_source"], dtype=object)
     for name in keep_columns:
         data[name] = pd.Series([r[cols[f"keep:{name}"]] for r in table.rows], dtype=object)
     frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry, crs="EPSG:4326"), crs="EPSG:4326")

@@ -30,13 +30,17 @@ def cached_read_places(
     keep_columns: Sequence[str] = (),
     weight_column: str | None = None,
     default_crs: str = "wgs84",
+    geocoder=None,
 ) -> gpd.GeoDataFrame:
-    """`read_places`, served from ``cache_dir`` when the file and options are unchanged."""
+    """`read_places`, served from ``cache_dir`` when the file, options and geocode answers are unchanged."""
     path = Path(path)
     if not path.is_file():
         return read_places(path, kind)  # raises the usual clear error
+    geocode_file = getattr(geocoder, "cache_file", None)
+    geocodes = file_sha256(geocode_file) if geocode_file is not None and Path(geocode_file).is_file() else None
     key = json.dumps(
-        [file_sha256(path), kind, list(keep_columns), weight_column, default_crs, package_version()], ensure_ascii=False
+        [file_sha256(path), kind, list(keep_columns), weight_column, default_crs, geocodes, package_version()],
+        ensure_ascii=False,
     )
     cached = Path(cache_dir) / "places" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.pickle"
     if cached.is_file():
@@ -47,7 +51,9 @@ def cached_read_places(
             return frame
         except Exception:  # noqa: BLE001 - a damaged cache file is re-read from the source
             pass
-    frame = read_places(path, kind, keep_columns=keep_columns, weight_column=weight_column, default_crs=default_crs)
+    frame = read_places(
+        path, kind, keep_columns=keep_columns, weight_column=weight_column, default_crs=default_crs, geocoder=geocoder
+    )
     with atomic_path(cached) as tmp:
         with open(tmp, "wb") as fh:
             pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
