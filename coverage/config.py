@@ -38,7 +38,7 @@ threshold_min = 15      # or threshold_m = 1000, or preset = "gb50180-15min"
 @dataclass(frozen=True)
 class NetworkConfig:
     path: Path | None = None
-    place: str | None = None
+    place: str | list[str] | None = None
     bbox: tuple[float, float, float, float] | None = None
     cache_dir: Path | None = None
     allow_private: bool = False
@@ -50,6 +50,7 @@ class PlacesConfig:
     weight_column: str | None = None
     keep_columns: tuple[str, ...] = ()
     default_crs: str = "wgs84"
+    compound_ledger: bool = False  # check 类型 against the four compound types and names per community
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,9 @@ class _Reader:
                 raise self.fail("network.bbox", "must be [west, south, east, north] in degrees, west < east and south < north")
             bbox = tuple(float(v) for v in box)
         place = table.get("place")
-        if place is not None and (not isinstance(place, str) or not place.strip()):
-            raise self.fail("network.place", "must be a place name (a string)")
+        names = [place] if isinstance(place, str) else place
+        if place is not None and (not isinstance(names, list) or not names or not all(isinstance(p, str) and p.strip() for p in names)):
+            raise self.fail("network.place", "must be a place name or a list of place names")
         cache = table.get("cache_dir")
         return NetworkConfig(
             path=self.path(table, "path", "network") if "path" in table else None,
@@ -197,7 +199,7 @@ class _Reader:
         )
 
     def places(self, table: Any, section: str) -> PlacesConfig:
-        self.only(table, section, {"path", "weight_column", "keep_columns", "crs"})
+        self.only(table, section, {"path", "weight_column", "keep_columns", "crs", "compound_ledger"})
         if "path" not in table:
             raise self.fail(f"{section}.path", "missing: which file lists the places?")
         keep = table.get("keep_columns", [])
@@ -211,6 +213,7 @@ class _Reader:
             weight_column=weight,
             keep_columns=tuple(keep),
             default_crs=str(table.get("crs", "wgs84")),
+            compound_ledger=bool(table.get("compound_ledger", False)),
         )
 
     def geocode(self, table: Any) -> GeocodeConfig:

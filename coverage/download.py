@@ -37,7 +37,7 @@ def default_cache_dir() -> Path:
 
 def download_network(
     *,
-    place: str | None = None,
+    place: str | list[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     polygon=None,
     cache_dir: str | Path | None = None,
@@ -50,7 +50,8 @@ def download_network(
 
     Parameters
     ----------
-    place : a place name osmnx can geocode (e.g. "回民区, 呼和浩特市").
+    place : a place name osmnx can geocode (e.g. "回民区, 呼和浩特市"), or a list
+        of them (their union, e.g. four districts).
     bbox : (west, south, east, north) in degrees.
     polygon : a shapely (Multi)Polygon in WGS-84.
     cache_dir : cache folder (default `default_cache_dir`).
@@ -62,7 +63,7 @@ def download_network(
     key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     cached = cache / "networks" / f"walk-{key}.graphml"
-    label = place or (f"bbox {bbox}" if bbox else "polygon")
+    label = ("; ".join(place) if isinstance(place, list) else place) or (f"bbox {bbox}" if bbox else "polygon")
     if cached.is_file() and not refresh:
         net = WalkNetwork.from_graphml(cached)
         net.source = NetworkSource(
@@ -101,7 +102,7 @@ def download_network(
 def load_network(
     source: str | Path | None = None,
     *,
-    place: str | None = None,
+    place: str | list[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,

@@ -14,6 +14,7 @@ from .config import Scenario
 from .crs_check import warn_if_gcj02
 from .download import default_cache_dir, load_network
 from .geocode import OsmGeocoder
+from .ledger import check_unique_names_per_community, normalise_compound_types
 from .manifest import build_manifest
 from .network import WalkNetwork
 from .places import check_within_area, read_places
@@ -64,6 +65,9 @@ def run_scenario(
                 places[role] = cached_read_places(config.path, role, cache_dir, **options)
             else:
                 places[role] = read_places(config.path, role, **options)
+            if config.compound_ledger:
+                places[role] = normalise_compound_types(places[role], config.path)
+                check_unique_names_per_community(places[role], config.path)
         except InputErrors as exc:
             errors.extend(exc.errors)
         except InputError as exc:
