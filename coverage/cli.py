@@ -29,17 +29,22 @@ def _fail(exc: Exception) -> None:
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for coverage.csv, summary.csv, coverage.gpkg, manifest.json.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tables, report and map.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary table.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse the network and walk from every site afresh.")] = False,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html/.md, charts and tables.xlsx.")] = True,
+    lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
 ) -> None:
-    """Compute walk times from every demand place to its nearest site and write the tables."""
+    """Compute walk times from every demand place to its nearest site; write tables, report and map."""
     from .outputs import write_outputs
     from .pipeline import run_scenario
+    from .report import write_report
 
     try:
         result = run_scenario(scenario, progress=None if not quiet else False, use_cache=not no_cache)
         written = write_outputs(result, out_dir)
+        if report:
+            written += write_report(result, out_dir, lang=lang)
     except CoverageError as exc:
         _fail(exc)
         return
@@ -48,6 +53,30 @@ def run(
     if not quiet:
         _print_summary(result)
         out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")
+
+
+@app.command("report")
+def report_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, report.md, charts and tables.xlsx.")],
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    before: Annotated[Optional[Path], typer.Option(help="An earlier run's output folder: adds a before/after comparison.")] = None,
+) -> None:
+    """Write the planner's report for a scenario (optionally compared with an earlier run)."""
+    from .diff import ScenarioDiff, read_coverage_table
+    from .pipeline import run_scenario
+    from .report import write_report
+
+    try:
+        result = run_scenario(scenario, progress=False)
+        diff = None
+        if before is not None:
+            diff = ScenarioDiff.from_tables(read_coverage_table(before), result.table(), labels=(before.name, "now"))
+        written = write_report(result, out_dir, lang=lang, diff=diff)
+    except (CoverageError, ValueError) as exc:
+        _fail(exc)
+        return
+    out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")
 
 
 @app.command()

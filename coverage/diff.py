@@ -74,7 +74,7 @@ class ScenarioDiff:
     @classmethod
     def from_run_dirs(cls, before_dir: str | Path, after_dir: str | Path, **kwargs) -> ScenarioDiff:
         """Compare two output folders written by ``coverage-planner run``."""
-        tables = [_read_coverage_csv(Path(d)) for d in (before_dir, after_dir)]
+        tables = [read_coverage_table(Path(d)) for d in (before_dir, after_dir)]
         kwargs.setdefault("labels", (Path(before_dir).name, Path(after_dir).name))
         return cls.from_tables(*tables, **kwargs)
 
@@ -121,7 +121,9 @@ def _summary(merged: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     return table
 
 
-def _read_coverage_csv(run_dir: Path) -> pd.DataFrame:
+def read_coverage_table(run_dir: str | Path) -> pd.DataFrame:
+    """The coverage.csv of an output folder of ``coverage-planner run``, checked."""
+    run_dir = Path(run_dir)
     path = run_dir / "coverage.csv"
     if not path.is_file():
         raise InputError(path, "no coverage.csv here: is this an output folder of `coverage-planner run`?")
