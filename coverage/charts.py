@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .results import CoverageResult  # noqa: E402
 
@@ -56,6 +57,7 @@ def walk_time_histogram(result: CoverageResult, lang: str = "zh") -> bytes:
         ax.axvline(result.threshold_min, color="#d83b3b", linewidth=2, label=text["threshold"].format(m=result.threshold_min))
         ax.set_xlabel(text["minutes"])
         ax.set_ylabel(text["places"])
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(text["hist_title"] + (f" ({text['unreachable']}: {unreachable})" if unreachable else ""))
         ax.legend()
         return _png(fig)
@@ -73,7 +75,7 @@ def share_by_group(result: CoverageResult, dimension: str, lang: str = "zh") -> 
         fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(table) + 1.4), dpi=110)
         bars = ax.barh(table["group"].astype(str), table["share"] * 100, color="#2e9e5b")
         ax.bar_label(bars, labels=[f"{s:.0%} ({c}/{n})" for s, c, n in zip(table["share"], table["covered"], table["places"])], padding=3, fontsize=8)
-        ax.set_xlim(0, 115)
+        ax.set_xlim(0, 135)  # room for the labels right of full bars
         ax.set_xlabel(LABELS[lang]["share"] + " (%)")
         ax.set_title(LABELS[lang]["share_title"].format(dim=LABELS[lang]["dims"][dimension]))
         return _png(fig)
