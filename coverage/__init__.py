@@ -15,6 +15,7 @@ from ._errors import CoverageError, InputError, InputErrors, NetworkError, Scena
 from .access import AccessMatrix
 from .analysis import compute_coverage
 from .config import Scenario
+from .demo import write_demo_inputs
 from .download import download_network, load_network
 from .network import WalkNetwork
 from .outputs import write_outputs
@@ -28,5 +29,5 @@ __all__ = [
     "AccessMatrix", "CoverageError", "CoverageResult", "GB50180_PRESETS", "InputError", "InputErrors",
     "NetworkError", "PROFILES", "Scenario", "ScenarioError", "Snap", "WalkNetwork", "WalkProfile",
     "check_within_area", "compute_coverage", "download_network", "get_profile", "load_network",
-    "read_places", "run_scenario", "snap_points", "write_outputs",
+    "read_places", "run_scenario", "snap_points", "write_demo_inputs", "write_outputs",
 ]
