@@ -13,7 +13,7 @@ from .matrix_cache import cached_access_matrix
 from .network import WalkNetwork
 from .profiles import get_profile
 from .results import CoverageResult
-from .snapping import Snap, snap_points
+from .snapping import DEFAULT_MAX_SNAP_M, Snap, snap_points
 
 
 def compute_coverage(
@@ -26,7 +26,7 @@ def compute_coverage(
     profile: str = "adult",
     threshold_m: float | None = None,
     search_limit_m: float | None = None,
-    max_snap_m: float = 500.0,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
     access_legs: bool = True,
     preset: str | None = None,
     manifest: dict[str, Any] | None = None,
@@ -50,7 +50,8 @@ def compute_coverage(
         (``adult`` 4.5 km/h, ``elderly`` 3.6 km/h).
     threshold_m : threshold as a distance instead of minutes.
     search_limit_m : how far to search; pairs beyond it are absent.
-    max_snap_m : places farther than this from any walkable way reach nothing.
+    max_snap_m : places farther than this from any walkable way are off-network
+        (flagged ``off_network``; they reach nothing and are never covered).
     access_legs : count the straight legs from each place to its edge.
     preset : name of the GB 50180 preset the threshold came from, for reports.
     manifest : provenance to carry on the result.
@@ -143,6 +144,7 @@ def _lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:
 def _with_snap(frame: gpd.GeoDataFrame, snap: Snap) -> gpd.GeoDataFrame:
     snap_cols = snap.to_frame()
     frame["snap_m"] = np.round(snap_cols["snap_m"].to_numpy(), 1)
+    frame["off_network"] = snap_cols["off_network"].to_numpy()
     frame["component"] = snap_cols["component"].to_numpy()
     frame["snap_edge"] = snap_cols["snap_edge"].to_numpy()
     return frame

@@ -59,7 +59,7 @@ class WalkConfig:
     threshold_min: float
     threshold_m: float
     preset: str | None = None
-    max_snap_m: float = 500.0
+    max_snap_m: float = 250.0
     search_factor: float = 2.0
     access_legs: bool = True
 
@@ -257,7 +257,7 @@ class _Reader:
             threshold_min=minutes,
             threshold_m=metres,
             preset=preset,
-            max_snap_m=self.number(table, "max_snap_m", "walk", 500.0, low=1, high=10000),
+            max_snap_m=self.number(table, "max_snap_m", "walk", 250.0, low=1, high=10000),
             search_factor=self.number(table, "search_factor", "walk", 2.0, low=1, high=10),
             access_legs=bool(table.get("access_legs", True)),
         )

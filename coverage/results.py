@@ -16,7 +16,7 @@ from .network import WalkNetwork
 # Columns of coverage.csv, in order (the issue's contract comes first).
 COVERAGE_COLUMNS = [
     "demand_id", "demand_name", "nearest_site_id", "nearest_site_name", "walk_m", "walk_min", "covered",
-    "snap_m", "component", "status",
+    "snap_m", "off_network", "component", "status",
 ]
 # Grouping columns summarised when present, with the label used in summary.csv.
 SUMMARY_DIMENSIONS = {
@@ -95,12 +95,17 @@ class CoverageResult:
         """One row per network component with how many sites and places snapped onto it.
 
         Places on a component other than 0 (the largest) can only reach sites
-        on the same piece: usually a mapping gap worth a look.
+        on the same piece: usually a mapping gap worth a look. Off-network
+        places (beyond the snap limit) are counted in the manifest instead.
         """
         qa = self.network.quality_report()
+        qa["length_share"] = qa["length_m"] / qa["length_m"].sum()
         for label, frame in (("sites", self.sites), ("demand", self.demand)):
-            counts = frame.loc[frame["component"] >= 0, "component"].value_counts()
-            qa[f"{label}_snapped"] = qa["component"].map(counts).fillna(0).astype(int)
+            snapped = frame[frame["component"] >= 0]
+            qa[f"{label}_snapped"] = qa["component"].map(snapped["component"].value_counts()).fillna(0).astype(int)
+            by_component = snapped.groupby("component")["snap_m"]
+            qa[f"{label}_median_snap_m"] = qa["component"].map(by_component.median())
+            qa[f"{label}_max_snap_m"] = qa["component"].map(by_component.max())
         comp_of_edge = self.network.component[self.network.edge_u]
         lines = self.network.edges_wgs84
         geoms = [shapely.multilinestrings(lines[comp_of_edge == c]) for c in qa["component"]]

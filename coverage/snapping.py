@@ -25,7 +25,8 @@ class Snap:
     ----------
     edge : index of the edge snapped to, -1 when farther than ``max_snap_m``.
     from_u_m, to_v_m : distance along the edge from its u end / to its v end.
-    leg_m : straight-line distance from the place to the snap point.
+    leg_m : straight-line distance from the place to the nearest edge (for an
+        unsnapped place too: how far off the network it is).
     component : network component of the edge (-1 when not snapped).
     """
 
@@ -58,13 +59,17 @@ class Snap:
         return pd.DataFrame(
             {
                 "snap_edge": self.edge,
-                "snap_m": np.where(self.snapped, self.leg_m, np.nan),
+                "snap_m": self.leg_m,
+                "off_network": ~self.snapped,
                 "component": self.component,
             }
         )
 
 
-def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float = 500.0) -> Snap:
+DEFAULT_MAX_SNAP_M = 250.0
+
+
+def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snap:
     """Snap WGS-84 points to their nearest walkable edge.
 
     Ties between equally near edges go to the lowest edge index, so the
@@ -74,8 +79,9 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
     ----------
     network : the walking network.
     lonlat : (n, 2) array of longitude, latitude.
-    max_snap_m : places farther than this from every edge are left unsnapped
-        (edge -1) and so reach nothing.
+    max_snap_m : places farther than this from every edge are off-network:
+        left unsnapped (edge -1), they reach nothing and are never counted as
+        covered.
 
     Returns
     -------
@@ -101,6 +107,11 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
     leg[place_idx[first]] = dist[first]
     too_far = leg > max_snap_m
     edge[too_far] = -1
+    if np.isinf(leg).any():
+        # Off-network places still get their true distance, so reports can say how far off they are.
+        far = np.flatnonzero(np.isinf(leg))
+        (_, _), far_dist = tree.query_nearest(points[far], return_distance=True)
+        leg[far] = far_dist
 
     ok = edge >= 0
     frac = np.zeros(n)
@@ -117,7 +128,7 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
         edge=edge,
         from_u_m=np.where(ok, from_u, np.nan),
         to_v_m=np.where(ok, length - from_u, np.nan),
-        leg_m=np.where(ok, leg, np.nan),
+        leg_m=leg,
         component=np.where(ok, network.component[network.edge_u[np.maximum(edge, 0)]], -1),
         point_lonlat=np.column_stack([sx, sy]),
     )

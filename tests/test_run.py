@@ -163,3 +163,26 @@ def test_notebook_api_gives_the_same_result_as_the_cli(scenario, beijing, tmp_pa
     cli = pd.read_csv(tmp_path / "out" / "coverage.csv", encoding="utf-8-sig")
     assert api.table()["walk_m"].equals(cli["walk_m"])
     assert list(api.table()["covered"]) == list(cli["covered"])
+
+
+def test_place_beyond_the_snap_limit_is_flagged_off_network_and_never_covered(scenario, tmp_path):
+    demand = pd.read_csv(scenario.parent / "demand.csv")
+    # About 400 m east of the extract's easternmost street: inside the area check's margin, beyond 250 m.
+    demand.loc[0, ["lon", "lat"]] = [116.3658 + 0.0047, 40.005]
+    demand.to_csv(scenario.parent / "demand.csv", index=False)
+    assert run_cli("run", scenario, "--out", tmp_path / "out", "-q", "--no-report")[0] == 0
+    table = pd.read_csv(tmp_path / "out" / "coverage.csv", encoding="utf-8-sig")
+    row = table.iloc[0]
+    assert bool(row["off_network"]) and not bool(row["covered"]) and row["snap_m"] > 250
+    assert table["off_network"].sum() == 1
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["results"]["off_network_places"] == 1
+
+
+def test_network_qa_layer_reports_components_and_length_share(scenario, tmp_path):
+    assert run_cli("run", scenario, "--out", tmp_path / "out", "-q", "--no-report")[0] == 0
+    qa = gpd.read_file(tmp_path / "out" / "coverage.gpkg", layer="network_qa")
+    assert qa["length_share"].sum() == pytest.approx(1.0)
+    assert qa["length_share"].iloc[0] == qa["length_share"].max()
+    assert qa["demand_snapped"].sum() == len(pd.read_csv(scenario.parent / "demand.csv"))
+    assert {"demand_median_snap_m", "demand_max_snap_m"} <= set(qa.columns)

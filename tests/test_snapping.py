@@ -36,7 +36,19 @@ def test_place_on_a_node_snaps_with_no_access_leg(beijing):
     assert np.all(snap.leg_m < 1e-6)
 
 
-def test_places_farther_than_the_snap_limit_are_left_unsnapped(beijing):
+def test_places_farther_than_the_snap_limit_are_off_network_with_their_distance(beijing):
     lon0, lat0, lon1, lat1 = beijing.bounds
-    snap = snap_points(beijing, np.array([[lon1 + 0.02, lat1]]), max_snap_m=500)
-    assert snap.edge[0] == -1 and snap.component[0] == -1 and np.isnan(snap.leg_m[0])
+    east_end = beijing.node_lonlat[np.argmax(beijing.node_lonlat[:, 0])]
+    snap = snap_points(beijing, np.array([[lon1 + 0.02, lat1], east_end + [0.001, 0]]), max_snap_m=500)
+    assert snap.edge[0] == -1 and snap.component[0] == -1
+    assert snap.leg_m[0] > 1500  # about 0.02° of longitude at 40°N, minus the way's overhang
+    assert snap.to_frame()["off_network"].tolist() == [True, False]
+
+
+def test_default_snap_limit_is_250_m(beijing):
+    lon0, lat0, lon1, lat1 = beijing.bounds
+    centre = np.array([[(lon0 + lon1) / 2, (lat0 + lat1) / 2]])
+    near = snap_points(beijing, centre)
+    assert near.leg_m[0] < 250 and near.edge[0] >= 0
+    far = snap_points(beijing, np.array([[lon1 + 0.01, lat1 + 0.01]]))
+    assert far.leg_m[0] > 250 and far.edge[0] == -1
