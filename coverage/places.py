@@ -61,6 +61,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "key_targets": ("key_targets", "重点服务对象"),
     "community_class": ("community_class", "社区类别"),
     "geocode_query": ("geocode_query", "地址查询", "定位查询"),
+    "gate_lon": ("gate_lon", "大门经度", "门口经度"),
+    "gate_lat": ("gate_lat", "大门纬度", "门口纬度"),
 }
 
 #: Columns every result has, in order.
@@ -331,9 +333,23 @@ def _build(
         geometry, footprint = _points_from_columns(path, table, cols, out, errors)
     else:
         geometry, footprint = _points_from_geometries(path, table, out, errors)
+    geometry = _use_gates(path, table, out, geometry, errors)
     if errors:
         raise InputErrors(sorted(errors, key=lambda e: e.row or 0))
     return _assemble(out, table, cols, geometry, footprint, keep_columns)
+
+
+def _use_gates(path: Path, table: RawTable, out: dict[str, list[Any]], geometry: np.ndarray, errors: list[InputError]) -> np.ndarray:
+    """Where a row gives a gate (大门经度/大门纬度), people enter there: it replaces the point."""
+    gx, gy = np.asarray(out["gate_lon"], float), np.asarray(out["gate_lat"], float)
+    has_gate = ~np.isnan(gx) & ~np.isnan(gy)
+    if not has_gate.any():
+        return geometry
+    _check_ranges(path, [r for r, g in zip(table.row_numbers, has_gate) if g], gx[has_gate], gy[has_gate], "gate", errors)
+    lon, lat = china.to_wgs84(gx[has_gate], gy[has_gate], np.asarray(out["crs"], dtype=object)[has_gate])
+    geometry = np.array(geometry, dtype=object)
+    geometry[has_gate] = shapely.points(lon, lat)
+    return geometry
 
 
 def _parse_row(
@@ -379,6 +395,10 @@ def _parse_row(
         problems.append(("crs", str(exc)))
         values["crs"] = default_crs
     values["location_source"] = None
+    values["gate_lon"] = number("gate_lon", math.nan, required=False, negative=True)
+    values["gate_lat"] = number("gate_lat", math.nan, required=False, negative=True)
+    if np.isnan(values["gate_lon"]) != np.isnan(values["gate_lat"]):
+        problems.append(("gate_lon" if np.isnan(values["gate_lon"]) else "gate_lat", "a gate needs both longitude and latitude"))
     query = cell_text(cell("geocode_query"))
     if want_lonlat and query and is_blank(cell("lon")) and is_blank(cell("lat")):
         values["lon"], values["lat"] = _geocode(query, geocoder, values, problems)

@@ -490,3 +490,26 @@ def test_swapped_lon_lat_inside_valid_ranges_are_detected(tmp_path):
     bounds = (9.47, 47.05, 9.64, 47.27)  # Liechtenstein, where lat/lon are both valid either way
     with pytest.raises(InputErrors, match="lon/lat look swapped"):
         check_within_area(places_at(tmp_path, [(47.15, 9.52)]), bounds)
+
+
+def test_compound_polygon_uses_its_gate_when_one_is_given(tmp_path):
+    import json
+
+    square = [[111.660, 40.820], [111.664, 40.820], [111.664, 40.823], [111.660, 40.823], [111.660, 40.820]]
+    features = [
+        {"type": "Feature", "properties": {"name": "有大门", "gate_lon": 111.664, "gate_lat": 40.8215},
+         "geometry": {"type": "Polygon", "coordinates": [square]}},
+        {"type": "Feature", "properties": {"name": "无大门"}, "geometry": {"type": "Polygon", "coordinates": [square]}},
+    ]
+    path = tmp_path / "compounds.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    places = read_places(path)
+    assert (places.geometry.x[0], places.geometry.y[0]) == (111.664, 40.8215)
+    assert places.footprint[1].contains(places.geometry[1])  # representative point without a gate
+    assert places.footprint[0] is not None
+
+
+def test_gate_with_only_one_coordinate_is_an_error(tmp_path):
+    path = write_csv(tmp_path, "name,lon,lat,大门经度\nA,111.66,40.82,111.67\n")
+    with pytest.raises(InputErrors, match="row 2, field '大门纬度'|row 2, field 'gate_lat'|gate needs both"):
+        read_places(path)
