@@ -216,7 +216,8 @@ def _xlsx_rows(path: Path, sheet: str | int | None) -> list[tuple[int, list[Any]
     import openpyxl  # only XLSX files need it
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # Not read-only: merged header cells are only visible in the full model (ledgers are small).
+        book = openpyxl.load_workbook(path, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError, XML errors …
         raise InputError(path, f"cannot read as an Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
     try:
@@ -230,11 +231,29 @@ def _xlsx_rows(path: Path, sheet: str | int | None) -> list[tuple[int, list[Any]
         else:
             raise InputError(path, f"no sheet {sheet!r}; the workbook has {names}", field="sheet")
         try:
-            return [(i, list(row)) for i, row in enumerate(ws.iter_rows(values_only=True), 1)]
+            rows = [(i, list(row)) for i, row in enumerate(ws.iter_rows(values_only=True), 1)]
+            _spread_merged_header_cells(ws, rows)
+            return rows
         except Exception as exc:
             raise InputError(path, f"cannot read sheet {ws.title!r} ({type(exc).__name__}: {exc})") from None
     finally:
         book.close()
+
+
+def _spread_merged_header_cells(ws: Any, rows: list[tuple[int, list[Any]]]) -> None:
+    """Give every cell of a merged range near the top its range's value.
+
+    A two-level header (名称 merged over two rows beside 坐标 over 经度 | 纬度)
+    then reads as one header row: 名称, 经度, 纬度.
+    """
+    for merged in ws.merged_cells.ranges:
+        if merged.min_row > HEADER_SEARCH_ROWS + 1:
+            continue
+        value = rows[merged.min_row - 1][1][merged.min_col - 1]
+        for r in range(merged.min_row, merged.max_row + 1):
+            for c in range(merged.min_col, merged.max_col + 1):
+                if r - 1 < len(rows) and c - 1 < len(rows[r - 1][1]):
+                    rows[r - 1][1][c - 1] = value
 
 
 def _from_grid(

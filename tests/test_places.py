@@ -513,3 +513,22 @@ def test_gate_with_only_one_coordinate_is_an_error(tmp_path):
     path = write_csv(tmp_path, "name,lon,lat,大门经度\nA,111.66,40.82,111.67\n")
     with pytest.raises(InputErrors, match="row 2, field '大门纬度'|row 2, field 'gate_lat'|gate needs both"):
         read_places(path)
+
+
+def test_xlsx_with_merged_two_level_header_is_read(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["名称", "坐标", None, "类型"])
+    sheet.append([None, "经度", "纬度", None])
+    sheet.append(["体校家属院", 111.67, 40.83, "单位家属院"])
+    sheet.merge_cells("A1:A2")
+    sheet.merge_cells("B1:C1")
+    sheet.merge_cells("D1:D2")
+    path = tmp_path / "ledger.xlsx"
+    book.save(path)
+    places = read_places(path)
+    assert places.loc[0, "name"] == "体校家属院" and places.loc[0, "type"] == "单位家属院"
+    assert places.loc[0, "source_row"] == 3
+    assert (places.geometry.x[0], places.geometry.y[0]) == (111.67, 40.83)
