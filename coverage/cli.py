@@ -163,6 +163,33 @@ def diff(
     out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir or after_dir}")
 
 
+@app.command()
+def batch(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Each scenario's outputs go to OUT/<scenario name>.")],
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes of the local cluster.")] = 2,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Also write each scenario's report.")] = False,
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+) -> None:
+    """Run many scenarios on Dask; failures are reported and do not stop the others; up-to-date ones are skipped."""
+    from .batch import run_batch
+
+    missing = [str(p) for p in scenarios if not p.is_file()]
+    if missing:
+        _fail(CoverageError(f"scenario file(s) not found: {', '.join(missing)}"))
+    outcomes = run_batch(scenarios, out_dir, scheduler=scheduler, n_workers=workers, report=report, lang=lang)
+    table = Table(title=f"{len(outcomes)} scenario(s)")
+    for column in ("scenario", "status", "covered", "seconds", "error"):
+        table.add_column(column)
+    for row in outcomes.itertuples(index=False):
+        share = "" if row.covered_share is None or row.covered_share != row.covered_share else f"{row.covered_share:.1%}"
+        table.add_row(Path(row.scenario).name, row.status, share, f"{row.seconds:.1f}", row.error.splitlines()[0] if row.error else "")
+    out.print(table)
+    if (outcomes["status"] == "failed").any():
+        raise typer.Exit(code=1)
+
+
 @app.command("fetch-network")
 def fetch_network(
     out_file: Annotated[Path, typer.Option("--out", "-o", help="File to write: .graphml for a network, .osm.pbf for a clipped extract.")],

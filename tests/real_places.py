@@ -46,3 +46,38 @@ def write_beijing_scenario(folder: Path, osm_path: Path, *, threshold_min: float
         encoding="utf-8",
     )
     return toml
+
+
+def osm_place_frames(osm_path: Path, *, n_sites: int, n_demand: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Real amenity nodes (sites) and building centroids (demand) of any extract, sampled reproducibly."""
+    sites, demand = [], []
+    for obj in osmium.FileProcessor(str(osm_path)).with_locations():
+        tags = dict(obj.tags)
+        if obj.is_node() and "amenity" in tags:
+            sites.append((f"n{obj.id}", tags.get("name", f"{tags['amenity']} n{obj.id}"), obj.location.lon, obj.location.lat, tags["amenity"]))
+        elif obj.is_way() and "building" in tags:
+            xy = np.array([(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()])
+            if len(xy) >= 3:
+                demand.append((f"w{obj.id}", tags.get("name", f"way {obj.id}"), *xy[:-1].mean(axis=0), f"building={tags['building']}"))
+    rng = np.random.default_rng(seed)
+    columns = ["id", "name", "lon", "lat", "type"]
+    s = pd.DataFrame(sites, columns=columns)
+    d = pd.DataFrame(demand, columns=columns)
+    s = s.iloc[np.sort(rng.choice(len(s), min(n_sites, len(s)), replace=False))]
+    d = d.iloc[np.sort(rng.choice(len(d), min(n_demand, len(d)), replace=False))]
+    return s.reset_index(drop=True), d.reset_index(drop=True)
+
+
+def write_osm_scenario(folder: Path, osm_path: Path, *, n_sites: int = 20, n_demand: int = 300, threshold_min: float = 10) -> Path:
+    """A scenario of real features of any extract (see `osm_place_frames`); returns the TOML path."""
+    sites, demand = osm_place_frames(osm_path, n_sites=n_sites, n_demand=n_demand)
+    folder.mkdir(parents=True, exist_ok=True)
+    sites.to_csv(folder / "sites.csv", index=False)
+    demand.to_csv(folder / "demand.csv", index=False)
+    toml = folder / "scenario.toml"
+    toml.write_text(
+        f'name = "{osm_path.stem}"\n[network]\npath = "{osm_path.as_posix()}"\n'
+        f'[sites]\npath = "sites.csv"\n[demand]\npath = "demand.csv"\n[walk]\nthreshold_min = {threshold_min}\n',
+        encoding="utf-8",
+    )
+    return toml

@@ -1,0 +1,65 @@
+"""Many scenarios on a Dask LocalCluster: same outputs as one process, failures isolated, reruns skipped."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from coverage import run_scenario, write_outputs
+from coverage.batch import plan_batch, run_batch
+from conftest import raw_file
+from real_places import write_beijing_scenario, write_osm_scenario
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory):
+    root = tmp_path_factory.mktemp("batch")
+    good = [
+        write_beijing_scenario(root / "beijing", raw_file("beijing_haidian_cau_map.osm"), threshold_min=5),
+        write_osm_scenario(root / "monaco", raw_file("monaco.osm.pbf")),
+        write_osm_scenario(root / "liechtenstein", raw_file("liechtenstein-2013-08-03.osm.pbf")),
+    ]
+    bad = write_beijing_scenario(root / "broken", raw_file("beijing_haidian_cau_map.osm"))
+    demand = pd.read_csv(bad.parent / "demand.csv", dtype=str)
+    demand.loc[2, "lon"] = "not a number"
+    demand.to_csv(bad.parent / "demand.csv", index=False)
+    return good, bad
+
+
+@pytest.fixture(scope="module")
+def first_run(scenarios, tmp_path_factory):
+    good, bad = scenarios
+    out = tmp_path_factory.mktemp("out")
+    return out, run_batch([*good, bad], out, n_workers=2)
+
+
+def test_every_good_scenario_matches_a_single_process_run(scenarios, first_run, tmp_path):
+    good, _ = scenarios
+    out, outcomes = first_run
+    assert list(outcomes["status"][:3]) == ["ok", "ok", "ok"]
+    for task, scenario in zip(plan_batch(good, out), good):
+        write_outputs(run_scenario(scenario), tmp_path / "single")
+        for name in ("coverage.csv", "summary.csv"):
+            assert (tmp_path / "single" / name).read_bytes() == (out / task.out_dir.split("/")[-1] / name).read_bytes()
+
+
+def test_a_scenario_with_bad_input_fails_alone_with_its_error(first_run):
+    _, outcomes = first_run
+    failed = outcomes[outcomes["status"] == "failed"]
+    assert len(failed) == 1
+    assert "demand.csv" in failed["error"].iloc[0] and "row 4" in failed["error"].iloc[0]
+
+
+def test_rerun_skips_scenarios_whose_inputs_did_not_change(scenarios, first_run):
+    good, bad = scenarios
+    out, _ = first_run
+    demand = pd.read_csv(good[1].parent / "demand.csv")
+    demand.iloc[:-1].to_csv(good[1].parent / "demand.csv", index=False)  # edit one scenario's input
+    outcomes = run_batch([*good, bad], out, n_workers=2)
+    assert list(outcomes["status"]) == ["skipped", "ok", "skipped", "failed"]
+
+
+def test_output_folders_are_named_after_the_scenarios_and_never_collide(tmp_path):
+    tasks = plan_batch([tmp_path / "a" / "scenario.toml", tmp_path / "b" / "scenario.toml", tmp_path / "hohhot.toml"], tmp_path / "out")
+    names = [t.out_dir.split("/")[-1] for t in tasks]
+    assert names == ["scenario", "b_scenario", "hohhot"]
