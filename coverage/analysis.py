@@ -8,6 +8,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
+from ._timing import StageTimer
 from .access import AccessMatrix
 from .matrix_cache import cached_access_matrix
 from .network import WalkNetwork
@@ -68,20 +69,23 @@ def compute_coverage(
     threshold_min = threshold_m / metres_per_min
     search_limit_m = max(float(search_limit_m or 2 * threshold_m), threshold_m)
 
+    timer = StageTimer()
     sites = _as_places(sites, "sites")
     demand = _as_places(demand, "demand")
-    site_snap = snap_points(network, _lonlat(sites), max_snap_m=max_snap_m)
-    demand_snap = snap_points(network, _lonlat(demand), max_snap_m=max_snap_m)
+    with timer.stage("snap places to edges"):
+        site_snap = snap_points(network, _lonlat(sites), max_snap_m=max_snap_m)
+        demand_snap = snap_points(network, _lonlat(demand), max_snap_m=max_snap_m)
     ids = dict(site_ids=sites["id"].to_numpy(), demand_ids=demand["id"].to_numpy())
     cache_stats = None
-    if cache_dir is None:
-        matrix = AccessMatrix.compute(
-            network, site_snap, demand_snap, search_limit_m, include_access_legs=access_legs, progress=progress, **ids
-        )
-    else:
-        matrix, cache_stats = cached_access_matrix(
-            network, site_snap, demand_snap, search_limit_m, cache_dir, include_access_legs=access_legs, progress=progress, **ids
-        )
+    with timer.stage("walk distances"):
+        if cache_dir is None:
+            matrix = AccessMatrix.compute(
+                network, site_snap, demand_snap, search_limit_m, include_access_legs=access_legs, progress=progress, **ids
+            )
+        else:
+            matrix, cache_stats = cached_access_matrix(
+                network, site_snap, demand_snap, search_limit_m, cache_dir, include_access_legs=access_legs, progress=progress, **ids
+            )
     nearest, metres = matrix.nearest()
     has_site = nearest >= 0
     site_id = np.where(has_site, sites["id"].to_numpy(object)[np.maximum(nearest, 0)], None)
@@ -112,6 +116,7 @@ def compute_coverage(
         preset=preset,
         manifest=dict(manifest or {}),
         cache_stats=cache_stats,
+        timings=timer.seconds,
     )
 
 

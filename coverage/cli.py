@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._errors import CoverageError
+from ._timing import StageTimer
 
 app = typer.Typer(
     help="Who can walk to a service within N minutes on the real street network, and where coverage is missing.",
@@ -34,6 +35,7 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse the network and walk from every site afresh.")] = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html/.md, charts and tables.xlsx.")] = True,
     lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
+    profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage took.")] = False,
 ) -> None:
     """Compute walk times from every demand place to its nearest site; write tables, report and map."""
     from .outputs import write_outputs
@@ -42,9 +44,12 @@ def run(
 
     try:
         result = run_scenario(scenario, progress=None if not quiet else False, use_cache=not no_cache)
-        written = write_outputs(result, out_dir)
+        timer = StageTimer()
+        with timer.stage("write tables"):
+            written = write_outputs(result, out_dir)
         if report:
-            written += write_report(result, out_dir, lang=lang)
+            with timer.stage("write report"):
+                written += write_report(result, out_dir, lang=lang)
     except CoverageError as exc:
         _fail(exc)
         return
@@ -53,6 +58,18 @@ def run(
     if not quiet:
         _print_summary(result)
         out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")
+    if profile:
+        _print_timings({**result.timings, **timer.seconds})
+
+
+def _print_timings(seconds: dict[str, float]) -> None:
+    table = Table(title="Time per stage")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for stage, value in seconds.items():
+        table.add_row(stage, f"{value:.3f}")
+    table.add_row("total", f"{sum(seconds.values()):.3f}", style="bold")
+    out.print(table)
 
 
 @app.command("report")

@@ -11,6 +11,7 @@ import pandas as pd
 from ._errors import InputError, InputErrors
 from .analysis import compute_coverage
 from .config import Scenario
+from ._timing import StageTimer
 from .crs_check import warn_if_gcj02
 from .download import default_cache_dir, load_network
 from .geocode import OsmGeocoder
@@ -52,8 +53,47 @@ def run_scenario(
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
     cache_dir = scenario.network.cache_dir or default_cache_dir()
+    timer = StageTimer()
+    with timer.stage("read places"):
+        places = _read_scenario_places(scenario, cache_dir if use_cache else None)
+    with timer.stage("load network"):
+        if network is None:
+            cfg = scenario.network
+            network = load_network(
+                cfg.path, place=cfg.place, bbox=cfg.bbox, cache_dir=cache_dir, use_cache=use_cache, allow_private=cfg.allow_private
+            )
+    roles = (("sites", scenario.sites), ("demand", scenario.demand))
+    with timer.stage("check places against the network"):
+        errors: list[InputError] = []
+        for role, config in roles:
+            try:
+                check_within_area(places[role], network.bounds, path=config.path)
+            except InputErrors as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise InputErrors(errors)
+        checks = [
+            warn_if_gcj02(network, np.column_stack([places[role].geometry.x, places[role].geometry.y]), str(config.path))
+            for role, config in roles
+        ]
+    walk = scenario.walk
+    result = compute_coverage(
+        network, places["sites"], places["demand"],
+        threshold_m=walk.threshold_m, speed_kmh=walk.profile.speed_kmh, profile=walk.profile.name,
+        search_limit_m=walk.search_limit_m, max_snap_m=walk.max_snap_m,
+        access_legs=walk.access_legs, preset=walk.preset, progress=progress,
+        cache_dir=cache_dir if use_cache else None,
+    )
+    result.manifest = build_manifest(result, scenario=scenario)
+    result.manifest["warnings"] = [message for message in checks if message]
+    result.timings = {**timer.seconds, **result.timings}
+    return result
+
+
+def _read_scenario_places(scenario: Scenario, cache_dir: Path | None) -> dict[str, gpd.GeoDataFrame]:
+    """Sites and demand of a scenario, validated; every problem in both files raised together."""
     geocoder = OsmGeocoder(scenario.geocode.cache_file, online=scenario.geocode.online)
-    places = {}
+    places: dict[str, gpd.GeoDataFrame] = {}
     errors: list[InputError] = []
     for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
         options = dict(
@@ -61,7 +101,7 @@ def run_scenario(
             default_crs=config.default_crs, geocoder=geocoder,
         )
         try:
-            if use_cache:
+            if cache_dir is not None:
                 places[role] = cached_read_places(config.path, role, cache_dir, **options)
             else:
                 places[role] = read_places(config.path, role, **options)
@@ -74,35 +114,7 @@ def run_scenario(
             errors.append(exc)
     if errors:
         raise InputErrors(errors)
-
-    if network is None:
-        cfg = scenario.network
-        network = load_network(
-            cfg.path, place=cfg.place, bbox=cfg.bbox, cache_dir=cache_dir, use_cache=use_cache, allow_private=cfg.allow_private
-        )
-    for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
-        try:
-            check_within_area(places[role], network.bounds, path=config.path)
-        except InputErrors as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise InputErrors(errors)
-
-    checks = [
-        warn_if_gcj02(network, np.column_stack([places[role].geometry.x, places[role].geometry.y]), str(config.path))
-        for role, config in (("sites", scenario.sites), ("demand", scenario.demand))
-    ]
-    walk = scenario.walk
-    result = compute_coverage(
-        network, places["sites"], places["demand"],
-        threshold_m=walk.threshold_m, speed_kmh=walk.profile.speed_kmh, profile=walk.profile.name,
-        search_limit_m=walk.search_limit_m, max_snap_m=walk.max_snap_m,
-        access_legs=walk.access_legs, preset=walk.preset, progress=progress,
-        cache_dir=cache_dir if use_cache else None,
-    )
-    result.manifest = build_manifest(result, scenario=scenario)
-    result.manifest["warnings"] = [message for message in checks if message]
-    return result
+    return places
 
 
 def add_sites(

@@ -53,6 +53,7 @@ class CoverageResult:
     preset: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     cache_stats: dict[str, Any] | None = None  # how many site rows came from the matrix cache
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (not in the manifest)
 
     @property
     def metres_per_minute(self) -> float:
