@@ -29,6 +29,7 @@ class OsmGeocoder:
         self.cache_file = Path(cache_file)
         self.online = online
         self.asked_online = 0
+        self.unreachable: str | None = None  # set on the first connection failure: no use retrying each row
         try:
             self._cache: dict[str, dict] = json.loads(self.cache_file.read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError):
@@ -37,6 +38,8 @@ class OsmGeocoder:
     def __call__(self, query: str) -> tuple[float, float] | None:
         key = " ".join(query.split())
         if key not in self._cache:
+            if self.unreachable:
+                raise GeocodeUnavailable(self.unreachable)
             if not self.online:
                 raise GeocodeUnavailable("it is not in the geocode cache and online lookups are off")
             self._cache[key] = self._ask(key)
@@ -45,8 +48,7 @@ class OsmGeocoder:
         answer = self._cache[key]
         return (answer["lon"], answer["lat"]) if answer.get("found") else None
 
-    @staticmethod
-    def _ask(query: str) -> dict:
+    def _ask(self, query: str) -> dict:
         import osmnx as ox
 
         try:
@@ -54,5 +56,6 @@ class OsmGeocoder:
         except Exception as exc:  # noqa: BLE001 - osmnx raises InsufficientResponseError or a requests error
             if type(exc).__name__ == "InsufficientResponseError":
                 return {"found": False}
-            raise GeocodeUnavailable(f"the geocoder could not be reached ({type(exc).__name__}: {exc})") from None
+            self.unreachable = f"OpenStreetMap's geocoder could not be reached ({type(exc).__name__}; no internet?)"
+            raise GeocodeUnavailable(self.unreachable) from None
         return {"found": True, "lon": float(lon), "lat": float(lat), "source": "OpenStreetMap Nominatim via osmnx"}
