@@ -9,10 +9,16 @@ file, so later runs work offline and give the same result.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ._io import write_text_atomic
-from .places import GeocodeUnavailable
+
+
+class GeocodeUnavailable(Exception):
+    """The geocoder cannot answer now (offline and not cached); the message says why."""
 
 
 class OsmGeocoder:
@@ -59,3 +65,30 @@ class OsmGeocoder:
             self.unreachable = f"OpenStreetMap's geocoder could not be reached ({type(exc).__name__}; no internet?)"
             raise GeocodeUnavailable(self.unreachable) from None
         return {"found": True, "lon": float(lon), "lat": float(lat), "source": "OpenStreetMap Nominatim via osmnx"}
+
+
+def geocode_row(
+    query: str, geocoder: Callable[[str], tuple[float, float] | None] | None,
+    values: dict[str, Any], problems: list[tuple[str, str]],
+) -> tuple[float, float]:
+    """Coordinates for a place-file row that only has a geocode query; the row becomes a placeholder.
+
+    Problems are appended to ``problems`` as (field, message), the way
+    `coverage.places` collects them.
+    """
+    hint = "fill in 经度/纬度 (longitude/latitude) with the real location"
+    if geocoder is None:
+        problems.append(("geocode_query", f"no coordinates, only the query {query!r}, and no geocoder was given; {hint}"))
+        return math.nan, math.nan
+    try:
+        found = geocoder(query)
+    except GeocodeUnavailable as exc:
+        problems.append(("geocode_query", f"no coordinates, and {query!r} could not be geocoded: {exc}; {hint}"))
+        return math.nan, math.nan
+    if found is None:
+        problems.append(("geocode_query", f"OpenStreetMap's geocoder does not know {query!r}; correct the query or {hint}"))
+        return math.nan, math.nan
+    values["crs"] = "wgs84"  # geocoder answers are OSM coordinates
+    values["status"] = "placeholder"
+    values["location_source"] = f"geocoded from {query!r} (OpenStreetMap Nominatim), not the real address"
+    return float(found[0]), float(found[1])

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError, InputErrors
+from ._timing import StageTimer
 from .analysis import compute_coverage
 from .config import Scenario
-from ._timing import StageTimer
 from .crs_check import warn_if_gcj02
 from .download import default_cache_dir, load_network
 from .geocode import OsmGeocoder

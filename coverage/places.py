@@ -32,6 +32,8 @@ from ._tabular import (
     is_blank,
     read_raw,
 )
+from .area import check_within_area
+from .geocode import GeocodeUnavailable, geocode_row
 
 __all__ = [
     "COLUMN_ALIASES", "OPTIONAL_COLUMNS", "PLACE_COLUMNS", "PLACE_KINDS", "STATUS_ALIASES",
@@ -188,71 +190,6 @@ def read_places(
     return frame
 
 
-def check_within_area(
-    places: gpd.GeoDataFrame,
-    bounds: tuple[float, float, float, float],
-    *,
-    path: str | Path | None = None,
-    margin_m: float = 2000.0,
-) -> None:
-    """Check that every place lies within the walking network's area.
-
-    A place far outside the network would snap to some distant edge and give
-    a meaningless walk time, so it is an input error. When swapping a row's
-    longitude and latitude would put it inside, the message says "lon/lat
-    look swapped".
-
-    Parameters
-    ----------
-    places : geopandas.GeoDataFrame
-        Result of :func:`read_places` (point geometries in EPSG:4326).
-    bounds : tuple of float
-        ``(min_lon, min_lat, max_lon, max_lat)`` of the walking network.
-    path : str or pathlib.Path, optional
-        The places' file, named in messages.
-    margin_m : float
-        Tolerance around the bounds, in metres.
-
-    Raises
-    ------
-    InputErrors
-        One error per place outside, naming its source row.
-    """
-    min_lon, min_lat, max_lon, max_lat = map(float, bounds)
-    if not (min_lon <= max_lon and min_lat <= max_lat):
-        raise ValueError(f"bounds must be (min_lon, min_lat, max_lon, max_lat), got {bounds}")
-    if len(places) == 0:
-        return
-    metres_per_lon = _METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2))
-    box = (min_lon - margin_m / metres_per_lon, min_lat - margin_m / _METRES_PER_DEGREE,
-           max_lon + margin_m / metres_per_lon, max_lat + margin_m / _METRES_PER_DEGREE)
-    points = places.geometry.to_crs(4326).representative_point()
-    x, y = points.x.to_numpy(), points.y.to_numpy()
-    inside = _in_box(x, y, box)
-    if inside.all():
-        return
-    swapped = _in_box(y, x, box)
-    rows = places["source_row"].to_numpy() if "source_row" in places else np.arange(len(places)) + 2
-    away_x = np.maximum.reduce([min_lon - x, x - max_lon, np.zeros_like(x)]) * metres_per_lon
-    away_y = np.maximum.reduce([min_lat - y, y - max_lat, np.zeros_like(y)]) * _METRES_PER_DEGREE
-    away_km = np.hypot(away_x, away_y) / 1000
-    area = f"({min_lon:.4f}, {min_lat:.4f}, {max_lon:.4f}, {max_lat:.4f})"
-    errors = []
-    if not inside.any():  # one clear hint before the row-by-row list
-        errors.append(InputError(path, f"none of the {len(places)} places lies within the walking "
-                                 f"network's area {area}: is it the right file, network or CRS?"))
-    for i in np.flatnonzero(~inside):
-        where = f"({x[i]:.6f}, {y[i]:.6f})"
-        message = (f"lon/lat look swapped: {where} is outside the walking network's area, swapped it is inside"
-                   if swapped[i] else f"{where} is {away_km[i]:.1f} km outside the walking network's area {area}")
-        errors.append(InputError(path, message, row=int(rows[i]), field="lon/lat"))
-    raise InputErrors(errors)
-
-
-def _in_box(x: np.ndarray, y: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    return (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])
-
-
 def _looks_like_header(cells: Sequence[str]) -> bool:
     fields = {_ALIAS_TO_FIELD.get(_norm(c)) for c in cells if c}
     return {"lon", "lat"} <= fields
@@ -401,38 +338,11 @@ def _parse_row(
         problems.append(("gate_lon" if np.isnan(values["gate_lon"]) else "gate_lat", "a gate needs both longitude and latitude"))
     query = cell_text(cell("geocode_query"))
     if want_lonlat and query and is_blank(cell("lon")) and is_blank(cell("lat")):
-        values["lon"], values["lat"] = _geocode(query, geocoder, values, problems)
+        values["lon"], values["lat"] = geocode_row(query, geocoder, values, problems)
     elif want_lonlat:
         values["lon"] = number("lon", math.nan, required=True, negative=True)
         values["lat"] = number("lat", math.nan, required=True, negative=True)
     return values, problems
-
-
-def _geocode(
-    query: str, geocoder: Callable[[str], tuple[float, float] | None] | None,
-    values: dict[str, Any], problems: list[tuple[str, str]],
-) -> tuple[float, float]:
-    """Coordinates for a row that only has a geocode query; the row becomes a placeholder."""
-    hint = "fill in 经度/纬度 (longitude/latitude) with the real location"
-    if geocoder is None:
-        problems.append(("geocode_query", f"no coordinates, only the query {query!r}, and no geocoder was given; {hint}"))
-        return math.nan, math.nan
-    try:
-        found = geocoder(query)
-    except GeocodeUnavailable as exc:
-        problems.append(("geocode_query", f"no coordinates, and {query!r} could not be geocoded: {exc}; {hint}"))
-        return math.nan, math.nan
-    if found is None:
-        problems.append(("geocode_query", f"OpenStreetMap's geocoder does not know {query!r}; correct the query or {hint}"))
-        return math.nan, math.nan
-    values["crs"] = "wgs84"  # geocoder answers are OSM coordinates
-    values["status"] = "placeholder"
-    values["location_source"] = f"geocoded from {query!r} (OpenStreetMap Nominatim), not the real address"
-    return float(found[0]), float(found[1])
-
-
-class GeocodeUnavailable(Exception):
-    """The geocoder cannot answer now (offline and not cached); the message says why."""
 
 
 def _points_from_columns(
