@@ -167,7 +167,7 @@ def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: n
     from the place's edge end to the place, but not the access legs.
     """
     graph = network.csr
-    indptr, indices, weights = (np.ascontiguousarray(a, dtype=t) for a, t in ((graph.indptr, np.int64), (graph.indices, np.int64), (graph.data, np.float64)))
+    indptr, indices, weights = (np.ascontiguousarray(a, dtype=t) for a, t in ((graph.indptr, np.int64), (graph.indices, np.int32), (graph.data, np.float64)))
     dem_ptr, dem_idx, dem_off = _demand_entries(network, demand_snap)
     edge = np.maximum(site_snap.edge, 0)
     ends = [np.ascontiguousarray(a, dtype=t) for a, t in (
