@@ -35,6 +35,14 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "coverage-planner"
 
 
+def use_our_http_cache() -> None:
+    """Point osmnx's HTTP cache into our cache folder, unless the user chose one (osmnx's default is ./cache)."""
+    import osmnx as ox
+
+    if str(ox.settings.cache_folder) == "./cache":
+        ox.settings.cache_folder = str(default_cache_dir() / "osmnx-http")
+
+
 def download_network(
     *,
     place: str | list[str] | None = None,
@@ -74,6 +82,7 @@ def download_network(
 
     import osmnx as ox
 
+    use_our_http_cache()
     kwargs = dict(custom_filter=overpass_walk_filter(), simplify=True, retain_all=True)
     try:
         if place is not None:

@@ -57,6 +57,9 @@ class OsmGeocoder:
     def _ask(self, query: str) -> dict:
         import osmnx as ox
 
+        from .download import use_our_http_cache
+
+        use_our_http_cache()
         try:
             lat, lon = ox.geocode(query)
         except Exception as exc:  # noqa: BLE001 - osmnx raises InsufficientResponseError or a requests error

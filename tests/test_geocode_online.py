@@ -1,0 +1,94 @@
+"""The online geocoding path, offline: a local server replays Nominatim answers built from real OSM data.
+
+The answers are the real named features of the Beijing extract (name → the
+OSM node's position), served in Nominatim's JSON shape on 127.0.0.1; osmnx is
+pointed at it through its settings. No request leaves this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import osmium
+import pytest
+
+from coverage import read_places
+from coverage.geocode import OsmGeocoder
+from conftest import raw_file
+
+
+@pytest.fixture(scope="module")
+def named_nodes():
+    found = {}
+    for node in osmium.FileProcessor(str(raw_file("beijing_haidian_cau_map.osm")), osmium.osm.NODE):
+        name = dict(node.tags).get("name")
+        if name and node.location.valid():
+            found.setdefault(name, (node.id, node.location.lon, node.location.lat))
+    return found
+
+
+@pytest.fixture()
+def nominatim(named_nodes, monkeypatch):
+    import osmnx as ox
+
+    asked = []
+
+    class Replay(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            url = urlparse(self.path)
+            query = parse_qs(url.query).get("q", [""])[0]
+            asked.append(query)
+            hit = named_nodes.get(query.split(",")[0].strip())
+            body = [] if hit is None or not url.path.endswith("/search") else [
+                {"osm_type": "node", "osm_id": hit[0], "lat": f"{hit[2]:.7f}", "lon": f"{hit[1]:.7f}", "display_name": query}
+            ]
+            payload = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(ox.settings, "nominatim_url", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.setattr(ox.settings, "use_cache", False)
+    yield asked
+    server.shutdown()
+
+
+def test_first_run_asks_the_geocoder_and_caches_found_and_not_found(nominatim, named_nodes, tmp_path):
+    name = "北京京城皮肤病医院"
+    path = tmp_path / "sites.csv"
+    path.write_text(f"名称,地址查询,经度,纬度\n医院,\"{name}, 海淀区, 北京\",,\n", encoding="utf-8")
+    cache = tmp_path / "geocode_cache.json"
+    places = read_places(path, "sites", geocoder=OsmGeocoder(cache))
+    _, lon, lat = named_nodes[name]
+    assert places.geometry.x[0] == pytest.approx(lon, abs=1e-7) and places.geometry.y[0] == pytest.approx(lat, abs=1e-7)
+    assert places["status"][0] == "placeholder"
+    assert json.loads(cache.read_text(encoding="utf-8"))[f"{name}, 海淀区, 北京"]["found"] is True
+    assert nominatim == [f"{name}, 海淀区, 北京"]
+
+
+def test_second_run_is_served_from_the_cache_without_asking(nominatim, tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text("名称,地址查询,经度,纬度\n医院,北京京城皮肤病医院,,\n", encoding="utf-8")
+    cache = tmp_path / "geocode_cache.json"
+    read_places(path, "sites", geocoder=OsmGeocoder(cache))
+    asked_before = len(nominatim)
+    again = OsmGeocoder(cache, online=False)
+    read_places(path, "sites", geocoder=again)
+    assert len(nominatim) == asked_before and again.asked_online == 0
+
+
+def test_a_name_the_geocoder_does_not_know_is_cached_as_not_found(nominatim, tmp_path):
+    geocoder = OsmGeocoder(tmp_path / "geocode_cache.json")
+    assert geocoder("没有这个小区, 新城区, 呼和浩特市") is None
+    assert OsmGeocoder(tmp_path / "geocode_cache.json", online=False)("没有这个小区, 新城区, 呼和浩特市") is None
