@@ -181,6 +181,77 @@ def diff(
 
 
 @app.command()
+def propose(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (its sites stay open and count).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for proposed_sites.csv and proposal.json.")],
+    method: Annotated[str, typer.Option(help="mclp: k sites covering most weight; lscp: fewest sites covering all (or --target-share); pmedian: k sites minimising walk distance.")] = "mclp",
+    k: Annotated[Optional[int], typer.Option("--k", help="Number of new sites (mclp, pmedian).")] = None,
+    target_share: Annotated[Optional[float], typer.Option(help="lscp: share of demand weight to reach, e.g. 0.95.")] = None,
+    candidates: Annotated[Optional[Path], typer.Option(help="A place file of candidate sites.")] = None,
+    candidate_tags: Annotated[Optional[str], typer.Option(help="OSM tags of candidate places, e.g. 'amenity=community_centre|library,office=government' (needs a local OSM network file).")] = None,
+    grid_spacing: Annotated[Optional[float], typer.Option(help="Also take one network node every N metres as a candidate.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option(help="Seconds for the exact solver; the best found is kept with its gap.")] = None,
+) -> None:
+    """Propose new sites: exact (HiGHS) and greedy, with before/after coverage; then `add-site --from`."""
+    import json
+
+    from ._io import write_text_atomic
+    from .candidates import DEFAULT_TAGS, candidates_from_osm, candidates_on_grid, merge_candidates
+    from .places import read_places
+    from .pipeline import run_scenario
+    from .proposal import propose_sites
+
+    try:
+        result = run_scenario(scenario, progress=False)
+        network, config = result.network, result.manifest
+        pools = []
+        if candidates is not None:
+            pools.append(read_places(candidates, "candidates"))
+        if candidate_tags is not None or (candidates is None and grid_spacing is None):
+            source = result.network.source.path
+            if not source or not str(source).lower().endswith((".pbf", ".osm", ".osm.gz", ".osm.bz2")):
+                raise CoverageError("--candidate-tags needs the scenario's network to be a local OSM file; give --candidates or --grid-spacing")
+            pools.append(candidates_from_osm(source, network, _parse_tags(candidate_tags) if candidate_tags else DEFAULT_TAGS))
+        if grid_spacing is not None:
+            pools.append(candidates_on_grid(network, grid_spacing))
+        pool = merge_candidates(pools, network, existing=result.sites)
+        proposal = propose_sites(
+            network, result.sites, result.demand, pool, method=method, k=k, target_share=target_share,
+            threshold_min=result.threshold_min, speed_kmh=result.speed_kmh, time_limit=time_limit,
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out_dir / "proposed_sites.csv", "\ufeff" + proposal.to_sites_frame().to_csv(index=False))
+        summary = {**proposal.summary(), "candidates": len(pool), "scenario": config.get("scenario")}
+        write_text_atomic(out_dir / "proposal.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
+    except CoverageError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"{method}: {len(proposal.sites)} new site(s) from {len(pool)} candidates")
+    for column in ("rank", "id", "name", "added weight"):
+        table.add_column(column)
+    for row in proposal.sites.itertuples(index=False):
+        table.add_row(str(row.rank), str(row.id), str(row.name), f"{row.added_weight:g}")
+    out.print(table)
+    exact, greedy = proposal.exact, proposal.greedy
+    out.print(f"Covered weight share: {proposal.share_before:.1%} → {proposal.share_after:.1%}")
+    out.print(f"Exact (HiGHS): objective {exact.objective:g}, bound {exact.bound:g}, gap {exact.gap:.2%}, {exact.solve_time_s:.2f} s, {exact.status}")
+    out.print(f"Greedy: objective {greedy.objective:g}, {greedy.solve_time_s:.3f} s")
+    if len(proposal.uncoverable):
+        out.print(f"[yellow]{len(proposal.uncoverable)} place(s) no candidate can reach within the threshold, e.g. {', '.join(proposal.uncoverable['demand_name'].astype(str).head(5))}[/]")
+    out.print(f"Wrote proposed_sites.csv and proposal.json to {out_dir}; add them with: coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}")
+
+
+def _parse_tags(text: str) -> dict[str, tuple[str, ...]]:
+    tags: dict[str, tuple[str, ...]] = {}
+    for part in text.split(","):
+        key, _, values = part.partition("=")
+        if not key.strip() or not values.strip():
+            raise CoverageError(f"--candidate-tags: {part!r} is not key=value1|value2")
+        tags[key.strip()] = tuple(v.strip() for v in values.split("|") if v.strip())
+    return tags
+
+
+@app.command()
 def batch(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Each scenario's outputs go to OUT/<scenario name>.")],

@@ -90,37 +90,86 @@ def append_sites(path: str | Path, rows: pd.DataFrame) -> Path:
     any old row went missing the backup is restored and an error raised.
     """
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".txt", ".xlsx", ".xlsm"):
+        raise InputError(path, "sites can be added to CSV or XLSX files; edit GIS files in a GIS")
     before = read_places(path, "sites")
     table = read_raw(path, is_header=_looks_like_header)
-    fields = {_ALIAS_TO_FIELD.get(_norm(h)): i for i, h in enumerate(table.header) if _ALIAS_TO_FIELD.get(_norm(h))}
+    fields = _header_fields(table.header)
     rows = rows.copy()
+    # Proposed or placeholder sites must stay labelled: a file without a status column gets one.
+    add_status = "status" not in fields and "status" in rows.columns and not rows["status"].isna().all() and not rows["status"].eq("real").all()
+    for field in ("type", "district", "subdistrict", "community", "address"):
+        if field in rows.columns and rows[field].notna().any() and field not in fields:
+            raise InputError(path, f"the file has no column for '{field}'; add one or leave that value out", field=field)
     if "crs" not in fields:
         lonlat = wgs84_of(rows)
         rows["lon"], rows["lat"], rows["crs"] = lonlat[:, 0].round(7), lonlat[:, 1].round(7), "wgs84"
-    for field in ("type", "district", "subdistrict", "community", "address", "status"):
-        given = field in rows.columns and rows[field].notna().any()
-        if given and field not in fields and not (field == "status" and rows[field].eq("real").all()):
-            raise InputError(path, f"the file has no column for '{field}'; add one or leave that value out", field=field)
+
+    backup = path.with_name(f"{path.name}.bak-{datetime.now():%Y%m%d-%H%M%S-%f}")
+    shutil.copy2(path, backup)
+    if add_status:
+        _add_column(path, table.header, "状态" if _looks_chinese(table.header) else "status")
+        table = read_raw(path, is_header=_looks_like_header)
+        fields = _header_fields(table.header)
     column_field = {i: f for f, i in fields.items()}
     cells = [
         [_cell(row.get(column_field[i])) if i in column_field else "" for i in range(len(table.header))]
         for _, row in rows.iterrows()
     ]
-
-    backup = path.with_name(f"{path.name}.bak-{datetime.now():%Y%m%d-%H%M%S-%f}")
-    shutil.copy2(path, backup)
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        _append_csv(path, cells)
-    elif suffix in (".xlsx", ".xlsm"):
-        _append_xlsx(path, cells)
-    else:
-        raise InputError(path, "sites can be added to CSV or XLSX files; edit GIS files in a GIS", field=None)
+    (_append_csv if suffix in (".csv", ".txt") else _append_xlsx)(path, cells)
     after = read_places(path, "sites")
     if len(after) != len(before) + len(rows) or not after["id"].iloc[: len(before)].equals(before["id"]):
         shutil.copy2(backup, path)
         raise InputError(path, f"appending changed existing rows; the original was restored from {backup.name}")
     return backup
+
+
+def _header_fields(header: list[str]) -> dict[str, int]:
+    """Field name → column index for the file's recognised headers."""
+    return {_ALIAS_TO_FIELD[_norm(h)]: i for i, h in enumerate(header) if _norm(h) in _ALIAS_TO_FIELD}
+
+
+def _looks_chinese(header: list[str]) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for cell in header for ch in cell)
+
+
+def _add_column(path: Path, header: list[str], name: str) -> None:
+    """Add an empty column ``name`` after the last header cell (header row found by its cells)."""
+    wanted = [h.strip() for h in header]
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        book = openpyxl.load_workbook(path)
+        sheet = book.worksheets[0]
+        for row in sheet.iter_rows():
+            cells = [("" if c.value is None else str(c.value)).strip() for c in row][: len(wanted)]
+            if cells == wanted:
+                sheet.cell(row=row[0].row, column=len(wanted) + 1, value=name)
+                break
+        with atomic_path(path) as tmp:
+            book.save(tmp)
+        return
+    raw = path.read_bytes()
+    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:
+        encoding, text = "gb18030", raw.decode("gb18030")
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max(",;\t", key=first.count)
+    lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    out, seen_header = [], False
+    for line in lines:
+        if not seen_header and [c.strip() for c in line][: len(wanted)] == wanted:
+            line, seen_header = line[: len(wanted)] + [name], True
+        elif seen_header:
+            line = line + [""] * (len(wanted) + 1 - len(line))
+        out.append(line)
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n" if "\r\n" in text else "\n").writerows(out)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue().encode(encoding))
 
 
 def _cell(value):
