@@ -1,16 +1,13 @@
 """Mixed-integer programs for the location models, solved by HiGHS through `scipy.optimize.milp`.
 
-Internal to `coverage.optimize`. Three things live here:
+Internal to `coverage.optimize`. Two things live here:
 
 * `solve`: one MILP, tried first as its LP relaxation (covering models on
   street networks often have an integral LP optimum, which is then optimal),
   then as a MILP with HiGHS presolve off: the reductions that matter here
-  (`dedupe_rows`, `dominated_columns`) are done beforehand with sparse
-  algebra, which is much faster than HiGHS's general presolve on these
-  0/1 matrices.
-* `solve_lexicographic`: the tie-break. Stage 1 finds the optimal objective;
-  stage 2 keeps it (within a tolerance) and minimises a second cost, here the
-  candidates' positions, so equal-quality answers always come out the same.
+  (`dedupe_rows`, `dominated_columns`, `superset_rows`) are done beforehand
+  with sparse algebra, which is much faster than HiGHS's general presolve on
+  these 0/1 matrices.
 * the reductions themselves.
 
 All programs are minimisations: callers negate a maximisation.
@@ -40,13 +37,9 @@ class Program:
     integer: np.ndarray  # bool mask
     upper: np.ndarray | float = 1.0
 
-    def with_row(self, coefs: np.ndarray, lo: float, hi: float) -> Program:
-        A = sparse.vstack([self.A, sparse.csr_matrix(coefs[None, :])]).tocsr()
-        return Program(self.c, A, np.append(self.row_lo, lo), np.append(self.row_hi, hi), self.integer, self.upper)
-
 
 @dataclass
-class Solution:
+class MilpResult:
     """What HiGHS found. ``x`` is None when no feasible point was found in time."""
 
     x: np.ndarray | None
@@ -56,13 +49,13 @@ class Solution:
     seconds: float
 
 
-def solve(program: Program, *, time_limit: float | None = None, mip_gap: float = 0.0) -> Solution:
+def solve(program: Program, *, time_limit: float | None = None, mip_gap: float = 0.0) -> MilpResult:
     """Solve ``program``: its LP relaxation first, then, if that is fractional, the MILP."""
     start = time.perf_counter()
-    kwargs = dict(
-        constraints=[LinearConstraint(program.A, program.row_lo, program.row_hi)] if program.A.shape[0] else [],
-        bounds=Bounds(0.0, program.upper),
-    )
+    kwargs = {
+        "constraints": [LinearConstraint(program.A, program.row_lo, program.row_hi)] if program.A.shape[0] else [],
+        "bounds": Bounds(0.0, program.upper),
+    }
 
     def left() -> float | None:
         return None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
@@ -75,65 +68,34 @@ def solve(program: Program, *, time_limit: float | None = None, mip_gap: float =
 
     lp = milp(program.c, integrality=np.zeros(len(program.c)), options=opts(), **kwargs)
     if lp.status == 2:
-        return Solution(None, np.inf, np.inf, "infeasible", time.perf_counter() - start)
+        return MilpResult(None, np.inf, np.inf, "infeasible", time.perf_counter() - start)
     if lp.status == 0:
         frac = np.abs(lp.x - np.round(lp.x))[program.integer]
         if not len(frac) or frac.max() < 1e-9:
             x = np.where(program.integer, np.round(lp.x), lp.x)
-            return Solution(x, float(program.c @ x), float(lp.fun), "optimal", time.perf_counter() - start)
+            return MilpResult(x, float(program.c @ x), float(lp.fun), "optimal", time.perf_counter() - start)
         lp_bound = float(lp.fun)
     else:
         lp_bound = -np.inf
     if time_limit is not None and time.perf_counter() - start >= time_limit:
-        return Solution(None, np.inf, lp_bound, "time_limit", time.perf_counter() - start)
+        return MilpResult(None, np.inf, lp_bound, "time_limit", time.perf_counter() - start)
     res = milp(program.c, integrality=program.integer.astype(np.uint8), options={**opts(), "mip_rel_gap": mip_gap}, **kwargs)
     seconds = time.perf_counter() - start
     if res.status == 2:
-        return Solution(None, np.inf, np.inf, "infeasible", seconds)
+        return MilpResult(None, np.inf, np.inf, "infeasible", seconds)
     bound = getattr(res, "mip_dual_bound", None)
     bound = max(lp_bound, float(bound)) if bound is not None and np.isfinite(bound) else lp_bound
     if res.x is None:
-        return Solution(None, np.inf, bound, "time_limit", seconds)
+        return MilpResult(None, np.inf, bound, "time_limit", seconds)
     x = np.where(program.integer, np.round(res.x), res.x)
-    status = "optimal" if res.status == 0 else "time_limit"
     value = float(program.c @ x)
-    return Solution(x, value, value if status == "optimal" else min(bound, value), status, seconds)
-
-
-def solve_lexicographic(
-    program: Program,
-    tie_cost: np.ndarray,
-    *,
-    time_limit: float | None = None,
-    mip_gap: float = 0.0,
-) -> tuple[Solution, bool]:
-    """Minimise ``c·x``, then, among (near-)optimal points, ``tie_cost·x``.
-
-    Stage 2 runs only when stage 1 is proven optimal and time is left; it
-    keeps ``c·x ≤ z* + tol`` with ``tol = 1e-9·max(1, |z*|)``. Returns the
-    solution (value and bound from stage 1's objective) and whether stage 2
-    decided the ties.
-    """
-    first = solve(program, time_limit=time_limit, mip_gap=mip_gap)
-    if first.status != "optimal" or not np.any(tie_cost):
-        return first, False
-    remaining = None if time_limit is None else time_limit - first.seconds
-    if remaining is not None and remaining <= 0:
-        return first, False
-    tol = 1e-9 * max(1.0, abs(first.value))
-    second = solve(
-        Program(tie_cost, *_rows_with(program, first.value + tol), program.integer, program.upper),
-        time_limit=remaining,
-    )
-    if second.x is None or program.c @ second.x > first.value + tol:
-        return Solution(first.x, first.value, first.bound, first.status, first.seconds + second.seconds), False
-    value = float(program.c @ second.x)
-    return Solution(second.x, value, min(first.bound, value), "optimal", first.seconds + second.seconds), True
-
-
-def _rows_with(program: Program, cap: float):
-    extra = program.with_row(program.c, -np.inf, cap)
-    return extra.A, extra.row_lo, extra.row_hi
+    if res.status != 0:
+        status = "time_limit"
+    elif mip_gap > 0 and value - bound > 1e-9 * max(1.0, abs(value)):
+        status = "gap_limit"  # stopped within the requested gap, not proven optimal
+    else:
+        status = "optimal"
+    return MilpResult(x, value, value if status == "optimal" else min(bound, value), status, seconds)
 
 
 # ------------------------------------------------------------------ reductions

@@ -1,0 +1,319 @@
+"""Location models (coverage.optimize): exact equals spopt, greedy is a bound, rules on existing sites, ties, limits, errors.
+
+Instances are real: candidate sites and demand places on nodes of the main
+component of the Monaco and Liechtenstein OSM extracts, with walk distances
+from `AccessMatrix`; the first three sites are existing ones.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import cache
+
+import numpy as np
+import pytest
+from conftest import raw_file
+from scipy import sparse
+
+from coverage.access import AccessMatrix
+from coverage.network import WalkNetwork
+from coverage.optimize import LSCP, MCLP, PCenter, PMedian, ProblemError
+from coverage.snapping import snap_points
+
+RADIUS_M = 600.0  # coverage threshold
+LIMIT_M = 1200.0  # search limit of the matrix
+N_EXISTING = 3
+EXTRACTS = {"monaco": "monaco.osm.pbf", "liechtenstein": "liechtenstein-2013-08-03.osm.pbf"}
+
+
+@cache
+def network(name: str) -> WalkNetwork:
+    return WalkNetwork.from_file(raw_file(EXTRACTS[name]))
+
+
+@cache
+def instance(name: str = "monaco", n_sites: int = 60, n_demand: int = 300, seed: int = 0) -> tuple[AccessMatrix, np.ndarray]:
+    """(matrix of sites × places within LIMIT_M, integer weights 1..5); sites and places on distinct real nodes."""
+    net = network(name)
+    rng = np.random.default_rng(seed)
+    nodes = np.flatnonzero(net.component == 0)
+    sites = snap_points(net, net.node_lonlat[rng.choice(nodes, n_sites, replace=False)])
+    places = snap_points(net, net.node_lonlat[rng.choice(nodes, n_demand, replace=False)])
+    ids = {"site_ids": np.array([f"s{i}" for i in range(n_sites)]), "demand_ids": np.array([f"d{i}" for i in range(n_demand)])}
+    matrix = AccessMatrix.compute(net, sites, places, LIMIT_M, progress=False, **ids)
+    return matrix, rng.integers(1, 6, n_demand).astype(float)
+
+
+def problem(kind: str, matrix: AccessMatrix, weights, **params):
+    """One model from the matrix, existing = first N_EXISTING sites."""
+    cls = {"lscp": LSCP, "mclp": MCLP, "pmedian": PMedian, "pcenter": PCenter}[kind]
+    if kind in ("lscp", "mclp"):
+        params.setdefault("service_radius", RADIUS_M)
+    return cls.from_access(matrix, n_existing=N_EXISTING, weights=weights, **params)
+
+
+def dense_cost(matrix: AccessMatrix, fill: float) -> np.ndarray:
+    """Demand × sites walk metres (spopt's layout), ``fill`` where out of reach."""
+    cost = np.full(matrix.shape, fill)
+    cost[matrix.rows, matrix.cols] = np.minimum(matrix.metres, fill)
+    return cost.T
+
+
+def spopt_solve(make):
+    pytest.importorskip("spopt")
+    import pulp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make().solve(pulp.PULP_CBC_CMD(msg=False))
+    return pulp.value(model.problem.objective)
+
+
+def predefined(matrix: AccessMatrix) -> np.ndarray:
+    return (np.arange(matrix.shape[0]) < N_EXISTING).astype(int)
+
+
+# ------------------------------------------------------------- exact = spopt
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+@pytest.mark.parametrize("k", [4, 10])
+def test_exact_mclp_objective_equals_spopt(name, k):
+    from spopt.locate import MCLP as SpoptMCLP
+
+    matrix, weights = instance(name)
+    ours = problem("mclp", matrix, weights, k=k).solve()
+    theirs = spopt_solve(lambda: SpoptMCLP.from_cost_matrix(
+        dense_cost(matrix, 1e9), weights, RADIUS_M, k + N_EXISTING, predefined_facilities_arr=predefined(matrix)))
+    assert ours.status == "optimal" and ours.gap == 0
+    assert ours.objective == pytest.approx(theirs)
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+def test_exact_lscp_objective_equals_spopt(name):
+    from spopt.locate import LSCP as SpoptLSCP
+
+    matrix, weights = instance(name)
+    ours = problem("lscp", matrix, weights)
+    solution = ours.solve()
+    cost = dense_cost(matrix, 1e9)
+    coverable = (cost <= RADIUS_M).any(axis=1)  # spopt cannot leave a place uncovered
+    theirs = spopt_solve(lambda: SpoptLSCP.from_cost_matrix(cost[coverable], RADIUS_M, predefined_facilities_arr=predefined(matrix)))
+    assert solution.objective + N_EXISTING == pytest.approx(theirs)  # spopt counts existing sites too
+
+
+def test_exact_pmedian_objective_equals_spopt():
+    from spopt.locate import PMedian as SpoptPMedian
+
+    matrix, weights = instance("monaco", n_sites=40, n_demand=150)
+    ours = problem("pmedian", matrix, weights, k=5)
+    solution = ours.solve()
+    theirs = spopt_solve(lambda: SpoptPMedian.from_cost_matrix(
+        dense_cost(matrix, ours.penalty_m), weights, 5 + N_EXISTING, predefined_facilities_arr=predefined(matrix)))
+    assert solution.objective == pytest.approx(theirs, rel=1e-9)
+
+
+def test_exact_pcenter_objective_equals_spopt():
+    from spopt.locate import PCenter as SpoptPCenter
+
+    matrix, weights = instance("monaco", n_sites=40, n_demand=150)
+    ours = problem("pcenter", matrix, weights, k=10)
+    solution = ours.solve()
+    cost = dense_cost(matrix, ours.penalty_m)[ours.coverable]  # uncoverable places are reported, not counted
+    theirs = spopt_solve(lambda: SpoptPCenter.from_cost_matrix(cost, 10 + N_EXISTING, predefined_facilities_arr=predefined(matrix)))
+    assert solution.objective < ours.penalty_m, "instance too small to test p-center beyond the penalty"
+    assert solution.objective == pytest.approx(theirs, abs=1e-3)
+
+
+def test_from_cost_matrix_gives_the_same_answer_as_from_access():
+    matrix, weights = instance()
+    cost = dense_cost(matrix, np.inf)
+    a = problem("mclp", matrix, weights, k=6).solve()
+    b = MCLP.from_cost_matrix(cost, n_existing=N_EXISTING, weights=weights, service_radius=RADIUS_M, k=6).solve()
+    c = problem("pmedian", matrix, weights, k=6).solve()
+    d = PMedian.from_cost_matrix(cost, n_existing=N_EXISTING, weights=weights, k=6, search_limit_m=LIMIT_M).solve()
+    assert (a.objective, list(a.chosen)) == (b.objective, list(b.chosen))
+    assert c.objective == pytest.approx(d.objective) and list(c.chosen) == list(d.chosen)
+
+
+# --------------------------------------------------------------- greedy bound
+@pytest.mark.parametrize("k", [2, 6, 12])
+def test_greedy_mclp_never_covers_more_than_exact(k):
+    mclp = problem("mclp", *instance(), k=k)
+    greedy, exact = mclp.solve("greedy"), mclp.solve("exact")
+    assert greedy.objective <= exact.objective
+    assert greedy.bound >= exact.objective  # greedy's (1 - 1/e) bound is a true bound
+
+
+def test_greedy_lscp_never_uses_fewer_sites_than_exact():
+    lscp = problem("lscp", *instance())
+    assert lscp.solve("greedy").objective >= lscp.solve("exact").objective
+
+
+@pytest.mark.parametrize("kind", ["pmedian", "pcenter"])
+def test_greedy_distance_models_never_beat_exact(kind):
+    model = problem(kind, *instance(), k=8)
+    assert model.solve("greedy").objective >= model.solve("exact").objective - 1e-6
+
+
+# ------------------------------------------------------------ coverage rules
+def test_lscp_answer_covers_every_coverable_place_in_the_matrix():
+    matrix, weights = instance("liechtenstein")
+    solution = problem("lscp", matrix, weights).solve()
+    within = matrix.metres <= RADIUS_M
+    open_rows = np.concatenate([np.arange(N_EXISTING), solution.selected])
+    coverable = np.zeros(matrix.shape[1], dtype=bool)
+    coverable[matrix.cols[within]] = True
+    covered = np.zeros(matrix.shape[1], dtype=bool)
+    covered[matrix.cols[within & np.isin(matrix.rows, open_rows)]] = True
+    assert covered.sum() > 0 and np.array_equal(covered, coverable)
+
+
+def test_lscp_lists_uncoverable_places_by_id_instead_of_failing():
+    matrix, weights = instance()
+    # A place with no pair at all (as off-network places are): uncoverable, never infeasible.
+    far = AccessMatrix(matrix.site_ids, np.append(matrix.demand_ids, "far away"), matrix.rows, matrix.cols, matrix.metres, matrix.cutoff_m)
+    lscp = problem("lscp", far, np.append(weights, 1.0))
+    solution = lscp.solve()
+    assert "far away" in set(lscp.uncoverable_ids) and solution.status == "optimal"
+    assert solution.objective == problem("lscp", *instance()).solve().objective
+
+
+def test_lscp_target_share_covers_the_share_with_fewer_sites():
+    matrix, weights = instance()
+    full = problem("lscp", matrix, weights)
+    part = problem("lscp", matrix, weights, target_share=0.8)
+    all_sites, some_sites = full.solve(), part.solve()
+    reachable = weights[part.coverable].sum()
+    assert part.covered_weight(some_sites.chosen) >= 0.8 * reachable - 1e-9
+    assert some_sites.objective < all_sites.objective
+
+
+@pytest.mark.parametrize("kind", ["lscp", "mclp", "pmedian", "pcenter"])
+def test_existing_sites_stay_open_and_are_never_selected(kind):
+    matrix, weights = instance()
+    model = problem(kind, matrix, weights, **({} if kind == "lscp" else {"k": 6}))
+    solution = model.solve()
+    assert not np.isin(solution.selected, np.arange(N_EXISTING)).any()
+    # The objective counts the existing sites: closing them would change it.
+    if kind == "mclp":
+        assert solution.objective == model.covered_weight(solution.chosen) >= weights[model.covered_by_existing].sum() > 0
+    if kind == "pmedian":
+        without = PMedian.from_access(matrix, weights=weights, k=6).evaluate(model.candidates[solution.chosen])
+        assert solution.objective < without
+
+
+def test_mclp_spends_no_site_on_places_existing_sites_cover():
+    matrix, weights = instance()
+    mclp = problem("mclp", matrix, weights, k=len(problem("lscp", matrix, weights).solve().chosen) + 5)
+    solution = mclp.solve()
+    assert solution.objective == pytest.approx(weights[mclp.coverable].sum())
+    assert len(solution.chosen) < mclp.k  # sites that would add nothing are not proposed
+
+
+# ------------------------------------------------------------------- ties
+@pytest.mark.parametrize("kind", ["lscp", "mclp", "pmedian", "pcenter"])
+def test_same_input_twice_gives_the_same_answer(kind):
+    params = {} if kind == "lscp" else {"k": 7}
+    first = problem(kind, *instance(), **params).solve()
+    second = problem(kind, *instance(), **params).solve()
+    assert list(first.chosen) == list(second.chosen) and first.objective == second.objective
+
+
+@pytest.mark.parametrize("kind", ["lscp", "mclp", "pmedian", "pcenter"])
+@pytest.mark.parametrize("method", ["exact", "greedy"])
+def test_duplicated_candidates_resolve_to_the_lower_position(kind, method):
+    matrix, weights = instance("monaco", n_sites=30, n_demand=200)
+    n = matrix.shape[0]
+    # Sites: existing, candidates, then the same candidates again (identical walks).
+    again = matrix.rows >= N_EXISTING
+    doubled = AccessMatrix(np.append(matrix.site_ids, matrix.site_ids[N_EXISTING:]), matrix.demand_ids,
+                           np.concatenate([matrix.rows, matrix.rows[again] + n - N_EXISTING]),
+                           np.concatenate([matrix.cols, matrix.cols[again]]), np.concatenate([matrix.metres, matrix.metres[again]]),
+                           matrix.cutoff_m)
+    solution = problem(kind, doubled, weights, **({} if kind == "lscp" else {"k": 5})).solve(method)
+    assert len(solution.chosen) and (solution.chosen < n - N_EXISTING).all()
+
+
+def test_two_identical_candidates_pick_the_first():
+    covers = sparse.csr_matrix(np.array([[1, 0, 0], [0, 1, 1], [0, 1, 1]], dtype=bool))
+    for method in ("exact", "greedy"):
+        assert list(MCLP(covers, None, 1, 1).solve(method).chosen) == [0]
+        assert list(LSCP(covers, None, 1).solve(method).chosen) == [0]
+
+
+# ------------------------------------------------------------- time limit
+def test_time_limit_returns_the_best_found_with_its_gap():
+    matrix, weights = instance("monaco", n_sites=250, n_demand=1000)  # about 5 s to prove optimal
+    model = problem("pmedian", matrix, weights, k=10)
+    solution = model.solve(time_limit=0.2)
+    greedy = model.solve("greedy")
+    assert solution.status == "time_limit" and len(solution.chosen) == 10
+    assert solution.bound <= solution.objective <= greedy.objective
+    assert 0 < solution.gap < 1 and solution.solve_time_s < 5
+
+
+# ---------------------------------------------------------------- weights
+def test_demand_weights_steer_the_choice():
+    matrix, _ = instance()
+    flat = problem("mclp", matrix, None, k=1)
+    first = flat.solve().chosen[0]
+    # All weight on one place the first choice leaves uncovered but another candidate covers.
+    reach = flat._cover.toarray().astype(bool)
+    place = np.flatnonzero(~reach[first] & reach.any(axis=0) & ~flat.covered_by_existing)[0]
+    heavy = np.ones(matrix.shape[1])
+    heavy[place] = 1000.0
+    steered = problem("mclp", matrix, heavy, k=1).solve()
+    assert steered.chosen[0] != first and reach[steered.chosen[0], place]
+    assert steered.objective >= 1000.0
+
+
+def test_weights_scale_the_mclp_objective():
+    matrix, weights = instance()
+    once, thrice = problem("mclp", matrix, weights, k=5).solve(), problem("mclp", matrix, 3 * weights, k=5).solve()
+    assert thrice.objective == pytest.approx(3 * once.objective) and list(thrice.chosen) == list(once.chosen)
+
+
+# ---------------------------------------------------------------- ranking
+def test_ranking_orders_new_sites_by_falling_marginal_gain():
+    model = problem("mclp", *instance(), k=8)
+    solution = model.solve()
+    order, gains = model.ranking()
+    assert sorted(order) == sorted(solution.chosen)
+    assert np.all(np.diff(gains) <= 1e-9) and gains.sum() == pytest.approx(solution.objective - model.weights[model.covered_by_existing].sum())
+
+
+# --------------------------------------------------------------- penalties
+def test_pmedian_charges_the_penalty_for_places_out_of_reach():
+    matrix, weights = instance()
+    model = problem("pmedian", matrix, weights, k=3, penalty_m=5000.0)
+    walks = model.walks(model.solve().chosen)
+    unreached = ~model.coverable
+    assert unreached.any() and np.all(walks[unreached] == 5000.0) and np.all(walks[~unreached] <= 5000.0)
+
+
+def test_pcenter_worst_walk_is_the_penalty_when_k_sites_cannot_reach_everyone():
+    model = problem("pcenter", *instance(), k=1)
+    solution = model.solve()
+    assert solution.objective == model.penalty_m and len(solution.chosen) == 1
+
+
+# ------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda m, w: problem("mclp", m, w, k=58), "only 57 candidates"),
+        (lambda m, w: problem("pmedian", m, w, k=-1), "k must be"),
+        (lambda m, w: problem("pcenter", m, w, k=2.5), "k must be"),
+        (lambda m, w: problem("mclp", m, w), "k, the number of new sites"),
+        (lambda m, w: problem("lscp", m, w, target_share=0.0), "target_share"),
+        (lambda m, w: problem("lscp", m, w, target_share=1.2), "target_share"),
+        (lambda m, w: MCLP.from_access(m, n_existing=m.shape[0], weights=w, k=1), "no candidate sites"),
+        (lambda m, w: problem("mclp", m, -w, k=1), "weights must be finite and ≥ 0"),
+        (lambda m, w: problem("mclp", m, w[:-1], k=1), "one value per demand place"),
+        (lambda m, w: MCLP.from_cost_matrix(np.ones((3, 4)), k=1), "needs service_radius"),
+        (lambda m, w: problem("mclp", m, w, k=1).solve("fastest"), "method must be"),
+        (lambda m, w: problem("mclp", m, w, k=1).solve(time_limit=0), "time_limit"),
+    ],
+)
+def test_bad_requests_are_clear_errors(make, message):
+    with pytest.raises(ProblemError, match=message):
+        make(*instance())
