@@ -18,15 +18,17 @@ from .config import Scenario
 from .demo import write_demo_inputs
 from .download import download_network, load_network
 from .network import WalkNetwork
+from .optimize import LSCP, MCLP, PCenter, PMedian, ProblemError
 from .outputs import write_outputs
 from .pipeline import run_scenario
 from .places import check_within_area, read_places
+from .proposal import Proposal, propose_sites
 from .profiles import GB50180_PRESETS, PROFILES, WalkProfile, get_profile
 from .results import CoverageResult
 from .snapping import Snap, snap_points
 
 __all__ = [
-    "AccessMatrix", "CoverageError", "CoverageResult", "GB50180_PRESETS", "InputError", "InputErrors",
+    "AccessMatrix", "CoverageError", "LSCP", "MCLP", "PCenter", "PMedian", "ProblemError", "Proposal", "propose_sites", "CoverageResult", "GB50180_PRESETS", "InputError", "InputErrors",
     "NetworkError", "PROFILES", "Scenario", "ScenarioError", "Snap", "WalkNetwork", "WalkProfile",
     "check_within_area", "compute_coverage", "download_network", "get_profile", "load_network",
     "read_places", "run_scenario", "snap_points", "write_demo_inputs", "write_outputs",

@@ -184,8 +184,8 @@ def diff(
 def propose(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (its sites stay open and count).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for proposed_sites.csv and proposal.json.")],
-    method: Annotated[str, typer.Option(help="mclp: k sites covering most weight; lscp: fewest sites covering all (or --target-share); pmedian: k sites minimising walk distance.")] = "mclp",
-    k: Annotated[Optional[int], typer.Option("--k", help="Number of new sites (mclp, pmedian).")] = None,
+    method: Annotated[str, typer.Option(help="mclp: k sites covering most weight; lscp: fewest sites covering all (or --target-share); pmedian: k sites minimising walk distance; pcenter: k sites minimising the worst walk.")] = "mclp",
+    k: Annotated[Optional[int], typer.Option("--k", help="Number of new sites (mclp, pmedian, pcenter).")] = None,
     target_share: Annotated[Optional[float], typer.Option(help="lscp: share of demand weight to reach, e.g. 0.95.")] = None,
     candidates: Annotated[Optional[Path], typer.Option(help="A place file of candidate sites.")] = None,
     candidate_tags: Annotated[Optional[str], typer.Option(help="OSM tags of candidate places, e.g. 'amenity=community_centre|library,office=government' (needs a local OSM network file).")] = None,

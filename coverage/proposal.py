@@ -11,11 +11,11 @@ import pandas as pd
 from .access import AccessMatrix
 from .analysis import _as_places, _lonlat
 from .network import WalkNetwork
-from .optimize import LSCP, MCLP, PMedian, ProposalError, Solution
+from .optimize import LSCP, MCLP, PCenter, PMedian, ProposalError, Solution
 from .profiles import get_profile
 from .snapping import DEFAULT_MAX_SNAP_M, snap_points
 
-PROPOSAL_METHODS = ("mclp", "lscp", "pmedian")
+PROPOSAL_METHODS = ("mclp", "lscp", "pmedian", "pcenter")
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Proposal:
 
     Attributes
     ----------
-    method : "mclp", "lscp" or "pmedian".
+    method : "mclp", "lscp", "pmedian" or "pcenter".
     sites : the proposed candidates (GeoDataFrame, WGS-84) in choice order, with
         ``rank`` and ``added_weight`` (demand weight newly within the threshold).
     exact, greedy : the two solutions (objective, bound, gap, solve time).
@@ -84,7 +84,8 @@ def propose_sites(
     ----------
     method : "mclp" (k sites covering the most weight), "lscp" (fewest sites
         covering every coverable place, or ``target_share`` of the weight) or
-        "pmedian" (k sites minimising weighted walk distance).
+        "pmedian" (k sites minimising weighted walk distance) or "pcenter"
+        (k sites minimising the worst walk).
     k : number of new sites (mclp, pmedian).
     target_share : for lscp, the share of demand weight to reach (default: all coverable).
     threshold_min, profile, speed_kmh : the coverage rule, as in `compute_coverage`.
@@ -95,7 +96,7 @@ def propose_sites(
     """
     if method not in PROPOSAL_METHODS:
         raise ProposalError(f"method must be one of {', '.join(PROPOSAL_METHODS)}, not {method!r}")
-    if method in ("mclp", "pmedian") and k is None:
+    if method in ("mclp", "pmedian", "pcenter") and k is None:
         raise ProposalError(f"{method} needs k, the number of new sites")
     if len(candidates) == 0:
         raise ProposalError("there are no candidate sites to choose from")
@@ -103,7 +104,7 @@ def propose_sites(
     threshold_m = threshold_min * walk.metres_per_minute
     sites, demand, candidates = _as_places(sites, "sites"), _as_places(demand, "demand"), _as_places(candidates, "candidates")
     everyone = np.vstack([_lonlat(sites), _lonlat(candidates)])
-    limit = threshold_m if method != "pmedian" else 2 * threshold_m
+    limit = threshold_m if method in ("mclp", "lscp") else 2 * threshold_m
     matrix = AccessMatrix.compute(
         network, snap_points(network, everyone, max_snap_m=max_snap_m), snap_points(network, _lonlat(demand), max_snap_m=max_snap_m),
         limit, progress=False,
@@ -115,8 +116,10 @@ def propose_sites(
         problem = MCLP(covers, weights, n_existing, k)
     elif method == "lscp":
         problem = LSCP(covers, weights, n_existing, target_share if target_share is not None else 1.0)
-    else:
+    elif method == "pmedian":
         problem = PMedian(matrix.to_csr(), weights, n_existing, k)
+    else:
+        problem = PCenter(matrix.to_csr(), weights, n_existing, k)
     exact = problem.solve("exact", time_limit=time_limit)
     greedy = problem.solve("greedy")
     problem.solution = exact

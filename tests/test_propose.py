@@ -157,3 +157,17 @@ def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
     after = json.loads((tmp_path / "after" / "manifest.json").read_text(encoding="utf-8"))
     assert after["results"]["share_weight"] == pytest.approx(summary["share_after"], abs=1e-6)
     assert "proposed" in set(pd.read_csv(toml.parent / "sites.csv")["status"].dropna())
+
+
+def test_propose_sites_with_pcenter_returns_k_labelled_sites(monaco):
+    import geopandas as gpd
+
+    from coverage import propose_sites
+    from coverage.candidates import candidates_on_grid
+    from real_places import osm_place_frames
+
+    sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=3, n_demand=200)
+    to_gdf = lambda f: gpd.GeoDataFrame(f, geometry=gpd.points_from_xy(f.lon, f.lat), crs=4326)  # noqa: E731
+    proposal = propose_sites(monaco, to_gdf(sites), to_gdf(demand), candidates_on_grid(monaco, 300), method="pcenter", k=3, threshold_min=10)
+    assert len(proposal.sites) == 3 and set(proposal.sites["status"]) == {"proposed"}
+    assert proposal.exact.objective <= proposal.greedy.objective + 1e-6
