@@ -53,13 +53,19 @@ def run(
     except CoverageError as exc:
         _fail(exc)
         return
-    for message in result.manifest.get("warnings", []):
-        err.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+    _print_warnings(result)
     if not quiet:
         _print_summary(result)
         out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")
     if profile:
         _print_timings({**result.timings, **timer.seconds})
+
+
+def _print_warnings(result) -> None:
+    for message in result.manifest.get("warnings", []):
+        err.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+    if result.cache_stats and result.cache_stats.get("rebuilt"):
+        err.print(f"[yellow]note:[/] the walk-distance cache {result.cache_stats['cache_file']} could not be read; it was rebuilt from scratch", highlight=False)
 
 
 def _print_timings(seconds: dict[str, float]) -> None:
@@ -149,6 +155,7 @@ def add_site(
     except CoverageError as exc:
         _fail(exc)
         return
+    _print_warnings(after)
     diff = ScenarioDiff.from_results(before, after)
     out.print(f"Added {len(after.sites) - len(before.sites)} site(s); the previous sites file is kept as {backup.name}")
     if after.cache_stats:

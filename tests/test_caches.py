@@ -95,3 +95,20 @@ def test_a_different_cutoff_never_reuses_rows(monaco, places, tmp_path):
     cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path)
     _, stats = cached_access_matrix(monaco, sites, demand, 900.0, tmp_path)
     assert stats["sites_reused"] == 0
+
+
+def test_run_says_when_it_rebuilt_an_unreadable_cache(tmp_path):
+    from typer.testing import CliRunner
+
+    from coverage.cli import app
+    from real_places import write_beijing_scenario
+
+    toml = write_beijing_scenario(tmp_path / "in", raw_file("beijing_haidian_cau_map.osm"))
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[sites]", 'cache_dir = "cache"\n\n[sites]'), encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(toml), "--out", str(tmp_path / "a"), "-q", "--no-report"]).exit_code == 0
+    for npz in (toml.parent / "cache" / "matrices").glob("*.npz"):
+        npz.write_bytes(b"damaged")
+    result = runner.invoke(app, ["run", str(toml), "--out", str(tmp_path / "b"), "-q", "--no-report"])
+    assert result.exit_code == 0 and "rebuilt" in result.output
+    assert (tmp_path / "a" / "coverage.csv").read_bytes() == (tmp_path / "b" / "coverage.csv").read_bytes()
