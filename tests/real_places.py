@@ -34,13 +34,16 @@ def beijing_place_frames(osm_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def write_beijing_scenario(folder: Path, osm_path: Path, *, threshold_min: float = 10, extra_walk: str = "") -> Path:
     """Write sites.csv, demand.csv and scenario.toml for the Beijing extract; return the TOML path."""
-    sites, demand = beijing_place_frames(osm_path)
+    return _write_scenario(folder, "Beijing test", osm_path, *beijing_place_frames(osm_path), threshold_min, extra_walk)
+
+
+def _write_scenario(folder: Path, name: str, osm_path: Path, sites: pd.DataFrame, demand: pd.DataFrame, threshold_min: float, extra_walk: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     sites.to_csv(folder / "sites.csv", index=False)
     demand.to_csv(folder / "demand.csv", index=False)
     toml = folder / "scenario.toml"
     toml.write_text(
-        f'name = "Beijing test"\n\n[network]\npath = "{osm_path.as_posix()}"\n\n'
+        f'name = "{name}"\n\n[network]\npath = "{osm_path.as_posix()}"\n\n'
         f'[sites]\npath = "sites.csv"\n\n[demand]\npath = "demand.csv"\n\n'
         f"[walk]\nthreshold_min = {threshold_min}\n{extra_walk}",
         encoding="utf-8",
@@ -71,13 +74,4 @@ def osm_place_frames(osm_path: Path, *, n_sites: int, n_demand: int, seed: int =
 def write_osm_scenario(folder: Path, osm_path: Path, *, n_sites: int = 20, n_demand: int = 300, threshold_min: float = 10) -> Path:
     """A scenario of real features of any extract (see `osm_place_frames`); returns the TOML path."""
     sites, demand = osm_place_frames(osm_path, n_sites=n_sites, n_demand=n_demand)
-    folder.mkdir(parents=True, exist_ok=True)
-    sites.to_csv(folder / "sites.csv", index=False)
-    demand.to_csv(folder / "demand.csv", index=False)
-    toml = folder / "scenario.toml"
-    toml.write_text(
-        f'name = "{osm_path.stem}"\n[network]\npath = "{osm_path.as_posix()}"\n'
-        f'[sites]\npath = "sites.csv"\n[demand]\npath = "demand.csv"\n[walk]\nthreshold_min = {threshold_min}\n',
-        encoding="utf-8",
-    )
-    return toml
+    return _write_scenario(folder, osm_path.stem, osm_path, sites, demand, threshold_min)
