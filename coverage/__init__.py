@@ -17,6 +17,7 @@ from .analysis import compute_coverage
 from .config import Scenario
 from .demo import write_demo_inputs
 from .download import download_network, load_network
+from .maps import coverage_map, save_map
 from .network import WalkNetwork
 from .optimize import LSCP, MCLP, PCenter, PMedian, ProblemError
 from .outputs import write_outputs
@@ -30,6 +31,6 @@ from .snapping import Snap, snap_points
 __all__ = [
     "AccessMatrix", "CoverageError", "LSCP", "MCLP", "PCenter", "PMedian", "ProblemError", "Proposal", "propose_sites", "CoverageResult", "GB50180_PRESETS", "InputError", "InputErrors",
     "NetworkError", "PROFILES", "Scenario", "ScenarioError", "Snap", "WalkNetwork", "WalkProfile",
-    "check_within_area", "compute_coverage", "download_network", "get_profile", "load_network",
+    "check_within_area", "compute_coverage", "coverage_map", "save_map", "download_network", "get_profile", "load_network",
     "read_places", "run_scenario", "snap_points", "write_demo_inputs", "write_outputs",
 ]

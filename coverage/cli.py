@@ -34,7 +34,9 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary table.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse the network and walk from every site afresh.")] = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html/.md, charts and tables.xlsx.")] = True,
+    map_: Annotated[bool, typer.Option("--map/--no-map", help="Write map.html (offline, self-contained).")] = True,
     lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
+    basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
     profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage took.")] = False,
 ) -> None:
     """Compute walk times from every demand place to its nearest site; write tables, report and map."""
@@ -47,9 +49,14 @@ def run(
         timer = StageTimer()
         with timer.stage("write tables"):
             written = write_outputs(result, out_dir)
+        if map_:
+            from .maps import coverage_map, save_map
+
+            with timer.stage("write map"):
+                written.append(save_map(coverage_map(result, lang=lang, basemap=basemap), Path(out_dir) / "map.html"))
         if report:
             with timer.stage("write report"):
-                written += write_report(result, out_dir, lang=lang)
+                written += write_report(result, out_dir, lang=lang, map_file="map.html" if map_ else None)
     except CoverageError as exc:
         _fail(exc)
         return
@@ -76,6 +83,29 @@ def _print_timings(seconds: dict[str, float]) -> None:
         table.add_row(stage, f"{value:.3f}")
     table.add_row("total", f"{sum(seconds.values()):.3f}", style="bold")
     out.print(table)
+
+
+@app.command("map")
+def map_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for map.html.")],
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
+    bands: Annotated[Optional[str], typer.Option(help="Walk-time bands in minutes, e.g. 5,10,15 (default 5, 10 and the threshold).")] = None,
+    offline: Annotated[bool, typer.Option("--offline/--online", help="Inline Leaflet so the page opens with no internet.")] = True,
+) -> None:
+    """Write the interactive coverage map: walk-time bands, sites, demand coloured by walk minutes."""
+    from .maps import coverage_map, save_map
+    from .pipeline import run_scenario
+
+    try:
+        band_list = [float(b) for b in bands.split(",")] if bands else None
+        result = run_scenario(scenario, progress=False)
+        path = save_map(coverage_map(result, bands_min=band_list, basemap=basemap, lang=lang), out_dir / "map.html", offline=offline)
+    except (CoverageError, ValueError) as exc:
+        _fail(exc)
+        return
+    out.print(f"Wrote {path}")
 
 
 @app.command("report")

@@ -46,7 +46,9 @@ WALKTHROUGH = [
     new_code_cell("result.left_out()[['demand_name', 'walk_min', 'nearest_site_name']].head(10)"),
     new_markdown_cell("## 5. The sparse site × demand matrix\nSite planning reuses it: walk metres for every pair within the search limit."),
     new_code_cell("m = result.matrix\nprint(m.shape, m.nnz, 'reachable pairs')\nm.to_csr()[:3, :10].toarray().round(0)"),
-    new_markdown_cell("## 6. Tables and report\nThe same files as `coverage-planner run` writes."),
+    new_markdown_cell("## 6. The map\nWalk-time bands drawn from the reached streets, sites, and every building coloured by its walk time."),
+    new_code_cell("m = cp.coverage_map(result, basemap='none', lang='en')\ncp.save_map(m, work / 'out' / 'map.html')\nm"),
+    new_markdown_cell("## 7. Tables and report\nThe same files as `coverage-planner run` writes."),
     new_code_cell(
         "written = cp.write_outputs(result, work / 'out')\n"
         "from coverage.report import write_report\n"
