@@ -93,6 +93,7 @@ def map_command(
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
     bands: Annotated[Optional[str], typer.Option(help="Walk-time bands in minutes, e.g. 5,10,15 (default 5, 10 and the threshold).")] = None,
     offline: Annotated[bool, typer.Option("--offline/--online", help="Inline Leaflet so the page opens with no internet.")] = True,
+    districts: Annotated[Optional[Path], typer.Option(help="District polygons (GeoJSON/GPKG) to outline.")] = None,
 ) -> None:
     """Write the interactive coverage map: walk-time bands, sites, demand coloured by walk minutes."""
     from .maps import coverage_map, save_map
@@ -101,7 +102,13 @@ def map_command(
     try:
         band_list = [float(b) for b in bands.split(",")] if bands else None
         result = run_scenario(scenario, progress=False)
-        path = save_map(coverage_map(result, bands_min=band_list, basemap=basemap, lang=lang), out_dir / "map.html", offline=offline)
+        outlines = None
+        if districts is not None:
+            import geopandas as gpd
+
+            outlines = gpd.GeoDataFrame(geometry=[_read_polygon(districts)], crs=4326)
+        m = coverage_map(result, bands_min=band_list, basemap=basemap, lang=lang, districts=outlines)
+        path = save_map(m, out_dir / "map.html", offline=offline)
     except (CoverageError, ValueError) as exc:
         _fail(exc)
         return

@@ -130,3 +130,19 @@ def test_offline_map_renders_in_headless_chromium_without_errors(result, tmp_pat
 
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.std() > 10, "the screenshot is blank"
+
+
+def test_map_command_outlines_districts_from_a_file(result, tmp_path):
+    import geopandas as gpd
+    from typer.testing import CliRunner
+
+    from coverage.cli import app
+
+    west, south, east, north = result.network.bounds
+    # A test outline around the extract (not a real district boundary).
+    gpd.GeoDataFrame({"name": ["test outline"]}, geometry=[shapely.box(west, south, east, north)], crs=4326).to_file(tmp_path / "d.geojson")
+    scenario = Path(result.manifest["scenario"]["path"])
+    out = CliRunner().invoke(app, ["map", str(scenario), "--out", str(tmp_path / "m"), "--districts", str(tmp_path / "d.geojson"), "--lang", "en"])
+    assert out.exit_code == 0, out.output
+    html = (tmp_path / "m" / "map.html").read_text(encoding="utf-8")
+    assert "districts" in html and f"{round(west, 5)}" in html
