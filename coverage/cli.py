@@ -91,7 +91,7 @@ def map_command(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for map.html.")],
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
-    bands: Annotated[Optional[str], typer.Option(help="Walk-time bands in minutes, e.g. 5,10,15 (default 5, 10 and the threshold).")] = None,
+    bands: Annotated[Optional[str], typer.Option(help="Walk-time bands in minutes, e.g. 5,10,15 (default: 5, 10, 15 where below the threshold, and the threshold).")] = None,
     offline: Annotated[bool, typer.Option("--offline/--online", help="Inline Leaflet so the page opens with no internet.")] = True,
     districts: Annotated[Optional[Path], typer.Option(help="District polygons (GeoJSON/GPKG) to outline.")] = None,
 ) -> None:
