@@ -14,6 +14,7 @@ from .matrix_cache import cached_access_matrix
 from .network import WalkNetwork
 from .profiles import get_profile
 from .results import CoverageResult
+from .snap_cache import cached_snap_points
 from .snapping import DEFAULT_MAX_SNAP_M, Snap, snap_points
 
 
@@ -56,8 +57,9 @@ def compute_coverage(
     access_legs : count the straight legs from each place to its edge.
     preset : name of the GB 50180 preset the threshold came from, for reports.
     manifest : provenance to carry on the result.
-    cache_dir : keep walk rows per site here, so a rerun after adding a site
-        walks only from the new one (see `coverage.matrix_cache`).
+    cache_dir : keep snaps per place and walk rows per site here, so a rerun
+        after adding a site snaps and walks only from the new one (see
+        `coverage.snap_cache`, `coverage.matrix_cache`).
 
     Returns
     -------
@@ -73,8 +75,15 @@ def compute_coverage(
     sites = _as_places(sites, "sites")
     demand = _as_places(demand, "demand")
     with timer.stage("snap places to edges"):
-        site_snap = snap_points(network, _lonlat(sites), max_snap_m=max_snap_m)
-        demand_snap = snap_points(network, _lonlat(demand), max_snap_m=max_snap_m)
+        if cache_dir is None:
+            site_snap = snap_points(network, _lonlat(sites), max_snap_m=max_snap_m)
+            demand_snap = snap_points(network, _lonlat(demand), max_snap_m=max_snap_m)
+        else:
+            # One cache lookup for both (one file read and at most one write).
+            both, places_snapped = cached_snap_points(
+                network, np.concatenate([_lonlat(sites), _lonlat(demand)]), max_snap_m=max_snap_m, cache_dir=cache_dir
+            )
+            site_snap, demand_snap = both.take(np.arange(len(sites))), both.take(np.arange(len(sites), len(both)))
     ids = dict(site_ids=sites["id"].to_numpy(), demand_ids=demand["id"].to_numpy())
     cache_stats = None
     with timer.stage("walk distances"):
@@ -86,6 +95,7 @@ def compute_coverage(
             matrix, cache_stats = cached_access_matrix(
                 network, site_snap, demand_snap, search_limit_m, cache_dir, include_access_legs=access_legs, progress=progress, **ids
             )
+            cache_stats["places_snapped"] = places_snapped
     nearest, metres = matrix.nearest()
     has_site = nearest >= 0
     site_id = np.where(has_site, sites["id"].to_numpy(object)[np.maximum(nearest, 0)], None)

@@ -13,20 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_path
+from ._arrayfile import read_arrays, write_arrays
 from .access import AccessMatrix
 from .network import WalkNetwork
 from .snapping import Snap
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def network_fingerprint(network: WalkNetwork) -> str:
     """A digest of the network's routing arrays (independent of where it was loaded from)."""
-    digest = hashlib.sha256()
-    for array in (network.node_ids, network.edge_u, network.edge_v, np.round(network.edge_length, 6)):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:24]
+    return network.fingerprint
 
 
 def cached_access_matrix(
@@ -50,7 +47,7 @@ def cached_access_matrix(
     family = json.dumps(
         [FORMAT_VERSION, network_fingerprint(network), demand_snap.fingerprints().tolist(), round(float(cutoff_m), 6), include_access_legs]
     )
-    path = Path(cache_dir) / "matrices" / f"walks-{hashlib.sha256(family.encode()).hexdigest()[:24]}.npz"
+    path = Path(cache_dir) / "matrices" / f"walks-{hashlib.sha256(family.encode()).hexdigest()[:24]}.arrays"
     known, rebuilt = _read(path)
     keys = site_snap.fingerprints()
     missing = np.array([i for i, k in enumerate(keys) if k not in known], dtype=np.int64)
@@ -78,23 +75,20 @@ def _read(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
     if not path.is_file():
         return {}, False
     try:
-        with np.load(path, allow_pickle=False) as data:
-            bounds = np.cumsum(data["counts"])[:-1]
-            cols = np.split(data["cols"], bounds)
-            metres = np.split(data["metres"], bounds)
-            return {str(k): (c, m) for k, c, m in zip(data["keys"], cols, metres)}, False
+        _, data = read_arrays(path)
+        bounds = np.cumsum(data["counts"])[:-1]
+        cols = np.split(data["cols"], bounds)
+        metres = np.split(data["metres"], bounds)
+        return {str(k): (c, m) for k, c, m in zip(data["keys"], cols, metres)}, False
     except Exception:  # noqa: BLE001 - any damage means: recompute everything
         return {}, True
 
 
 def _write(path: Path, known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     keys = sorted(known)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                keys=np.array(keys, dtype=str),
-                counts=np.array([len(known[k][0]) for k in keys], dtype=np.int64),
-                cols=np.concatenate([known[k][0] for k in keys]).astype(np.int64) if keys else np.zeros(0, np.int64),
-                metres=np.concatenate([known[k][1] for k in keys]) if keys else np.zeros(0),
-            )
+    write_arrays(path, {
+        "keys": np.array(keys, dtype="U24"),
+        "counts": np.array([len(known[k][0]) for k in keys], dtype=np.int64),
+        "cols": np.concatenate([known[k][0] for k in keys]).astype(np.int64) if keys else np.zeros(0, np.int64),
+        "metres": np.concatenate([known[k][1] for k in keys]) if keys else np.zeros(0),
+    })

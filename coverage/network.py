@@ -267,6 +267,14 @@ class WalkNetwork:
         return sparse.csr_matrix((weights[first], (rows[first], cols[first])), shape=(n, n))
 
     @cached_property
+    def fingerprint(self) -> str:
+        """A digest of the routing arrays (nodes, edges, lengths), independent of where the network came from."""
+        digest = hashlib.sha256()
+        for array in (self.node_ids, self.edge_u, self.edge_v, np.round(self.edge_length, 6)):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:24]
+
+    @cached_property
     def component(self) -> np.ndarray:
         """Connected-component label of every node; 0 is the largest component."""
         _, labels = csgraph.connected_components(self.csr, directed=False)
@@ -285,10 +293,34 @@ class WalkNetwork:
     @cached_property
     def edges_metric(self) -> np.ndarray:
         """Edge shapes as shapely LineStrings in the metric CRS (`crs`)."""
+        return shapely.linestrings(self.metric_coords, indices=self._coord_index())
+
+    @property
+    def metric_coords(self) -> np.ndarray:
+        """`coords` projected to `crs` (computed once, or supplied by the network cache)."""
         if self.coords_metric is None:
             x, y = self.to_metric.transform(self.coords[:, 0], self.coords[:, 1])
             self.coords_metric = np.column_stack([x, y])
-        return shapely.linestrings(self.coords_metric, indices=self._coord_index())
+        return self.coords_metric
+
+    def edge_lines_metric(self, edges: np.ndarray) -> np.ndarray:
+        """LineStrings (metric CRS) of some edges only: cheaper than `edges_metric` for a few."""
+        edges = np.asarray(edges, dtype=np.int64)
+        if "edges_metric" in self.__dict__:
+            return self.edges_metric[edges]
+        starts, ends = self.coord_offsets[edges], self.coord_offsets[edges + 1]
+        counts = ends - starts
+        rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        return shapely.linestrings(self.metric_coords[rows], indices=np.repeat(np.arange(len(edges)), counts))
+
+    @cached_property
+    def edge_bounds_metric(self) -> np.ndarray:
+        """(m, 4) bounding box of every edge in the metric CRS: minx, miny, maxx, maxy."""
+        xy, starts = self.metric_coords, self.coord_offsets[:-1]
+        return np.column_stack([
+            np.minimum.reduceat(xy[:, 0], starts), np.minimum.reduceat(xy[:, 1], starts),
+            np.maximum.reduceat(xy[:, 0], starts), np.maximum.reduceat(xy[:, 1], starts),
+        ])
 
     def _coord_index(self) -> np.ndarray:
         return np.repeat(np.arange(self.n_edges), np.diff(self.coord_offsets))

@@ -1,4 +1,4 @@
-"""A parsed walking network saved as one .npz, so later runs skip parsing the OSM file.
+"""A parsed walking network saved as one array file, so later runs skip parsing the OSM file.
 
 The cache key is the OSM file's sha256 plus the walk-filter options and a
 format version, so an edited extract or a changed filter is never served
@@ -7,20 +7,20 @@ stale.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import shapely
+from scipy import sparse
 
-from ._io import atomic_path
+from ._arrayfile import read_arrays, write_arrays
 from .network import NetworkSource, WalkNetwork, file_sha256
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 5
 
 
 def save_network(network: WalkNetwork, path: str | Path) -> Path:
-    """Write the network's arrays to ``path`` (.npz, atomically)."""
+    """Write the network's arrays to ``path`` (see `coverage._arrayfile`, atomically)."""
     arrays = {
         "node_ids": network.node_ids,
         "node_lonlat": network.node_lonlat,
@@ -35,40 +35,43 @@ def save_network(network: WalkNetwork, path: str | Path) -> Path:
         "edge_highway": np.array(network.edge_highway, dtype=str),
         "edge_name": np.array(["" if n is None else n for n in network.edge_name], dtype=str),
         "edge_has_name": np.array([n is not None for n in network.edge_name]),
-        "meta": np.array(json.dumps({"version": FORMAT_VERSION, "source": network.source.to_dict()})),
+        # Derived arrays too: rebuilding them costs more than reading them back.
+        "csr_indptr": network.csr.indptr,
+        "csr_indices": network.csr.indices,
+        "csr_data": network.csr.data,
+        "component": network.component,
     }
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-    return path
+    return write_arrays(path, arrays, {"version": FORMAT_VERSION, "source": network.source.to_dict()})
 
 
 def load_saved_network(path: str | Path) -> WalkNetwork:
     """Read a network written by `save_network`."""
-    with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        if meta.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: network cache format {meta.get('version')} is not {FORMAT_VERSION}")
-        # Object arrays, not lists: a per-edge Python loop would cost more than the whole load.
-        names = data["edge_name"].astype(object)
-        names[~data["edge_has_name"]] = None
-        network = WalkNetwork(
-            node_ids=data["node_ids"],
-            node_lonlat=data["node_lonlat"],
-            edge_u=data["edge_u"],
-            edge_v=data["edge_v"],
-            edge_length=data["edge_length"],
-            coords=data["coords"],
-            coord_offsets=data["coord_offsets"],
-            edge_way_id=data["edge_way_id"],
-            edge_highway=data["edge_highway"].astype(object),
-            edge_name=names,
-            source=NetworkSource(**meta["source"]),
-        )
-        if network.crs.to_epsg() == int(data["metric_epsg"]):
-            network.coords_metric = data["coords_metric"]
-        return network
+    meta, data = read_arrays(path)
+    if meta.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: network cache format {meta.get('version')} is not {FORMAT_VERSION}")
+    # Object arrays, not lists: a per-edge Python loop would cost more than the whole load.
+    names = data["edge_name"].astype(object)
+    names[~data["edge_has_name"]] = None
+    network = WalkNetwork(
+        node_ids=data["node_ids"],
+        node_lonlat=data["node_lonlat"],
+        edge_u=data["edge_u"],
+        edge_v=data["edge_v"],
+        edge_length=data["edge_length"],
+        coords=data["coords"],
+        coord_offsets=data["coord_offsets"],
+        edge_way_id=data["edge_way_id"],
+        edge_highway=data["edge_highway"].astype(object),
+        edge_name=names,
+        source=NetworkSource(**meta["source"]),
+    )
+    if network.crs.to_epsg() == int(data["metric_epsg"]):
+        network.coords_metric = data["coords_metric"]
+    n = network.n_nodes
+    # Seed the cached properties (functools.cached_property reads the instance dict).
+    network.__dict__["csr"] = sparse.csr_matrix((data["csr_data"], data["csr_indices"], data["csr_indptr"]), shape=(n, n))
+    network.__dict__["component"] = data["component"]
+    return network
 
 
 def cached_osm_network(path: str | Path, cache_dir: str | Path, *, allow_private: bool = False) -> tuple[WalkNetwork, bool]:
@@ -79,7 +82,7 @@ def cached_osm_network(path: str | Path, cache_dir: str | Path, *, allow_private
     path = Path(path)
     digest = file_sha256(path)
     key = f"{digest[:24]}-{'private' if allow_private else 'public'}-v{FORMAT_VERSION}"
-    cached = Path(cache_dir) / "networks" / f"{key}.npz"
+    cached = Path(cache_dir) / "networks" / f"{key}.arrays"
     if cached.is_file():
         try:
             network = load_saved_network(cached)

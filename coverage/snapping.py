@@ -67,6 +67,8 @@ class Snap:
 
 
 DEFAULT_MAX_SNAP_M = 250.0
+# Below this many points, scanning edge bounding boxes beats building the edge index.
+_FEW_POINTS = 64
 
 
 def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snap:
@@ -91,34 +93,25 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
     n = len(lonlat)
     x, y = network.to_metric.transform(lonlat[:, 0], lonlat[:, 1])
     points = shapely.points(x, y)
-    lines = network.edges_metric
-    tree = network.edge_tree
-    # A search radius lets the tree prune; places beyond it stay unsnapped anyway.
-    radius = float(max_snap_m) if np.isfinite(max_snap_m) else None
-    (place_idx, edge_idx), dist = tree.query_nearest(points, max_distance=radius, return_distance=True, all_matches=True)
-    # all_matches lists every equally near edge; keep the lowest edge index per place.
-    order = np.lexsort((edge_idx, place_idx))
-    place_idx, edge_idx, dist = place_idx[order], edge_idx[order], dist[order]
-    first = np.ones(len(place_idx), dtype=bool)
-    first[1:] = place_idx[1:] != place_idx[:-1]
-    edge = np.full(n, -1, dtype=np.int64)
-    leg = np.full(n, np.inf)
-    edge[place_idx[first]] = edge_idx[first]
-    leg[place_idx[first]] = dist[first]
+    if n <= _FEW_POINTS and "edge_tree" not in network.__dict__ and np.isfinite(max_snap_m):
+        edge, leg = _nearest_edges_few(network, points, np.column_stack([x, y]), float(max_snap_m))
+    else:
+        edge, leg = _nearest_edges_tree(network, points, max_snap_m)
     too_far = leg > max_snap_m
     edge[too_far] = -1
     if np.isinf(leg).any():
         # Off-network places still get their true distance, so reports can say how far off they are.
         far = np.flatnonzero(np.isinf(leg))
-        (_, _), far_dist = tree.query_nearest(points[far], return_distance=True)
+        (_, _), far_dist = network.edge_tree.query_nearest(points[far], return_distance=True)
         leg[far] = far_dist
 
     ok = edge >= 0
     frac = np.zeros(n)
     snap_xy = np.full((n, 2), np.nan)
     if ok.any():
-        frac[ok] = shapely.line_locate_point(lines[edge[ok]], points[ok], normalized=True)
-        on_line = shapely.line_interpolate_point(lines[edge[ok]], frac[ok], normalized=True)
+        lines = network.edge_lines_metric(edge[ok])
+        frac[ok] = shapely.line_locate_point(lines, points[ok], normalized=True)
+        on_line = shapely.line_interpolate_point(lines, frac[ok], normalized=True)
         snap_xy[ok] = shapely.get_coordinates(on_line)
     # Positions along the edge in true (great-circle) metres, matching edge_length.
     length = np.where(ok, network.edge_length[np.maximum(edge, 0)], 0.0)
@@ -132,3 +125,43 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
         component=np.where(ok, network.component[network.edge_u[np.maximum(edge, 0)]], -1),
         point_lonlat=np.column_stack([sx, sy]),
     )
+
+
+def _nearest_edges_tree(network: WalkNetwork, points: np.ndarray, max_snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest edge (lowest index among equals) and distance per point, through the STRtree; inf when none within the limit."""
+    n = len(points)
+    # A search radius lets the tree prune; places beyond it stay unsnapped anyway.
+    radius = float(max_snap_m) if np.isfinite(max_snap_m) else None
+    (place_idx, edge_idx), dist = network.edge_tree.query_nearest(points, max_distance=radius, return_distance=True, all_matches=True)
+    # all_matches lists every equally near edge; keep the lowest edge index per place.
+    order = np.lexsort((edge_idx, place_idx))
+    place_idx, edge_idx, dist = place_idx[order], edge_idx[order], dist[order]
+    first = np.ones(len(place_idx), dtype=bool)
+    first[1:] = place_idx[1:] != place_idx[:-1]
+    edge = np.full(n, -1, dtype=np.int64)
+    leg = np.full(n, np.inf)
+    edge[place_idx[first]] = edge_idx[first]
+    leg[place_idx[first]] = dist[first]
+    return edge, leg
+
+
+def _nearest_edges_few(network: WalkNetwork, points: np.ndarray, xy: np.ndarray, max_snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Same answer as `_nearest_edges_tree` for a few points, from edge bounding boxes (no index to build).
+
+    GEOS computes the distances either way, so equal inputs give equal floats.
+    """
+    bounds = network.edge_bounds_metric
+    edge = np.full(len(xy), -1, dtype=np.int64)
+    leg = np.full(len(xy), np.inf)
+    for i, (px, py) in enumerate(xy):
+        dx = np.maximum(np.maximum(bounds[:, 0] - px, px - bounds[:, 2]), 0.0)
+        dy = np.maximum(np.maximum(bounds[:, 1] - py, py - bounds[:, 3]), 0.0)
+        candidates = np.flatnonzero(dx * dx + dy * dy <= max_snap_m * max_snap_m)
+        if len(candidates) == 0:
+            continue
+        dist = shapely.distance(points[i], network.edge_lines_metric(candidates))
+        best = np.argmin(dist)  # first of equals: candidates are in edge order
+        if dist[best] <= max_snap_m:
+            edge[i], leg[i] = candidates[best], dist[best]
+    return edge, leg
+

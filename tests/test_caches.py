@@ -46,8 +46,8 @@ def test_a_changed_osm_file_is_parsed_again(tmp_path):
 def test_an_unreadable_network_cache_is_rebuilt(tmp_path):
     path = raw_file("beijing_haidian_cau_map.osm")
     cached_osm_network(path, tmp_path)
-    for npz in (tmp_path / "networks").glob("*.npz"):
-        npz.write_bytes(b"garbage")
+    for damaged in (tmp_path / "networks").glob("*.arrays"):
+        damaged.write_bytes(b"garbage")
     network, hit = cached_osm_network(path, tmp_path)
     assert not hit and network.n_edges > 0
 
@@ -83,8 +83,8 @@ def test_moving_a_site_computes_its_row_again(monaco, places, tmp_path):
 def test_unreadable_matrix_cache_is_rebuilt_and_said_so(monaco, places, tmp_path):
     sites, demand, site_xy = places
     cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path)
-    for npz in (tmp_path / "matrices").glob("*.npz"):
-        npz.write_bytes(b"not a zip file")
+    for damaged in (tmp_path / "matrices").glob("*.arrays"):
+        damaged.write_bytes(b"not a zip file")
     matrix, stats = cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path)
     assert stats["rebuilt"] and stats["sites_computed"] == len(sites)
     assert matrix.nnz == AccessMatrix.compute(monaco, sites, demand, 1500.0).nnz
@@ -107,8 +107,50 @@ def test_run_says_when_it_rebuilt_an_unreadable_cache(tmp_path):
     toml.write_text(toml.read_text(encoding="utf-8").replace("[sites]", 'cache_dir = "cache"\n\n[sites]'), encoding="utf-8")
     runner = CliRunner()
     assert runner.invoke(app, ["run", str(toml), "--out", str(tmp_path / "a"), "-q", "--no-report"]).exit_code == 0
-    for npz in (toml.parent / "cache" / "matrices").glob("*.npz"):
-        npz.write_bytes(b"damaged")
+    for damaged in (toml.parent / "cache" / "matrices").glob("*.arrays"):
+        damaged.write_bytes(b"damaged")
     result = runner.invoke(app, ["run", str(toml), "--out", str(tmp_path / "b"), "-q", "--no-report"])
     assert result.exit_code == 0 and "rebuilt" in result.output
     assert (tmp_path / "a" / "coverage.csv").read_bytes() == (tmp_path / "b" / "coverage.csv").read_bytes()
+
+
+def test_snaps_are_cached_per_place_and_equal_fresh_ones(liechtenstein, tmp_path):
+    from coverage.snap_cache import cached_snap_points
+
+    rng = np.random.default_rng(8)
+    lon0, lat0, lon1, lat1 = liechtenstein.bounds
+    xy = np.column_stack([rng.uniform(lon0, lon1, 300), rng.uniform(lat0, lat1, 300)])
+    first, snapped = cached_snap_points(liechtenstein, xy[:200], max_snap_m=250, cache_dir=tmp_path)
+    assert snapped == 200
+    # Old places come from the cache, new ones (and a repeated one) are snapped once.
+    mixed = np.concatenate([xy[150:300], xy[:5], xy[250:251]])
+    again, snapped = cached_snap_points(liechtenstein, mixed, max_snap_m=250, cache_dir=tmp_path)
+    assert snapped == 100
+    direct = snap_points(liechtenstein, mixed, max_snap_m=250)
+    for field in ("edge", "from_u_m", "to_v_m", "leg_m", "component", "point_lonlat"):
+        np.testing.assert_array_equal(getattr(again, field), getattr(direct, field), err_msg=field)
+    # Another snap limit is another cache; a damaged file is only a slower run.
+    assert cached_snap_points(liechtenstein, xy[:10], max_snap_m=100, cache_dir=tmp_path)[1] == 10
+    for damaged in (tmp_path / "snaps").glob("*.arrays"):
+        damaged.write_bytes(b"not a zip")
+    redone, snapped = cached_snap_points(liechtenstein, xy[:200], max_snap_m=250, cache_dir=tmp_path)
+    assert snapped == 200
+    np.testing.assert_array_equal(redone.edge, first.edge)
+
+
+def test_array_files_round_trip_and_refuse_damage(tmp_path):
+    from coverage._arrayfile import read_arrays, write_arrays
+
+    arrays = {"ints": np.arange(7, dtype=np.int32), "xy": np.random.default_rng(1).random((5, 2)),
+              "names": np.array(["阳光社区", "", "富丽小区"]), "empty": np.zeros(0), "scalar": np.array(4326)}
+    path = write_arrays(tmp_path / "a.arrays", arrays, {"version": 3})
+    meta, back = read_arrays(path)
+    assert meta == {"version": 3} and list(back) == list(arrays)
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(back[name], array)
+        assert back[name].dtype == array.dtype and back[name].flags.writeable
+    with pytest.raises(TypeError):
+        write_arrays(tmp_path / "b.arrays", {"objects": np.array([None, "x"], dtype=object)})
+    path.write_bytes(path.read_bytes()[:-100])  # truncated
+    with pytest.raises(ValueError):
+        read_arrays(path)

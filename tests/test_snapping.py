@@ -52,3 +52,28 @@ def test_default_snap_limit_is_250_m(beijing):
     assert near.leg_m[0] < 250 and near.edge[0] >= 0
     far = snap_points(beijing, np.array([[lon1 + 0.01, lat1 + 0.01]]))
     assert far.leg_m[0] > 250 and far.edge[0] == -1
+
+
+def _fresh(network):
+    """The same network without its cached edge index (as a run that has not snapped yet)."""
+    from dataclasses import fields
+
+    return type(network)(**{f.name: getattr(network, f.name) for f in fields(network)})
+
+
+def test_few_points_snap_exactly_as_through_the_edge_index(liechtenstein, beijing):
+    for net in (liechtenstein, beijing):
+        rng = np.random.default_rng(3)
+        lon0, lat0, lon1, lat1 = net.bounds
+        xy = np.concatenate([
+            np.column_stack([rng.uniform(lon0 - 0.01, lon1 + 0.01, 40), rng.uniform(lat0 - 0.01, lat1 + 0.01, 40)]),
+            net.node_lonlat[rng.integers(0, net.n_nodes, 20)],  # on nodes: several edges tie at 0 m
+        ])
+        indexed = snap_points(net, np.concatenate([xy, xy, xy]))  # > 64 points: the edge index
+        indexed = indexed.take(np.arange(len(xy)))
+        fresh = _fresh(net)
+        few = snap_points(fresh, xy)
+        assert "edge_tree" not in fresh.__dict__ or not few.snapped.all()  # answered without building the index
+        for field in ("edge", "from_u_m", "to_v_m", "leg_m", "component", "point_lonlat"):
+            np.testing.assert_array_equal(getattr(few, field), getattr(indexed, field), err_msg=field)
+        assert (~few.snapped).any() and few.snapped.any()
