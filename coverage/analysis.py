@@ -127,6 +127,7 @@ def compute_coverage(
         manifest=dict(manifest or {}),
         cache_stats=cache_stats,
         timings=timer.seconds,
+        max_snap_m=float(max_snap_m),
     )
 
 

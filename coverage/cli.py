@@ -235,38 +235,64 @@ def propose(
     candidate_tags: Annotated[Optional[str], typer.Option(help="OSM tags of candidate places, e.g. 'amenity=community_centre|library,office=government' (needs a local OSM network file).")] = None,
     grid_spacing: Annotated[Optional[float], typer.Option(help="Also take one network node every N metres as a candidate.")] = None,
     time_limit: Annotated[Optional[float], typer.Option(help="Seconds for the exact solver; the best found is kept with its gap.")] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html/.md with coverage before and after the proposed sites.")] = True,
+    map_: Annotated[bool, typer.Option("--map/--no-map", help="Write map.html with the proposed sites (★) and their walk bands.")] = True,
+    lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
+    basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
+    profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage took.")] = False,
 ) -> None:
-    """Propose new sites: exact (HiGHS) and greedy, with before/after coverage; then `add-site --from`."""
+    """Propose new sites: exact (HiGHS) and greedy, with before/after coverage, map and report; then `add-site --from`."""
     import json
 
     from ._io import write_text_atomic
     from .candidates import DEFAULT_TAGS, candidates_from_osm, candidates_on_grid, merge_candidates
+    from .config import Scenario
+    from .diff import ScenarioDiff
+    from .download import default_cache_dir
     from .places import read_places
     from .pipeline import run_scenario
-    from .proposal import propose_sites
+    from .proposal import coverage_with_proposal, propose_sites
 
+    timer = StageTimer()
     try:
-        result = run_scenario(scenario, progress=False)
+        config_ = Scenario.from_toml(scenario)
+        result = run_scenario(config_, progress=False)
         network, config = result.network, result.manifest
-        pools = []
-        if candidates is not None:
-            pools.append(read_places(candidates, "candidates"))
-        if candidate_tags is not None or (candidates is None and grid_spacing is None):
-            source = result.network.source.path
-            if not source or not str(source).lower().endswith((".pbf", ".osm", ".osm.gz", ".osm.bz2")):
-                raise CoverageError("--candidate-tags needs the scenario's network to be a local OSM file; give --candidates or --grid-spacing")
-            pools.append(candidates_from_osm(source, network, _parse_tags(candidate_tags) if candidate_tags else DEFAULT_TAGS))
-        if grid_spacing is not None:
-            pools.append(candidates_on_grid(network, grid_spacing))
-        pool = merge_candidates(pools, network, existing=result.sites)
-        proposal = propose_sites(
-            network, result.sites, result.demand, pool, method=method, k=k, target_share=target_share,
-            threshold_min=result.threshold_min, speed_kmh=result.speed_kmh, time_limit=time_limit,
-        )
+        with timer.stage("candidates"):
+            pools = []
+            if candidates is not None:
+                pools.append(read_places(candidates, "candidates"))
+            if candidate_tags is not None or (candidates is None and grid_spacing is None):
+                source = result.network.source.path
+                if not source or not str(source).lower().endswith((".pbf", ".osm", ".osm.gz", ".osm.bz2")):
+                    raise CoverageError("--candidate-tags needs the scenario's network to be a local OSM file; give --candidates or --grid-spacing")
+                pools.append(candidates_from_osm(source, network, _parse_tags(candidate_tags) if candidate_tags else DEFAULT_TAGS))
+            if grid_spacing is not None:
+                pools.append(candidates_on_grid(network, grid_spacing))
+            pool = merge_candidates(pools, network, existing=result.sites)
+        with timer.stage("propose (snap, walks, solve)"):
+            proposal = propose_sites(
+                network, result.sites, result.demand, pool, method=method, k=k, target_share=target_share,
+                threshold_min=result.threshold_min, speed_kmh=result.speed_kmh, max_snap_m=result.max_snap_m, time_limit=time_limit,
+            )
         out_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out_dir / "proposed_sites.csv", "\ufeff" + proposal.to_sites_frame().to_csv(index=False))
         summary = {**proposal.summary(), "candidates": len(pool), "scenario": config.get("scenario")}
         write_text_atomic(out_dir / "proposal.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
+        if map_ or report:
+            with timer.stage("coverage with the proposed sites"):
+                after = coverage_with_proposal(result, proposal, cache_dir=config_.network.cache_dir or default_cache_dir())
+        if map_:
+            from .maps import coverage_map, save_map
+
+            with timer.stage("write map"):
+                save_map(coverage_map(after, lang=lang, basemap=basemap), out_dir / "map.html")
+        if report:
+            from .report import write_report
+
+            with timer.stage("write report"):
+                diff = ScenarioDiff.from_results(result, after, labels=("now", "with proposed sites"))
+                write_report(after, out_dir, lang=lang, diff=diff, map_file="map.html" if map_ else None)
     except CoverageError as exc:
         _fail(exc)
         return
@@ -282,7 +308,10 @@ def propose(
     out.print(f"Greedy: objective {greedy.objective:g}, {greedy.solve_time_s:.3f} s")
     if len(proposal.uncoverable):
         out.print(f"[yellow]{len(proposal.uncoverable)} place(s) no candidate can reach within the threshold, e.g. {', '.join(proposal.uncoverable['demand_name'].astype(str).head(5))}[/]")
-    out.print(f"Wrote proposed_sites.csv and proposal.json to {out_dir}; add them with: coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}")
+    extras = (", map.html" if map_ else "") + (", report.html" if report else "")
+    out.print(f"Wrote proposed_sites.csv, proposal.json{extras} to {out_dir}; add them with: coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}")
+    if profile:
+        _print_timings({**result.timings, **timer.seconds})
 
 
 def _parse_tags(text: str) -> dict[str, tuple[str, ...]]:

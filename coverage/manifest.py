@@ -65,6 +65,7 @@ def build_manifest(result, *, scenario=None) -> dict[str, Any]:
             "preset": result.preset,
             "search_limit_m": round(result.matrix.cutoff_m, 3),
             "access_legs": result.matrix.include_access_legs,
+            "max_snap_m": result.max_snap_m,
         },
         "placeholders": {
             role: int((frame["status"] == "placeholder").sum()) if "status" in frame else 0

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from .access import AccessMatrix
-from .analysis import _as_places, _lonlat
+from .analysis import _as_places, _lonlat, compute_coverage
 from .network import WalkNetwork
 from .optimize import LSCP, MCLP, PCenter, PMedian, ProposalError, Solution
 from .profiles import get_profile
+from .results import CoverageResult
 from .snapping import DEFAULT_MAX_SNAP_M, snap_points
 
 PROPOSAL_METHODS = ("mclp", "lscp", "pmedian", "pcenter")
@@ -140,6 +142,34 @@ def propose_sites(
         threshold_m=threshold_m,
         uncoverable=pd.DataFrame({"demand_id": demand["id"][unreachable], "demand_name": demand["name"][unreachable]}).reset_index(drop=True),
     )
+
+
+def coverage_with_proposal(result: CoverageResult, proposal: Proposal, *, cache_dir: str | Path | None = None) -> CoverageResult:
+    """The same run with the proposed sites opened too (status ``proposed``), for before/after maps and reports.
+
+    Uses the run's network, demand, threshold, speed and search limit; the
+    proposed sites' walks are computed like any other site's.
+    """
+    keep = [c for c in _SITE_COLUMNS if c in result.sites.columns]
+    new = proposal.sites.assign(status="proposed")
+    sites = pd.concat([result.sites[keep + ["geometry"]], new[[c for c in keep if c in new.columns] + ["geometry"]]], ignore_index=True)
+    after = compute_coverage(
+        result.network, gpd.GeoDataFrame(sites, geometry="geometry", crs="EPSG:4326"), result.demand[_demand_columns(result)],
+        threshold_m=result.threshold_m, speed_kmh=result.speed_kmh, profile=result.profile_name,
+        search_limit_m=result.matrix.cutoff_m, max_snap_m=result.max_snap_m, access_legs=result.matrix.include_access_legs, preset=result.preset,
+        manifest={**result.manifest, "proposal": proposal.summary()}, cache_dir=cache_dir, progress=False,
+    )
+    return after
+
+
+_SITE_COLUMNS = ("id", "name", "type", "district", "subdistrict", "community", "status", "weight")
+
+
+def _demand_columns(result: CoverageResult) -> list[str]:
+    """The demand columns as read (without the previous run's results)."""
+    added = {"demand_id", "demand_name", "nearest_site_id", "nearest_site_name", "walk_m", "walk_min", "covered",
+             "snap_m", "off_network", "component", "snap_edge"}
+    return [c for c in result.demand.columns if c not in added]
 
 
 def _choice_order(covers, n_existing, chosen, covered, weights) -> tuple[np.ndarray, np.ndarray]:

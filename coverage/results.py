@@ -54,6 +54,7 @@ class CoverageResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     cache_stats: dict[str, Any] | None = None  # how many site rows came from the matrix cache
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (not in the manifest)
+    max_snap_m: float = 250.0  # places farther from every walkable way were left off-network
 
     @property
     def metres_per_minute(self) -> float:

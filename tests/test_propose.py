@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -152,6 +153,13 @@ def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
     proposed = pd.read_csv(tmp_path / "p" / "proposed_sites.csv", encoding="utf-8-sig")
     assert len(proposed) == 4 and set(proposed["status"]) == {"proposed"}
     assert summary["exact"]["objective"] >= summary["greedy"]["objective"]
+    # The map stars the 4 proposed sites among the 5 existing ones; the report compares before and after.
+    page = (tmp_path / "p" / "map.html").read_text(encoding="utf-8")
+    assert page.count("cp-site cp-proposed") == 4 and page.count("cp-site cp-existing") == 5
+    report = (tmp_path / "p" / "report.md").read_text(encoding="utf-8")
+    assert f"**{summary['share_after']:.1%}**" in report  # the headline is the run with the proposed sites
+    before, after = (re.escape(f"{summary[k]:.1%}") for k in ("share_before", "share_after"))
+    assert re.search(rf"\|\s*{before}\s*\|\s*{after}\s*\|", report)
     added = runner.invoke(app, ["add-site", str(toml), "--from", str(tmp_path / "p" / "proposed_sites.csv"), "--out", str(tmp_path / "after"), "-q"])
     assert added.exit_code == 0, added.output
     after = json.loads((tmp_path / "after" / "manifest.json").read_text(encoding="utf-8"))
