@@ -168,12 +168,38 @@ def save_map(m: folium.Map, path: str | Path, *, offline: bool = True) -> Path:
     opens with no internet (basemap tiles then stay blank and the data show
     on a plain background). Without it the page links them from their CDNs.
     """
+    _number_elements(m.get_root())
     page = m.get_root().render()
     if offline:
         page = inline_assets(page)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return Path(path)
+
+
+def _number_elements(root) -> None:
+    """Give every folium element a sequential id instead of a random one, so the same map renders to the same bytes.
+
+    Elements hang off their parents' children and off attributes (a popup's
+    ``html``, a figure's ``header``), walked in a fixed order.
+    """
+    from branca.element import Element
+
+    stack, seen, elements = [root], set(), []
+    while stack:
+        element = stack.pop(0)
+        if id(element) in seen:
+            continue
+        element._id = f"{len(seen):032x}"
+        seen.add(id(element))
+        elements.append(element)
+        stack.extend(getattr(element, "_children", {}).values())
+        stack.extend(v for k, v in sorted(vars(element).items()) if k != "_parent" and isinstance(v, Element))
+    # Templates name children by the key they were added under: re-key with the new names.
+    for element in elements:
+        children = getattr(element, "_children", None)
+        if children:
+            element._children = type(children)((child.get_name(), child) for child in children.values())
 
 
 def default_bands(threshold_min: float) -> list[float]:

@@ -77,8 +77,8 @@ def test_same_inputs_give_byte_identical_outputs(scenario, tmp_path):
     for name in ("a", "b"):
         code, output = run_cli("run", scenario, "--out", tmp_path / name, "--quiet")
         assert code == 0, output
-    for name in ("coverage.csv", "summary.csv", "manifest.json"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    for name in ("coverage.csv", "summary.csv", "manifest.json", "tables.xlsx", "report.md", "report.html", "map.html"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 def test_summary_shares_match_the_table(scenario):
