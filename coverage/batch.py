@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -72,7 +73,18 @@ def run_task(task: BatchTask) -> dict:
     except Exception as exc:  # noqa: BLE001 - one broken scenario must not stop the batch
         outcome.update(status="failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
     outcome["seconds"] = round(time.perf_counter() - start, 3)
+    outcome["worker_peak_rss_mb"] = _peak_rss_mb()
     return outcome
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (a worker's, when run on Dask), in MB."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KiB elsewhere
 
 
 def run_batch(
@@ -97,7 +109,8 @@ def run_batch(
     Returns
     -------
     DataFrame with one row per scenario: status (ok, skipped, failed), error,
-    covered_share, seconds, out_dir.
+    covered_share, seconds, worker_peak_rss_mb (the worker's peak memory so
+    far: a worker runs several scenarios one after another), out_dir.
     """
     from dask.distributed import Client, LocalCluster
 
@@ -113,7 +126,7 @@ def run_batch(
     finally:
         if cluster is not None:
             cluster.close()
-    return pd.DataFrame(outcomes, columns=["scenario", "status", "error", "covered_share", "seconds", "out_dir"])
+    return pd.DataFrame(outcomes, columns=["scenario", "status", "error", "covered_share", "seconds", "worker_peak_rss_mb", "out_dir"])
 
 
 def _up_to_date(task: BatchTask) -> bool:

@@ -341,11 +341,12 @@ def batch(
         _fail(CoverageError(f"scenario file(s) not found: {', '.join(missing)}"))
     outcomes = run_batch(scenarios, out_dir, scheduler=scheduler, n_workers=workers, report=report, lang=lang)
     table = Table(title=f"{len(outcomes)} scenario(s)")
-    for column in ("scenario", "status", "covered", "seconds", "error"):
+    for column in ("scenario", "status", "covered", "seconds", "worker peak MB", "error"):
         table.add_column(column)
     for row in outcomes.itertuples(index=False):
         share = "" if row.covered_share is None or row.covered_share != row.covered_share else f"{row.covered_share:.1%}"
-        table.add_row(Path(row.scenario).name, row.status, share, f"{row.seconds:.1f}", row.error.splitlines()[0] if row.error else "")
+        peak = "" if row.worker_peak_rss_mb is None or row.worker_peak_rss_mb != row.worker_peak_rss_mb else f"{row.worker_peak_rss_mb:.0f}"
+        table.add_row(Path(row.scenario).name, row.status, share, f"{row.seconds:.1f}", peak, row.error.splitlines()[0] if row.error else "")
     out.print(table)
     if (outcomes["status"] == "failed").any():
         raise typer.Exit(code=1)

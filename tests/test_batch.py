@@ -37,6 +37,8 @@ def test_every_good_scenario_matches_a_single_process_run(scenarios, first_run, 
     good, _ = scenarios
     out, outcomes = first_run
     assert list(outcomes["status"][:3]) == ["ok", "ok", "ok"]
+    # Each worker reports its own peak memory (a Python process with the stack loaded is well over 50 MB).
+    assert (outcomes["worker_peak_rss_mb"][:3] > 50).all()
     for task, scenario in zip(plan_batch(good, out), good):
         write_outputs(run_scenario(scenario), tmp_path / "single")
         for name in ("coverage.csv", "summary.csv"):
