@@ -383,6 +383,32 @@ def fetch_network(
     out.print(f"{net} → {out_file}")
 
 
+@app.command("fetch-demand")
+def fetch_demand(
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Demand file to write: .gpkg or .geojson (outlines) or .csv (a point per area).")],
+    place: Annotated[Optional[list[str]], typer.Option(help="Place to search, e.g. '回民区, 呼和浩特市' (repeat for several; each area gets its district).")] = None,
+    bbox: Annotated[Optional[str], typer.Option(help="Area as west,south,east,north in degrees, instead of places.")] = None,
+    subdistrict: Annotated[Optional[str], typer.Option(help="Label areas inside this subdistrict, e.g. '光明路街道, 回民区, 呼和浩特市'.")] = None,
+    min_area: Annotated[float, typer.Option(help="Drop areas smaller than this many m².")] = 500.0,
+    refresh: Annotated[bool, typer.Option(help="Download again even when cached.")] = False,
+) -> None:
+    """Residential areas (小区) from OpenStreetMap as a demand file a planner can check and edit (downloaded once, cached)."""
+    from .osm_demand import residential_areas, write_demand
+
+    try:
+        box = _parse_bbox(bbox) if bbox is not None else None
+        if bool(place) == (box is not None):
+            raise CoverageError("give --place (once or more) or --bbox")
+        areas = residential_areas(place or None, bbox=box, subdistrict=subdistrict, min_area_m2=min_area, refresh=refresh)
+        write_demand(areas, out_file, extra_columns=("area_m2", "source"))
+    except (CoverageError, ValueError) as exc:
+        _fail(exc if isinstance(exc, CoverageError) else CoverageError(str(exc)))
+        return
+    named = int(areas["named"].sum())
+    out.print(f"{len(areas)} residential areas ({named} named) from OpenStreetMap → {out_file}; "
+              f"read it with keep_columns = [\"area_m2\", \"source\"] (or weight_column = \"area_m2\")")
+
+
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     try:
         box = tuple(float(v) for v in text.split(","))

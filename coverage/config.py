@@ -78,6 +78,17 @@ class GeocodeConfig:
 
 
 @dataclass(frozen=True)
+class OsmDemandConfig:
+    """Residential areas from OpenStreetMap added to the demand (see `coverage.osm_demand`)."""
+
+    places: tuple[str, ...] = ()
+    bbox: tuple[float, float, float, float] | None = None
+    subdistrict: str | None = None
+    min_area_m2: float = 500.0
+    type_label: str = "OSM 居住区"
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A whole analysis: network source, sites, demand and walking rules."""
 
@@ -88,6 +99,7 @@ class Scenario:
     demand: PlacesConfig
     walk: WalkConfig
     geocode: GeocodeConfig = field(default_factory=lambda: GeocodeConfig(Path("geocode_cache.json")))
+    osm_demand: OsmDemandConfig | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -109,7 +121,7 @@ class Scenario:
         """Build a scenario from already-parsed TOML data (paths relative to ``base_dir``)."""
         where = str(path) if path else "<scenario>"
         reader = _Reader(where, Path(base_dir))
-        reader.only(data, "", {"name", "network", "sites", "demand", "walk", "geocode"})
+        reader.only(data, "", {"name", "network", "sites", "demand", "walk", "geocode", "osm_demand"})
         for section in ("network", "sites", "demand"):
             if section not in data:
                 raise ScenarioError(f"{where}: missing section [{section}]\n\nA scenario looks like:\n{EXAMPLE}")
@@ -121,6 +133,7 @@ class Scenario:
             demand=reader.places(data["demand"], "demand"),
             walk=reader.walk(data.get("walk", {})),
             geocode=reader.geocode(data.get("geocode", {})),
+            osm_demand=reader.osm_demand(data["osm_demand"]) if "osm_demand" in data else None,
             raw=data,
         )
 
@@ -214,6 +227,30 @@ class _Reader:
             keep_columns=tuple(keep),
             default_crs=str(table.get("crs", "wgs84")),
             compound_ledger=bool(table.get("compound_ledger", False)),
+        )
+
+    def osm_demand(self, table: Any) -> OsmDemandConfig:
+        self.only(table, "osm_demand", {"places", "bbox", "subdistrict", "min_area_m2", "type"})
+        places = table.get("places", [])
+        places = [places] if isinstance(places, str) else places
+        if not isinstance(places, list) or not all(isinstance(p, str) and p.strip() for p in places):
+            raise self.fail("osm_demand.places", "must be a place name or a list of place names")
+        box = table.get("bbox")
+        if box is not None:
+            ok = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+            if not ok or not (box[0] < box[2] and box[1] < box[3]):
+                raise self.fail("osm_demand.bbox", "must be [west, south, east, north] in degrees, west < east and south < north")
+        if bool(places) == (box is not None):
+            raise ScenarioError(f"{self.where}: [osm_demand] needs exactly one of places or bbox")
+        subdistrict = table.get("subdistrict")
+        if subdistrict is not None and (not isinstance(subdistrict, str) or not subdistrict.strip()):
+            raise self.fail("osm_demand.subdistrict", "must be a place name")
+        label = table.get("type", OsmDemandConfig.type_label)
+        if not isinstance(label, str) or not label.strip():
+            raise self.fail("osm_demand.type", "must be text (the type shown for these places)")
+        return OsmDemandConfig(
+            places=tuple(places), bbox=tuple(float(v) for v in box) if box is not None else None, subdistrict=subdistrict,
+            min_area_m2=self.number(table, "min_area_m2", "osm_demand", 500.0, low=0.0, high=1e8), type_label=label,
         )
 
     def geocode(self, table: Any) -> GeocodeConfig:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pandas as pd
 from ._errors import InputError, InputErrors
 from ._timing import StageTimer
 from .analysis import compute_coverage
-from .config import Scenario
+from .config import OsmDemandConfig, Scenario
 from .crs_check import warn_if_gcj02
 from .download import default_cache_dir, load_network
 from .geocode import OsmGeocoder
@@ -57,6 +59,12 @@ def run_scenario(
     timer = StageTimer()
     with timer.stage("read places"):
         places = _read_scenario_places(scenario, cache_dir if use_cache else None)
+    osm_record = None
+    if scenario.osm_demand is not None:
+        with timer.stage("residential areas from OSM"):
+            # A download cache, not a result cache: kept even with use_cache=False.
+            osm_places, osm_record = osm_residential_demand(scenario.osm_demand, cache_dir)
+            places["demand"] = _join_demand(places["demand"], osm_places, scenario.demand.path, osm_record["demand_file"])
     with timer.stage("load network"):
         if network is None:
             cfg = scenario.network
@@ -91,6 +99,8 @@ def run_scenario(
     with timer.stage("manifest"):
         result.manifest = build_manifest(result, scenario=scenario)
         result.manifest["warnings"] = [message for message in checks if message]
+        if osm_record is not None:
+            result.manifest["osm_demand"] = osm_record
     result.timings = {**timer.seconds, **inner}
     return result
 
@@ -120,6 +130,37 @@ def _read_scenario_places(scenario: Scenario, cache_dir: Path | None) -> dict[st
     if errors:
         raise InputErrors(errors)
     return places
+
+
+def osm_residential_demand(config: OsmDemandConfig, cache_dir: Path) -> tuple[gpd.GeoDataFrame, dict]:
+    """Residential areas from OSM as validated demand places, and the record of their download.
+
+    The areas (downloaded once, then cached by `coverage.osm_demand`) are
+    written as a GeoPackage next to that cache and read back through
+    `read_places`, so they get exactly the checks a planner's file gets.
+    """
+    from .osm_demand import residential_areas, write_demand
+
+    areas = residential_areas(
+        list(config.places) or None, bbox=config.bbox, subdistrict=config.subdistrict,
+        cache_dir=cache_dir, min_area_m2=config.min_area_m2,
+    )
+    record = {k: v for k, v in areas.attrs.get("osm_query", {}).items() if k != "cache_path"}
+    key = hashlib.sha256(json.dumps([record, config.min_area_m2, config.type_label], sort_keys=True, default=str).encode()).hexdigest()[:24]
+    path = Path(cache_dir) / "osm-demand" / f"demand-{key}.gpkg"
+    if not path.is_file():
+        write_demand(areas, path)
+    frame = read_places(path, "demand")
+    frame["type"] = frame["type"].where(frame["type"].notna(), config.type_label) if "type" in frame else config.type_label
+    return frame, {**record, "areas": len(frame), "type": config.type_label, "demand_file": str(path)}
+
+
+def _join_demand(listed: gpd.GeoDataFrame, osm: gpd.GeoDataFrame, listed_path: Path, osm_path: str) -> gpd.GeoDataFrame:
+    """The scenario's demand file followed by the OSM areas; an id in both is an error naming both files."""
+    clash = sorted(set(listed["id"].astype(str)) & set(osm["id"].astype(str)))
+    if clash:
+        raise InputError(listed_path, f"id {clash[0]!r} is also the id of an OSM residential area ({osm_path}); rename it", field="id")
+    return gpd.GeoDataFrame(pd.concat([listed, osm], ignore_index=True), geometry="geometry", crs="EPSG:4326")
 
 
 def add_sites(
