@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -41,6 +43,19 @@ def use_our_http_cache() -> None:
 
     if str(ox.settings.cache_folder) == "./cache":
         ox.settings.cache_folder = str(default_cache_dir() / "osmnx-http")
+
+
+@contextmanager
+def osmnx_http_cache(*, enabled: bool) -> Iterator[None]:
+    """Turn osmnx's own HTTP cache off for a refresh (it would answer again from disk), then restore it."""
+    import osmnx as ox
+
+    before = ox.settings.use_cache
+    ox.settings.use_cache = before and enabled
+    try:
+        yield
+    finally:
+        ox.settings.use_cache = before
 
 
 def download_network(
@@ -85,12 +100,13 @@ def download_network(
     use_our_http_cache()
     kwargs = dict(custom_filter=overpass_walk_filter(), simplify=True, retain_all=True)
     try:
-        if place is not None:
-            graph = ox.graph_from_place(place, **kwargs)
-        elif bbox is not None:
-            graph = ox.graph_from_bbox(tuple(bbox), **kwargs)
-        else:
-            graph = ox.graph_from_polygon(polygon, **kwargs)
+        with osmnx_http_cache(enabled=not refresh):
+            if place is not None:
+                graph = ox.graph_from_place(place, **kwargs)
+            elif bbox is not None:
+                graph = ox.graph_from_bbox(tuple(bbox), **kwargs)
+            else:
+                graph = ox.graph_from_polygon(polygon, **kwargs)
     except Exception as exc:  # noqa: BLE001 - network, geocoder and Overpass errors all end here
         raise NetworkError(f"could not download the walking network for {label}: {exc}") from exc
     net = WalkNetwork.from_graph(

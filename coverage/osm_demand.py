@@ -12,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from ._errors import NetworkError
 from ._geo import utm_crs_for
 from ._io import atomic_path, write_text_atomic
-from .download import default_cache_dir, use_our_http_cache
+from .download import default_cache_dir, osmnx_http_cache, use_our_http_cache
 from .manifest import OSM_ATTRIBUTION
 from .network import file_sha256
 
@@ -221,7 +220,7 @@ def _download(
     label = "; ".join(place_list) if place_list else (f"bbox {list(bbox)}" if bbox is not None else "the given polygon")
     use_our_http_cache()
     rows: list[dict[str, Any]] = []
-    with _osmnx_http_cache(enabled=not refresh):
+    with osmnx_http_cache(enabled=not refresh):
         if place_list:
             for place in place_list:
                 found = _boundary(place, label)
@@ -285,19 +284,6 @@ def _unreachable(label: str, exc: Exception) -> str:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
-
-
-@contextmanager
-def _osmnx_http_cache(*, enabled: bool) -> Iterator[None]:
-    """Turn osmnx's own HTTP cache off for a refresh (it would answer again from disk), then restore it."""
-    import osmnx as ox
-
-    before = ox.settings.use_cache
-    ox.settings.use_cache = before and enabled
-    try:
-        yield
-    finally:
-        ox.settings.use_cache = before
 
 
 def _raw_polygons(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -102,11 +102,17 @@ def test_second_download_is_served_from_the_cache_without_the_server(overpass, t
     assert np.allclose(np.sort(again.edge_length), np.sort(first.edge_length), atol=0.01)
 
 
-def test_refresh_downloads_again(overpass, tmp_path):
+def test_refresh_downloads_again_past_osmnx_http_cache(overpass, tmp_path, monkeypatch):
+    import osmnx as ox
+
+    # osmnx's HTTP cache on, as users have it: a refresh must still reach the server.
+    monkeypatch.setattr(ox.settings, "use_cache", True)
+    monkeypatch.setattr(ox.settings, "cache_folder", str(tmp_path / "osmnx-http"))
     download_network(bbox=BBOX, cache_dir=tmp_path)
     asked = len(overpass["queries"])
     download_network(bbox=BBOX, cache_dir=tmp_path, refresh=True)
     assert len(overpass["queries"]) > asked
+    assert ox.settings.use_cache  # restored afterwards
 
 
 def test_a_failing_server_is_a_clear_network_error(overpass, tmp_path):
