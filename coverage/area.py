@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
+from . import china
 from ._errors import InputError, InputErrors
 
 _METRES_PER_DEGREE = 111_320.0
@@ -66,10 +67,17 @@ def check_within_area(
     if not inside.any():  # one clear hint before the row-by-row list
         errors.append(InputError(path, f"none of the {len(places)} places lies within the walking "
                                  f"network's area {area}: is it the right file, network or CRS?"))
+    # A network in China with a place outside China: say so plainly (a typo, or the wrong file).
+    chinese = bool(china.in_china((min_lon + max_lon) / 2, (min_lat + max_lat) / 2))
+    in_china = china.in_china(np.clip(x, -180, 180), np.clip(y, -90, 90)) if chinese else np.ones(len(x), bool)
     for i in np.flatnonzero(~inside):
         where = f"({x[i]:.6f}, {y[i]:.6f})"
-        message = (f"lon/lat look swapped: {where} is outside the walking network's area, swapped it is inside"
-                   if swapped[i] else f"{where} is {away_km[i]:.1f} km outside the walking network's area {area}")
+        if swapped[i]:
+            message = f"lon/lat look swapped: {where} is outside the walking network's area, swapped it is inside"
+        elif not in_china[i]:
+            message = f"{where} lies outside China, but the walking network is in China {area}: check the coordinates"
+        else:
+            message = f"{where} is {away_km[i]:.1f} km outside the walking network's area {area}"
         errors.append(InputError(path, message, row=int(rows[i]), field="lon/lat"))
     raise InputErrors(errors)
 

@@ -351,6 +351,7 @@ def _points_from_columns(
     x, y = np.asarray(out["lon"], float), np.asarray(out["lat"], float)
     field = f"{table.header[cols['lon']]}/{table.header[cols['lat']]}"
     _check_ranges(path, table.row_numbers, x, y, field, errors)
+    _check_chinese_crs_in_china(path, table.row_numbers, x, y, np.asarray(out["crs"], dtype=object), field, errors)
     x, y = china.to_wgs84(x, y, np.asarray(out["crs"], dtype=object))
     return shapely.points(x, y), None
 
@@ -368,6 +369,8 @@ def _points_from_geometries(
         errors.append(InputError(path, "GCJ-02/BD-09 coordinates must be longitude/latitude, but the file "
                                  "is in a projected CRS; set crs to wgs84", field="crs"))
         return shapely.points(np.zeros((len(geoms), 2))), None
+    surface = np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
+    _check_chinese_crs_in_china(path, table.row_numbers, shapely.get_x(surface), shapely.get_y(surface), crs, "geometry", errors)
     for name in ("gcj02", "bd09"):
         if (mask := crs == name).any():
             geoms[mask] = shapely.transform(
@@ -378,6 +381,19 @@ def _points_from_geometries(
     has_shape = ~is_point & ~shapely.is_missing(geoms)
     geoms[~has_shape] = None
     return points, (geoms if has_shape.any() else None)
+
+
+def _check_chinese_crs_in_china(
+    path: Path, rows: list[int], x: np.ndarray, y: np.ndarray, crs: np.ndarray, field: str, errors: list[InputError]
+) -> None:
+    """GCJ-02 and BD-09 exist only in China: a point declared in them but lying outside China is a mistake."""
+    declared = (crs == "gcj02") | (crs == "bd09")
+    valid = (np.abs(x) <= 180) & (np.abs(y) <= 90)
+    outside = declared & valid & ~china.in_china(np.where(valid, x, 0.0), np.where(valid, y, 0.0))
+    for i in np.flatnonzero(outside):
+        hint = "; swapped, it would be in China: lon/lat look swapped" if china.in_china(y[i], x[i]) else ""
+        errors.append(InputError(path, f"({x[i]}, {y[i]}) is declared {crs[i]}, a coordinate system used only in "
+                                 f"China, but lies outside China{hint}", row=rows[i], field=field))
 
 
 def _check_ranges(

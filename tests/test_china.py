@@ -184,3 +184,34 @@ def test_normalize_crs_rejects_unknown_names_listing_accepted_ones():
 def test_to_wgs84_rejects_unknown_crs_names():
     with pytest.raises(ValueError, match="unknown coordinate system"):
         china.to_wgs84([111.7], [40.8], ["sogou"])
+
+
+def test_a_place_declared_gcj02_but_outside_china_is_named_by_row(tmp_path):
+    from coverage import InputErrors
+    from coverage.places import read_places
+
+    path = tmp_path / "sites.csv"
+    path.write_text("名称,经度,纬度,坐标系\n阳光社区,111.6712,40.8153,gcj02\n巴黎,2.3522,48.8566,gcj02\n错位,40.8153,111.6712,bd09\n",
+                    encoding="utf-8")
+    with pytest.raises(InputErrors) as caught:
+        read_places(path, "sites")
+    by_row = {e.row: str(e) for e in caught.value.errors}
+    assert set(by_row) == {3, 4}  # the Hohhot row is fine
+    assert "declared gcj02" in by_row[3] and "outside China" in by_row[3] and "经度/纬度" in by_row[3]
+    assert "swapped" in by_row[4]
+
+
+def test_a_place_outside_china_for_a_network_in_china_says_so():
+    import geopandas as gpd
+
+    from coverage import InputErrors
+    from coverage.area import check_within_area
+
+    hohhot = (111.55, 40.75, 111.80, 40.90)
+    places = gpd.GeoDataFrame({"source_row": [2, 3, 4]}, geometry=gpd.points_from_xy([111.67, 2.35, 113.0], [40.81, 48.86, 40.0]), crs=4326)
+    with pytest.raises(InputErrors) as caught:
+        check_within_area(places, hohhot, path="demand.csv")
+    messages = {e.row: str(e) for e in caught.value.errors}
+    assert set(messages) == {3, 4}
+    assert "outside China" in messages[3]
+    assert "outside China" not in messages[4] and "km outside" in messages[4]  # in China, just elsewhere
