@@ -10,6 +10,7 @@ allowed, so ``np.frombuffer`` reads every array straight from the file.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,11 @@ def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str
 
 def read_arrays(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a file written by `write_arrays`: (meta, arrays). Raises ValueError when it is damaged."""
-    raw = bytearray(Path(path).read_bytes())  # writable arrays, like np.load's
+    # Read into a bytearray (writable arrays, like np.load's); readinto avoids a second copy.
+    with open(path, "rb") as fh:
+        raw = bytearray(os.fstat(fh.fileno()).st_size)
+        if fh.readinto(raw) != len(raw):
+            raise ValueError(f"{path}: file changed while reading")
     if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 8:
         raise ValueError(f"{path}: not an array file")
     (size,) = struct.unpack("<Q", raw[len(MAGIC) : len(MAGIC) + 8])

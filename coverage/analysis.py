@@ -7,6 +7,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from ._timing import StageTimer
 from .access import AccessMatrix
@@ -134,7 +135,7 @@ def compute_coverage(
 def _as_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     """Fill the columns the engine needs when a plain GeoDataFrame is passed in."""
     frame = frame.to_crs(4326) if frame.crs is not None and not frame.crs.equals("EPSG:4326") else frame
-    frame = frame.reset_index(drop=True).copy()
+    frame = frame.reset_index(drop=True)  # a new frame: the caller's is never changed
     if "id" not in frame.columns:
         frame["id"] = [f"{kind}-{i + 1}" for i in range(len(frame))]
     frame["id"] = frame["id"].astype(str)
@@ -151,18 +152,17 @@ def _as_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
 
 
 def _lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:
-    geoms = frame.geometry
-    if not (geoms.geom_type == "Point").all():
-        geoms = geoms.representative_point()
-    return np.column_stack([geoms.x.to_numpy(), geoms.y.to_numpy()])
+    """(n, 2) lon/lat of each place: the point, or a point on the surface of a polygon."""
+    geoms = np.asarray(frame.geometry.array)
+    points = np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
+    return np.column_stack([shapely.get_x(points), shapely.get_y(points)])
 
 
 def _with_snap(frame: gpd.GeoDataFrame, snap: Snap) -> gpd.GeoDataFrame:
-    snap_cols = snap.to_frame()
-    frame["snap_m"] = np.round(snap_cols["snap_m"].to_numpy(), 1)
-    frame["off_network"] = snap_cols["off_network"].to_numpy()
-    frame["component"] = snap_cols["component"].to_numpy()
-    frame["snap_edge"] = snap_cols["snap_edge"].to_numpy()
+    frame["snap_m"] = np.round(snap.leg_m, 1)
+    frame["off_network"] = ~snap.snapped
+    frame["component"] = snap.component
+    frame["snap_edge"] = snap.edge
     return frame
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from . import china
 from ._errors import InputError, InputErrors
@@ -52,8 +53,12 @@ def check_within_area(
     metres_per_lon = _METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2))
     box = (min_lon - margin_m / metres_per_lon, min_lat - margin_m / _METRES_PER_DEGREE,
            max_lon + margin_m / metres_per_lon, max_lat + margin_m / _METRES_PER_DEGREE)
-    points = places.geometry.to_crs(4326).representative_point()
-    x, y = points.x.to_numpy(), points.y.to_numpy()
+    geoms = places.geometry
+    if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs(4326)
+    geoms = geoms.values.to_numpy() if hasattr(geoms.values, "to_numpy") else np.asarray(geoms.values)
+    points = np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
+    x, y = shapely.get_x(points), shapely.get_y(points)
     inside = _in_box(x, y, box)
     if inside.all():
         return

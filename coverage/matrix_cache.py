@@ -18,7 +18,7 @@ from .access import AccessMatrix
 from .network import WalkNetwork
 from .snapping import Snap
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def network_fingerprint(network: WalkNetwork) -> str:
@@ -87,7 +87,7 @@ def _read(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
 def _write(path: Path, known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     keys = sorted(known)
     write_arrays(path, {
-        "keys": np.array(keys, dtype="U24"),
+        "keys": np.array(keys, dtype="U64"),
         "counts": np.array([len(known[k][0]) for k in keys], dtype=np.int64),
         "cols": np.concatenate([known[k][0] for k in keys]).astype(np.int64) if keys else np.zeros(0, np.int64),
         "metres": np.concatenate([known[k][1] for k in keys]) if keys else np.zeros(0),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -415,7 +416,14 @@ def _shape_key(line: np.ndarray) -> tuple:
 
 
 def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in blocks."""
+    """Hex sha256 of a file, read in blocks (remembered while its size and modification time stay the same)."""
+    stat = os.stat(path)
+    return _sha256_of(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    # size and mtime_ns are part of the key: an edited file is hashed again.
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -53,8 +53,13 @@ def _lookup(known_xy: np.ndarray, lonlat: np.ndarray) -> np.ndarray:
     """Row of each point in ``known_xy`` (exact coordinate match), -1 when absent."""
     if len(known_xy) == 0 or len(lonlat) == 0:
         return np.full(len(lonlat), -1, dtype=np.int64)
-    as_bytes = {row.tobytes(): i for i, row in enumerate(known_xy)}
-    return np.array([as_bytes.get(row.tobytes(), -1) for row in lonlat], dtype=np.int64)
+    # Each (lon, lat) pair as one 16-byte value: sorted once, then found by binary search.
+    as_one = np.dtype((np.void, 16))
+    known = np.ascontiguousarray(known_xy, dtype=float).view(as_one).ravel()
+    wanted = np.ascontiguousarray(lonlat, dtype=float).view(as_one).ravel()
+    order = np.argsort(known, kind="stable")
+    pos = np.minimum(np.searchsorted(known[order], wanted), len(known) - 1)
+    return np.where(known[order][pos] == wanted, order[pos], -1).astype(np.int64)
 
 
 def _read(path: Path) -> tuple[np.ndarray, Snap | None]:

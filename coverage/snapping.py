@@ -7,7 +7,6 @@ times. The straight "access leg" from the place to that point is kept.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,10 +48,11 @@ class Snap:
         return Snap(*(getattr(self, f)[indices] for f in ("edge", "from_u_m", "to_v_m", "leg_m", "component", "point_lonlat")))
 
     def fingerprints(self) -> np.ndarray:
-        """One hex digest per place of where it joins the network (edge, offsets, leg)."""
+        """One hex key per place of where it joins the network (edge, offsets, leg)."""
         rows = np.column_stack([self.edge.astype(float), np.round(np.nan_to_num(self.from_u_m, nan=-1), 6),
                                 np.round(np.nan_to_num(self.to_v_m, nan=-1), 6), np.round(np.nan_to_num(self.leg_m, nan=-1), 6)])
-        return np.array([hashlib.sha256(r.tobytes()).hexdigest()[:24] for r in rows])
+        # The row's own 32 bytes in hex: unique per snap, and no hashing needed.
+        return np.array([r.tobytes().hex() for r in rows])
 
     def to_frame(self) -> pd.DataFrame:
         """Snap details as columns (for tables and QA)."""
