@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -135,40 +136,58 @@ class AccessMatrix:
         if engine == "c" and _kernel is None:
             raise RuntimeError("the C walk kernel is not built; reinstall with a C compiler or use engine='scipy'")
         use_c = engine == "c" or (engine == "auto" and _kernel is not None)
-        walks = (_c_walks if use_c else _scipy_walks)(network, site_snap, demand_snap, budget)
+        if use_c:
+            walks = _c_walks(network, site_snap, demand_snap, budget, legs_s, legs_d, float(cutoff_m))
+        else:
+            walks = _scipy_walks(network, site_snap, demand_snap, budget)
         sources = np.flatnonzero(budget >= 0)
         chunks = [sources[i : i + chunk_size] for i in range(0, len(sources), chunk_size)]
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         show = None if progress is None else progress
         with tqdm(total=len(sources), desc="Walk distances", unit=" sites", disable=None if show is None else not show) as bar:
             for chunk, (r, c, m) in zip(chunks, _map_chunks(walks, chunks, threads=use_c)):
-                found.append((chunk[r], c, m))
+                found.append((r, c, m) if use_c else (chunk[r], c, m))
                 bar.update(len(chunk))
         rows, cols, metres = (np.concatenate([f[i] for f in found]) if found else np.zeros(0) for i in range(3))
-        rows, cols, metres = _merge_same_edge_walks(rows.astype(np.int64), cols.astype(np.int64), metres, site_snap, demand_snap)
-        metres = metres + legs_s[rows] + legs_d[cols]
-        keep = metres <= cutoff_m
-        return cls(site_ids, demand_ids, rows[keep], cols[keep], metres[keep], float(cutoff_m), include_access_legs)
+        rows, cols = rows.astype(np.int64, copy=False), cols.astype(np.int64, copy=False)
+        if not use_c:  # the C kernel adds the legs, the walks along a shared edge and the cutoff itself
+            rows, cols, metres = _merge_same_edge_walks(rows, cols, metres, site_snap, demand_snap)
+            metres = metres + legs_s[rows] + legs_d[cols]
+            keep = metres <= cutoff_m
+            rows, cols, metres = rows[keep], cols[keep], metres[keep]
+        return cls(site_ids, demand_ids, rows, cols, metres, float(cutoff_m), include_access_legs)
 
 
 def _map_chunks(walks, chunks, *, threads: bool):
     """Apply ``walks`` to each chunk in order; in threads when the C kernel releases the GIL."""
     if threads and len(chunks) > 1:
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            yield from pool.map(walks, chunks)
+        yield from _pool().map(walks, chunks)
     else:
         yield from map(walks, chunks)
 
 
-def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray):
-    """Prepare the C kernel; the returned function gives the network part of each walk for a chunk of sites.
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """One pool for the process: starting threads on every call costs about a millisecond."""
+    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="walks")
 
-    The network part includes the offsets from the site to its edge's ends and
-    from the place's edge end to the place, but not the access legs.
+
+def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray,
+             legs_s: np.ndarray, legs_d: np.ndarray, cutoff_m: float):
+    """Prepare the C kernel; the returned function gives (site, place, metres) of a chunk of sites.
+
+    Metres are whole walks: the site's access leg, the network part (along a
+    shared edge, or via the edges' ends) and the place's access leg; only
+    walks within ``cutoff_m`` are returned.
     """
     graph = network.csr
     indptr, indices, weights = (np.ascontiguousarray(a, dtype=t) for a, t in ((graph.indptr, np.int64), (graph.indices, np.int32), (graph.data, np.float64)))
     dem_ptr, dem_idx, dem_off = _demand_entries(network, demand_snap)
+    edge_ptr, edge_idx, edge_along = _demand_by_edge(network, demand_snap)
+    site_edge = np.ascontiguousarray(np.where(site_snap.snapped, site_snap.edge, -1), dtype=np.int64)
+    site_along = np.ascontiguousarray(np.nan_to_num(site_snap.from_u_m), dtype=np.float64)
+    site_legs = np.ascontiguousarray(legs_s, dtype=np.float64)
+    demand_legs = np.ascontiguousarray(legs_d, dtype=np.float64)
     edge = np.maximum(site_snap.edge, 0)
     ends = [np.ascontiguousarray(a, dtype=t) for a, t in (
         (network.edge_u[edge], np.int64), (np.nan_to_num(site_snap.from_u_m), np.float64),
@@ -180,6 +199,8 @@ def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: n
             network.n_nodes, indptr, indices, weights,
             *(a[chunk] for a in ends), np.ascontiguousarray(budget[chunk], dtype=np.float64),
             len(demand_snap), dem_ptr, dem_idx, dem_off,
+            site_edge[chunk], site_along[chunk], network.n_edges, edge_ptr, edge_idx, edge_along,
+            np.ascontiguousarray(chunk, dtype=np.int64), site_legs[chunk], demand_legs, cutoff_m,
         )
         return tuple(np.frombuffer(b, dtype=t) for b, t in zip(raw, (np.int64, np.int64, np.float64)))
 
@@ -212,6 +233,15 @@ def _demand_entries(network: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.nd
     order = np.lexsort((places, nodes))
     ptr = np.concatenate([[0], np.cumsum(np.bincount(nodes, minlength=network.n_nodes))]).astype(np.int64)
     return ptr, places[order].astype(np.int64), offsets[order].astype(np.float64)
+
+
+def _demand_by_edge(network: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge → (demand place, metres from the edge's u end), as CSR arrays (for walks along a shared edge)."""
+    ok = np.flatnonzero(snap.snapped)
+    edges = snap.edge[ok]
+    order = np.lexsort((ok, edges))
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(edges, minlength=network.n_edges))]).astype(np.int64)
+    return ptr, ok[order].astype(np.int64), snap.from_u_m[ok][order].astype(np.float64)
 
 
 def _merge_same_edge_walks(rows, cols, metres, site_snap: Snap, demand_snap: Snap):
