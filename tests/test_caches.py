@@ -154,3 +154,38 @@ def test_array_files_round_trip_and_refuse_damage(tmp_path):
     path.write_bytes(path.read_bytes()[:-100])  # truncated
     with pytest.raises(ValueError):
         read_arrays(path)
+
+
+def test_place_files_come_back_from_the_cache_exactly(tmp_path):
+    """Real building outlines (polygons, with blanks in text and number columns) through the places cache."""
+    import geopandas as gpd
+    import osmium
+    import shapely
+
+    from coverage.places import read_places
+    from coverage.places_cache import cached_read_places
+
+    rows = []
+    for way in osmium.FileProcessor(str(raw_file("beijing_haidian_cau_map.osm"))).with_locations():
+        tags = dict(way.tags)
+        if way.is_way() and "building" in tags and len(way.nodes) >= 4:
+            ring = [(n.location.lon, n.location.lat) for n in way.nodes]
+            if ring[0] == ring[-1]:
+                rows.append({"id": f"w{way.id}", "name": tags.get("name"), "levels": float(tags["building:levels"]) if tags.get("building:levels", "").isdigit() else None,
+                             "geometry": shapely.Polygon(ring)})
+    path = tmp_path / "buildings.gpkg"
+    gpd.GeoDataFrame(rows[:200], crs=4326).to_file(path, layer="demand")
+    direct = read_places(path, "demand", keep_columns=["levels"])
+    first = cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"])
+    (stored,) = (tmp_path / "cache" / "places").glob("*.arrays")
+    again = cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"])
+    for frame in (first, again):
+        assert list(frame.columns) == list(direct.columns) and frame.dtypes.equals(direct.dtypes)
+        plain = [c for c in direct.columns if not isinstance(direct[c].dtype, gpd.array.GeometryDtype)]
+        assert frame[plain].equals(direct[plain])
+        for column in ("geometry", "footprint"):
+            assert frame[column].geom_equals_exact(direct[column], 0).all() and frame[column].crs == direct[column].crs
+    assert direct["levels"].isna().any() and direct["levels"].notna().any()  # None and floats in one column
+    stored.write_bytes(b"damaged")  # read from the source again
+    assert cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"]).drop(columns=["geometry", "footprint"]).equals(
+        direct.drop(columns=["geometry", "footprint"]))
