@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -166,10 +165,19 @@ def _map_chunks(walks, chunks, *, threads: bool):
         yield from map(walks, chunks)
 
 
-@lru_cache(maxsize=1)
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
 def _pool() -> ThreadPoolExecutor:
-    """One pool for the process: starting threads on every call costs about a millisecond."""
-    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="walks")
+    """One pool per process: starting threads on every call costs about a millisecond.
+
+    Keyed by process id: a forked child (multiprocessing, a forking server)
+    inherits the pool object but not its threads, and would wait forever.
+    """
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="walks"))
+    return _POOL[1]
 
 
 def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 import shapely
@@ -168,3 +172,27 @@ def test_unknown_engine_is_rejected(beijing):
     snap = snap_points(beijing, beijing.node_lonlat[:2])
     with pytest.raises(ValueError, match="engine"):
         AccessMatrix.compute(beijing, snap, snap, 100.0, engine="gpu")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_can_still_compute(monaco):
+    """The kernel's thread pool is per process: a child forked after a computation must not wait on the parent's threads."""
+    rng = np.random.default_rng(2)
+    nodes = np.flatnonzero(monaco.component == 0)
+    sites = snap_points(monaco, monaco.node_lonlat[rng.choice(nodes, 300, replace=False)])
+    demand = snap_points(monaco, monaco.node_lonlat[rng.choice(nodes, 300, replace=False)])
+    expected = AccessMatrix.compute(monaco, sites, demand, 800, chunk_size=64)  # starts the pool here
+    pid = os.fork()
+    if pid == 0:  # the child: same computation, exit code says whether it matched
+        again = AccessMatrix.compute(monaco, sites, demand, 800, chunk_size=64)
+        os._exit(0 if np.array_equal(again.metres, expected.metres) else 3)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung in the walk computation")
