@@ -3,9 +3,9 @@
  *
  * Why C: SciPy's csgraph.dijkstra allocates and scans arrays the size of the
  * whole network for every source and uses a Fibonacci heap; here each source
- * touches only what its walk budget reaches (binary heap, lazy deletion, and
- * scratch arrays reset through touched lists), so the cost grows with the
- * walk, not with the city. Demand places are read straight off each settled
+ * touches only what its walk budget reaches (4-ary heap, lazy deletion, and
+ * per-thread scratch arrays reset through touched lists, kept between calls),
+ * so the cost grows with the walk and the places, not with the city. Demand places are read straight off each settled
  * node, so the output is the sparse (source, place, metres) list directly.
  *
  * Inputs are any contiguous buffers (NumPy arrays); no NumPy headers needed.
@@ -96,38 +96,65 @@ static int cmp_int64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Per-thread scratch indexed by node, kept between calls so no call pays for the whole
+ * network: distances stay INFINITY and list heads -1 outside a search (every entry a search
+ * sets is reset before it returns), so a new call only extends the arrays when the network
+ * is larger than any before. */
+static __thread double *scratch_dist;
+static __thread int64_t *scratch_touched, *scratch_head;
+static __thread int64_t scratch_cap;
+
+static int scratch_reserve(int64_t n) {
+    if (n <= scratch_cap) return 0;
+    double *d = realloc(scratch_dist, (size_t)n * sizeof(double));
+    if (d) scratch_dist = d;
+    int64_t *t = realloc(scratch_touched, (size_t)n * sizeof(int64_t));
+    if (t) scratch_touched = t;
+    int64_t *h = realloc(scratch_head, (size_t)n * sizeof(int64_t));
+    if (h) scratch_head = h;
+    if (!d || !t || !h) return -1;
+    for (int64_t i = scratch_cap; i < n; i++) { scratch_dist[i] = INFINITY; scratch_head[i] = -1; }
+    scratch_cap = n;
+    return 0;
+}
+
 /* Returns 0 on success, -1 when out of memory. Pairs come out sorted by source, then place.
- * Places on the source's own edge are also reached straight along it (|offset difference|). */
+ * Demand entries are (node, place, metres from that node to the place), two per place;
+ * places on the source's own edge are also reached straight along it: entries
+ * edge_lo[k]..edge_hi[k] of (edge_dem_idx, edge_dem_along). */
 static int run(
     int64_t n_nodes, const int64_t *indptr, const int32_t *indices, const double *weights,
     int64_t n_src, const int64_t *src_a, const double *off_a, const int64_t *src_b, const double *off_b,
-    const double *budget, int64_t n_dem, const int64_t *dem_ptr, const int64_t *dem_idx, const double *dem_off,
-    const int64_t *src_edge, const double *src_along, const int64_t *edge_dem_ptr, const int64_t *edge_dem_idx,
-    const double *edge_dem_along, const int64_t *src_id, const double *src_leg, const double *dem_leg, double cutoff,
-    Pairs *out)
+    const double *budget, int64_t n_dem, int64_t n_entries, const int64_t *dem_node, const int64_t *dem_idx,
+    const double *dem_off, const int64_t *edge_lo, const int64_t *edge_hi, const double *src_along,
+    const int64_t *edge_dem_idx, const double *edge_dem_along, const int64_t *src_id, const double *src_leg,
+    const double *dem_leg, double cutoff, Pairs *out)
 {
     int status = -1;
-    double *dist = malloc((size_t)(n_nodes ? n_nodes : 1) * sizeof(double));
+    if (scratch_reserve(n_nodes ? n_nodes : 1)) return -1;
+    double *dist = scratch_dist;
+    int64_t *touched = scratch_touched, *head = scratch_head;
     double *best = malloc((size_t)(n_dem ? n_dem : 1) * sizeof(double));
-    int64_t *touched = malloc((size_t)(n_nodes ? n_nodes : 1) * sizeof(int64_t));
     int64_t *touched_dem = malloc((size_t)(n_dem ? n_dem : 1) * sizeof(int64_t));
+    int64_t *next = malloc((size_t)(n_entries ? n_entries : 1) * sizeof(int64_t));
+    int64_t n_touched = 0;
     Heap heap = {0};
-    if (!dist || !best || !touched || !touched_dem) goto done;
-    for (int64_t i = 0; i < n_nodes; i++) dist[i] = INFINITY;
+    if (!best || !touched_dem || !next) goto done;
     for (int64_t j = 0; j < n_dem; j++) best[j] = INFINITY;
+    /* Node -> its demand entries, as linked lists threaded through `next`. */
+    for (int64_t e = 0; e < n_entries; e++) { next[e] = head[dem_node[e]]; head[dem_node[e]] = e; }
 
     for (int64_t k = 0; k < n_src; k++) {
         double limit = budget[k];
-        int64_t n_touched = 0, n_touched_dem = 0;
+        int64_t n_touched_dem = 0;
+        n_touched = 0;
         if (!(limit >= 0)) continue;
-        if (src_edge[k] >= 0) {
-            for (int64_t e = edge_dem_ptr[src_edge[k]]; e < edge_dem_ptr[src_edge[k] + 1]; e++) {
-                double cand = fabs(edge_dem_along[e] - src_along[k]);
-                int64_t j = edge_dem_idx[e];
-                if (cand <= limit && cand < best[j]) {
-                    if (best[j] == INFINITY) touched_dem[n_touched_dem++] = j;
-                    best[j] = cand;
-                }
+        for (int64_t e = edge_lo[k]; e < edge_hi[k]; e++) {
+            double cand = fabs(edge_dem_along[e] - src_along[k]);
+            int64_t j = edge_dem_idx[e];
+            if (cand <= limit && cand < best[j]) {
+                if (best[j] == INFINITY) touched_dem[n_touched_dem++] = j;
+                best[j] = cand;
             }
         }
         const int64_t starts[2] = {src_a[k], src_b[k]};
@@ -144,7 +171,7 @@ static int run(
             int64_t x = it.node;
             double d = it.d;
             if (d > dist[x]) continue; /* stale entry */
-            for (int64_t e = dem_ptr[x]; e < dem_ptr[x + 1]; e++) {
+            for (int64_t e = head[x]; e >= 0; e = next[e]) {
                 double cand = d + dem_off[e];
                 int64_t j = dem_idx[e];
                 if (cand <= limit && cand < best[j]) {
@@ -179,10 +206,14 @@ static int run(
             }
         }
         for (int64_t t = 0; t < n_touched; t++) dist[touched[t]] = INFINITY;
+        n_touched = 0;
     }
     status = 0;
 done:
-    free(dist); free(best); free(touched); free(touched_dem); free(heap.a);
+    /* Leave the scratch as found, also after running out of memory mid-search. */
+    for (int64_t t = 0; t < n_touched; t++) dist[touched[t]] = INFINITY;
+    if (next) for (int64_t e = 0; e < n_entries; e++) head[dem_node[e]] = -1;
+    free(best); free(touched_dem); free(next); free(heap.a);
     return status;
 }
 
@@ -195,26 +226,30 @@ static int check(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, const char
 }
 
 static PyObject *bounded_walks(PyObject *self, PyObject *args) {
-    Py_buffer ip, ix, w, sa, oa, sb, ob, bu, dp, di, dof, se, sal, ep, ei, eal, sid, sl, dl;
-    long long n_nodes, n_dem, n_graph_edges;
+    Py_buffer ip, ix, w, sa, oa, sb, ob, bu, dn, di, dof, elo, ehi, sal, ei, eal, sid, sl, dl;
+    long long n_nodes, n_dem;
     double cutoff;
-    if (!PyArg_ParseTuple(args, "Ly*y*y*y*y*y*y*y*Ly*y*y*y*y*Ly*y*y*y*y*y*d", &n_nodes, &ip, &ix, &w, &sa, &oa, &sb, &ob, &bu,
-                          &n_dem, &dp, &di, &dof, &se, &sal, &n_graph_edges, &ep, &ei, &eal, &sid, &sl, &dl, &cutoff))
+    if (!PyArg_ParseTuple(args, "Ly*y*y*y*y*y*y*y*Ly*y*y*y*y*y*y*y*y*y*y*d", &n_nodes, &ip, &ix, &w, &sa, &oa, &sb, &ob, &bu,
+                          &n_dem, &dn, &di, &dof, &elo, &ehi, &sal, &ei, &eal, &sid, &sl, &dl, &cutoff))
         return NULL;
     PyObject *result = NULL;
     Pairs out = {0};
-    Py_ssize_t n_src = sa.len / 8, n_edges = ix.len / 4, n_entries = di.len / 8, n_edge_entries = ei.len / 8;
+    Py_ssize_t n_src = sa.len / 8, n_edges = ix.len / 4, n_entries = dn.len / 8, n_edge_entries = ei.len / 8;
     if (check(&ip, 8, n_nodes + 1, "indptr") || check(&w, 8, n_edges, "weights") || check(&oa, 8, n_src, "off_a") ||
         check(&sb, 8, n_src, "src_b") || check(&ob, 8, n_src, "off_b") || check(&bu, 8, n_src, "budget") ||
-        check(&dp, 8, n_nodes + 1, "dem_ptr") || check(&dof, 8, n_entries, "dem_off") ||
-        check(&se, 8, n_src, "src_edge") || check(&sal, 8, n_src, "src_along") ||
-        check(&ep, 8, n_graph_edges + 1, "edge_dem_ptr") || check(&eal, 8, n_edge_entries, "edge_dem_along") ||
+        check(&di, 8, n_entries, "dem_idx") || check(&dof, 8, n_entries, "dem_off") ||
+        check(&elo, 8, n_src, "edge_lo") || check(&ehi, 8, n_src, "edge_hi") || check(&sal, 8, n_src, "src_along") ||
+        check(&eal, 8, n_edge_entries, "edge_dem_along") ||
         check(&sid, 8, n_src, "src_id") || check(&sl, 8, n_src, "src_leg") || check(&dl, 8, n_dem, "dem_leg"))
         goto release;
+    /* Node indices are trusted below: check them once here. */
+    const int64_t *nodes = dn.buf;
+    for (Py_ssize_t e = 0; e < n_entries; e++)
+        if (nodes[e] < 0 || nodes[e] >= n_nodes) { PyErr_SetString(PyExc_ValueError, "dem_node: node index out of range"); goto release; }
     int status;
     Py_BEGIN_ALLOW_THREADS
-    status = run(n_nodes, ip.buf, ix.buf, w.buf, n_src, sa.buf, oa.buf, sb.buf, ob.buf, bu.buf, n_dem, dp.buf, di.buf, dof.buf,
-                 se.buf, sal.buf, ep.buf, ei.buf, eal.buf, sid.buf, sl.buf, dl.buf, cutoff, &out);
+    status = run(n_nodes, ip.buf, ix.buf, w.buf, n_src, sa.buf, oa.buf, sb.buf, ob.buf, bu.buf, n_dem, n_entries, dn.buf,
+                 di.buf, dof.buf, elo.buf, ehi.buf, sal.buf, ei.buf, eal.buf, sid.buf, sl.buf, dl.buf, cutoff, &out);
     Py_END_ALLOW_THREADS
     if (status) { PyErr_NoMemory(); goto release; }
     /* y# turns a NULL pointer into None: hand it an empty string instead. */
@@ -225,16 +260,16 @@ static PyObject *bounded_walks(PyObject *self, PyObject *args) {
 release:
     free(out.row); free(out.col); free(out.dist);
     PyBuffer_Release(&ip); PyBuffer_Release(&ix); PyBuffer_Release(&w); PyBuffer_Release(&sa); PyBuffer_Release(&oa);
-    PyBuffer_Release(&sb); PyBuffer_Release(&ob); PyBuffer_Release(&bu); PyBuffer_Release(&dp); PyBuffer_Release(&di);
-    PyBuffer_Release(&dof); PyBuffer_Release(&se); PyBuffer_Release(&sal); PyBuffer_Release(&ep); PyBuffer_Release(&ei);
+    PyBuffer_Release(&sb); PyBuffer_Release(&ob); PyBuffer_Release(&bu); PyBuffer_Release(&dn); PyBuffer_Release(&di);
+    PyBuffer_Release(&dof); PyBuffer_Release(&elo); PyBuffer_Release(&ehi); PyBuffer_Release(&sal); PyBuffer_Release(&ei);
     PyBuffer_Release(&eal); PyBuffer_Release(&sid); PyBuffer_Release(&sl); PyBuffer_Release(&dl);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"bounded_walks", bounded_walks, METH_VARARGS,
-     "bounded_walks(n_nodes, indptr, indices, weights, src_a, off_a, src_b, off_b, budget, n_dem, dem_ptr, dem_idx, dem_off,"
-     " src_edge, src_along, n_edges, edge_dem_ptr, edge_dem_idx, edge_dem_along, src_id, src_leg, dem_leg, cutoff)"
+     "bounded_walks(n_nodes, indptr, indices, weights, src_a, off_a, src_b, off_b, budget, n_dem, dem_node, dem_idx, dem_off,"
+     " edge_lo, edge_hi, src_along, edge_dem_idx, edge_dem_along, src_id, src_leg, dem_leg, cutoff)"
      " -> (rows, cols, metres) as bytes of int64/int64/float64: every (source id, demand) pair whose walk, access legs"
      " included, is within the cutoff (the network part within the source's budget)."},
     {NULL, NULL, 0, NULL},

@@ -188,11 +188,10 @@ def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: n
     shared edge, or via the edges' ends) and the place's access leg; only
     walks within ``cutoff_m`` are returned.
     """
-    graph = network.csr
-    indptr, indices, weights = (np.ascontiguousarray(a, dtype=t) for a, t in ((graph.indptr, np.int64), (graph.indices, np.int32), (graph.data, np.float64)))
-    dem_ptr, dem_idx, dem_off = _demand_entries(network, demand_snap)
-    edge_ptr, edge_idx, edge_along = _demand_by_edge(network, demand_snap)
-    site_edge = np.ascontiguousarray(np.where(site_snap.snapped, site_snap.edge, -1), dtype=np.int64)
+    indptr, indices, weights = network.routing_arrays
+    dem_node, dem_idx, dem_off = _demand_entries(network, demand_snap)
+    # Places on each site's own edge: a range of the places sorted by edge.
+    edge_idx, edge_along, edge_lo, edge_hi = _places_on_site_edges(site_snap, demand_snap)
     site_along = np.ascontiguousarray(np.nan_to_num(site_snap.from_u_m), dtype=np.float64)
     site_legs = np.ascontiguousarray(legs_s, dtype=np.float64)
     demand_legs = np.ascontiguousarray(legs_d, dtype=np.float64)
@@ -206,8 +205,8 @@ def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: n
         raw = _kernel.bounded_walks(
             network.n_nodes, indptr, indices, weights,
             *(a[chunk] for a in ends), np.ascontiguousarray(budget[chunk], dtype=np.float64),
-            len(demand_snap), dem_ptr, dem_idx, dem_off,
-            site_edge[chunk], site_along[chunk], network.n_edges, edge_ptr, edge_idx, edge_along,
+            len(demand_snap), dem_node, dem_idx, dem_off,
+            edge_lo[chunk], edge_hi[chunk], site_along[chunk], edge_idx, edge_along,
             np.ascontiguousarray(chunk, dtype=np.int64), site_legs[chunk], demand_legs, cutoff_m,
         )
         return tuple(np.frombuffer(b, dtype=t) for b, t in zip(raw, (np.int64, np.int64, np.float64)))
@@ -233,23 +232,29 @@ def _scipy_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budge
 
 
 def _demand_entries(network: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Node → (demand place, metres from that node along its edge), as CSR arrays."""
+    """(node, place, metres from that node along the place's edge): two entries per snapped place, one per edge end.
+
+    Sized by the places, never by the network: the kernel threads them into
+    per-node lists itself.
+    """
     ok = np.flatnonzero(snap.snapped)
     nodes = np.concatenate([network.edge_u[snap.edge[ok]], network.edge_v[snap.edge[ok]]])
     places = np.concatenate([ok, ok])
     offsets = np.concatenate([snap.from_u_m[ok], snap.to_v_m[ok]])
-    order = np.lexsort((places, nodes))
-    ptr = np.concatenate([[0], np.cumsum(np.bincount(nodes, minlength=network.n_nodes))]).astype(np.int64)
-    return ptr, places[order].astype(np.int64), offsets[order].astype(np.float64)
+    return nodes.astype(np.int64), places.astype(np.int64), offsets.astype(np.float64)
 
 
-def _demand_by_edge(network: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Edge → (demand place, metres from the edge's u end), as CSR arrays (for walks along a shared edge)."""
-    ok = np.flatnonzero(snap.snapped)
-    edges = snap.edge[ok]
+def _places_on_site_edges(site_snap: Snap, demand_snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Places sorted by edge (index, metres from the edge's u end), and each site's [lo, hi) range of them."""
+    ok = np.flatnonzero(demand_snap.snapped)
+    edges = demand_snap.edge[ok]
     order = np.lexsort((ok, edges))
-    ptr = np.concatenate([[0], np.cumsum(np.bincount(edges, minlength=network.n_edges))]).astype(np.int64)
-    return ptr, ok[order].astype(np.int64), snap.from_u_m[ok][order].astype(np.float64)
+    edges = edges[order]
+    site_edge = np.where(site_snap.snapped, site_snap.edge, -1)
+    lo = np.searchsorted(edges, site_edge, side="left")
+    hi = np.where(site_edge >= 0, np.searchsorted(edges, site_edge, side="right"), lo)
+    return (ok[order].astype(np.int64), demand_snap.from_u_m[ok][order].astype(np.float64),
+            lo.astype(np.int64), hi.astype(np.int64))
 
 
 def _merge_same_edge_walks(rows, cols, metres, site_snap: Snap, demand_snap: Snap):

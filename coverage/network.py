@@ -268,6 +268,13 @@ class WalkNetwork:
         return sparse.csr_matrix((weights[first], (rows[first], cols[first])), shape=(n, n))
 
     @cached_property
+    def routing_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`csr` as contiguous (indptr int64, indices int32, lengths float64), the walk kernel's input (built once)."""
+        graph = self.csr
+        return (np.ascontiguousarray(graph.indptr, dtype=np.int64), np.ascontiguousarray(graph.indices, dtype=np.int32),
+                np.ascontiguousarray(graph.data, dtype=np.float64))
+
+    @cached_property
     def fingerprint(self) -> str:
         """A digest of the routing arrays (nodes, edges, lengths), independent of where the network came from."""
         digest = hashlib.sha256()
