@@ -121,6 +121,10 @@ class AccessMatrix:
         chunk_size : sites per batch; bounds memory to chunk × nodes (SciPy) and
             sets the progress granularity.
         progress : show a progress bar (default: only on a terminal).
+
+        Memory: the pairs found (24 bytes each) and arrays sized by the places;
+        the C kernel also keeps 24 bytes per network node per worker thread
+        between calls (at most 4 threads), never sites × nodes.
         """
         n_sites, n_demand = len(site_snap), len(demand_snap)
         site_ids = np.arange(n_sites) if site_ids is None else np.asarray(site_ids)
