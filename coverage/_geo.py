@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyproj
+import shapely
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), as osmnx uses
 
@@ -24,6 +25,12 @@ def polyline_lengths_m(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     # Segments that straddle two polylines are not real: mask them out.
     seg[offsets[1:-1] - 1] = 0.0
     return np.add.reduceat(np.append(seg, 0.0), offsets[:-1])
+
+
+def place_points(geoms: np.ndarray) -> np.ndarray:
+    """Where each place is: a point as it is, any other shape by a point on its surface (always inside it)."""
+    geoms = np.asarray(geoms, dtype=object)
+    return np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
 
 
 def utm_crs_for(lon: float, lat: float) -> pyproj.CRS:

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from ._geo import place_points
 from ._timing import StageTimer
 from .access import AccessMatrix
 from .matrix_cache import cached_access_matrix
@@ -17,6 +18,11 @@ from .profiles import get_profile
 from .results import CoverageResult
 from .snap_cache import cached_snap_points
 from .snapping import DEFAULT_MAX_SNAP_M, Snap, snap_points
+
+
+#: Columns `compute_coverage` adds to the demand places (the rest are the places as read).
+DEMAND_RESULT_COLUMNS = ("demand_id", "demand_name", "nearest_site_id", "nearest_site_name", "walk_m", "walk_min",
+                         "covered", "snap_m", "off_network", "component", "snap_edge")
 
 
 def compute_coverage(
@@ -153,8 +159,7 @@ def _as_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
 
 def _lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:
     """(n, 2) lon/lat of each place: the point, or a point on the surface of a polygon."""
-    geoms = np.asarray(frame.geometry.array)
-    points = np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
+    points = place_points(frame.geometry.array)
     return np.column_stack([shapely.get_x(points), shapely.get_y(points)])
 
 

@@ -11,6 +11,7 @@ import shapely
 
 from . import china
 from ._errors import InputError, InputErrors
+from ._geo import place_points
 
 _METRES_PER_DEGREE = 111_320.0
 
@@ -56,8 +57,7 @@ def check_within_area(
     geoms = places.geometry
     if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
         geoms = geoms.to_crs(4326)
-    geoms = geoms.values.to_numpy() if hasattr(geoms.values, "to_numpy") else np.asarray(geoms.values)
-    points = np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
+    points = place_points(geoms.array)
     x, y = shapely.get_x(points), shapely.get_y(points)
     inside = _in_box(x, y, box)
     if inside.all():

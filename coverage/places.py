@@ -22,6 +22,7 @@ import shapely
 
 from . import china
 from ._errors import InputError, InputErrors
+from ._geo import place_points
 from ._tabular import (
     RawTable,
     cell_number,
@@ -369,14 +370,14 @@ def _points_from_geometries(
         errors.append(InputError(path, "GCJ-02/BD-09 coordinates must be longitude/latitude, but the file "
                                  "is in a projected CRS; set crs to wgs84", field="crs"))
         return shapely.points(np.zeros((len(geoms), 2))), None
-    surface = np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
+    surface = place_points(geoms)  # as declared, before any shift
     _check_chinese_crs_in_china(path, table.row_numbers, shapely.get_x(surface), shapely.get_y(surface), crs, "geometry", errors)
     for name in ("gcj02", "bd09"):
         if (mask := crs == name).any():
             geoms[mask] = shapely.transform(
                 geoms[mask], lambda xy, name=name: np.column_stack(china.to_wgs84(xy[:, 0], xy[:, 1], name)))
     is_point = shapely.get_type_id(geoms) == shapely.GeometryType.POINT
-    points = np.where(is_point, geoms, shapely.point_on_surface(geoms))
+    points = place_points(geoms)
     _check_ranges(path, table.row_numbers, shapely.get_x(points), shapely.get_y(points), "geometry", errors)
     has_shape = ~is_point & ~shapely.is_missing(geoms)
     geoms[~has_shape] = None
