@@ -196,12 +196,12 @@ def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: n
     dem_node, dem_idx, dem_off = _demand_entries(network, demand_snap)
     # Places on each site's own edge: a range of the places sorted by edge.
     edge_idx, edge_along, edge_lo, edge_hi = _places_on_site_edges(site_snap, demand_snap)
-    site_along = np.ascontiguousarray(np.nan_to_num(site_snap.from_u_m), dtype=np.float64)
     site_legs = np.ascontiguousarray(legs_s, dtype=np.float64)
     demand_legs = np.ascontiguousarray(legs_d, dtype=np.float64)
     edge = np.maximum(site_snap.edge, 0)
+    site_from_u = np.ascontiguousarray(np.nan_to_num(site_snap.from_u_m), dtype=np.float64)  # also how far along its edge
     ends = [np.ascontiguousarray(a, dtype=t) for a, t in (
-        (network.edge_u[edge], np.int64), (np.nan_to_num(site_snap.from_u_m), np.float64),
+        (network.edge_u[edge], np.int64), (site_from_u, np.float64),
         (network.edge_v[edge], np.int64), (np.nan_to_num(site_snap.to_v_m), np.float64),
     )]
 
@@ -210,7 +210,7 @@ def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: n
             network.n_nodes, indptr, indices, weights,
             *(a[chunk] for a in ends), np.ascontiguousarray(budget[chunk], dtype=np.float64),
             len(demand_snap), dem_node, dem_idx, dem_off,
-            edge_lo[chunk], edge_hi[chunk], site_along[chunk], edge_idx, edge_along,
+            edge_lo[chunk], edge_hi[chunk], site_from_u[chunk], edge_idx, edge_along,
             np.ascontiguousarray(chunk, dtype=np.int64), site_legs[chunk], demand_legs, cutoff_m,
         )
         return tuple(np.frombuffer(b, dtype=t) for b, t in zip(raw, (np.int64, np.int64, np.float64)))

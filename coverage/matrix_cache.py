@@ -21,11 +21,6 @@ from .snapping import Snap
 FORMAT_VERSION = 3
 
 
-def network_fingerprint(network: WalkNetwork) -> str:
-    """A digest of the network's routing arrays (independent of where it was loaded from)."""
-    return network.fingerprint
-
-
 def cached_access_matrix(
     network: WalkNetwork,
     site_snap: Snap,
@@ -45,7 +40,7 @@ def cached_access_matrix(
     unreadable cache file is rebuilt, and ``rebuilt`` says so.
     """
     family = json.dumps(
-        [FORMAT_VERSION, network_fingerprint(network), demand_snap.fingerprints().tolist(), round(float(cutoff_m), 6), include_access_legs]
+        [FORMAT_VERSION, network.fingerprint, demand_snap.fingerprints().tolist(), round(float(cutoff_m), 6), include_access_legs]
     )
     path = Path(cache_dir) / "matrices" / f"walks-{hashlib.sha256(family.encode()).hexdigest()[:24]}.arrays"
     known, rebuilt = _read(path)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .access import AccessMatrix
-from .analysis import _as_places, _lonlat, compute_coverage
+from .analysis import DEMAND_RESULT_COLUMNS, _as_places, _lonlat, compute_coverage
 from .network import WalkNetwork
 from .optimize import LSCP, MCLP, PCenter, PMedian, ProposalError, Solution
 from .profiles import get_profile
@@ -167,9 +167,7 @@ _SITE_COLUMNS = ("id", "name", "type", "district", "subdistrict", "community", "
 
 def _demand_columns(result: CoverageResult) -> list[str]:
     """The demand columns as read (without the previous run's results)."""
-    added = {"demand_id", "demand_name", "nearest_site_id", "nearest_site_name", "walk_m", "walk_min", "covered",
-             "snap_m", "off_network", "component", "snap_edge"}
-    return [c for c in result.demand.columns if c not in added]
+    return [c for c in result.demand.columns if c not in DEMAND_RESULT_COLUMNS]
 
 
 def _choice_order(covers, n_existing, chosen, covered, weights) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ import shapely
 
 from .access import AccessMatrix
 from .network import WalkNetwork
+from .snapping import DEFAULT_MAX_SNAP_M
 
 # Columns of coverage.csv, in order (the contract comes first).
 COVERAGE_COLUMNS = [
@@ -54,7 +55,7 @@ class CoverageResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     cache_stats: dict[str, Any] | None = None  # how many site rows came from the matrix cache
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (not in the manifest)
-    max_snap_m: float = 250.0  # places farther from every walkable way were left off-network
+    max_snap_m: float = DEFAULT_MAX_SNAP_M  # places farther from every walkable way were left off-network
 
     @property
     def metres_per_minute(self) -> float:

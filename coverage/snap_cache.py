@@ -16,10 +16,10 @@ import numpy as np
 
 from ._arrayfile import read_arrays, write_arrays
 from .network import WalkNetwork
+from .snapping import SNAP_FIELDS as _FIELDS
 from .snapping import Snap, snap_points
 
 FORMAT_VERSION = 1
-_FIELDS = ("edge", "from_u_m", "to_v_m", "leg_m", "component", "point_lonlat")
 
 
 def cached_snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float, cache_dir: str | Path) -> tuple[Snap, int]:

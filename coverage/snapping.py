@@ -7,7 +7,7 @@ times. The straight "access leg" from the place to that point is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,7 @@ class Snap:
 
     def take(self, indices: np.ndarray) -> Snap:
         """The snaps of a subset of places, in the given order."""
-        return Snap(*(getattr(self, f)[indices] for f in ("edge", "from_u_m", "to_v_m", "leg_m", "component", "point_lonlat")))
+        return Snap(*(getattr(self, f)[indices] for f in SNAP_FIELDS))
 
     def fingerprints(self) -> np.ndarray:
         """One hex key per place of where it joins the network (edge, offsets, leg)."""
@@ -65,6 +65,9 @@ class Snap:
             }
         )
 
+
+#: The arrays of a `Snap`, in order.
+SNAP_FIELDS = tuple(f.name for f in fields(Snap))
 
 DEFAULT_MAX_SNAP_M = 250.0
 # Below this many points, scanning edge bounding boxes beats building the edge index.
