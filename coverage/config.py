@@ -186,21 +186,32 @@ class _Reader:
             raise self.fail(f"{prefix}.{key}", f"{value} is outside {low}–{high}")
         return float(value)
 
+    def bbox(self, table: dict, prefix: str) -> tuple[float, float, float, float] | None:
+        """``table["bbox"]`` as (west, south, east, north), or None when absent."""
+        box = table.get("bbox")
+        if box is None:
+            return None
+        ok = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+        if not ok or not (box[0] < box[2] and box[1] < box[3]):
+            raise self.fail(f"{prefix}.bbox", "must be [west, south, east, north] in degrees, west < east and south < north")
+        return tuple(float(v) for v in box)
+
+    def place_names(self, table: dict, key: str, prefix: str) -> list[str]:
+        """``table[key]`` as a list of place names (a single name is allowed; absent is an empty list)."""
+        value = table.get(key, [])
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not all(isinstance(p, str) and p.strip() for p in names):
+            raise self.fail(f"{prefix}.{key}", "must be a place name or a list of place names")
+        return names
+
     def network(self, table: Any) -> NetworkConfig:
         self.only(table, "network", {"path", "place", "bbox", "cache_dir", "allow_private"})
         given = [k for k in ("path", "place", "bbox") if k in table]
         if len(given) != 1:
             raise ScenarioError(f"{self.where}: [network] needs exactly one of path, place or bbox (found {given or 'none'})")
-        bbox = None
-        if "bbox" in table:
-            box = table["bbox"]
-            ok = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)
-            if not ok or not (box[0] < box[2] and box[1] < box[3]):
-                raise self.fail("network.bbox", "must be [west, south, east, north] in degrees, west < east and south < north")
-            bbox = tuple(float(v) for v in box)
+        bbox = self.bbox(table, "network")
         place = table.get("place")
-        names = [place] if isinstance(place, str) else place
-        if place is not None and (not isinstance(names, list) or not names or not all(isinstance(p, str) and p.strip() for p in names)):
+        if place is not None and not self.place_names(table, "place", "network"):
             raise self.fail("network.place", "must be a place name or a list of place names")
         cache = table.get("cache_dir")
         return NetworkConfig(
@@ -231,15 +242,8 @@ class _Reader:
 
     def osm_demand(self, table: Any) -> OsmDemandConfig:
         self.only(table, "osm_demand", {"places", "bbox", "subdistrict", "min_area_m2", "type"})
-        places = table.get("places", [])
-        places = [places] if isinstance(places, str) else places
-        if not isinstance(places, list) or not all(isinstance(p, str) and p.strip() for p in places):
-            raise self.fail("osm_demand.places", "must be a place name or a list of place names")
-        box = table.get("bbox")
-        if box is not None:
-            ok = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
-            if not ok or not (box[0] < box[2] and box[1] < box[3]):
-                raise self.fail("osm_demand.bbox", "must be [west, south, east, north] in degrees, west < east and south < north")
+        places = self.place_names(table, "places", "osm_demand")
+        box = self.bbox(table, "osm_demand")
         if bool(places) == (box is not None):
             raise ScenarioError(f"{self.where}: [osm_demand] needs exactly one of places or bbox")
         subdistrict = table.get("subdistrict")
@@ -249,7 +253,7 @@ class _Reader:
         if not isinstance(label, str) or not label.strip():
             raise self.fail("osm_demand.type", "must be text (the type shown for these places)")
         return OsmDemandConfig(
-            places=tuple(places), bbox=tuple(float(v) for v in box) if box is not None else None, subdistrict=subdistrict,
+            places=tuple(places), bbox=box, subdistrict=subdistrict,
             min_area_m2=self.number(table, "min_area_m2", "osm_demand", 500.0, low=0.0, high=1e8), type_label=label,
         )
 
