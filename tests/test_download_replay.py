@@ -10,8 +10,6 @@ server gone.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote_plus
 
 import numpy as np
@@ -22,6 +20,7 @@ from coverage import NetworkError
 from coverage._osm_reader import is_walkable
 from coverage.download import download_network
 from conftest import raw_file
+from replay import JsonReplay, serving
 
 BBOX = (116.3440, 39.9977, 116.3597, 40.0089)  # the extract's <bounds>
 
@@ -48,36 +47,24 @@ def overpass(overpass_elements, monkeypatch, tmp_path):
 
     state = {"queries": [], "fail": False}
 
-    class Replay(BaseHTTPRequestHandler):
-        def _answer(self, body: bytes, status: int = 200):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Replay(JsonReplay):
         def do_GET(self):  # noqa: N802
-            self._answer(b"Connected as: 1\nCurrent time: 2026-11-28T00:00:00Z\n2 slots available now.\n")
+            self.answer(b"Connected as: 1\nCurrent time: 2026-11-28T00:00:00Z\n2 slots available now.\n")
 
         def do_POST(self):  # noqa: N802
             length = int(self.headers.get("Content-Length", 0))
             state["queries"].append(unquote_plus(self.rfile.read(length).decode()))
             if state["fail"]:
-                self._answer(b"{}", status=500)
+                self.answer(b"{}", status=500)
             else:
-                self._answer(json.dumps({"version": 0.6, "elements": overpass_elements}).encode())
+                self.answer(json.dumps({"version": 0.6, "elements": overpass_elements}).encode())
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{server.server_port}/api")
-    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
-    monkeypatch.setattr(ox.settings, "use_cache", False)
-    monkeypatch.setattr(ox.settings, "requests_timeout", 5)
-    yield state
-    server.shutdown()
+    with serving(Replay) as server:
+        monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{server.server_port}/api")
+        monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
+        monkeypatch.setattr(ox.settings, "use_cache", False)
+        monkeypatch.setattr(ox.settings, "requests_timeout", 5)
+        yield state
 
 
 def test_download_by_bbox_builds_the_same_two_way_network_as_the_file(overpass, beijing, tmp_path):

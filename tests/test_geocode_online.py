@@ -8,8 +8,6 @@ pointed at it through its settings. No request leaves this machine.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import osmium
@@ -18,6 +16,7 @@ import pytest
 from coverage import read_places
 from coverage.geocode import OsmGeocoder
 from conftest import raw_file
+from replay import JsonReplay, serving
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,7 @@ def nominatim(named_nodes, monkeypatch):
 
     asked = []
 
-    class Replay(BaseHTTPRequestHandler):
+    class Replay(JsonReplay):
         def do_GET(self):  # noqa: N802 - the http.server API
             url = urlparse(self.path)
             query = parse_qs(url.query).get("q", [""])[0]
@@ -45,23 +44,12 @@ def nominatim(named_nodes, monkeypatch):
             body = [] if hit is None or not url.path.endswith("/search") else [
                 {"osm_type": "node", "osm_id": hit[0], "lat": f"{hit[2]:.7f}", "lon": f"{hit[1]:.7f}", "display_name": query}
             ]
-            payload = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.answer(json.dumps(body).encode())
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(ox.settings, "nominatim_url", f"http://127.0.0.1:{server.server_port}/")
-    monkeypatch.setattr(ox.settings, "use_cache", False)
-    yield asked
-    server.shutdown()
+    with serving(Replay) as server:
+        monkeypatch.setattr(ox.settings, "nominatim_url", f"http://127.0.0.1:{server.server_port}/")
+        monkeypatch.setattr(ox.settings, "use_cache", False)
+        yield asked
 
 
 def test_first_run_asks_the_geocoder_and_caches_found_and_not_found(nominatim, named_nodes, tmp_path):

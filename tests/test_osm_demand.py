@@ -21,11 +21,9 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import types
 import warnings
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -34,6 +32,7 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import raw_file
+from replay import JsonReplay, serving
 from shapely.geometry import mapping
 
 from coverage import NetworkError
@@ -160,52 +159,39 @@ def servers(extract, monkeypatch, tmp_path):
                              "class": "place", "type": "suburb"}]
     state = {"overpass": [], "nominatim": [], "fail": False}
 
-    class Replay(BaseHTTPRequestHandler):
-        def _answer(self, body: bytes, status: int = 200):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Replay(JsonReplay):
         def do_GET(self):
             url = urlparse(self.path)
             if url.path.endswith("/search"):
                 q = parse_qs(url.query)["q"][0]
                 state["nominatim"].append(q)
-                self._answer(json.dumps(answers.get(q, [])).encode())
+                self.answer(json.dumps(answers.get(q, [])).encode())
             else:  # Overpass /status
-                self._answer(b"Connected as: 1\nCurrent time: 2026-11-28T00:00:00Z\n2 slots available now.\n")
+                self.answer(b"Connected as: 1\nCurrent time: 2026-11-28T00:00:00Z\n2 slots available now.\n")
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
             query = parse_qs(body)["data"][0]
             state["overpass"].append(query)
             if state["fail"]:
-                self._answer(b"{}", status=500)
+                self.answer(b"{}", status=500)
             else:
-                self._answer(json.dumps({"version": 0.6, "elements": overpass_answer(extract, query)}).encode())
+                self.answer(json.dumps({"version": 0.6, "elements": overpass_answer(extract, query)}).encode())
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    monkeypatch.setattr(ox.settings, "overpass_url", f"{base}/api")
-    monkeypatch.setattr(ox.settings, "nominatim_url", f"{base}/nominatim/")
-    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
-    monkeypatch.setattr(ox.settings, "requests_timeout", 5)
-    # osmnx's own HTTP cache stays on (as for users), in the test's folder: refresh must get past it.
-    monkeypatch.setattr(ox.settings, "use_cache", True)
-    monkeypatch.setattr(ox.settings, "cache_folder", str(tmp_path / "osmnx-http"))
-    # Nominatim's one-second courtesy pause is for the public server, not this one.
-    monkeypatch.setattr(ox._nominatim, "time", types.SimpleNamespace(sleep=lambda s: None), raising=False)
-    state["cache_dir"] = tmp_path / "cache"
-    state["stop"] = server.shutdown
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Replay) as server:
+        base = f"http://127.0.0.1:{server.server_port}"
+        monkeypatch.setattr(ox.settings, "overpass_url", f"{base}/api")
+        monkeypatch.setattr(ox.settings, "nominatim_url", f"{base}/nominatim/")
+        monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
+        monkeypatch.setattr(ox.settings, "requests_timeout", 5)
+        # osmnx's own HTTP cache stays on (as for users), in the test's folder: refresh must get past it.
+        monkeypatch.setattr(ox.settings, "use_cache", True)
+        monkeypatch.setattr(ox.settings, "cache_folder", str(tmp_path / "osmnx-http"))
+        # Nominatim's one-second courtesy pause is for the public server, not this one.
+        monkeypatch.setattr(ox._nominatim, "time", types.SimpleNamespace(sleep=lambda s: None), raising=False)
+        state["cache_dir"] = tmp_path / "cache"
+        state["stop"] = server.shutdown
+        yield state
 
 
 def go_offline(monkeypatch):
