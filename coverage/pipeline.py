@@ -137,7 +137,8 @@ def osm_residential_demand(config: OsmDemandConfig, cache_dir: Path) -> tuple[gp
 
     The areas (downloaded once, then cached by `coverage.osm_demand`) are
     written as a GeoPackage next to that cache and read back through
-    `read_places`, so they get exactly the checks a planner's file gets.
+    `read_places` (via the places cache), so they get exactly the checks a
+    planner's file gets.
     """
     from .osm_demand import residential_areas, write_demand
 
@@ -150,7 +151,7 @@ def osm_residential_demand(config: OsmDemandConfig, cache_dir: Path) -> tuple[gp
     path = Path(cache_dir) / "osm-demand" / f"demand-{key}.gpkg"
     if not path.is_file():
         write_demand(areas, path)
-    frame = read_places(path, "demand")
+    frame = cached_read_places(path, "demand", cache_dir)
     frame["type"] = frame["type"].where(frame["type"].notna(), config.type_label) if "type" in frame else config.type_label
     return frame, {**record, "areas": len(frame), "type": config.type_label, "demand_file": str(path)}
 
