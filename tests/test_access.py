@@ -196,3 +196,19 @@ def test_a_forked_child_can_still_compute(monaco):
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     pytest.fail("the forked child hung in the walk computation")
+
+
+def test_kernel_scratch_is_left_clean_between_networks(monaco, liechtenstein):
+    """The kernel keeps per-thread scratch between calls: alternating networks must not change any answer."""
+    def problem(net, seed):
+        rng = np.random.default_rng(seed)
+        nodes = np.flatnonzero(net.component == 0)
+        return (snap_points(net, net.node_lonlat[rng.choice(nodes, 200, replace=False)]),
+                snap_points(net, net.node_lonlat[rng.choice(nodes, 400, replace=False)]))
+    first = {name: AccessMatrix.compute(net, *problem(net, 4), 900, chunk_size=32) for name, net in (("m", monaco), ("l", liechtenstein))}
+    for name, net in (("l", liechtenstein), ("m", monaco), ("l", liechtenstein)):
+        again = AccessMatrix.compute(net, *problem(net, 4), 900, chunk_size=32)
+        scipy = AccessMatrix.compute(net, *problem(net, 4), 900, engine="scipy")
+        for other in (again, scipy):
+            assert np.array_equal(other.rows, first[name].rows) and np.array_equal(other.cols, first[name].cols)
+            assert np.allclose(other.metres, first[name].metres, atol=1e-6)
