@@ -2,4 +2,13 @@
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("coverage._walkkernel", ["coverage/_walkkernel.c"], optional=True, extra_compile_args=["-O3"])])
+setup(
+    ext_modules=[
+        Extension(
+            "coverage_planner.access._walkkernel",
+            ["coverage/coverage_planner/access/_walkkernel.c"],
+            optional=True,
+            extra_compile_args=["-O3"],
+        )
+    ]
+)

@@ -105,7 +105,7 @@ def stage_times(output: str) -> dict[str, float]:
 
 def run_what_ifs(work: Path, sites: pd.DataFrame, candidates: pd.DataFrame, n: int) -> list[dict]:
     """``n`` what-if scenarios (the existing sites plus a different block of 10 candidates each) on 2 Dask workers, with reports."""
-    from coverage.batch import run_batch
+    from coverage_planner.batch import run_batch
 
     tomls = []
     for i in range(n):

@@ -20,7 +20,7 @@ import numpy as np
 import osmium
 import pandas as pd
 
-from coverage import run_scenario
+from coverage_planner import run_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))

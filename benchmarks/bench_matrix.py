@@ -63,9 +63,9 @@ from scipy.sparse.csgraph import dijkstra
 from rich.console import Console
 from rich.table import Table
 
-from coverage.access import AccessMatrix
-from coverage.network import WalkNetwork
-from coverage.snapping import Snap, snap_points
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.access.snapping import Snap, snap_points
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))

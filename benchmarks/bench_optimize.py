@@ -45,10 +45,10 @@ import scipy
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from coverage.access import AccessMatrix
-from coverage.network import WalkNetwork
-from coverage.optimize import LSCP, MCLP
-from coverage.snapping import snap_points
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.plan.models import LSCP, MCLP
+from coverage_planner.access.snapping import snap_points
 
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
 NETWORKS = {"monaco": "monaco.osm.pbf", "liechtenstein": "liechtenstein-2013-08-03.osm.pbf", "andorra": "andorra.osm.pbf"}

@@ -82,11 +82,11 @@ from bench_matrix import (
     run_pandana,
 )
 
-from coverage import access
-from coverage._geo import polyline_lengths_m
-from coverage.access import AccessMatrix
-from coverage.network import NetworkSource, WalkNetwork
-from coverage.snapping import Snap, snap_points
+from coverage_planner.access import matrix as access
+from coverage_planner._geo import polyline_lengths_m
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.network.graph import NetworkSource, WalkNetwork
+from coverage_planner.access.snapping import Snap, snap_points
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"

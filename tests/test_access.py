@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import shapely
 
-from coverage.access import AccessMatrix
-from coverage.snapping import snap_points
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.access.snapping import snap_points
 from reference import networkx_walk_distances
 
 CUTOFF_M = 1500.0
@@ -33,7 +33,7 @@ def dense(matrix):
     return out
 
 
-from coverage.access import _kernel
+from coverage_planner.access.matrix import _kernel
 
 ENGINES = [pytest.param("c", marks=pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")), "scipy"]
 
@@ -154,7 +154,7 @@ def test_chunking_does_not_change_the_result(monaco):
 
 @pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")
 def test_c_kernel_and_scipy_give_identical_pairs_on_andorra():
-    from coverage import WalkNetwork
+    from coverage_planner import WalkNetwork
     from conftest import raw_file
 
     andorra = WalkNetwork.from_file(raw_file("andorra.osm.pbf"))

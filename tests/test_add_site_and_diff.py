@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from coverage import run_scenario
-from coverage.china import wgs84_to_gcj02
-from coverage.cli import app
-from coverage.diff import ScenarioDiff
+from coverage_planner import run_scenario
+from coverage_planner.places.china import wgs84_to_gcj02
+from coverage_planner.cli import app
+from coverage_planner.diff import ScenarioDiff
 from conftest import raw_file
 from real_places import write_beijing_scenario
 

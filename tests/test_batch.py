@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from coverage import run_scenario, write_outputs
-from coverage.batch import plan_batch, run_batch
+from coverage_planner import run_scenario, write_outputs
+from coverage_planner.batch import plan_batch, run_batch
 from conftest import raw_file
 from real_places import write_beijing_scenario, write_osm_scenario
 

@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from coverage import snap_points
-from coverage.access import AccessMatrix
-from coverage.matrix_cache import cached_access_matrix
-from coverage.network_cache import cached_osm_network
+from coverage_planner import snap_points
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.access.matrix_cache import cached_access_matrix
+from coverage_planner.network.cache import cached_osm_network
 from conftest import raw_file
 from test_access import points_near_edges
 
@@ -100,7 +100,7 @@ def test_a_different_cutoff_never_reuses_rows(monaco, places, tmp_path):
 def test_run_says_when_it_rebuilt_an_unreadable_cache(tmp_path):
     from typer.testing import CliRunner
 
-    from coverage.cli import app
+    from coverage_planner.cli import app
     from real_places import write_beijing_scenario
 
     toml = write_beijing_scenario(tmp_path / "in", raw_file("beijing_haidian_cau_map.osm"))
@@ -115,7 +115,7 @@ def test_run_says_when_it_rebuilt_an_unreadable_cache(tmp_path):
 
 
 def test_snaps_are_cached_per_place_and_equal_fresh_ones(liechtenstein, tmp_path):
-    from coverage.snap_cache import cached_snap_points
+    from coverage_planner.access.snap_cache import cached_snap_points
 
     rng = np.random.default_rng(8)
     lon0, lat0, lon1, lat1 = liechtenstein.bounds
@@ -139,7 +139,7 @@ def test_snaps_are_cached_per_place_and_equal_fresh_ones(liechtenstein, tmp_path
 
 
 def test_array_files_round_trip_and_refuse_damage(tmp_path):
-    from coverage._arrayfile import read_arrays, write_arrays
+    from coverage_planner._cache.arrays import read_arrays, write_arrays
 
     arrays = {"ints": np.arange(7, dtype=np.int32), "xy": np.random.default_rng(1).random((5, 2)),
               "names": np.array(["阳光社区", "", "富丽小区"]), "empty": np.zeros(0), "scalar": np.array(4326)}
@@ -162,8 +162,8 @@ def test_place_files_come_back_from_the_cache_exactly(tmp_path):
     import osmium
     import shapely
 
-    from coverage.places import read_places
-    from coverage.places_cache import cached_read_places
+    from coverage_planner.places.reading import read_places
+    from coverage_planner.places.cache import cached_read_places
 
     rows = []
     for way in osmium.FileProcessor(str(raw_file("beijing_haidian_cau_map.osm"))).with_locations():

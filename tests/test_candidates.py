@@ -1,4 +1,4 @@
-"""Candidate sites (coverage.candidates): OSM features, grid nodes, merging; checked on the Monaco extract.
+"""Candidate sites (coverage_planner.plan.candidates): OSM features, grid nodes, merging; checked on the Monaco extract.
 
 Complements tests/test_site_candidates.py (separation, features over grid
 points, spacing errors are tested there).
@@ -14,17 +14,17 @@ import osmium
 import shapely
 from conftest import raw_file
 
-from coverage.access import AccessMatrix
-from coverage.candidates import (
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.plan.candidates import (
     DEFAULT_TAGS,
     candidates_from_osm,
     candidates_on_grid,
     merge_candidates,
 )
-from coverage.network import WalkNetwork
-from coverage.optimize import MCLP
-from coverage.places import read_places
-from coverage.snapping import snap_points
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.plan.models import MCLP
+from coverage_planner.places.reading import read_places
+from coverage_planner.access.snapping import snap_points
 
 
 @cache

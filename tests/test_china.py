@@ -6,7 +6,7 @@ import coordTransform
 import numpy as np
 import pytest
 
-from coverage import china
+from coverage_planner.places import china
 
 # (WGS-84 lon, lat, GCJ-02 lon, lat) from googollee/eviltransform,
 # python/test.py (TESTS: Shanghai, Shenzhen, Beijing).
@@ -187,8 +187,8 @@ def test_to_wgs84_rejects_unknown_crs_names():
 
 
 def test_a_place_declared_gcj02_but_outside_china_is_named_by_row(tmp_path):
-    from coverage import InputErrors
-    from coverage.places import read_places
+    from coverage_planner import InputErrors
+    from coverage_planner.places.reading import read_places
 
     path = tmp_path / "sites.csv"
     path.write_text("名称,经度,纬度,坐标系\n阳光社区,111.6712,40.8153,gcj02\n巴黎,2.3522,48.8566,gcj02\n错位,40.8153,111.6712,bd09\n",
@@ -204,8 +204,8 @@ def test_a_place_declared_gcj02_but_outside_china_is_named_by_row(tmp_path):
 def test_a_place_outside_china_for_a_network_in_china_says_so():
     import geopandas as gpd
 
-    from coverage import InputErrors
-    from coverage.area import check_within_area
+    from coverage_planner import InputErrors
+    from coverage_planner.places.area import check_within_area
 
     hohhot = (111.55, 40.75, 111.80, 40.90)
     places = gpd.GeoDataFrame({"source_row": [2, 3, 4]}, geometry=gpd.points_from_xy([111.67, 2.35, 113.0], [40.81, 48.86, 40.0]), crs=4326)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import shapely
 
-from coverage import compute_coverage, run_scenario, snap_points
-from coverage.china import wgs84_to_gcj02
-from coverage.isochrones import isochrone_bands
-from coverage.maps import coverage_map, save_map
+from coverage_planner import compute_coverage, run_scenario, snap_points
+from coverage_planner.places.china import wgs84_to_gcj02
+from coverage_planner.outputs.isochrones import isochrone_bands
+from coverage_planner.outputs.maps import coverage_map, save_map
 from conftest import raw_file
 from real_places import write_beijing_scenario
 from reference import networkx_walk_distances
@@ -136,7 +136,7 @@ def test_map_command_outlines_districts_from_a_file(result, tmp_path):
     import geopandas as gpd
     from typer.testing import CliRunner
 
-    from coverage.cli import app
+    from coverage_planner.cli import app
 
     west, south, east, north = result.network.bounds
     # A test outline around the extract (not a real district boundary).

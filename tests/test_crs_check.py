@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from coverage import snap_points
-from coverage.china import wgs84_to_gcj02
-from coverage.cli import app
-from coverage.crs_check import CoordinateWarning, check_gcj02
+from coverage_planner import snap_points
+from coverage_planner.places.china import wgs84_to_gcj02
+from coverage_planner.cli import app
+from coverage_planner.access.crs_check import CoordinateWarning, check_gcj02
 from conftest import raw_file
 from real_places import beijing_place_frames, write_beijing_scenario
 

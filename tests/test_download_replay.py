@@ -16,9 +16,9 @@ import numpy as np
 import osmium
 import pytest
 
-from coverage import NetworkError
-from coverage._osm_reader import is_walkable
-from coverage.download import download_network
+from coverage_planner import NetworkError
+from coverage_planner.network._osm_reader import is_walkable
+from coverage_planner.network.download import download_network
 from conftest import raw_file
 from replay import JsonReplay, serving
 

@@ -6,8 +6,8 @@ import osmium
 import pytest
 import shapely
 
-from coverage import NetworkError, WalkNetwork
-from coverage.extract import clip_osm
+from coverage_planner import NetworkError, WalkNetwork
+from coverage_planner.network.extract import clip_osm
 from conftest import raw_file
 
 AREAS = {

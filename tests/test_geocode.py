@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from coverage import InputErrors, read_places
-from coverage.geocode import OsmGeocoder
+from coverage_planner import InputErrors, read_places
+from coverage_planner.places.geocode import OsmGeocoder
 from real_places import beijing_place_frames
 from conftest import raw_file
 

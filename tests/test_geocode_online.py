@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlparse
 import osmium
 import pytest
 
-from coverage import read_places
-from coverage.geocode import OsmGeocoder
+from coverage_planner import read_places
+from coverage_planner.places.geocode import OsmGeocoder
 from conftest import raw_file
 from replay import JsonReplay, serving
 

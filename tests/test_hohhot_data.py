@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from coverage import InputErrors, Scenario, read_places
-from coverage.geocode import OsmGeocoder
-from coverage.ledger import TEMPLATE_COLUMNS, check_unique_names_per_community, normalise_compound_types
+from coverage_planner import InputErrors, Scenario, read_places
+from coverage_planner.places.geocode import OsmGeocoder
+from coverage_planner.places.ledger import TEMPLATE_COLUMNS, check_unique_names_per_community, normalise_compound_types
 
 HOHHOT = Path(__file__).resolve().parents[1] / "data" / "hohhot"
 

@@ -10,8 +10,8 @@ import pyproj
 import pytest
 import shapely
 
-from coverage import compute_coverage, run_scenario, snap_points
-from coverage.isochrones import interval_lines, isochrone_bands, reached_intervals, union_bands
+from coverage_planner import compute_coverage, run_scenario, snap_points
+from coverage_planner.outputs.isochrones import interval_lines, isochrone_bands, reached_intervals, union_bands
 from conftest import raw_file
 from real_places import beijing_place_frames, write_beijing_scenario
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from coverage import compute_coverage, read_places, run_scenario
-from coverage._offline_assets import OfflineAssetError, asset, external_references
-from coverage.china import wgs84_to_gcj02
-from coverage.isochrones import isochrone_bands
-from coverage.maps import OUTSIDE, UNREACHED, coverage_map, default_bands, demand_classes, save_map
+from coverage_planner import compute_coverage, read_places, run_scenario
+from coverage_planner.outputs._offline_assets import OfflineAssetError, asset, external_references
+from coverage_planner.places.china import wgs84_to_gcj02
+from coverage_planner.outputs.isochrones import isochrone_bands
+from coverage_planner.outputs.maps import OUTSIDE, UNREACHED, coverage_map, default_bands, demand_classes, save_map
 from conftest import raw_file
 from real_places import write_beijing_scenario
 
@@ -240,7 +240,7 @@ def test_offline_html_loads_nothing_from_the_web(english, tmp_path):
 
 
 def test_a_missing_offline_asset_is_an_error_and_the_old_file_stays(english, tmp_path, monkeypatch):
-    from coverage import _offline_assets
+    from coverage_planner.outputs import _offline_assets
 
     target = tmp_path / "map.html"
     target.write_text("previous map", encoding="utf-8")

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coverage import run_scenario
-from coverage.isochrones import isochrone_bands
-from coverage.maps import coverage_map, save_map
+from coverage_planner import run_scenario
+from coverage_planner.outputs.isochrones import isochrone_bands
+from coverage_planner.outputs.maps import coverage_map, save_map
 from conftest import raw_file
 from real_places import write_beijing_scenario
 

@@ -7,8 +7,8 @@ import numpy as np
 import osmium
 import pytest
 
-from coverage import NetworkError, WalkNetwork
-from coverage._osm_reader import is_walkable
+from coverage_planner import NetworkError, WalkNetwork
+from coverage_planner.network._osm_reader import is_walkable
 from conftest import raw_file
 
 

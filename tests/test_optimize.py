@@ -1,4 +1,4 @@
-"""Location models (coverage.optimize): exact equals spopt, greedy is a bound, rules on existing sites, ties, limits, errors.
+"""Location models (coverage_planner.plan.models): exact equals spopt, greedy is a bound, rules on existing sites, ties, limits, errors.
 
 Instances are real: candidate sites and demand places on nodes of the main
 component of the Monaco and Liechtenstein OSM extracts, with walk distances
@@ -15,10 +15,10 @@ import pytest
 from conftest import raw_file
 from scipy import sparse
 
-from coverage.access import AccessMatrix
-from coverage.network import WalkNetwork
-from coverage.optimize import LSCP, MCLP, PCenter, PMedian, ProblemError
-from coverage.snapping import snap_points
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.plan.models import LSCP, MCLP, PCenter, PMedian, ProblemError
+from coverage_planner.access.snapping import snap_points
 
 RADIUS_M = 600.0  # coverage threshold
 LIMIT_M = 1200.0  # search limit of the matrix

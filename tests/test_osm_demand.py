@@ -35,9 +35,9 @@ from conftest import raw_file
 from replay import JsonReplay, serving
 from shapely.geometry import mapping
 
-from coverage import NetworkError
-from coverage.osm_demand import OsmDemandWarning, residential_areas, write_demand
-from coverage.places import read_places
+from coverage_planner import NetworkError
+from coverage_planner.places.osm_demand import OsmDemandWarning, residential_areas, write_demand
+from coverage_planner.places.reading import read_places
 
 EXTRACT = "beijing_haidian_cau_map.osm"
 WEST, SOUTH, EAST, NORTH = 116.34403, 39.99767, 116.35974, 40.00888  # the extract's <bounds>
@@ -376,7 +376,7 @@ def test_an_unnamed_zone_is_dropped_only_when_its_named_compounds_fill_it(extrac
     # envelope, scaled), since the extract has no such zone.
     import geopandas as gpd
 
-    from coverage.osm_demand import _areas_from_raw
+    from coverage_planner.places.osm_demand import _areas_from_raw
 
     compounds = {w: shapely.Polygon([extract["node"][r][:2] for r in extract["way"][w][0]]) for w in (594891968, 595108678)}
     zone = shapely.affinity.scale(shapely.union_all(list(compounds.values())).envelope, grow, grow)
@@ -393,7 +393,7 @@ def test_an_area_mapped_twice_is_kept_once_under_its_name(extract):
     # A real compound outline, entered a second time as an unnamed relation (constructed).
     import geopandas as gpd
 
-    from coverage.osm_demand import _areas_from_raw
+    from coverage_planner.places.osm_demand import _areas_from_raw
 
     outline = shapely.Polygon([extract["node"][r][:2] for r in extract["way"][594891968][0]])
     raw = raw_layer([("relation", 7, None, {"landuse": "residential"}, outline),
@@ -428,7 +428,7 @@ def write_osm_demand_scenario(folder: Path, cache_dir: Path) -> Path:
 
 
 def test_a_scenario_adds_the_osm_residential_areas_to_its_demand(servers, tmp_path, monkeypatch):
-    from coverage import run_scenario
+    from coverage_planner import run_scenario
 
     toml = write_osm_demand_scenario(tmp_path / "scenario", servers["cache_dir"])
     result = run_scenario(toml, progress=False)
@@ -448,7 +448,7 @@ def test_a_scenario_adds_the_osm_residential_areas_to_its_demand(servers, tmp_pa
 
 
 def test_a_listed_place_with_an_osm_area_id_is_a_clear_error(servers, tmp_path):
-    from coverage import InputError, run_scenario
+    from coverage_planner import InputError, run_scenario
 
     toml = write_osm_demand_scenario(tmp_path / "scenario", servers["cache_dir"])
     first_area = residential_areas(list(DISTRICTS), cache_dir=servers["cache_dir"])["id"].iloc[0]
@@ -471,8 +471,8 @@ def test_a_listed_place_with_an_osm_area_id_is_a_clear_error(servers, tmp_path):
     ],
 )
 def test_a_bad_osm_demand_section_names_the_key(tmp_path, section, message):
-    from coverage import ScenarioError
-    from coverage.config import Scenario
+    from coverage_planner import ScenarioError
+    from coverage_planner.config import Scenario
 
     for name in ("sites.csv", "demand.csv"):
         (tmp_path / name).write_text("id,name,lon,lat\n1,a,116.35,40.0\n", encoding="utf-8")
@@ -485,7 +485,7 @@ def test_a_bad_osm_demand_section_names_the_key(tmp_path, section, message):
 def test_fetch_demand_writes_a_file_run_can_read(servers, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from coverage.cli import app
+    from coverage_planner.cli import app
 
     monkeypatch.setenv("COVERAGE_PLANNER_CACHE", str(servers["cache_dir"]))
     out = tmp_path / "areas.gpkg"

@@ -11,9 +11,9 @@ import openpyxl
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from coverage import china
-from coverage._errors import InputError, InputErrors
-from coverage.places import COLUMN_ALIASES, PLACE_COLUMNS, check_within_area, read_places
+from coverage_planner.places import china
+from coverage_planner._errors import InputError, InputErrors
+from coverage_planner.places.reading import COLUMN_ALIASES, PLACE_COLUMNS, check_within_area, read_places
 
 # Two residential compounds in Hohhot (WGS-84).
 HOHHOT = [(111.7519, 40.8414), (111.6860, 40.8150)]

@@ -12,10 +12,10 @@ import pytest
 from scipy import sparse
 from typer.testing import CliRunner
 
-from coverage import snap_points
-from coverage.access import AccessMatrix
-from coverage.cli import app
-from coverage.optimize import LSCP, MCLP, PMedian, ProposalError
+from coverage_planner import snap_points
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.cli import app
+from coverage_planner.plan.models import LSCP, MCLP, PMedian, ProposalError
 from conftest import raw_file
 from real_places import write_osm_scenario
 
@@ -100,7 +100,7 @@ def test_existing_sites_stay_open_and_keep_their_coverage(liechtenstein):
     covers = matrix.covers(THRESHOLD_M)
     median = PMedian(matrix.to_csr(), weights, 3, 4)
     solution = median.solve()
-    from coverage.optimize import _median_cost
+    from coverage_planner.plan.models import _median_cost
 
     assert solution.objective == pytest.approx(_median_cost(median, solution.chosen))
     mclp = MCLP(covers, weights, 3, 4)
@@ -170,8 +170,8 @@ def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
 def test_propose_sites_with_pcenter_returns_k_labelled_sites(monaco):
     import geopandas as gpd
 
-    from coverage import propose_sites
-    from coverage.candidates import candidates_on_grid
+    from coverage_planner import propose_sites
+    from coverage_planner.plan.candidates import candidates_on_grid
     from real_places import osm_place_frames
 
     sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=3, n_demand=200)

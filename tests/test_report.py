@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from coverage import run_scenario
-from coverage.diff import ScenarioDiff
-from coverage.report import write_report
+from coverage_planner import run_scenario
+from coverage_planner.diff import ScenarioDiff
+from coverage_planner.outputs.report import write_report
 from conftest import raw_file
 from real_places import write_beijing_scenario
 

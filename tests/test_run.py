@@ -11,8 +11,8 @@ import pyogrio
 import pytest
 from typer.testing import CliRunner
 
-from coverage import compute_coverage, read_places, run_scenario
-from coverage.cli import app
+from coverage_planner import compute_coverage, read_places, run_scenario
+from coverage_planner.cli import app
 from conftest import raw_file
 from real_places import write_beijing_scenario
 from reference import networkx_walk_distances
@@ -58,7 +58,7 @@ def test_walk_times_and_nearest_sites_match_networkx(scenario, beijing):
 
 
 def _snap(network, frame):
-    from coverage import snap_points
+    from coverage_planner import snap_points
 
     return snap_points(network, np.column_stack([frame.geometry.x, frame.geometry.y]))
 
@@ -148,7 +148,7 @@ def test_interrupted_write_leaves_previous_outputs_untouched(scenario, tmp_path,
 
     monkeypatch.setattr(gpd.GeoDataFrame, "to_file", fail)
     with pytest.raises(KeyboardInterrupt):
-        from coverage import write_outputs
+        from coverage_planner import write_outputs
 
         write_outputs(run_scenario(scenario), out)
     after = {p.name: p.read_bytes() for p in out.iterdir()}

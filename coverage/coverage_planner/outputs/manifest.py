@@ -1,0 +1,90 @@
+"""The run manifest: what went in, with hashes, and the rules applied.
+
+Deliberately without a wall-clock timestamp: the same inputs give a
+byte-identical manifest, so runs can be compared and cached.
+"""
+
+from __future__ import annotations
+
+import platform
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from coverage_planner.network.graph import file_sha256
+
+OSM_ATTRIBUTION = (
+    "Map data © OpenStreetMap contributors, available under the Open Database License (ODbL) 1.0, "
+    "https://www.openstreetmap.org/copyright"
+)
+
+
+@lru_cache(maxsize=1)
+def package_version() -> str:
+    """Installed version of coverage-planner."""
+    try:
+        return metadata.version("coverage-planner")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def describe_input(path: str | Path, rows: int | None = None) -> dict[str, Any]:
+    """Path, sha256 and size of one input file."""
+    path = Path(path)
+    info: dict[str, Any] = {"path": str(path), "sha256": file_sha256(path), "bytes": path.stat().st_size}
+    if rows is not None:
+        info["rows"] = rows
+    return info
+
+
+def build_manifest(result, *, scenario=None) -> dict[str, Any]:
+    """Assemble the manifest of a `CoverageResult` (and the scenario it came from, if any)."""
+    net = result.network
+    inputs: dict[str, Any] = {}
+    for role, frame in (("sites", result.sites), ("demand", result.demand)):
+        source = frame.attrs.get("source_path")
+        inputs[role] = describe_input(source, len(frame)) if source else {"path": None, "rows": len(frame), "note": "GeoDataFrame passed in memory"}
+    manifest: dict[str, Any] = {
+        "tool": {"name": "coverage-planner", "version": package_version(), "python": platform.python_version()},
+        "scenario": None,
+        "inputs": inputs,
+        "network": {
+            **net.source.to_dict(),
+            "nodes": net.n_nodes,
+            "edges": net.n_edges,
+            "walkable_km": round(float(net.edge_length.sum()) / 1000, 3),
+            "components": int(net.component.max()) + 1,
+            "metric_crs": net.crs.to_string(),
+        },
+        "parameters": {
+            "profile": result.profile_name,
+            "speed_kmh": result.speed_kmh,
+            "threshold_min": round(result.threshold_min, 4),
+            "threshold_m": round(result.threshold_m, 3),
+            "preset": result.preset,
+            "search_limit_m": round(result.matrix.cutoff_m, 3),
+            "access_legs": result.matrix.include_access_legs,
+            "max_snap_m": result.max_snap_m,
+        },
+        "placeholders": {
+            role: int((frame["status"] == "placeholder").sum()) if "status" in frame else 0
+            for role, frame in (("sites", result.sites), ("demand", result.demand))
+        },
+        "results": {
+            "demand_places": len(result.demand),
+            "covered_places": int(result.demand["covered"].sum()),
+            "share_places": round(result.share_covered(), 6),
+            "share_weight": round(result.share_covered(weighted=True), 6),
+            "off_network_places": int(result.demand["off_network"].sum()),
+            "median_snap_m": round(float(result.demand["snap_m"].median()), 1) if len(result.demand) else None,
+            "places_off_main_component": int((result.demand["component"] > 0).sum()),
+        },
+        "attribution": OSM_ATTRIBUTION,
+    }
+    if scenario is not None:
+        manifest["scenario"] = {
+            "name": scenario.name,
+            **(describe_input(scenario.path) if scenario.path else {"path": None}),
+        }
+    return manifest

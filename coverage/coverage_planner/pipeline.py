@@ -1,0 +1,207 @@
+"""Run a scenario file end to end: validate every input first, then compute."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from coverage_planner._errors import InputError, InputErrors
+from coverage_planner._timing import StageTimer
+from coverage_planner.analysis import compute_coverage
+from coverage_planner.config import OsmDemandConfig, Scenario
+from coverage_planner.access.crs_check import warn_if_gcj02
+from coverage_planner.network.download import default_cache_dir, load_network
+from coverage_planner.places.geocode import OsmGeocoder
+from coverage_planner.places.ledger import check_unique_names_per_community, normalise_compound_types
+from coverage_planner.outputs.manifest import build_manifest
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.places.reading import check_within_area, read_places
+from coverage_planner.places.cache import cached_read_places
+from coverage_planner.results import CoverageResult
+from coverage_planner.places.sites_file import append_sites, check_new_sites, new_site_rows, wgs84_of
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    network: WalkNetwork | None = None,
+    use_cache: bool = True,
+    progress: bool | None = None,
+) -> CoverageResult:
+    """Load a scenario's network and places, validate them, and compute coverage.
+
+    All place files are checked (and every problem collected) before any
+    computation; nothing is written here, so callers can write outputs only
+    for a valid run.
+
+    Parameters
+    ----------
+    scenario : a `Scenario` or the path of its TOML file.
+    network : an already loaded network to reuse (skips loading).
+    use_cache : reuse the parsed network, validated place files and per-site
+        walk rows from the cache folder (``[network] cache_dir``, default
+        `default_cache_dir`).
+    progress : show progress bars (default: only on a terminal).
+
+    Raises
+    ------
+    ScenarioError, InputErrors, NetworkError
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = Scenario.from_toml(scenario)
+    cache_dir = scenario.network.cache_dir or default_cache_dir()
+    timer = StageTimer()
+    with timer.stage("read places"):
+        places = _read_scenario_places(scenario, cache_dir if use_cache else None)
+    osm_record = None
+    if scenario.osm_demand is not None:
+        with timer.stage("residential areas from OSM"):
+            # A download cache, not a result cache: kept even with use_cache=False.
+            osm_places, osm_record = osm_residential_demand(scenario.osm_demand, cache_dir)
+            places["demand"] = _join_demand(places["demand"], osm_places, scenario.demand.path, osm_record["demand_file"])
+    with timer.stage("load network"):
+        if network is None:
+            cfg = scenario.network
+            network = load_network(
+                cfg.path, place=cfg.place, bbox=cfg.bbox, cache_dir=cache_dir, use_cache=use_cache, allow_private=cfg.allow_private
+            )
+    roles = (("sites", scenario.sites), ("demand", scenario.demand))
+    with timer.stage("check places against the network"):
+        errors: list[InputError] = []
+        for role, config in roles:
+            try:
+                check_within_area(places[role], network.bounds, path=config.path)
+            except InputErrors as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise InputErrors(errors)
+        checks = [
+            warn_if_gcj02(network, np.column_stack([places[role].geometry.x, places[role].geometry.y]), str(config.path))
+            for role, config in roles
+        ]
+    walk = scenario.walk
+    start = time.perf_counter()
+    result = compute_coverage(
+        network, places["sites"], places["demand"],
+        threshold_m=walk.threshold_m, speed_kmh=walk.profile.speed_kmh, profile=walk.profile.name,
+        search_limit_m=walk.search_limit_m, max_snap_m=walk.max_snap_m,
+        access_legs=walk.access_legs, preset=walk.preset, progress=progress,
+        cache_dir=cache_dir if use_cache else None,
+    )
+    inner = dict(result.timings)
+    inner["assemble tables"] = time.perf_counter() - start - sum(inner.values())
+    with timer.stage("manifest"):
+        result.manifest = build_manifest(result, scenario=scenario)
+        result.manifest["warnings"] = [message for message in checks if message]
+        if osm_record is not None:
+            result.manifest["osm_demand"] = osm_record
+    result.timings = {**timer.seconds, **inner}
+    return result
+
+
+def _read_scenario_places(scenario: Scenario, cache_dir: Path | None) -> dict[str, gpd.GeoDataFrame]:
+    """Sites and demand of a scenario, validated; every problem in both files raised together."""
+    geocoder = OsmGeocoder(scenario.geocode.cache_file, online=scenario.geocode.online)
+    places: dict[str, gpd.GeoDataFrame] = {}
+    errors: list[InputError] = []
+    for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
+        options = dict(
+            keep_columns=config.keep_columns, weight_column=config.weight_column,
+            default_crs=config.default_crs, geocoder=geocoder,
+        )
+        try:
+            if cache_dir is not None:
+                places[role] = cached_read_places(config.path, role, cache_dir, **options)
+            else:
+                places[role] = read_places(config.path, role, **options)
+            if config.compound_ledger:
+                places[role] = normalise_compound_types(places[role], config.path)
+                check_unique_names_per_community(places[role], config.path)
+        except InputErrors as exc:
+            errors.extend(exc.errors)
+        except InputError as exc:
+            errors.append(exc)
+    if errors:
+        raise InputErrors(errors)
+    return places
+
+
+def osm_residential_demand(config: OsmDemandConfig, cache_dir: Path) -> tuple[gpd.GeoDataFrame, dict]:
+    """Residential areas from OSM as validated demand places, and the record of their download.
+
+    The areas (downloaded once, then cached by `coverage_planner.places.osm_demand`) are
+    written as a GeoPackage next to that cache and read back through
+    `read_places` (via the places cache), so they get exactly the checks a
+    planner's file gets.
+    """
+    from coverage_planner.places.osm_demand import residential_areas, write_demand
+
+    areas = residential_areas(
+        list(config.places) or None, bbox=config.bbox, subdistrict=config.subdistrict,
+        cache_dir=cache_dir, min_area_m2=config.min_area_m2,
+    )
+    record = {k: v for k, v in areas.attrs.get("osm_query", {}).items() if k != "cache_path"}
+    key = hashlib.sha256(json.dumps([record, config.min_area_m2, config.type_label], sort_keys=True, default=str).encode()).hexdigest()[:24]
+    path = Path(cache_dir) / "osm-demand" / f"demand-{key}.gpkg"
+    if not path.is_file():
+        write_demand(areas, path)
+    frame = cached_read_places(path, "demand", cache_dir)
+    frame["type"] = frame["type"].where(frame["type"].notna(), config.type_label) if "type" in frame else config.type_label
+    return frame, {**record, "areas": len(frame), "type": config.type_label, "demand_file": str(path)}
+
+
+def _join_demand(listed: gpd.GeoDataFrame, osm: gpd.GeoDataFrame, listed_path: Path, osm_path: str) -> gpd.GeoDataFrame:
+    """The scenario's demand file followed by the OSM areas; an id in both is an error naming both files."""
+    clash = sorted(set(listed["id"].astype(str)) & set(osm["id"].astype(str)))
+    if clash:
+        raise InputError(listed_path, f"id {clash[0]!r} is also the id of an OSM residential area ({osm_path}); rename it", field="id")
+    return gpd.GeoDataFrame(pd.concat([listed, osm], ignore_index=True), geometry="geometry", crs="EPSG:4326")
+
+
+def add_sites(
+    scenario: Scenario | str | Path,
+    new_sites: pd.DataFrame,
+    *,
+    crs: str = "wgs84",
+    source: str | Path | None = None,
+    progress: bool | None = None,
+) -> tuple[CoverageResult, CoverageResult, Path]:
+    """Append sites to a scenario's sites file (keeping a backup) and rerun it.
+
+    Everything is checked before the file is touched: coordinates, the
+    coordinate system, duplicate ids or names, and that each new site lies in
+    the network's area. The rerun walks only from the new sites (the other
+    rows come from the cache).
+
+    Parameters
+    ----------
+    scenario : the scenario, or its TOML path.
+    new_sites : rows with name, lon, lat and optionally id, type, district,
+        status, crs (English or Chinese headers).
+    crs : coordinate system of rows without a crs value (wgs84, gcj02, bd09).
+    source : where the rows came from (a proposals CSV), named in messages.
+
+    Returns
+    -------
+    (before, after, backup_path)
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = Scenario.from_toml(scenario)
+    sites_path = scenario.sites.path
+    rows = check_new_sites(sites_path, new_site_rows(new_sites, crs=crs))
+    before = run_scenario(scenario, progress=progress)
+    lonlat = wgs84_of(rows)
+    candidates = gpd.GeoDataFrame(
+        {"source_row": np.arange(len(rows)) + (2 if source else 1)},
+        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs="EPSG:4326",
+    )
+    check_within_area(candidates, before.network.bounds, path=source or "new site")
+    backup = append_sites(sites_path, rows)
+    after = run_scenario(scenario, network=before.network, progress=progress)
+    return before, after, backup

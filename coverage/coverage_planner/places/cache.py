@@ -1,0 +1,132 @@
+"""Validated place files cached on disk, keyed by the file's sha256 and the read options.
+
+Reading and validating a ledger row by row is the slowest step of a rerun
+once the network and walk rows are cached; an unchanged file is served from
+here instead. The cache is this tool's own output, written atomically as an
+array file (`coverage_planner._cache.arrays`: plain arrays, never pickle, so a cache file
+cannot run code), and anything unreadable is simply read from the source again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from coverage_planner._cache.arrays import read_arrays, write_arrays
+from coverage_planner.outputs.manifest import package_version
+from coverage_planner.network.graph import file_sha256
+from coverage_planner.places.reading import read_places
+
+
+def cached_read_places(
+    path: str | Path,
+    kind: str,
+    cache_dir: str | Path,
+    *,
+    keep_columns: Sequence[str] = (),
+    weight_column: str | None = None,
+    default_crs: str = "wgs84",
+    geocoder=None,
+) -> gpd.GeoDataFrame:
+    """`read_places`, served from ``cache_dir`` when the file, options and geocode answers are unchanged."""
+    path = Path(path)
+    if not path.is_file():
+        return read_places(path, kind)  # raises the usual clear error
+    geocode_file = getattr(geocoder, "cache_file", None)
+    geocodes = file_sha256(geocode_file) if geocode_file is not None and Path(geocode_file).is_file() else None
+    key = json.dumps(
+        [file_sha256(path), kind, list(keep_columns), weight_column, default_crs, geocodes, package_version()],
+        ensure_ascii=False,
+    )
+    cached = Path(cache_dir) / "places" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.arrays"
+    if cached.is_file():
+        try:
+            frame = _frame_from_file(cached)
+            frame.attrs["source_path"] = str(path.resolve())
+            return frame
+        except Exception:  # noqa: BLE001 - a damaged cache file is re-read from the source
+            pass
+    frame = read_places(
+        path, kind, keep_columns=keep_columns, weight_column=weight_column, default_crs=default_crs, geocoder=geocoder
+    )
+    _frame_to_file(frame, cached)
+    return frame
+
+
+# Values an object column may hold, by type code (None is 0).
+_NONE, _TEXT, _FLOAT, _INT, _BOOL = range(5)
+_VALUE_KINDS = {type(None): _NONE, str: _TEXT, float: _FLOAT, int: _INT, bool: _BOOL,
+                np.float64: _FLOAT, np.int64: _INT, np.bool_: _BOOL}
+
+
+def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Store a places frame column by column: numbers as they are, geometries as WKB, object columns
+    as a type code per value plus text, float and integer arrays (so None, "3" and 3.0 stay apart).
+
+    A frame holding a value of any other type is simply not cached.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    columns = []
+    for i, name in enumerate(frame.columns):
+        values = frame[name]
+        key = f"c{i}"
+        if isinstance(values.dtype, gpd.array.GeometryDtype):
+            wkb = shapely.to_wkb(np.asarray(values.array), hex=False)
+            present = ~pd.isna(wkb)
+            blobs = [b if ok else b"" for b, ok in zip(wkb, present)]
+            arrays[key] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+            arrays[key + "_len"] = np.array([len(b) for b in blobs], dtype=np.int64)
+            arrays[key + "_present"] = present
+            columns.append({"name": name, "kind": "geometry", "crs": values.crs.to_string() if values.crs else None})
+        elif values.dtype.kind in "biuf":
+            arrays[key] = values.to_numpy()
+            columns.append({"name": name, "kind": "number"})
+        elif values.dtype == object:
+            kinds = [_VALUE_KINDS.get(type(v)) for v in values]
+            if None in kinds:  # a value of some other type: do not cache this file
+                return
+            kinds = np.array(kinds, dtype=np.uint8)
+            listed = values.tolist()
+            arrays[key + "_kind"] = kinds
+            arrays[key + "_text"] = np.array([v if k == _TEXT else "" for v, k in zip(listed, kinds)], dtype=str)
+            arrays[key + "_float"] = np.array([v if k == _FLOAT else 0.0 for v, k in zip(listed, kinds)], dtype=np.float64)
+            arrays[key + "_int"] = np.array([v if k in (_INT, _BOOL) else 0 for v, k in zip(listed, kinds)], dtype=np.int64)
+            columns.append({"name": name, "kind": "object"})
+        else:
+            return
+    write_arrays(path, arrays, {"columns": columns, "geometry": frame.geometry.name, "rows": len(frame)})
+
+
+def _frame_from_file(path: Path) -> gpd.GeoDataFrame:
+    meta, arrays = read_arrays(path)
+    data: dict[str, object] = {}
+    for i, column in enumerate(meta["columns"]):
+        key = f"c{i}"
+        if column["kind"] == "geometry":
+            ends = np.cumsum(arrays[key + "_len"])
+            raw = arrays[key].tobytes()
+            blobs = [raw[e - n : e] if ok else None for e, n, ok in zip(ends, arrays[key + "_len"], arrays[key + "_present"])]
+            data[column["name"]] = gpd.GeoSeries(shapely.from_wkb(np.array(blobs, dtype=object)), crs=column["crs"])
+        elif column["kind"] == "number":
+            data[column["name"]] = arrays[key]
+        else:
+            kinds = arrays[key + "_kind"]
+            values = np.full(len(kinds), None, dtype=object)
+            # astype(object) gives Python str, float, int and bool objects, vectorised.
+            for code, source, dtype in ((_TEXT, "_text", None), (_FLOAT, "_float", None), (_INT, "_int", None), (_BOOL, "_int", bool)):
+                where = kinds == code
+                if where.any():
+                    picked = arrays[key + source][where]
+                    values[where] = (picked.astype(dtype) if dtype else picked).astype(object)
+            data[column["name"]] = pd.Series(values, dtype=object)  # object, as read_places gives (not inferred str)
+    frame = gpd.GeoDataFrame(data, geometry=meta["geometry"])
+    if len(frame) != meta["rows"]:
+        raise ValueError(f"{path}: {len(frame)} rows, expected {meta['rows']}")
+    return frame

@@ -1,0 +1,268 @@
+r"""The covering models: LSCP and MCLP (public through `coverage_planner.plan.models`)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy import sparse
+
+from coverage_planner.plan import _greedy
+from coverage_planner.plan import _milp
+from coverage_planner.plan._location import LocationProblem, ProblemError
+
+
+class _Covering(LocationProblem):
+    """Shared parts of LSCP and MCLP: the 0/1 cover matrix and who is covered."""
+
+    def __init__(self, matrix, weights=None, n_existing=0, *, service_radius: float | None = None, **kwargs) -> None:
+        self.service_radius = None if service_radius is None else float(service_radius)
+        super().__init__(matrix, weights, n_existing, **kwargs)
+
+    @classmethod
+    def _sparse_from_access(cls, matrix, params):
+        radius = params.get("service_radius")
+        params["service_radius"] = matrix.cutoff_m if radius is None else float(radius)
+        return matrix.covers(params["service_radius"]), params
+
+    @classmethod
+    def _sparse_from_cost(cls, cost, params):
+        radius = params.get("service_radius")
+        if radius is None or not np.isfinite(radius) or radius < 0:
+            raise ProblemError(f"{cls.name}: from_cost_matrix needs service_radius, a finite distance ≥ 0 (got {radius!r})")
+        with np.errstate(invalid="ignore"):
+            cover = np.isfinite(cost) & (cost <= radius)
+        return sparse.csr_matrix(cover.T), params
+
+    def _read(self, coo: sparse.coo_matrix) -> None:
+        hit = coo.data != 0
+        rows, cols = coo.row[hit], coo.col[hit]
+        by_existing = self.existing[rows]
+        #: bool per place: an existing site covers it
+        self.covered_by_existing = np.bincount(cols[by_existing], minlength=self.n_demand) > 0
+        #: bool per place: some existing site or candidate covers it
+        self.coverable = np.bincount(cols, minlength=self.n_demand) > 0
+        #: places nothing covers (indices); reported, never an error
+        self.uncoverable = np.flatnonzero(~self.coverable)
+        p, d = self._pos[rows[~by_existing]], cols[~by_existing]
+        cover = sparse.csr_matrix((np.ones(len(p)), (p, d)), shape=(len(self.candidates), self.n_demand))
+        cover.sum_duplicates()
+        cover.data[:] = 1.0
+        self._cover = cover
+
+    @property
+    def uncoverable_ids(self) -> np.ndarray:
+        return self.demand_ids[self.uncoverable]
+
+    def covered(self, chosen=None) -> np.ndarray:
+        """Bool per place: covered once the candidates at positions ``chosen`` (default: the solution's) open."""
+        chosen = self.chosen if chosen is None else np.asarray(chosen, dtype=np.int64)
+        out = self.covered_by_existing.copy()
+        out[_row_entries(self._cover, chosen)] = True
+        return out
+
+    def covered_weight(self, chosen=None) -> float:
+        return float(self.weights[self.covered(chosen)].sum())
+
+    def _left(self) -> np.ndarray:
+        """Weight per place not yet covered by existing sites."""
+        return np.where(self.covered_by_existing, 0.0, self.weights)
+
+    def _need(self) -> np.ndarray:
+        """Places with weight left that some candidate covers."""
+        return np.flatnonzero((self._left() > 0) & (np.diff(sparse.csc_matrix(self._cover).indptr) > 0))
+
+    def _reduce(self, need: np.ndarray):
+        """The cover of ``need`` (rows) by candidates (columns), identical rows merged, dominated candidates dropped.
+
+        Returns the matrix, each row's summed weight and the kept candidate positions.
+        """
+        A = sparse.csr_matrix(self._cover.T)[need]
+        first, group = _milp.dedupe_rows(A)
+        w = np.bincount(group, weights=self.weights[need], minlength=len(first))
+        A = A[first]
+        keep = np.flatnonzero(~_milp.dominated_columns(A))
+        return sparse.csr_matrix(A[:, keep]), w, keep
+
+
+class LSCP(_Covering):
+    r"""Location set covering: the fewest new sites so that every coverable place is covered.
+
+    .. math::
+        \min \sum_{j \in J} x_j \quad\text{s.t.}\quad
+        \sum_{j \in N_i \cap J} x_j \ge 1 \;\; \forall i \in I^\ast,\qquad x_j \in \{0, 1\}
+
+    :math:`J` are the candidates, :math:`N_i` the sites covering place i and
+    :math:`I^\ast` the places with positive weight that no existing site
+    covers but some candidate does. Existing sites are open and their places
+    need no new site. Places nothing covers are listed in ``uncoverable``
+    (they never make the problem infeasible).
+
+    With ``target_share`` s < 1 the model is the partial cover
+    :math:`\min \sum_j x_j` s.t. :math:`\sum_i w_i y_i \ge s\,W - W_E`,
+    :math:`y_i \le \sum_{j \in N_i \cap J} x_j`, :math:`0 \le y_i \le 1`, where
+    W is the weight of the coverable places (the share is of what can be
+    covered at all, so s = 1 is the classic model above and any s is
+    feasible) and :math:`W_E` the weight existing sites cover.
+
+    ``objective`` is the number of new sites (spopt's LSCP objective also
+    counts existing sites).
+    """
+
+    name = "LSCP"
+
+    def __init__(self, matrix, weights=None, n_existing=0, target_share: float | None = None, **kwargs) -> None:
+        if target_share is not None and not (isinstance(target_share, (int, float)) and 0 < target_share <= 1):
+            raise ProblemError(f"LSCP: target_share must be a share in (0, 1], got {target_share!r}")
+        super().__init__(matrix, weights, n_existing, **kwargs)
+        self.target_share = 1.0 if target_share is None else float(target_share)
+        reach = self.weights[self.coverable].sum()
+        have = self.weights[self.covered_by_existing].sum()
+        #: weight new sites must add (None: classic, cover every coverable place)
+        self.weight_to_add = None if self.target_share == 1.0 else max(self.target_share * reach - have, 0.0)
+
+    def evaluate(self, chosen) -> float:
+        return float(len(np.unique(np.asarray(chosen, dtype=np.int64))))
+
+    def _greedy_steps(self, k, allowed, *, ranking=False):
+        if ranking or self.weight_to_add is not None:
+            target = None if ranking else self.weight_to_add * (1 - 1e-12)
+            return _greedy.greedy_cover(self._cover, self._left(), k=k, target=target, allowed=allowed)
+        return _greedy.greedy_cover(self._cover, (self._left() > 0).astype(float), k=k, allowed=allowed)
+
+    def _exact(self, time_limit, mip_gap):
+        greedy_chosen, _ = self._greedy_steps(None, None)
+        start = time.perf_counter()
+        need = self._need()
+        if len(need) == 0 or self.weight_to_add == 0:
+            return np.zeros(0, dtype=np.int64), 0.0, "optimal"
+        A, w, keep = self._reduce(need)
+        if self.weight_to_add is None:
+            self._build_time = time.perf_counter() - start
+            chosen, bound, status = min_cover(A, keep, time_limit=time_limit, mip_gap=mip_gap)
+        else:
+            n_x, n_y = len(keep), A.shape[0]
+            M = sparse.vstack([sparse.hstack([-A, sparse.identity(n_y)]),
+                               sparse.csr_matrix(np.concatenate([np.zeros(n_x), w])[None, :])]).tocsr()
+            program = _milp.Program(np.concatenate([np.ones(n_x), np.zeros(n_y)]), M,
+                                    np.append(np.full(n_y, -np.inf), self.weight_to_add * (1 - 1e-12)),
+                                    np.append(np.zeros(n_y), np.inf), np.arange(n_x + n_y) < n_x)
+            self._build_time = time.perf_counter() - start
+            sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
+            chosen = None if sol.x is None else keep[sol.x[:n_x] > 0.5]
+            bound, status = (np.ceil(sol.bound - 1e-6) if np.isfinite(sol.bound) else 0.0), sol.status
+        if chosen is None or (status != "optimal" and len(greedy_chosen) < len(chosen)):
+            return greedy_chosen, bound, "time_limit" if chosen is None else status
+        return chosen, bound, status
+
+    def _canon_value(self, chosen) -> float:
+        return len(chosen) if self._short(chosen) <= 0 else np.inf
+
+    def _canon_values_with(self, rest) -> np.ndarray:
+        left = self._left_after(rest)
+        if self.weight_to_add is None:
+            gain = self._cover @ (left > 0)
+            ok = gain >= (left > 0).sum()
+        else:
+            ok = self._cover @ left >= self._short(rest) * (1 - 1e-12)
+        return np.where(ok, len(rest) + 1.0, np.inf)
+
+    def _left_after(self, chosen) -> np.ndarray:
+        """Weight (positive-weight places that need covering) still uncovered with ``chosen`` open."""
+        left = np.where(self.covered(chosen), 0.0, self.weights)
+        left[~self.coverable] = 0.0
+        return left
+
+    def _short(self, chosen) -> float:
+        """What ``chosen`` still misses: uncovered places (classic) or weight below the target."""
+        left = self._left_after(chosen)
+        if self.weight_to_add is None:
+            return float((left > 0).sum())
+        added = self.weights[self.covered(chosen)].sum() - self.weights[self.covered_by_existing].sum()
+        return float(self.weight_to_add * (1 - 1e-12) - added)
+
+
+class MCLP(_Covering):
+    r"""Maximal covering location: k new sites maximising the covered weight.
+
+    .. math::
+        \max \sum_{i \in I} w_i y_i \quad\text{s.t.}\quad
+        y_i \le \sum_{j \in N_i} x_j,\;\; \sum_{j \in J} x_j \le k,\;\;
+        x_j = 1 \; (j \in E),\;\; x_j \in \{0,1\},\; 0 \le y_i \le 1
+
+    ``objective`` is the total covered weight, existing sites' coverage
+    included (as spopt reports it). Fewer than k sites are chosen when more
+    would add nothing (spopt's ``= k`` reaches the same objective).
+    """
+
+    name = "MCLP"
+
+    def __init__(self, matrix, weights=None, n_existing=0, k: int | None = None, **kwargs) -> None:
+        super().__init__(matrix, weights, n_existing, **kwargs)
+        self.k = self._check_k(k)
+
+    def evaluate(self, chosen) -> float:
+        return self.covered_weight(chosen)
+
+    def _greedy_steps(self, k, allowed, *, ranking=False):
+        return _greedy.greedy_cover(self._cover, self._left(), k=self.k if k is None else k, allowed=allowed)
+
+    def _greedy_bound(self, gains) -> float:
+        # Greedy gains at least (1 - 1/e) of the best possible gain (coverage is submodular).
+        have, reach = self.weights[self.covered_by_existing].sum(), self.weights[self.coverable].sum()
+        return float(min(reach, have + np.sum(gains) / (1 - np.exp(-1))))
+
+    def _exact(self, time_limit, mip_gap):
+        greedy_chosen, gains = self._greedy_steps(None, None)
+        start = time.perf_counter()
+        have = self.weights[self.covered_by_existing].sum()
+        need = self._need()
+        if len(need) == 0 or self.k == 0:
+            return np.zeros(0, dtype=np.int64), have, "optimal"
+        A, w, keep = self._reduce(need)
+        n_x, n_y = len(keep), A.shape[0]
+        M = sparse.vstack([sparse.hstack([-A, sparse.identity(n_y)]),
+                           sparse.csr_matrix(np.concatenate([np.ones(n_x), np.zeros(n_y)])[None, :])]).tocsr()
+        program = _milp.Program(np.concatenate([np.zeros(n_x), -w]), M, np.full(n_y + 1, -np.inf),
+                                np.append(np.zeros(n_y), self.k), np.arange(n_x + n_y) < n_x)
+        self._build_time = time.perf_counter() - start
+        sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
+        bound = have - sol.bound if np.isfinite(sol.bound) else have + w.sum()
+        if sol.x is None or (sol.status != "optimal" and -sol.value < np.sum(gains) - 1e-9):
+            return greedy_chosen, bound, "time_limit" if sol.x is None else sol.status
+        return keep[sol.x[:n_x] > 0.5], bound, sol.status
+
+    def _canon_value(self, chosen) -> float:
+        return -self.covered_weight(chosen) if len(chosen) <= self.k else np.inf
+
+    def _canon_values_with(self, rest) -> np.ndarray:
+        covered = self.covered(rest)
+        gain = self._cover @ np.where(covered, 0.0, self.weights)
+        return -(self.weights[covered].sum() + gain) if len(rest) < self.k else np.full(len(self.candidates), np.inf)
+
+
+def _row_entries(matrix: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """Column indices of the entries in ``rows`` of a CSR matrix (concatenated)."""
+    start, stop = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = stop - start
+    if lengths.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return matrix.indices[np.repeat(start, lengths) + offsets]
+
+
+def min_cover(A: sparse.csr_matrix, positions: np.ndarray, *, time_limit=None, mip_gap=0.0):
+    """Fewest columns of the 0/1 matrix ``A`` covering every row (each row must have an entry).
+
+    Rows containing another row are dropped first (covering the smaller
+    covers them). Returns (chosen ``positions``, proven lower bound on the
+    count, status); chosen is None when no cover was found in time.
+    """
+    A = sparse.csr_matrix(A)
+    A = A[~_milp.superset_rows(A)]
+    n = A.shape[1]
+    program = _milp.Program(np.ones(n), A, np.ones(A.shape[0]), np.full(A.shape[0], np.inf), np.ones(n, dtype=bool))
+    sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
+    bound = np.ceil(sol.bound - 1e-6) if np.isfinite(sol.bound) else 0.0
+    chosen = None if sol.x is None else np.asarray(positions)[sol.x > 0.5]
+    return chosen, bound, sol.status

@@ -1,0 +1,266 @@
+r"""The distance models: p-median and p-center (public through `coverage_planner.plan.models`)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy import sparse
+
+from coverage_planner.plan import _greedy
+from coverage_planner.plan import _milp
+from coverage_planner.plan._covering import MCLP, min_cover
+from coverage_planner.plan._location import LocationProblem, ProblemError
+
+
+class _Distance(LocationProblem):
+    """Shared parts of PMedian and PCenter: walk metres per pair, the search limit and the penalty."""
+
+    def __init__(self, matrix, weights=None, n_existing=0, k: int | None = None, *, penalty_m: float | None = None,
+                 search_limit_m: float | None = None, **kwargs) -> None:
+        self._limit_arg, self._penalty_arg = search_limit_m, penalty_m
+        super().__init__(matrix, weights, n_existing, **kwargs)
+        self.k = self._check_k(k)
+
+    @classmethod
+    def _sparse_from_access(cls, matrix, params):
+        params.setdefault("search_limit_m", matrix.cutoff_m)
+        return matrix.to_csr(), params
+
+    @classmethod
+    def _sparse_from_cost(cls, cost, params):
+        demand, site = np.nonzero(np.isfinite(cost))
+        return sparse.csr_matrix((cost[demand, site], (site, demand)), shape=cost.shape[::-1]), params
+
+    def _read(self, coo: sparse.coo_matrix) -> None:
+        metres = coo.data.astype(np.float64)
+        if len(metres) and (metres.min() < 0 or not np.isfinite(metres).all()):
+            raise ProblemError(f"{self.name}: walk distances must be finite and ≥ 0")
+        limit = self._limit_arg if self._limit_arg is not None else (metres.max() if len(metres) else 0.0)
+        #: pairs farther apart than this are out of reach
+        self.search_limit_m = float(limit)
+        penalty = self._penalty_arg if self._penalty_arg is not None else 2 * self.search_limit_m
+        if not (np.isfinite(penalty) and penalty > 0):
+            raise ProblemError(f"{self.name}: penalty_m must be a positive distance, got {penalty!r}")
+        #: walk a place counts as when no open site is within reach
+        self.penalty_m = float(penalty)
+        keep = metres < self.penalty_m  # a pair at or beyond the penalty never helps
+        rows, cols, metres = coo.row[keep], coo.col[keep], metres[keep]
+        ex = self.existing[rows]
+        near = np.full(self.n_demand, self.penalty_m)
+        np.minimum.at(near, cols[ex], metres[ex])
+        #: each place's walk with only the existing sites open (penalty when none in reach)
+        self.walk_existing = near
+        #: bool per place: some site or candidate within reach
+        self.coverable = np.bincount(cols, minlength=self.n_demand) > 0
+        self.uncoverable = np.flatnonzero(~self.coverable)
+        # Candidate pairs that would shorten a walk.
+        c = ~ex & (metres < near[cols])
+        self._p, self._d, self._m = self._pos[rows[c]], cols[c], metres[c]
+        order = np.lexsort((self._d, self._p))
+        self._p, self._d, self._m = self._p[order], self._d[order], self._m[order]
+
+    def walks(self, chosen=None) -> np.ndarray:
+        """Each place's walk with existing sites and ``chosen`` candidates (default: the solution's) open."""
+        chosen = self.chosen if chosen is None else np.asarray(chosen, dtype=np.int64)
+        out = self.walk_existing.copy()
+        mine = np.isin(self._p, chosen)
+        np.minimum.at(out, self._d[mine], self._m[mine])
+        return out
+
+
+class PMedian(_Distance):
+    r"""p-median: k new sites minimising the total weighted walk.
+
+    .. math::
+        \min \sum_i w_i \Big(\sum_{j} d_{ij} z_{ij} + P\,u_i\Big) \quad\text{s.t.}\quad
+        \sum_j z_{ij} + u_i = 1,\;\; z_{ij} \le x_j,\;\; \sum_{j \in J} x_j \le k,\;\;
+        x_j = 1\; (j \in E),\;\; x_j \in \{0,1\},\; z, u \ge 0
+
+    Pairs exist only within the search limit. **Penalty**: a place with no
+    open site within reach counts as walking ``penalty_m`` P, by default
+    twice the search limit (an `AccessMatrix`'s cutoff, or the longest pair
+    given), so leaving a place unserved always costs more than serving it at
+    the edge of the search. The model is built on the pairs that beat each
+    place's nearest existing site. ``objective`` is Σ weight × walk in
+    metre-weights (divide by the walking speed for time).
+    """
+
+    name = "p-median"
+
+    def evaluate(self, chosen) -> float:
+        return float(self.weights @ self.walks(chosen))
+
+    def _greedy_steps(self, k, allowed, *, ranking=False):
+        return _greedy.greedy_median(self._p, self._d, self._m, self.walk_existing, self.weights, len(self.candidates),
+                                     k=self.k if k is None else k, allowed=allowed)
+
+    def _exact(self, time_limit, mip_gap):
+        greedy_chosen, _ = self._greedy_steps(None, None)
+        start = time.perf_counter()
+        use = self.weights[self._d] > 0
+        p, d, m = self._p[use], self._d[use], self._m[use]
+        if self.k == 0 or len(p) == 0:
+            return np.zeros(0, dtype=np.int64), self.evaluate([]), "optimal"
+        keep, xi = np.unique(p, return_inverse=True)
+        places, ui = np.unique(d, return_inverse=True)
+        n_x, n_z, n_u = len(keep), len(p), len(places)
+        w, e = self.weights[places], self.walk_existing[places]
+        constant = self.weights @ self.walk_existing - w @ e
+        z = np.arange(n_z)
+        # rows: n_u assignment equalities, n_z links z ≤ x, one cardinality row
+        r = np.concatenate([ui, np.arange(n_u), n_u + z, n_u + z, np.full(n_x, n_u + n_z)])
+        c = np.concatenate([n_x + z, n_x + n_z + np.arange(n_u), n_x + z, xi, np.arange(n_x)])
+        v = np.concatenate([np.ones(n_z + n_u), np.ones(n_z), -np.ones(n_z), np.ones(n_x)])
+        A = sparse.csr_matrix((v, (r, c)), shape=(n_u + n_z + 1, n_x + n_z + n_u))
+        lo = np.concatenate([np.ones(n_u), np.full(n_z, -np.inf), [-np.inf]])
+        hi = np.concatenate([np.ones(n_u), np.zeros(n_z), [self.k]])
+        cost = np.concatenate([np.zeros(n_x), self.weights[d] * m, w * e])
+        program = _milp.Program(cost, A, lo, hi, np.arange(n_x + n_z + n_u) < n_x)
+        self._build_time = time.perf_counter() - start
+        sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
+        everything = self.weights @ np.minimum(self.walk_existing, _nearest(self._d, self._m, self.n_demand))
+        bound = max(constant + sol.bound, everything) if np.isfinite(sol.bound) else everything
+        if sol.x is None or (sol.status != "optimal" and constant + sol.value > self.evaluate(greedy_chosen) + 1e-9):
+            return greedy_chosen, bound, "time_limit" if sol.x is None else sol.status
+        return keep[sol.x[:n_x] > 0.5], bound, sol.status
+
+    def _canon_value(self, chosen) -> float:
+        return self.evaluate(chosen) if len(chosen) <= self.k else np.inf
+
+    def _canon_values_with(self, rest) -> np.ndarray:
+        walks = self.walks(rest)
+        gain = np.bincount(self._p, weights=self.weights[self._d] * np.maximum(walks[self._d] - self._m, 0.0),
+                           minlength=len(self.candidates))
+        return self.weights @ walks - gain
+
+
+class PCenter(_Distance):
+    r"""p-center: k new sites minimising the worst walk.
+
+    .. math::
+        \min D \quad\text{s.t.}\quad D \ge \min\big(P,\ \min_{j\ \text{open}} d_{ij}\big)\;\;\forall i \in I^\circ,\;\;
+        \sum_{j \in J} x_j \le k,\;\; x_j = 1\; (j \in E)
+
+    over :math:`I^\circ`, the places with positive weight that some site or
+    candidate reaches within the search limit (the others are listed in
+    ``uncoverable``; weights otherwise play no part). Solved exactly by
+    bisection over the distinct walk lengths: at radius r the question "can
+    k new sites bring every place within r?" is a set-cover MILP (an LSCP),
+    answered first by greedy and by the cover's LP bound when they suffice.
+    The sites k leaves over once the optimal worst walk is reached are added
+    where they cut the total weighted walk most (the answer's canonical form
+    compares the worst walk, then the total). When k sites cannot reach
+    every such place at all, the worst walk is the penalty P whatever is
+    chosen; the sites are then chosen as an MCLP within the search limit
+    (most weight brought within reach).
+    """
+
+    name = "p-center"
+
+    def _read(self, coo):
+        super()._read(coo)
+        self._places = self.coverable & (self.weights > 0)
+
+    def evaluate(self, chosen) -> float:
+        walks = self.walks(chosen)[self._places]
+        return float(walks.max(initial=0.0))
+
+    def _greedy_steps(self, k, allowed, *, ranking=False):
+        use = self._places[self._d]
+        start = np.where(self._places, self.walk_existing, 0.0)
+        step = _greedy.greedy_median if ranking else _greedy.greedy_center
+        return step(self._p[use], self._d[use], self._m[use], start, self.weights, len(self.candidates),
+                    k=self.k if k is None else k, allowed=allowed)
+
+    def _exact(self, time_limit, mip_gap):
+        start = time.perf_counter()
+        greedy_chosen, _ = self._greedy_steps(None, None)
+        best, upper = greedy_chosen, self.evaluate(greedy_chosen)
+        everything = np.minimum(self.walk_existing, _nearest(self._d, self._m, self.n_demand))[self._places]
+        lower = float(everything.max(initial=0.0))
+        radii = np.unique(self._m[(self._m >= lower) & (self._m < upper)])
+        lo, hi, proven = 0, len(radii), True  # answer is radii[hi] (or upper when hi == len)
+        if self.k == 0 or upper <= lower:
+            return best, lower, "optimal"
+        while lo < hi:
+            left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+            if left is not None and left <= 0:
+                proven = False
+                break
+            mid = (lo + hi) // 2
+            found = self._cover_within(radii[mid], left, mip_gap)
+            if found is None:  # unknown in time: look higher, but the bound stays unproven
+                proven, lo = False, mid + 1
+            elif found is False:
+                lo = mid + 1
+            else:
+                best, hi = found, mid
+        radius = radii[hi] if hi < len(radii) else upper
+        bound = radius if proven else (radii[lo - 1] if 0 < lo <= len(radii) else lower)
+        if radius >= self.penalty_m:  # nothing reaches everyone: bring the most weight within reach
+            mclp = MCLP(self._reach_matrix(), np.where(self._places, self.weights, 0.0), existing=self.existing, k=self.k)
+            sol = mclp.solve(time_limit=None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3))
+            return sol.chosen, min(bound, self.penalty_m), "optimal" if proven else "time_limit"
+        return self._fill(best), bound, "optimal" if proven else "time_limit"
+
+    def _fill(self, chosen) -> np.ndarray:
+        """Add the sites k leaves over where they cut the total weighted walk most (the worst walk cannot grow)."""
+        chosen = np.asarray(chosen, dtype=np.int64)
+        allowed = np.ones(len(self.candidates), dtype=bool)
+        allowed[chosen] = False
+        more, _ = _greedy.greedy_median(self._p, self._d, self._m, self.walks(chosen), self.weights, len(self.candidates),
+                                        k=self.k - len(chosen), allowed=allowed)
+        return np.concatenate([chosen, more])
+
+    def _canon_value(self, chosen):
+        if len(chosen) > self.k:
+            return np.array([np.inf, np.inf])
+        walks = self.walks(chosen)
+        return np.array([walks[self._places].max(initial=0.0), self.weights @ walks])
+
+    def _canon_values_with(self, rest) -> np.ndarray:
+        use = self._places[self._d]
+        walks = self.walks(rest)
+        worst = _greedy._worst_after(self._p[use], self._d[use], self._m[use], np.where(self._places, walks, 0.0), len(self.candidates))
+        gain = np.bincount(self._p, weights=self.weights[self._d] * np.maximum(walks[self._d] - self._m, 0.0),
+                           minlength=len(self.candidates))
+        return np.column_stack([worst, self.weights @ walks - gain])
+
+    def _cover_within(self, radius, time_limit, mip_gap):
+        """Fewest candidates bringing every place within ``radius``: their positions, False if more than k, None if unknown."""
+        need = self._places & (self.walk_existing > radius)
+        ok = (self._m <= radius) & need[self._d]
+        places = np.flatnonzero(need)
+        if len(places) == 0:
+            return np.zeros(0, dtype=np.int64)
+        if np.bincount(self._d[ok], minlength=self.n_demand)[places].min() == 0:
+            return False
+        row = np.full(self.n_demand, -1)
+        row[places] = np.arange(len(places))
+        A = sparse.csr_matrix((np.ones(int(ok.sum())), (row[self._d[ok]], self._p[ok])), shape=(len(places), len(self.candidates)))
+        chosen, _ = _greedy.greedy_cover(sparse.csr_matrix(A.T), np.ones(len(places)))
+        if len(chosen) <= self.k:
+            return chosen
+        keep = np.flatnonzero(~_milp.dominated_columns(A))
+        chosen, bound, status = min_cover(A[:, keep], keep, time_limit=time_limit, mip_gap=mip_gap)
+        if bound > self.k:
+            return False
+        if chosen is None or status != "optimal":
+            return None if chosen is None or len(chosen) > self.k else chosen
+        return chosen if len(chosen) <= self.k else False
+
+    def _reach_matrix(self) -> sparse.csr_matrix:
+        """Sites × places within reach; places existing sites reach are marked on one existing row."""
+        rows, cols = self.candidates[self._p], self._d
+        reached = np.flatnonzero(self.walk_existing < self.penalty_m)
+        if len(reached):
+            rows = np.concatenate([rows, np.full(len(reached), np.flatnonzero(self.existing)[0])])
+            cols = np.concatenate([cols, reached])
+        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n_sites, self.n_demand))
+
+
+def _nearest(d: np.ndarray, m: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, np.inf)
+    np.minimum.at(out, d, m)
+    return out

@@ -1,0 +1,142 @@
+"""Coverage results: who reaches a site within the threshold, and summaries by group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M
+
+# Columns of coverage.csv, in order (the issue's contract comes first).
+COVERAGE_COLUMNS = [
+    "demand_id", "demand_name", "nearest_site_id", "nearest_site_name", "walk_m", "walk_min", "covered",
+    "snap_m", "off_network", "component", "status",
+]
+# Grouping columns summarised when present, with the label used in summary.csv.
+SUMMARY_DIMENSIONS = {
+    "district": "district",
+    "subdistrict": "subdistrict",
+    "community": "community",
+    "type": "type",
+    "community_class": "community_class",
+}
+
+
+@dataclass
+class CoverageResult:
+    """Everything a table, map or report needs about one run.
+
+    Attributes
+    ----------
+    sites, demand : the input places (WGS-84) with snap columns; ``demand`` also
+        carries nearest_site_id, walk_m, walk_min and covered.
+    matrix : the sparse site × demand walk distances (within ``search_limit_m``).
+    network : the walking network used.
+    threshold_m, threshold_min, speed_kmh : the coverage rule.
+    manifest : provenance of the run (inputs, hashes, parameters).
+    """
+
+    sites: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    matrix: AccessMatrix
+    network: WalkNetwork
+    threshold_m: float
+    threshold_min: float
+    speed_kmh: float
+    profile_name: str = "adult"
+    preset: str | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    cache_stats: dict[str, Any] | None = None  # how many site rows came from the matrix cache
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (not in the manifest)
+    max_snap_m: float = DEFAULT_MAX_SNAP_M  # places farther from every walkable way were left off-network
+
+    @property
+    def metres_per_minute(self) -> float:
+        return self.speed_kmh * 1000.0 / 60.0
+
+    def table(self) -> pd.DataFrame:
+        """The per-place coverage table written as coverage.csv."""
+        extra = [c for c in self.demand.columns if c not in COVERAGE_COLUMNS and c not in ("geometry", "footprint", "id", "name")]
+        out = self.demand[[c for c in COVERAGE_COLUMNS if c in self.demand.columns] + extra]
+        return pd.DataFrame(out).reset_index(drop=True)
+
+    def share_covered(self, weighted: bool = False) -> float:
+        """Share of demand places (or of their weight) within the threshold."""
+        covered = self.demand["covered"].to_numpy(bool)
+        if weighted:
+            w = self.demand["weight"].to_numpy(float)
+            return float(w[covered].sum() / w.sum()) if w.sum() > 0 else float("nan")
+        return float(covered.mean()) if len(covered) else float("nan")
+
+    def summary(self) -> pd.DataFrame:
+        """Coverage share overall and by each grouping column the demand carries.
+
+        One row per (dimension, group): places, covered places and share, the
+        same by weight, and the median walk minutes of reachable places.
+        """
+        frames = [_summarise(self.demand.assign(_all="all"), "_all").assign(dimension="all")]
+        for column, label in SUMMARY_DIMENSIONS.items():
+            if column in self.demand.columns and self.demand[column].notna().any():
+                frames.append(_summarise(self.demand, column).assign(dimension=label))
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dimension", "group", "places", "covered", "share", "weight", "covered_weight", "weight_share", "median_walk_min", "placeholder_places"]]
+
+    def left_out(self) -> pd.DataFrame:
+        """Demand places beyond the threshold, farthest first (unreachable last)."""
+        table = self.table()
+        out = table[~table["covered"]]
+        return out.sort_values(["walk_m", "demand_id"], ascending=[False, True], na_position="last")
+
+    def network_qa(self) -> gpd.GeoDataFrame:
+        """One row per network component with how many sites and places snapped onto it.
+
+        Places on a component other than 0 (the largest) can only reach sites
+        on the same piece: usually a mapping gap worth a look. Off-network
+        places (beyond the snap limit) are counted in the manifest instead.
+        """
+        qa = self.network.quality_report()
+        qa["length_share"] = qa["length_m"] / qa["length_m"].sum()
+        for label, frame in (("sites", self.sites), ("demand", self.demand)):
+            snapped = frame[frame["component"] >= 0]
+            qa[f"{label}_snapped"] = qa["component"].map(snapped["component"].value_counts()).fillna(0).astype(int)
+            by_component = snapped.groupby("component")["snap_m"]
+            qa[f"{label}_median_snap_m"] = qa["component"].map(by_component.median())
+            qa[f"{label}_max_snap_m"] = qa["component"].map(by_component.max())
+        comp_of_edge = self.network.component[self.network.edge_u]
+        lines = self.network.edges_wgs84
+        geoms = [shapely.multilinestrings(lines[comp_of_edge == c]) for c in qa["component"]]
+        return gpd.GeoDataFrame(qa, geometry=geoms, crs="EPSG:4326")
+
+
+def _summarise(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    data = pd.DataFrame(
+        {
+            "group": frame[column].fillna("(none)").astype(str),
+            "covered": frame["covered"].astype(bool),
+            "weight": frame["weight"].astype(float),
+            "walk_min": frame["walk_min"].astype(float),
+            "placeholder": (frame["status"] == "placeholder") if "status" in frame else False,
+        }
+    )
+    data["covered_weight"] = data["weight"].where(data["covered"], 0.0)
+    grouped = data.groupby("group", sort=True)
+    table = pd.DataFrame(
+        {
+            "places": grouped.size(),
+            "covered": grouped["covered"].sum().astype(int),
+            "weight": grouped["weight"].sum(),
+            "covered_weight": grouped["covered_weight"].sum(),
+            "median_walk_min": grouped["walk_min"].median(),
+            "placeholder_places": grouped["placeholder"].sum().astype(int),
+        }
+    ).reset_index()
+    table["share"] = table["covered"] / table["places"]
+    table["weight_share"] = np.where(table["weight"] > 0, table["covered_weight"] / table["weight"].where(table["weight"] > 0, 1), np.nan)
+    return table
