@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,10 +44,35 @@ RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results" / "city.json"
 CIVIC = {"townhall", "police", "library", "community_centre", "social_facility", "post_office", "courthouse"}
 # Street furniture and car facilities: not premises a studio could move into.
-NOT_PREMISES = {"drinking_water", "parking", "shelter", "bench", "toilets", "atm", "recycling", "post_box", "telephone",
-                "parking_entrance", "fountain", "bbq", "bicycle_parking", "waste_disposal", "waste_basket",
-                "sanitary_dump_station", "water_point", "charging_station", "watering_place", "fuel", "car_wash",
-                "mini_storage", "bus_station", "car_rental", "vending_machine", "clock", "hunting_stand"}
+NOT_PREMISES = {
+    "drinking_water",
+    "parking",
+    "shelter",
+    "bench",
+    "toilets",
+    "atm",
+    "recycling",
+    "post_box",
+    "telephone",
+    "parking_entrance",
+    "fountain",
+    "bbq",
+    "bicycle_parking",
+    "waste_disposal",
+    "waste_basket",
+    "sanitary_dump_station",
+    "water_point",
+    "charging_station",
+    "watering_place",
+    "fuel",
+    "car_wash",
+    "mini_storage",
+    "bus_station",
+    "car_rental",
+    "vending_machine",
+    "clock",
+    "hunting_stand",
+}
 TARGET_S, TARGET_GB = 60.0, 2.0
 
 
@@ -72,7 +96,11 @@ def osm_places(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         elif obj.is_way() and ("building" in tags or "amenity" in tags or tags.get("landuse") == "residential"):
             xy = np.array([(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()])
             if len(xy) >= 3:
-                kind = "building" if "building" in tags else ("residential area" if "amenity" not in tags else f"amenity={tags['amenity']}")
+                kind = (
+                    "building"
+                    if "building" in tags
+                    else ("residential area" if "amenity" not in tags else f"amenity={tags['amenity']}")
+                )
                 demand.append((f"w{obj.id}", tags.get("name", f"way {obj.id}"), *xy[:-1].mean(axis=0), kind))
     columns = ["id", "name", "lon", "lat", "type"]
     return tuple(pd.DataFrame(rows, columns=columns) for rows in (sites, candidates, demand))  # type: ignore[return-value]
@@ -98,7 +126,7 @@ def run_measured(command: list[str]) -> dict:
 
 def stage_times(output: str) -> dict[str, float]:
     """Rows of the ``--profile`` table (the last table printed): stage name → seconds."""
-    output = output[output.rfind("Time per stage"):]
+    output = output[output.rfind("Time per stage") :]
     rows = re.findall(r"^[│┃|]\s*(.+?)\s*[│┃|]\s*([0-9.]+)\s*[│┃|]\s*$", output, flags=re.M)
     return {name: float(value) for name, value in rows}
 
@@ -114,7 +142,9 @@ def run_what_ifs(work: Path, sites: pd.DataFrame, candidates: pd.DataFrame, n: i
         extra = candidates.iloc[10 * i : 10 * (i + 1)]
         pd.concat([sites, extra], ignore_index=True).to_csv(folder / "sites.csv", index=False)
         text = (work / "scenario.toml").read_text(encoding="utf-8")
-        text = text.replace('name = "', f'name = "what-if {i + 1}: ', 1).replace('cache_dir = "cache"', f'cache_dir = "{(work / "cache").as_posix()}"')
+        text = text.replace('name = "', f'name = "what-if {i + 1}: ', 1).replace(
+            'cache_dir = "cache"', f'cache_dir = "{(work / "cache").as_posix()}"'
+        )
         text = text.replace('path = "demand.csv"', f'path = "{(work / "demand.csv").as_posix()}"')
         (folder / "scenario.toml").write_text(text, encoding="utf-8")
         tomls.append(folder / "scenario.toml")
@@ -123,8 +153,10 @@ def run_what_ifs(work: Path, sites: pd.DataFrame, candidates: pd.DataFrame, n: i
     wall = time.perf_counter() - start
     print(f"  batch: {n} what-if scenarios with reports on a 2-worker LocalCluster in {wall:.1f} s wall")
     for row in outcomes.itertuples(index=False):
-        print(f"        {Path(row.scenario).parent.name:12s} {row.status:6s} {row.seconds:6.1f} s, "
-              f"covered {row.covered_share:.1%}, worker peak RSS {row.worker_peak_rss_mb:.0f} MB")
+        print(
+            f"        {Path(row.scenario).parent.name:12s} {row.status:6s} {row.seconds:6.1f} s, "
+            f"covered {row.covered_share:.1%}, worker peak RSS {row.worker_peak_rss_mb:.0f} MB"
+        )
     return [{**row._asdict(), "batch_wall_s": wall} for row in outcomes.itertuples(index=False)]
 
 
@@ -135,7 +167,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--network", default="andorra.osm.pbf", help="file in ../shared/data/raw/")
-    parser.add_argument("--batch", type=int, default=4, help="what-if scenarios to run on a 2-worker Dask LocalCluster (0: skip)")
+    parser.add_argument(
+        "--batch", type=int, default=4, help="what-if scenarios to run on a 2-worker Dask LocalCluster (0: skip)"
+    )
     args = parser.parse_args()
 
     osm = RAW / args.network
@@ -155,8 +189,20 @@ def main() -> None:
     runs = {}
     for label in ("cold", "warm"):
         out = work / f"out-{label}"
-        command = [exe, "propose", str(work / "scenario.toml"), "--out", str(out), "--k", str(args.k),
-                   "--candidates", str(work / "candidates.csv"), "--lang", "en", "--profile"]
+        command = [
+            exe,
+            "propose",
+            str(work / "scenario.toml"),
+            "--out",
+            str(out),
+            "--k",
+            str(args.k),
+            "--candidates",
+            str(work / "candidates.csv"),
+            "--lang",
+            "en",
+            "--profile",
+        ]
         measured = run_measured(command)
         if measured["code"] != 0:
             print(measured["out"], measured["err"], sep="\n")
@@ -166,22 +212,43 @@ def main() -> None:
         measured["map_mb"] = round((out / "map.html").stat().st_size / 1e6, 2)
         runs[label] = measured
 
-    print(f"{osm.name}: {len(sites)} existing sites, {len(candidates)} candidates, {len(demand)} demand places "
-          f"(real OSM features), MCLP k={args.k}, 15 min walk")
+    print(
+        f"{osm.name}: {len(sites)} existing sites, {len(candidates)} candidates, {len(demand)} demand places "
+        f"(real OSM features), MCLP k={args.k}, 15 min walk"
+    )
     for label, run in runs.items():
         gb = run["maxrss_kb"] / 1024**2
-        print(f"  {label:4s}: {run['wall_s']:6.1f} s wall (target < {TARGET_S:.0f} s), peak RSS {gb:.2f} GB (target < {TARGET_GB:.0f} GB), map {run['map_mb']} MB")
+        print(
+            f"  {label:4s}: {run['wall_s']:6.1f} s wall (target < {TARGET_S:.0f} s), peak RSS {gb:.2f} GB (target < {TARGET_GB:.0f} GB), map {run['map_mb']} MB"
+        )
         for stage, seconds in run["stages_s"].items():
             print(f"        {stage:38s} {seconds:7.2f} s")
     cold, warm = runs["cold"], runs["warm"]
     saved = cold["wall_s"] - warm["wall_s"]
-    print(f"  network cache: warm / cold wall = {warm['wall_s'] / cold['wall_s']:.2f}; "
-          f"load network {cold['stages_s'].get('load network', float('nan')):.2f} s → {warm['stages_s'].get('load network', float('nan')):.2f} s "
-          f"(saves {saved:.1f} s per run)")
+    print(
+        f"  network cache: warm / cold wall = {warm['wall_s'] / cold['wall_s']:.2f}; "
+        f"load network {cold['stages_s'].get('load network', float('nan')):.2f} s → {warm['stages_s'].get('load network', float('nan')):.2f} s "
+        f"(saves {saved:.1f} s per run)"
+    )
     batch = run_what_ifs(work, sites, candidates, args.batch) if args.batch else None
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"network": osm.name, "sites": len(sites), "candidates": len(candidates), "demand": len(demand),
-                                   "k": args.k, "runs": runs, "batch": batch, "cpu_count": os.cpu_count()}, indent=2) + "\n", encoding="utf-8")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "network": osm.name,
+                "sites": len(sites),
+                "candidates": len(candidates),
+                "demand": len(demand),
+                "k": args.k,
+                "runs": runs,
+                "batch": batch,
+                "cpu_count": os.cpu_count(),
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -59,13 +59,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy
-from scipy.sparse.csgraph import dijkstra
 from rich.console import Console
 from rich.table import Table
+from scipy.sparse.csgraph import dijkstra
 
 from coverage_planner.access.matrix import AccessMatrix
-from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.access.snapping import Snap, snap_points
+from coverage_planner.network.graph import WalkNetwork
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
@@ -350,10 +350,15 @@ def bench_network(name: str, args: argparse.Namespace) -> dict[str, Any]:
     cutoff = args.cutoff
 
     snap_t, (site_snap, demand_snap) = best_of(
-        lambda: (snap_points(net, net.node_lonlat[problem.site_nodes]), snap_points(net, net.node_lonlat[problem.demand_nodes])),
+        lambda: (
+            snap_points(net, net.node_lonlat[problem.site_nodes]),
+            snap_points(net, net.node_lonlat[problem.demand_nodes]),
+        ),
         args.repeat,
     )
-    max_offset = max(check_snaps(net, site_snap, problem.site_nodes), check_snaps(net, demand_snap, problem.demand_nodes))
+    max_offset = max(
+        check_snaps(net, site_snap, problem.site_nodes), check_snaps(net, demand_snap, problem.demand_nodes)
+    )
     if max_offset >= LEG_TOL_M:
         raise SystemExit(f"{name}: points on nodes snapped {max_offset:.3g} m away from their node")
 
@@ -365,25 +370,70 @@ def bench_network(name: str, args: argparse.Namespace) -> dict[str, Any]:
     g = build_networkx(net)
     g_s = time.perf_counter() - t0
     t, res = best_of(lambda: run_networkx(g, problem, lookup, cutoff), args.repeat)
-    methods.append(MethodResult("networkx", "single_source_dijkstra_path_length × sites", t, g_s, "graph build", len(res),
-                                compare(ours, res, len(problem.demand_nodes), cutoff)))
+    methods.append(
+        MethodResult(
+            "networkx",
+            "single_source_dijkstra_path_length × sites",
+            t,
+            g_s,
+            "graph build",
+            len(res),
+            compare(ours, res, len(problem.demand_nodes), cutoff),
+        )
+    )
 
     t0 = time.perf_counter()
     pnet = build_pandana(net)
     p_s = time.perf_counter() - t0
     t, res = best_of(lambda: run_pandana(pnet, problem, lookup, cutoff), args.repeat)
-    methods.append(MethodResult("pandana", "Network.nodes_in_range", t, p_s, "contraction", len(res),
-                                compare(ours, res, len(problem.demand_nodes), cutoff)))
+    methods.append(
+        MethodResult(
+            "pandana",
+            "Network.nodes_in_range",
+            t,
+            p_s,
+            "contraction",
+            len(res),
+            compare(ours, res, len(problem.demand_nodes), cutoff),
+        )
+    )
     t, res = best_of(lambda: run_pandana_core(pnet, problem, lookup, cutoff), args.repeat)
-    methods.append(MethodResult("pandana-core", "Network.net.nodes_in_range (C++ only)", t, None, None, len(res),
-                                compare(ours, res, len(problem.demand_nodes), cutoff)))
+    methods.append(
+        MethodResult(
+            "pandana-core",
+            "Network.net.nodes_in_range (C++ only)",
+            t,
+            None,
+            None,
+            len(res),
+            compare(ours, res, len(problem.demand_nodes), cutoff),
+        )
+    )
     t, res = best_of(lambda: run_scipy_floor(net, problem, cutoff), args.repeat)
-    methods.append(MethodResult("scipy-floor", "csgraph.dijkstra on net.csr (node→node only)", t, None, None, len(res),
-                                compare(ours, res, len(problem.demand_nodes), cutoff)))
+    methods.append(
+        MethodResult(
+            "scipy-floor",
+            "csgraph.dijkstra on net.csr (node→node only)",
+            t,
+            None,
+            None,
+            len(res),
+            compare(ours, res, len(problem.demand_nodes), cutoff),
+        )
+    )
     if args.pandana_pairs:
         t, res = best_of(lambda: run_pandana_pairs(pnet, problem, cutoff), args.repeat)
-        methods.append(MethodResult("pandana-pairs", f"Network.shortest_path_lengths ({len(problem.site_nodes) * len(problem.demand_nodes):,} pairs)",
-                                    t, None, None, len(res), compare(ours, res, len(problem.demand_nodes), cutoff)))
+        methods.append(
+            MethodResult(
+                "pandana-pairs",
+                f"Network.shortest_path_lengths ({len(problem.site_nodes) * len(problem.demand_nodes):,} pairs)",
+                t,
+                None,
+                None,
+                len(res),
+                compare(ours, res, len(problem.demand_nodes), cutoff),
+            )
+        )
 
     out: dict[str, Any] = {
         "network": name,
@@ -423,8 +473,16 @@ def print_network(res: dict[str, Any]) -> None:
         f"{res['reachable_pairs']:,} reachable pairs"
     )
     table = Table(title=title, title_justify="left")
-    for col, justify in [("method", "left"), ("call", "left"), (f"query (best of {res['repeat']})", "right"), ("× ours", "right"),
-                         ("excluded setup", "right"), ("pairs", "right"), ("max |Δ| m", "right"), ("agrees", "center")]:
+    for col, justify in [
+        ("method", "left"),
+        ("call", "left"),
+        (f"query (best of {res['repeat']})", "right"),
+        ("× ours", "right"),
+        ("excluded setup", "right"),
+        ("pairs", "right"),
+        ("max |Δ| m", "right"),
+        ("agrees", "center"),
+    ]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     ours = res["methods"][0]["query"]["best_s"]
     for m in res["methods"]:
@@ -442,19 +500,28 @@ def print_network(res: dict[str, Any]) -> None:
     console.print(table)
     notes = [f"points on nodes snapped with max offset {res['max_snap_offset_m']:.1g} m"]
     if res["excluded_nodes"]:
-        notes.append(f"{res['excluded_nodes']} largest-component node(s) not sampled: they lie exactly on another, unconnected edge")
+        notes.append(
+            f"{res['excluded_nodes']} largest-component node(s) not sampled: they lie exactly on another, unconnected edge"
+        )
     for m in res["methods"][1:]:
         a = m["agreement"]
         if a["pairs_over_tol"]:
-            notes.append(f"[red]{m['name']}: {a['pairs_over_tol']} shared pair(s) differ by more than {TOL_M:g} m[/red]")
+            notes.append(
+                f"[red]{m['name']}: {a['pairs_over_tol']} shared pair(s) differ by more than {TOL_M:g} m[/red]"
+            )
         if a["only_in_reference"] or a["only_in_this"]:
-            notes.append(f"{m['name']}: {a['only_in_reference']} pair(s) only in ours, {a['only_in_this']} only in {m['name']} (all within {TOL_M:g} m of the cutoff)"
-                         if not a["unexplained_missing"] else f"[red]{m['name']}: {a['unexplained_missing']} pair(s) missing away from the cutoff[/red]")
+            notes.append(
+                f"{m['name']}: {a['only_in_reference']} pair(s) only in ours, {a['only_in_this']} only in {m['name']} (all within {TOL_M:g} m of the cutoff)"
+                if not a["unexplained_missing"]
+                else f"[red]{m['name']}: {a['unexplained_missing']} pair(s) missing away from the cutoff[/red]"
+            )
     for n in notes:
         console.print(f"  · {n}")
     if "profile_ours" in res:
-        console.print(f"\ncProfile of one AccessMatrix.compute call ({res['network']}), by own time. "
-                      "SciPy's Cython dijkstra and NumPy indexing are not separate entries: they count as compute's own time.")
+        console.print(
+            f"\ncProfile of one AccessMatrix.compute call ({res['network']}), by own time. "
+            "SciPy's Cython dijkstra and NumPy indexing are not separate entries: they count as compute's own time."
+        )
         print(res["profile_ours"].strip() + "\n")
 
 
@@ -473,16 +540,26 @@ def environment() -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--networks", nargs="+", default=["monaco", "liechtenstein"],
-                   help=f"short names ({', '.join(NETWORKS)}) or paths to OSM/GraphML files")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--networks",
+        nargs="+",
+        default=["monaco", "liechtenstein"],
+        help=f"short names ({', '.join(NETWORKS)}) or paths to OSM/GraphML files",
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per method; the best is reported (default 3)")
     p.add_argument("--sites", type=int, default=500)
     p.add_argument("--demand", type=int, default=2000)
     p.add_argument("--cutoff", type=float, default=1200.0, help="walk cutoff in metres (default 1200)")
     p.add_argument("--seed", type=int, default=20240501)
-    p.add_argument("--no-pandana-pairs", dest="pandana_pairs", action="store_false",
-                   help="skip the slow shortest_path_lengths row (sites × demand pairs)")
+    p.add_argument(
+        "--no-pandana-pairs",
+        dest="pandana_pairs",
+        action="store_false",
+        help="skip the slow shortest_path_lengths row (sites × demand pairs)",
+    )
     p.add_argument("--profile", action="store_true", help="cProfile one AccessMatrix.compute call per network")
     p.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS.relative_to(REPO)})")
     args = p.parse_args(argv)
@@ -498,14 +575,30 @@ def main(argv: list[str] | None = None) -> int:
         print_network(res)
         console.print()
     ok = all(m["agreement"].get("ok", True) for r in results for m in r["methods"])
-    summary = Table(title="Summary: query time ratios (higher = ours faster); targets NX ≥ 30×, pandana ≥ 5×", title_justify="left")
-    for col in ("network", "ours", "NX / ours", "pandana / ours", "pandana-core / ours", "scipy-floor / ours", "NX / scipy-floor"):
+    summary = Table(
+        title="Summary: query time ratios (higher = ours faster); targets NX ≥ 30×, pandana ≥ 5×", title_justify="left"
+    )
+    for col in (
+        "network",
+        "ours",
+        "NX / ours",
+        "pandana / ours",
+        "pandana-core / ours",
+        "scipy-floor / ours",
+        "NX / scipy-floor",
+    ):
         summary.add_column(col, justify="left" if col == "network" else "right")
     for r in results:
         q = r["ratios_vs_ours"]
-        summary.add_row(r["network"], fmt_s(r["methods"][0]["query"]["best_s"]),
-                        f"{q['networkx']:.1f}×", f"{q['pandana']:.1f}×", f"{q['pandana-core']:.2f}×",
-                        f"{q['scipy-floor']:.2f}×", f"{q['networkx'] / q['scipy-floor']:.1f}×")
+        summary.add_row(
+            r["network"],
+            fmt_s(r["methods"][0]["query"]["best_s"]),
+            f"{q['networkx']:.1f}×",
+            f"{q['pandana']:.1f}×",
+            f"{q['pandana-core']:.2f}×",
+            f"{q['scipy-floor']:.2f}×",
+            f"{q['networkx'] / q['scipy-floor']:.1f}×",
+        )
     console.print(summary)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     payload = {

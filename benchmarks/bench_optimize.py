@@ -46,12 +46,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.access.snapping import snap_points
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.plan.models import LSCP, MCLP
-from coverage_planner.access.snapping import snap_points
 
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
-NETWORKS = {"monaco": "monaco.osm.pbf", "liechtenstein": "liechtenstein-2013-08-03.osm.pbf", "andorra": "andorra.osm.pbf"}
+NETWORKS = {
+    "monaco": "monaco.osm.pbf",
+    "liechtenstein": "liechtenstein-2013-08-03.osm.pbf",
+    "andorra": "andorra.osm.pbf",
+}
 
 
 def best_of(fn, repeat: int) -> tuple[float, list[float], Any]:
@@ -108,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     cost[matrix.rows, matrix.cols] = matrix.metres
     cost = cost.T  # spopt: demand × facilities
     reach = np.isfinite(cost).any(axis=1)
-    print(f"{path.name}: {net.n_nodes} nodes; {args.candidates} candidates × {args.demand} places, "
-          f"cutoff {args.cutoff:g} m, {matrix.nnz} pairs within it; {int((~reach).sum())} places out of reach")
+    print(
+        f"{path.name}: {net.n_nodes} nodes; {args.candidates} candidates × {args.demand} places, "
+        f"cutoff {args.cutoff:g} m, {matrix.nnz} pairs within it; {int((~reach).sum())} places out of reach"
+    )
 
     rows, ok = [], True
     cases = [
@@ -120,24 +126,44 @@ def main(argv: list[str] | None = None) -> int:
         t_ours, runs_ours, sol = best_of(lambda build=build: build().solve("exact"), args.repeat)
         t_greedy, _, greedy = best_of(lambda build=build: build().solve("greedy"), args.repeat)
         t_spopt, runs_spopt, theirs = best_of(
-            lambda kind=kind, c=spopt_cost, k=k: spopt_solve(kind, c, args.cutoff, k), args.spopt_repeat)
+            lambda kind=kind, c=spopt_cost, k=k: spopt_solve(kind, c, args.cutoff, k), args.spopt_repeat
+        )
         agree = abs(sol.objective - theirs) <= 1e-6 * max(1.0, abs(theirs))
         ok &= agree
-        rows.append({
-            "model": label, "ours_s": t_ours, "ours_runs": runs_ours, "ours_milp_build_s": sol.build_time_s,
-            "greedy_s": t_greedy, "greedy_objective": greedy.objective, "spopt_s": t_spopt, "spopt_runs": runs_spopt,
-            "ratio": t_spopt / t_ours, "objective": sol.objective, "spopt_objective": theirs, "status": sol.status,
-            "gap": sol.gap, "new_sites": len(sol.chosen), "agree": agree,
-        })
+        rows.append(
+            {
+                "model": label,
+                "ours_s": t_ours,
+                "ours_runs": runs_ours,
+                "ours_milp_build_s": sol.build_time_s,
+                "greedy_s": t_greedy,
+                "greedy_objective": greedy.objective,
+                "spopt_s": t_spopt,
+                "spopt_runs": runs_spopt,
+                "ratio": t_spopt / t_ours,
+                "objective": sol.objective,
+                "spopt_objective": theirs,
+                "status": sol.status,
+                "gap": sol.gap,
+                "new_sites": len(sol.chosen),
+                "agree": agree,
+            }
+        )
 
-    print(f"\n{'model':<12}{'ours s':>9}{'spopt s':>10}{'spopt/ours':>12}{'objective':>12}{'spopt obj':>11}{'agree':>7}"
-          f"{'greedy s':>10}{'greedy obj':>12}")
+    print(
+        f"\n{'model':<12}{'ours s':>9}{'spopt s':>10}{'spopt/ours':>12}{'objective':>12}{'spopt obj':>11}{'agree':>7}"
+        f"{'greedy s':>10}{'greedy obj':>12}"
+    )
     for r in rows:
-        print(f"{r['model']:<12}{r['ours_s']:>9.3f}{r['spopt_s']:>10.2f}{r['ratio']:>11.1f}×{r['objective']:>12g}"
-              f"{r['spopt_objective']:>11g}{'yes' if r['agree'] else 'NO':>7}{r['greedy_s']:>10.3f}{r['greedy_objective']:>12g}")
-    print("\nours = from_access + solve('exact') (reductions, MILP build, HiGHS, tie-break), best of "
-          f"{args.repeat}; spopt = from_cost_matrix + solve(PULP_CBC_CMD), best of {args.spopt_repeat}. "
-          "LSCP objectives: new sites (ours, no existing sites here) and all sites (spopt).")
+        print(
+            f"{r['model']:<12}{r['ours_s']:>9.3f}{r['spopt_s']:>10.2f}{r['ratio']:>11.1f}×{r['objective']:>12g}"
+            f"{r['spopt_objective']:>11g}{'yes' if r['agree'] else 'NO':>7}{r['greedy_s']:>10.3f}{r['greedy_objective']:>12g}"
+        )
+    print(
+        "\nours = from_access + solve('exact') (reductions, MILP build, HiGHS, tie-break), best of "
+        f"{args.repeat}; spopt = from_cost_matrix + solve(PULP_CBC_CMD), best of {args.spopt_repeat}. "
+        "LSCP objectives: new sites (ours, no existing sites here) and all sites (spopt)."
+    )
 
     import pulp
     import spopt
@@ -145,10 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "location models vs spopt + CBC",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "parameters": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "pairs": int(matrix.nnz)},
+        "parameters": {
+            **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "pairs": int(matrix.nnz),
+        },
         "environment": {
-            "python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-            "numpy": np.__version__, "scipy": scipy.__version__, "spopt": spopt.__version__, "pulp": pulp.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "spopt": spopt.__version__,
+            "pulp": pulp.__version__,
         },
         "all_objectives_agree": bool(ok),
         "results": rows,

@@ -82,11 +82,11 @@ from bench_matrix import (
     run_pandana,
 )
 
-from coverage_planner.access import matrix as access
 from coverage_planner._geo import polyline_lengths_m
+from coverage_planner.access import matrix as access
 from coverage_planner.access.matrix import AccessMatrix
-from coverage_planner.network.graph import NetworkSource, WalkNetwork
 from coverage_planner.access.snapping import Snap, snap_points
+from coverage_planner.network.graph import NetworkSource, WalkNetwork
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"
@@ -148,7 +148,9 @@ def grid_problem(net: WalkNetwork, n_sites: int, n_demand: int, seed: int) -> Pr
     """
     nodes = np.flatnonzero(net.component == 0)
     rng = np.random.default_rng(seed)
-    return Problem(np.sort(rng.choice(nodes, n_sites, replace=False)), np.sort(rng.choice(nodes, n_demand, replace=False)), 0)
+    return Problem(
+        np.sort(rng.choice(nodes, n_sites, replace=False)), np.sort(rng.choice(nodes, n_demand, replace=False)), 0
+    )
 
 
 # --------------------------------------------------------------------- the floor
@@ -163,16 +165,27 @@ class Floor:
         try:
             subprocess.run(cmd, check=True, capture_output=True, text=True)
         except (OSError, subprocess.CalledProcessError) as exc:
-            raise SystemExit(f"could not compile the floor ({' '.join(cmd)}): {getattr(exc, 'stderr', exc)}")
+            raise SystemExit(f"could not compile the floor ({' '.join(cmd)}): {getattr(exc, 'stderr', exc)}") from None
         self.command = " ".join(cmd[:-3] + ["-o", "<tmp>/_floor_dijkstra.so", "benchmarks/_floor_dijkstra.c"])
-        self.compiler = subprocess.run([cc, "--version"], capture_output=True, text=True, check=False).stdout.splitlines()[0]
+        self.compiler = subprocess.run(
+            [cc, "--version"], capture_output=True, text=True, check=False
+        ).stdout.splitlines()[0]
         lib = ctypes.CDLL(str(so))
         p64, pf = ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_double)
         lib.floor_walks.restype = ctypes.c_int64
         lib.floor_walks.argtypes = [
-            ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-            ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_double,
-            ctypes.POINTER(p64), ctypes.POINTER(p64), ctypes.POINTER(pf),
+            ctypes.c_int64,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+            ctypes.c_double,
+            ctypes.POINTER(p64),
+            ctypes.POINTER(p64),
+            ctypes.POINTER(pf),
         ]
         lib.floor_free.argtypes = [ctypes.c_void_p]
         self.lib, self._p64, self._pf = lib, p64, pf
@@ -180,22 +193,39 @@ class Floor:
     def prepare(self, net: WalkNetwork) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """The plain node graph (`net.csr`: shortest of parallel edges, no loops) in the C types; not timed."""
         g = net.csr
-        return (net.n_nodes, np.ascontiguousarray(g.indptr, np.int64), np.ascontiguousarray(g.indices, np.int32),
-                np.ascontiguousarray(g.data, np.float64))
+        return (
+            net.n_nodes,
+            np.ascontiguousarray(g.indptr, np.int64),
+            np.ascontiguousarray(g.indices, np.int32),
+            np.ascontiguousarray(g.data, np.float64),
+        )
 
     def run(self, graph: tuple, sources: np.ndarray, demand: np.ndarray, cutoff: float) -> Pairs:
         n, indptr, indices, weights = graph
         sources = np.ascontiguousarray(sources, np.int64)
         demand = np.ascontiguousarray(demand, np.int64)
         out_s, out_d, out_m = self._p64(), self._p64(), self._pf()
-        count = self.lib.floor_walks(n, indptr.ctypes.data, indices.ctypes.data, weights.ctypes.data,
-                                     len(sources), sources.ctypes.data, len(demand), demand.ctypes.data, cutoff,
-                                     ctypes.byref(out_s), ctypes.byref(out_d), ctypes.byref(out_m))
+        count = self.lib.floor_walks(
+            n,
+            indptr.ctypes.data,
+            indices.ctypes.data,
+            weights.ctypes.data,
+            len(sources),
+            sources.ctypes.data,
+            len(demand),
+            demand.ctypes.data,
+            cutoff,
+            ctypes.byref(out_s),
+            ctypes.byref(out_d),
+            ctypes.byref(out_m),
+        )
         if count < 0:
             raise MemoryError("floor_walks ran out of memory")
         try:
-            arrays = [np.ctypeslib.as_array(p, (count,)).copy() if count else np.zeros(0, t)
-                      for p, t in ((out_s, np.int64), (out_d, np.int64), (out_m, np.float64))]
+            arrays = [
+                np.ctypeslib.as_array(p, (count,)).copy() if count else np.zeros(0, t)
+                for p, t in ((out_s, np.int64), (out_d, np.int64), (out_m, np.float64))
+            ]
         finally:
             for p in (out_s, out_d, out_m):
                 self.lib.floor_free(ctypes.cast(p, ctypes.c_void_p))
@@ -238,8 +268,13 @@ def peak_rss_growth(net: WalkNetwork, site_snap: Snap, demand_snap: Snap, cutoff
         with open(blob, "wb") as fh:
             pickle.dump((dataclasses.replace(net, coords_metric=None), site_snap, demand_snap, cutoff, chunk), fh)
         try:
-            done = subprocess.run([sys.executable, __file__, "--memory-probe", str(blob)],
-                                  capture_output=True, text=True, timeout=900, check=False)
+            done = subprocess.run(
+                [sys.executable, __file__, "--memory-probe", str(blob)],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             console.print("[red]memory probe timed out[/red]")
             return None
@@ -315,7 +350,12 @@ def load(name: str, seed: int) -> tuple[WalkNetwork, str, str, str]:
     """(network, kind, label, origin). Real extracts are loaded from file; grids are generated."""
     if name in GRIDS:
         side = GRIDS[name]
-        return synthetic_grid(side, seed), SYNTH, f"{name} ({SYNTH} {side}×{side})", f"{SYNTH}: {side}×{side} nodes, {GRID_SPACING_M:g} m spacing, lengths × U[1, 1.2)"
+        return (
+            synthetic_grid(side, seed),
+            SYNTH,
+            f"{name} ({SYNTH} {side}×{side})",
+            f"{SYNTH}: {side}×{side} nodes, {GRID_SPACING_M:g} m spacing, lengths × U[1, 1.2)",
+        )
     path = resolve_network(name)
     return WalkNetwork.from_file(path), "real OSM", name, str(path)
 
@@ -335,8 +375,10 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
     _ = net.csr, net.component, net.edge_tree  # cached structures, built before any timing
     prep_s = time.perf_counter() - t0
     repeat = args.grid_repeat if kind == SYNTH and args.grid_repeat else args.repeat
-    console.print(f"[bold]{label}[/bold]: {net.n_nodes:,} nodes, {net.n_edges:,} edges "
-                  f"(load {load_s:.1f} s, cached structures {prep_s:.1f} s); best of {repeat}")
+    console.print(
+        f"[bold]{label}[/bold]: {net.n_nodes:,} nodes, {net.n_edges:,} edges "
+        f"(load {load_s:.1f} s, cached structures {prep_s:.1f} s); best of {repeat}"
+    )
 
     problem = (grid_problem if kind == SYNTH else make_problem)(net, args.sites, args.demand, args.seed)
     lookup = demand_lookup(net.n_nodes, problem.demand_nodes)
@@ -345,7 +387,9 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
     site_snap = snap_points(net, net.node_lonlat[problem.site_nodes])
     demand_snap = snap_points(net, net.node_lonlat[problem.demand_nodes])
     snap_s = time.perf_counter() - t0
-    max_offset = max(check_snaps(net, site_snap, problem.site_nodes), check_snaps(net, demand_snap, problem.demand_nodes))
+    max_offset = max(
+        check_snaps(net, site_snap, problem.site_nodes), check_snaps(net, demand_snap, problem.demand_nodes)
+    )
     if max_offset >= LEG_TOL_M:
         raise SystemExit(f"{label}: points on nodes snapped {max_offset:.3g} m away from their node")
 
@@ -356,21 +400,49 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
     rows: list[Row] = []
     check = lambda res: compare(ref, res, nd, cutoff)
     t, ref = best_of(ours, repeat)
-    rows.append(Row("ours", "AccessMatrix.compute (default chunk_size=128)", ours_threads(k, CHUNK_DEFAULT), t.runs_s,
-                    snap_s, "snapping", None, len(ref)))
+    rows.append(
+        Row(
+            "ours",
+            "AccessMatrix.compute (default chunk_size=128)",
+            ours_threads(k, CHUNK_DEFAULT),
+            t.runs_s,
+            snap_s,
+            "snapping",
+            None,
+            len(ref),
+        )
+    )
     t, res = best_of(lambda: ours(chunk=k), repeat)
-    rows.append(Row("ours-1t", f"AccessMatrix.compute, chunk_size={k} (one chunk)", ours_threads(k, k), t.runs_s,
-                    pairs=len(res), agreement=check(res)))
+    rows.append(
+        Row(
+            "ours-1t",
+            f"AccessMatrix.compute, chunk_size={k} (one chunk)",
+            ours_threads(k, k),
+            t.runs_s,
+            pairs=len(res),
+            agreement=check(res),
+        )
+    )
     graph = floor.prepare(net)
     t, res = best_of(lambda: floor.run(graph, problem.site_nodes, problem.demand_nodes, cutoff), repeat)
-    rows.append(Row("floor", "plain binary-heap Dijkstra in C (ctypes)", 1, t.runs_s, pairs=len(res),
-                    agreement=check(Pairs.sorted(res.rows, res.cols, res.metres))))
+    rows.append(
+        Row(
+            "floor",
+            "plain binary-heap Dijkstra in C (ctypes)",
+            1,
+            t.runs_s,
+            pairs=len(res),
+            agreement=check(Pairs.sorted(res.rows, res.cols, res.metres)),
+        )
+    )
 
     # Fixed cost of one call: a single site and place, so the walk itself is negligible.
     one_s, one_d = site_snap.take(np.array([0])), demand_snap.take(np.array([0]))
     small = max(repeat, 5)
     t_fixed_ours, _ = best_of(lambda: ours(s=one_s, d=one_d), small)
-    t_fixed_floor, _ = best_of(lambda: floor.run(graph, problem.site_nodes[:1], problem.demand_nodes[:1], cutoff), small)
+    t_fixed_floor, _ = best_of(
+        lambda: floor.run(graph, problem.site_nodes[:1], problem.demand_nodes[:1], cutoff), small
+    )
 
     # Memory of ours (before NetworkX and pandana enlarge the process).
     memory = {
@@ -387,31 +459,65 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
     }
 
     if args.networkx_max_nodes is not None and net.n_nodes > args.networkx_max_nodes:
-        rows.append(Row("networkx", "single_source_dijkstra_path_length × sites", 1,
-                        skipped=f"{net.n_nodes:,} nodes > --networkx-max-nodes {args.networkx_max_nodes:,}"))
+        rows.append(
+            Row(
+                "networkx",
+                "single_source_dijkstra_path_length × sites",
+                1,
+                skipped=f"{net.n_nodes:,} nodes > --networkx-max-nodes {args.networkx_max_nodes:,}",
+            )
+        )
     else:
         gc.collect()
         rss0, t0 = rss_bytes(), time.perf_counter()
         g = build_networkx(net)
         g_s, rss1 = time.perf_counter() - t0, rss_bytes()
         t, res = best_of(lambda: run_networkx(g, problem, lookup, cutoff), repeat)
-        rows.append(Row("networkx", "single_source_dijkstra_path_length × sites", 1, t.runs_s, g_s, "graph build",
-                        None if rss0 is None else rss1 - rss0, len(res), check(res)))
+        rows.append(
+            Row(
+                "networkx",
+                "single_source_dijkstra_path_length × sites",
+                1,
+                t.runs_s,
+                g_s,
+                "graph build",
+                None if rss0 is None else rss1 - rss0,
+                len(res),
+                check(res),
+            )
+        )
         del g
         gc.collect()
 
     if not args.pandana:
         rows.append(Row("pandana", "Network.nodes_in_range", None, skipped="--no-pandana"))
     elif args.pandana_max_nodes and net.n_nodes > args.pandana_max_nodes:
-        rows.append(Row("pandana", "Network.nodes_in_range", None,
-                        skipped=f"{net.n_nodes:,} nodes > --pandana-max-nodes {args.pandana_max_nodes:,}"))
+        rows.append(
+            Row(
+                "pandana",
+                "Network.nodes_in_range",
+                None,
+                skipped=f"{net.n_nodes:,} nodes > --pandana-max-nodes {args.pandana_max_nodes:,}",
+            )
+        )
     else:
         rss0, t0 = rss_bytes(), time.perf_counter()
         pnet = build_pandana(net)
         p_s, rss1 = time.perf_counter() - t0, rss_bytes()
         t, res = best_of(lambda: run_pandana(pnet, problem, lookup, cutoff), repeat)
-        rows.append(Row("pandana", "Network.nodes_in_range", None, t.runs_s, p_s, "contraction",
-                        None if rss0 is None else rss1 - rss0, len(res), check(res)))
+        rows.append(
+            Row(
+                "pandana",
+                "Network.nodes_in_range",
+                None,
+                t.runs_s,
+                p_s,
+                "contraction",
+                None if rss0 is None else rss1 - rss0,
+                len(res),
+                check(res),
+            )
+        )
         del pnet
         gc.collect()
 
@@ -437,8 +543,10 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
         "methods": [r.to_dict() for r in rows],
         "fixed_cost_per_call": {
             "what": "best time of one call with 1 site × 1 place (the walk itself is negligible)",
-            "ours_s": t_fixed_ours.best_s, "ours_runs_s": t_fixed_ours.runs_s,
-            "floor_s": t_fixed_floor.best_s, "floor_runs_s": t_fixed_floor.runs_s,
+            "ours_s": t_fixed_ours.best_s,
+            "ours_runs_s": t_fixed_ours.runs_s,
+            "floor_s": t_fixed_floor.best_s,
+            "floor_runs_s": t_fixed_floor.runs_s,
         },
         "memory_ours": memory,
         "ratios": {
@@ -453,12 +561,22 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
 
 # ------------------------------------------------------------------------- output
 def print_network(res: dict[str, Any]) -> None:
-    title = (f"{res['label']}: {res['nodes']:,} nodes, {res['edges']:,} edges — {res['sites']} sites × "
-             f"{res['demand']:,} demand, cutoff {res['cutoff_m']:g} m, {res['reachable_pairs']:,} reachable pairs")
+    title = (
+        f"{res['label']}: {res['nodes']:,} nodes, {res['edges']:,} edges — {res['sites']} sites × "
+        f"{res['demand']:,} demand, cutoff {res['cutoff_m']:g} m, {res['reachable_pairs']:,} reachable pairs"
+    )
     table = Table(title=title, title_justify="left")
-    for col, justify in [("method", "left"), ("call", "left"), ("threads", "right"), (f"best of {res['repeat']}", "right"),
-                         ("÷ ours", "right"), ("excluded setup", "right"), ("pairs", "right"), ("max |Δ| m", "right"),
-                         ("agrees", "center")]:
+    for col, justify in [
+        ("method", "left"),
+        ("call", "left"),
+        ("threads", "right"),
+        (f"best of {res['repeat']}", "right"),
+        ("÷ ours", "right"),
+        ("excluded setup", "right"),
+        ("pairs", "right"),
+        ("max |Δ| m", "right"),
+        ("agrees", "center"),
+    ]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     ours = res["methods"][0]["best_s"]
     for m in res["methods"]:
@@ -471,28 +589,47 @@ def print_network(res: dict[str, Any]) -> None:
             setup = f"{fmt_s(m['setup_s'])} {m['setup_what']}"
             if m["setup_rss_bytes"] is not None:
                 setup += f", +{fmt_bytes(m['setup_rss_bytes'])} RSS"
-        table.add_row(m["name"], m["call"], str(m["threads"] or "?"), fmt_s(m["best_s"]),
-                      "1.0" if m["name"] == "ours" else f"{m['best_s'] / ours:,.2f}", setup, f"{m['pairs']:,}",
-                      f"{a['max_abs_diff_m']:.2g}" if a else "ref", ("yes" if a["ok"] else "[red]NO[/red]") if a else "ref")
+        table.add_row(
+            m["name"],
+            m["call"],
+            str(m["threads"] or "?"),
+            fmt_s(m["best_s"]),
+            "1.0" if m["name"] == "ours" else f"{m['best_s'] / ours:,.2f}",
+            setup,
+            f"{m['pairs']:,}",
+            f"{a['max_abs_diff_m']:.2g}" if a else "ref",
+            ("yes" if a["ok"] else "[red]NO[/red]") if a else "ref",
+        )
     console.print(table)
     f, mem = res["fixed_cost_per_call"], res["memory_ours"]
     notes = [
         f"points on nodes snapped with max offset {res['max_snap_offset_m']:.1g} m",
         f"fixed cost of one call (1 site × 1 place): ours {fmt_s(f['ours_s'])}, floor {fmt_s(f['floor_s'])}",
-        (f"ours memory: tracemalloc peak {fmt_bytes(mem['tracemalloc_peak_bytes'])}, peak RSS growth "
-        f"{fmt_bytes(mem['rss_peak_growth_bytes'])} ({mem['threads']} threads) / {fmt_bytes(mem['rss_peak_growth_1t_bytes'])} "
-        f"(1 thread); reached pairs × 24 B = {fmt_bytes(mem['pairs_x24_bytes'])}; dense K × N × 8 B = {fmt_bytes(mem['dense_KxN_x8_bytes'])}"),
+        (
+            f"ours memory: tracemalloc peak {fmt_bytes(mem['tracemalloc_peak_bytes'])}, peak RSS growth "
+            f"{fmt_bytes(mem['rss_peak_growth_bytes'])} ({mem['threads']} threads) / {fmt_bytes(mem['rss_peak_growth_1t_bytes'])} "
+            f"(1 thread); reached pairs × 24 B = {fmt_bytes(mem['pairs_x24_bytes'])}; dense K × N × 8 B = {fmt_bytes(mem['dense_KxN_x8_bytes'])}"
+        ),
     ]
     if res["excluded_nodes"]:
-        notes.append(f"{res['excluded_nodes']} largest-component node(s) not sampled: they lie exactly on another, unconnected edge")
+        notes.append(
+            f"{res['excluded_nodes']} largest-component node(s) not sampled: they lie exactly on another, unconnected edge"
+        )
     for m in res["methods"][1:]:
         a = m["agreement"]
         if a and (a["only_in_reference"] or a["only_in_this"]):
-            notes.append(f"{m['name']}: {a['only_in_reference']} pair(s) only in ours, {a['only_in_this']} only in {m['name']}"
-                         + (f" (all within {TOL_M:g} m of the cutoff)" if not a["unexplained_missing"]
-                            else f" — [red]{a['unexplained_missing']} away from the cutoff[/red]"))
+            notes.append(
+                f"{m['name']}: {a['only_in_reference']} pair(s) only in ours, {a['only_in_this']} only in {m['name']}"
+                + (
+                    f" (all within {TOL_M:g} m of the cutoff)"
+                    if not a["unexplained_missing"]
+                    else f" — [red]{a['unexplained_missing']} away from the cutoff[/red]"
+                )
+            )
         if a and a["pairs_over_tol"]:
-            notes.append(f"[red]{m['name']}: {a['pairs_over_tol']} shared pair(s) differ by more than {TOL_M:g} m[/red]")
+            notes.append(
+                f"[red]{m['name']}: {a['pairs_over_tol']} shared pair(s) differ by more than {TOL_M:g} m[/red]"
+            )
     for n in notes:
         console.print(f"  · {n}")
     console.print()
@@ -500,9 +637,20 @@ def print_network(res: dict[str, Any]) -> None:
 
 def print_summary(results: list[dict[str, Any]]) -> None:
     x = lambda v, d=1: "skipped" if v is None else f"{v:,.{d}f}×"
-    summary = Table(title="Summary (ratios from this run; targets: networkx/ours ≥ 30×, ours/floor ≤ 2×)", title_justify="left")
-    for col in ("network", "nodes", "pairs", "ours threads", "networkx / ours", "pandana / ours", "ours / floor",
-                "ours-1t / floor", "targets"):
+    summary = Table(
+        title="Summary (ratios from this run; targets: networkx/ours ≥ 30×, ours/floor ≤ 2×)", title_justify="left"
+    )
+    for col in (
+        "network",
+        "nodes",
+        "pairs",
+        "ours threads",
+        "networkx / ours",
+        "pandana / ours",
+        "ours / floor",
+        "ours-1t / floor",
+        "targets",
+    ):
         summary.add_column(col, justify="left" if col in ("network", "targets") else "right")
     for r in results:
         q = r["ratios"]
@@ -510,60 +658,128 @@ def print_summary(results: list[dict[str, Any]]) -> None:
         if q["networkx/ours"] is not None:
             met.append("NX ok" if q["networkx/ours"] >= 30 else "[red]NX < 30×[/red]")
         met.append("floor ok" if q["ours/floor"] <= 2 else "[red]> 2× floor[/red]")
-        summary.add_row(r["label"], f"{r['nodes']:,}", f"{r['reachable_pairs']:,}", str(r["memory_ours"]["threads"]),
-                        x(q["networkx/ours"]), x(q["pandana/ours"]), x(q["ours/floor"], 2), x(q["ours-1t/floor"], 2),
-                        ", ".join(met))
+        summary.add_row(
+            r["label"],
+            f"{r['nodes']:,}",
+            f"{r['reachable_pairs']:,}",
+            str(r["memory_ours"]["threads"]),
+            x(q["networkx/ours"]),
+            x(q["pandana/ours"]),
+            x(q["ours/floor"], 2),
+            x(q["ours-1t/floor"], 2),
+            ", ".join(met),
+        )
     console.print(summary)
-    mem = Table(title="Memory of one ours call: grows with nodes + edges and reached pairs, never with K × N", title_justify="left")
-    for col in ("network", "reached pairs", "pairs × 24 B", "tracemalloc peak", "peak RSS growth", "RSS growth, 1 thread",
-                "dense K × N × 8 B", "dense ÷ RSS growth"):
+    mem = Table(
+        title="Memory of one ours call: grows with nodes + edges and reached pairs, never with K × N",
+        title_justify="left",
+    )
+    for col in (
+        "network",
+        "reached pairs",
+        "pairs × 24 B",
+        "tracemalloc peak",
+        "peak RSS growth",
+        "RSS growth, 1 thread",
+        "dense K × N × 8 B",
+        "dense ÷ RSS growth",
+    ):
         mem.add_column(col, justify="left" if col == "network" else "right")
     for r in results:
         m = r["memory_ours"]
         rss = m["rss_peak_growth_bytes"]
-        mem.add_row(r["label"], f"{m['reached_pairs']:,}", fmt_bytes(m["pairs_x24_bytes"]), fmt_bytes(m["tracemalloc_peak_bytes"]),
-                    fmt_bytes(rss), fmt_bytes(m["rss_peak_growth_1t_bytes"]), fmt_bytes(m["dense_KxN_x8_bytes"]),
-                    f"{m['dense_KxN_x8_bytes'] / rss:,.0f}×" if rss else "—")
+        mem.add_row(
+            r["label"],
+            f"{m['reached_pairs']:,}",
+            fmt_bytes(m["pairs_x24_bytes"]),
+            fmt_bytes(m["tracemalloc_peak_bytes"]),
+            fmt_bytes(rss),
+            fmt_bytes(m["rss_peak_growth_1t_bytes"]),
+            fmt_bytes(m["dense_KxN_x8_bytes"]),
+            f"{m['dense_KxN_x8_bytes'] / rss:,.0f}×" if rss else "—",
+        )
     console.print(mem)
     fixed = Table(title="Fixed cost of one call (1 site × 1 place)", title_justify="left")
     for col in ("network", "nodes", "ours", "floor", "ours fixed ÷ ours full problem"):
         fixed.add_column(col, justify="left" if col == "network" else "right")
     for r in results:
         f = r["fixed_cost_per_call"]
-        fixed.add_row(r["label"], f"{r['nodes']:,}", fmt_s(f["ours_s"]), fmt_s(f["floor_s"]),
-                      f"{f['ours_s'] / r['methods'][0]['best_s']:.0%}")
+        fixed.add_row(
+            r["label"],
+            f"{r['nodes']:,}",
+            fmt_s(f["ours_s"]),
+            fmt_s(f["floor_s"]),
+            f"{f['ours_s'] / r['methods'][0]['best_s']:.0%}",
+        )
     console.print(fixed)
 
 
 def machine(floor: Floor) -> dict[str, Any]:
     env = environment()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    mem_kb = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")),
-                  None) if Path("/proc/meminfo").exists() else None
+    cpu = (
+        next(
+            (
+                ln.split(":", 1)[1].strip()
+                for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    mem_kb = (
+        next(
+            (int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")),
+            None,
+        )
+        if Path("/proc/meminfo").exists()
+        else None
+    )
     git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
-    env.update({"git_head": git("rev-parse", "HEAD"), "git_dirty_package": bool(git("status", "--porcelain", "coverage")),
-                "cpu_model": cpu, "memory_bytes": None if mem_kb is None else mem_kb * 1024,
-                "c_kernel_built": access._kernel is not None, "floor_compiler": floor.compiler,
-                "floor_build": floor.command})
+    env.update(
+        {
+            "git_head": git("rev-parse", "HEAD"),
+            "git_dirty_package": bool(git("status", "--porcelain", "coverage")),
+            "cpu_model": cpu,
+            "memory_bytes": None if mem_kb is None else mem_kb * 1024,
+            "c_kernel_built": access._kernel is not None,
+            "floor_compiler": floor.compiler,
+            "floor_build": floor.command,
+        }
+    )
     return env
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--networks", nargs="+", default=["monaco", "liechtenstein", "andorra", "grid200k", "grid1m"],
-                   help=f"real extracts ({', '.join(NETWORKS)}), synthetic grids ({', '.join(GRIDS)}) or OSM/GraphML paths")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--networks",
+        nargs="+",
+        default=["monaco", "liechtenstein", "andorra", "grid200k", "grid1m"],
+        help=f"real extracts ({', '.join(NETWORKS)}), synthetic grids ({', '.join(GRIDS)}) or OSM/GraphML paths",
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per method; the best is reported (default 3)")
-    p.add_argument("--grid-repeat", type=int, default=None, help="runs per method on the synthetic grids (default: --repeat)")
+    p.add_argument(
+        "--grid-repeat", type=int, default=None, help="runs per method on the synthetic grids (default: --repeat)"
+    )
     p.add_argument("--sites", type=int, default=500)
     p.add_argument("--demand", type=int, default=2000)
     p.add_argument("--cutoff", type=float, default=1200.0, help="walk cutoff in metres (default 1200)")
     p.add_argument("--seed", type=int, default=20240501)
     p.add_argument("--no-pandana", dest="pandana", action="store_false", help="skip pandana everywhere")
-    p.add_argument("--pandana-max-nodes", type=int, default=PANDANA_MAX_NODES,
-                   help=f"skip pandana on larger networks (default {PANDANA_MAX_NODES:,}: its contraction took 636 s "
-                        "on grid200k here; pass 0 for no limit)")
-    p.add_argument("--networkx-max-nodes", type=int, default=None, help="skip NetworkX on larger networks (default: no limit)")
+    p.add_argument(
+        "--pandana-max-nodes",
+        type=int,
+        default=PANDANA_MAX_NODES,
+        help=f"skip pandana on larger networks (default {PANDANA_MAX_NODES:,}: its contraction took 636 s "
+        "on grid200k here; pass 0 for no limit)",
+    )
+    p.add_argument(
+        "--networkx-max-nodes", type=int, default=None, help="skip NetworkX on larger networks (default: no limit)"
+    )
     p.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS.relative_to(REPO)})")
     p.add_argument("--memory-probe", type=Path, default=None, help=argparse.SUPPRESS)  # internal: see peak_rss_growth
     args = p.parse_args(argv)

@@ -22,7 +22,15 @@ def beijing_place_frames(osm_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     for obj in osmium.FileProcessor(str(osm_path)).with_locations():
         tags = dict(obj.tags)
         if obj.is_node() and tags.get("amenity") in SITE_AMENITIES:
-            sites.append((f"n{obj.id}", tags.get("name", f"{tags['amenity']} n{obj.id}"), obj.location.lon, obj.location.lat, tags["amenity"]))
+            sites.append(
+                (
+                    f"n{obj.id}",
+                    tags.get("name", f"{tags['amenity']} n{obj.id}"),
+                    obj.location.lon,
+                    obj.location.lat,
+                    tags["amenity"],
+                )
+            )
         elif obj.is_way() and ("building" in tags or tags.get("landuse") == "residential"):
             xy = np.array([(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()])
             if len(xy) >= 3:
@@ -37,7 +45,15 @@ def write_beijing_scenario(folder: Path, osm_path: Path, *, threshold_min: float
     return _write_scenario(folder, "Beijing test", osm_path, *beijing_place_frames(osm_path), threshold_min, extra_walk)
 
 
-def _write_scenario(folder: Path, name: str, osm_path: Path, sites: pd.DataFrame, demand: pd.DataFrame, threshold_min: float, extra_walk: str = "") -> Path:
+def _write_scenario(
+    folder: Path,
+    name: str,
+    osm_path: Path,
+    sites: pd.DataFrame,
+    demand: pd.DataFrame,
+    threshold_min: float,
+    extra_walk: str = "",
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     sites.to_csv(folder / "sites.csv", index=False)
     demand.to_csv(folder / "demand.csv", index=False)
@@ -51,17 +67,34 @@ def _write_scenario(folder: Path, name: str, osm_path: Path, sites: pd.DataFrame
     return toml
 
 
-def osm_place_frames(osm_path: Path, *, n_sites: int, n_demand: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def osm_place_frames(
+    osm_path: Path, *, n_sites: int, n_demand: int, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Real amenity nodes (sites) and building centroids (demand) of any extract, sampled reproducibly."""
     sites, demand = [], []
     for obj in osmium.FileProcessor(str(osm_path)).with_locations():
         tags = dict(obj.tags)
         if obj.is_node() and "amenity" in tags:
-            sites.append((f"n{obj.id}", tags.get("name", f"{tags['amenity']} n{obj.id}"), obj.location.lon, obj.location.lat, tags["amenity"]))
+            sites.append(
+                (
+                    f"n{obj.id}",
+                    tags.get("name", f"{tags['amenity']} n{obj.id}"),
+                    obj.location.lon,
+                    obj.location.lat,
+                    tags["amenity"],
+                )
+            )
         elif obj.is_way() and "building" in tags:
             xy = np.array([(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()])
             if len(xy) >= 3:
-                demand.append((f"w{obj.id}", tags.get("name", f"way {obj.id}"), *xy[:-1].mean(axis=0), f"building={tags['building']}"))
+                demand.append(
+                    (
+                        f"w{obj.id}",
+                        tags.get("name", f"way {obj.id}"),
+                        *xy[:-1].mean(axis=0),
+                        f"building={tags['building']}",
+                    )
+                )
     rng = np.random.default_rng(seed)
     columns = ["id", "name", "lon", "lat", "type"]
     s = pd.DataFrame(sites, columns=columns)
@@ -71,7 +104,9 @@ def osm_place_frames(osm_path: Path, *, n_sites: int, n_demand: int, seed: int =
     return s.reset_index(drop=True), d.reset_index(drop=True)
 
 
-def write_osm_scenario(folder: Path, osm_path: Path, *, n_sites: int = 20, n_demand: int = 300, threshold_min: float = 10) -> Path:
+def write_osm_scenario(
+    folder: Path, osm_path: Path, *, n_sites: int = 20, n_demand: int = 300, threshold_min: float = 10
+) -> Path:
     """A scenario of real features of any extract (see `osm_place_frames`); returns the TOML path."""
     sites, demand = osm_place_frames(osm_path, n_sites=n_sites, n_demand=n_demand)
     return _write_scenario(folder, osm_path.stem, osm_path, sites, demand, threshold_min)

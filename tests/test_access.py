@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 import shapely
-
-from coverage_planner.access.matrix import AccessMatrix
-from coverage_planner.access.snapping import snap_points
 from reference import networkx_walk_distances
+
+from coverage_planner.access.matrix import AccessMatrix, _kernel
+from coverage_planner.access.snapping import snap_points
 
 CUTOFF_M = 1500.0
 
@@ -33,9 +33,12 @@ def dense(matrix):
     return out
 
 
-from coverage_planner.access.matrix import _kernel
-
-ENGINES = [pytest.param("c", marks=pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")), "scipy"]
+ENGINES = [
+    pytest.param(
+        "c", marks=pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")
+    ),
+    "scipy",
+]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -154,8 +157,9 @@ def test_chunking_does_not_change_the_result(monaco):
 
 @pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")
 def test_c_kernel_and_scipy_give_identical_pairs_on_andorra():
-    from coverage_planner import WalkNetwork
     from conftest import raw_file
+
+    from coverage_planner import WalkNetwork
 
     andorra = WalkNetwork.from_file(raw_file("andorra.osm.pbf"))
     rng = np.random.default_rng(8)
@@ -200,12 +204,19 @@ def test_a_forked_child_can_still_compute(monaco):
 
 def test_kernel_scratch_is_left_clean_between_networks(monaco, liechtenstein):
     """The kernel keeps per-thread scratch between calls: alternating networks must not change any answer."""
+
     def problem(net, seed):
         rng = np.random.default_rng(seed)
         nodes = np.flatnonzero(net.component == 0)
-        return (snap_points(net, net.node_lonlat[rng.choice(nodes, 200, replace=False)]),
-                snap_points(net, net.node_lonlat[rng.choice(nodes, 400, replace=False)]))
-    first = {name: AccessMatrix.compute(net, *problem(net, 4), 900, chunk_size=32) for name, net in (("m", monaco), ("l", liechtenstein))}
+        return (
+            snap_points(net, net.node_lonlat[rng.choice(nodes, 200, replace=False)]),
+            snap_points(net, net.node_lonlat[rng.choice(nodes, 400, replace=False)]),
+        )
+
+    first = {
+        name: AccessMatrix.compute(net, *problem(net, 4), 900, chunk_size=32)
+        for name, net in (("m", monaco), ("l", liechtenstein))
+    }
     for name, net in (("l", liechtenstein), ("m", monaco), ("l", liechtenstein)):
         again = AccessMatrix.compute(net, *problem(net, 4), 900, chunk_size=32)
         scipy = AccessMatrix.compute(net, *problem(net, 4), 900, engine="scipy")

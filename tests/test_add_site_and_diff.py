@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import raw_file
+from real_places import write_beijing_scenario
 from typer.testing import CliRunner
 
 from coverage_planner import run_scenario
-from coverage_planner.places.china import wgs84_to_gcj02
 from coverage_planner.cli import app
 from coverage_planner.diff import ScenarioDiff
-from conftest import raw_file
-from real_places import write_beijing_scenario
+from coverage_planner.places.china import wgs84_to_gcj02
 
 runner = CliRunner()
 
@@ -44,8 +44,21 @@ def test_add_site_appends_keeps_a_backup_and_walks_only_from_the_new_site(scenar
     place_id, lon, lat = left_out_place
     sites_csv = scenario.parent / "sites.csv"
     original = sites_csv.read_bytes()
-    code, output = cli("add-site", scenario, "--name", "What-if studio (test)", "--lon", lon, "--lat", lat,
-                       "--status", "proposed", "--out", tmp_path / "after", "-q")
+    code, output = cli(
+        "add-site",
+        scenario,
+        "--name",
+        "What-if studio (test)",
+        "--lon",
+        lon,
+        "--lat",
+        lat,
+        "--status",
+        "proposed",
+        "--out",
+        tmp_path / "after",
+        "-q",
+    )
     assert code == 0, output
     backups = list(scenario.parent.glob("sites.csv.bak-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == original
@@ -60,7 +73,24 @@ def test_add_site_appends_keeps_a_backup_and_walks_only_from_the_new_site(scenar
 def test_diff_lists_the_newly_covered_place(scenario, left_out_place, tmp_path):
     place_id, lon, lat = left_out_place
     assert cli("run", scenario, "--out", tmp_path / "a", "-q")[0] == 0
-    assert cli("add-site", scenario, "--name", "What-if studio (test)", "--lon", lon, "--lat", lat, "--status", "proposed", "--out", tmp_path / "b", "-q")[0] == 0
+    assert (
+        cli(
+            "add-site",
+            scenario,
+            "--name",
+            "What-if studio (test)",
+            "--lon",
+            lon,
+            "--lat",
+            lat,
+            "--status",
+            "proposed",
+            "--out",
+            tmp_path / "b",
+            "-q",
+        )[0]
+        == 0
+    )
     code, output = cli("diff", tmp_path / "a", tmp_path / "b")
     assert code == 0, output and "newly covered" in output
     diff = ScenarioDiff.from_run_dirs(tmp_path / "a", tmp_path / "b")
@@ -92,7 +122,21 @@ def test_bad_new_site_leaves_the_sites_file_untouched(scenario, args, message):
 def test_gcj02_coordinates_are_stored_as_wgs84_when_the_file_has_no_crs_column(scenario, left_out_place):
     _, lon, lat = left_out_place
     glon, glat = wgs84_to_gcj02(lon, lat)
-    code, output = cli("add-site", scenario, "--name", "picked on Gaode (test)", "--lon", glon, "--lat", glat, "--crs", "gcj02", "--status", "proposed", "-q")
+    code, output = cli(
+        "add-site",
+        scenario,
+        "--name",
+        "picked on Gaode (test)",
+        "--lon",
+        glon,
+        "--lat",
+        glat,
+        "--crs",
+        "gcj02",
+        "--status",
+        "proposed",
+        "-q",
+    )
     assert code == 0, output
     row = pd.read_csv(scenario.parent / "sites.csv").iloc[-1]
     assert abs(row["lon"] - lon) * 85_000 < 1.0 and abs(row["lat"] - lat) * 111_000 < 1.0
@@ -101,7 +145,14 @@ def test_gcj02_coordinates_are_stored_as_wgs84_when_the_file_has_no_crs_column(s
 def test_sites_from_a_proposals_file_with_chinese_headers_are_all_added(scenario, left_out_place, tmp_path):
     _, lon, lat = left_out_place
     proposals = tmp_path / "proposed_sites.csv"
-    pd.DataFrame({"名称": ["拟建 A (test)", "拟建 B (test)"], "经度": [lon, lon + 0.001], "纬度": [lat, lat], "状态": ["proposed"] * 2}).to_csv(proposals, index=False, encoding="utf-8-sig")
+    pd.DataFrame(
+        {
+            "名称": ["拟建 A (test)", "拟建 B (test)"],
+            "经度": [lon, lon + 0.001],
+            "纬度": [lat, lat],
+            "状态": ["proposed"] * 2,
+        }
+    ).to_csv(proposals, index=False, encoding="utf-8-sig")
     code, output = cli("add-site", scenario, "--from", proposals, "-q")
     assert code == 0, output
     names = pd.read_csv(scenario.parent / "sites.csv")["name"].tolist()
@@ -113,10 +164,14 @@ def test_a_site_is_added_to_an_xlsx_sites_file(scenario, left_out_place):
     xlsx = scenario.parent / "sites.xlsx"
     pd.read_csv(scenario.parent / "sites.csv").to_excel(xlsx, index=False)
     scenario.write_text(scenario.read_text(encoding="utf-8").replace('"sites.csv"', '"sites.xlsx"'), encoding="utf-8")
-    code, output = cli("add-site", scenario, "--name", "What-if (test)", "--lon", lon, "--lat", lat, "--status", "proposed", "-q")
+    code, output = cli(
+        "add-site", scenario, "--name", "What-if (test)", "--lon", lon, "--lat", lat, "--status", "proposed", "-q"
+    )
     assert code == 0, output
     sheet = pd.read_excel(xlsx)
-    assert sheet.iloc[-1]["name"] == "What-if (test)" and len(sheet) == len(pd.read_csv(scenario.parent / "sites.csv")) + 1
+    assert (
+        sheet.iloc[-1]["name"] == "What-if (test)" and len(sheet) == len(pd.read_csv(scenario.parent / "sites.csv")) + 1
+    )
 
 
 def test_identical_runs_differ_in_nothing(scenario, tmp_path):

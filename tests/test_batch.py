@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import raw_file
+from real_places import write_beijing_scenario, write_osm_scenario
 
 from coverage_planner import run_scenario, write_outputs
 from coverage_planner.batch import plan_batch, run_batch
-from conftest import raw_file
-from real_places import write_beijing_scenario, write_osm_scenario
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,8 @@ def test_rerun_skips_scenarios_whose_inputs_did_not_change(scenarios, first_run)
 
 
 def test_output_folders_are_named_after_the_scenarios_and_never_collide(tmp_path):
-    tasks = plan_batch([tmp_path / "a" / "scenario.toml", tmp_path / "b" / "scenario.toml", tmp_path / "hohhot.toml"], tmp_path / "out")
+    tasks = plan_batch(
+        [tmp_path / "a" / "scenario.toml", tmp_path / "b" / "scenario.toml", tmp_path / "hohhot.toml"], tmp_path / "out"
+    )
     names = [t.out_dir.split("/")[-1] for t in tasks]
     assert names == ["scenario", "b_scenario", "hohhot"]

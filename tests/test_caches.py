@@ -6,13 +6,13 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import raw_file
+from test_access import points_near_edges
 
 from coverage_planner import snap_points
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.matrix_cache import cached_access_matrix
 from coverage_planner.network.cache import cached_osm_network
-from conftest import raw_file
-from test_access import points_near_edges
 
 
 def test_second_load_comes_from_the_cache_and_is_identical(tmp_path):
@@ -98,13 +98,15 @@ def test_a_different_cutoff_never_reuses_rows(monaco, places, tmp_path):
 
 
 def test_run_says_when_it_rebuilt_an_unreadable_cache(tmp_path):
+    from real_places import write_beijing_scenario
     from typer.testing import CliRunner
 
     from coverage_planner.cli import app
-    from real_places import write_beijing_scenario
 
     toml = write_beijing_scenario(tmp_path / "in", raw_file("beijing_haidian_cau_map.osm"))
-    toml.write_text(toml.read_text(encoding="utf-8").replace("[sites]", 'cache_dir = "cache"\n\n[sites]'), encoding="utf-8")
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("[sites]", 'cache_dir = "cache"\n\n[sites]'), encoding="utf-8"
+    )
     runner = CliRunner()
     assert runner.invoke(app, ["run", str(toml), "--out", str(tmp_path / "a"), "-q", "--no-report"]).exit_code == 0
     for damaged in (toml.parent / "cache" / "matrices").glob("*.arrays"):
@@ -141,8 +143,13 @@ def test_snaps_are_cached_per_place_and_equal_fresh_ones(liechtenstein, tmp_path
 def test_array_files_round_trip_and_refuse_damage(tmp_path):
     from coverage_planner._cache.arrays import read_arrays, write_arrays
 
-    arrays = {"ints": np.arange(7, dtype=np.int32), "xy": np.random.default_rng(1).random((5, 2)),
-              "names": np.array(["阳光社区", "", "富丽小区"]), "empty": np.zeros(0), "scalar": np.array(4326)}
+    arrays = {
+        "ints": np.arange(7, dtype=np.int32),
+        "xy": np.random.default_rng(1).random((5, 2)),
+        "names": np.array(["阳光社区", "", "富丽小区"]),
+        "empty": np.zeros(0),
+        "scalar": np.array(4326),
+    }
     path = write_arrays(tmp_path / "a.arrays", arrays, {"version": 3})
     meta, back = read_arrays(path)
     assert meta == {"version": 3} and list(back) == list(arrays)
@@ -162,8 +169,8 @@ def test_place_files_come_back_from_the_cache_exactly(tmp_path):
     import osmium
     import shapely
 
-    from coverage_planner.places.reading import read_places
     from coverage_planner.places.cache import cached_read_places
+    from coverage_planner.places.reading import read_places
 
     rows = []
     for way in osmium.FileProcessor(str(raw_file("beijing_haidian_cau_map.osm"))).with_locations():
@@ -171,8 +178,14 @@ def test_place_files_come_back_from_the_cache_exactly(tmp_path):
         if way.is_way() and "building" in tags and len(way.nodes) >= 4:
             ring = [(n.location.lon, n.location.lat) for n in way.nodes]
             if ring[0] == ring[-1]:
-                rows.append({"id": f"w{way.id}", "name": tags.get("name"), "levels": float(tags["building:levels"]) if tags.get("building:levels", "").isdigit() else None,
-                             "geometry": shapely.Polygon(ring)})
+                rows.append(
+                    {
+                        "id": f"w{way.id}",
+                        "name": tags.get("name"),
+                        "levels": float(tags["building:levels"]) if tags.get("building:levels", "").isdigit() else None,
+                        "geometry": shapely.Polygon(ring),
+                    }
+                )
     path = tmp_path / "buildings.gpkg"
     gpd.GeoDataFrame(rows[:200], crs=4326).to_file(path, layer="demand")
     direct = read_places(path, "demand", keep_columns=["levels"])
@@ -187,5 +200,8 @@ def test_place_files_come_back_from_the_cache_exactly(tmp_path):
             assert frame[column].geom_equals_exact(direct[column], 0).all() and frame[column].crs == direct[column].crs
     assert direct["levels"].isna().any() and direct["levels"].notna().any()  # None and floats in one column
     stored.write_bytes(b"damaged")  # read from the source again
-    assert cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"]).drop(columns=["geometry", "footprint"]).equals(
-        direct.drop(columns=["geometry", "footprint"]))
+    assert (
+        cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"])
+        .drop(columns=["geometry", "footprint"])
+        .equals(direct.drop(columns=["geometry", "footprint"]))
+    )

@@ -15,16 +15,16 @@ import shapely
 from conftest import raw_file
 
 from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.access.snapping import snap_points
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.places.reading import read_places
 from coverage_planner.plan.candidates import (
     DEFAULT_TAGS,
     candidates_from_osm,
     candidates_on_grid,
     merge_candidates,
 )
-from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.plan.models import MCLP
-from coverage_planner.places.reading import read_places
-from coverage_planner.access.snapping import snap_points
 
 
 @cache
@@ -52,7 +52,10 @@ def tagged_objects() -> dict[str, tuple[str | None, np.ndarray]]:
             if obj.is_node():
                 found[f"n{obj.id}"] = (tags.get("name"), np.array([[obj.location.lon, obj.location.lat]]))
             else:
-                found[f"w{obj.id}"] = (tags.get("name"), np.array([[n.location.lon, n.location.lat] for n in obj.nodes]))
+                found[f"w{obj.id}"] = (
+                    tags.get("name"),
+                    np.array([[n.location.lon, n.location.lat] for n in obj.nodes]),
+                )
     return found
 
 
@@ -64,7 +67,8 @@ def metric_xy(network: WalkNetwork, frame: gpd.GeoDataFrame) -> np.ndarray:
 def test_osm_candidates_are_the_tagged_nodes_and_ways_inside_the_network_area():
     west, south, east, north = monaco().bounds
     expected = {
-        ref for ref, (_, xy) in tagged_objects().items()
+        ref
+        for ref, (_, xy) in tagged_objects().items()
         if west <= xy[:, 0].mean() <= east and south <= xy[:, 1].mean() <= north
     }
     got = {i.removeprefix("osm-") for i in osm_features()["id"]}
@@ -84,7 +88,11 @@ def test_osm_way_candidates_stand_inside_the_feature_they_come_from():
     assert len(ways)
     for ref, point in zip(ways["id"], ways.geometry):
         outline = tagged_objects()[ref.removeprefix("osm-")][1]
-        shape = shapely.Polygon(outline) if len(outline) >= 4 and (outline[0] == outline[-1]).all() else shapely.LineString(outline)
+        shape = (
+            shapely.Polygon(outline)
+            if len(outline) >= 4 and (outline[0] == outline[-1]).all()
+            else shapely.LineString(outline)
+        )
         assert shape.buffer(1e-6).contains(point), f"{ref} is placed outside its own outline"
 
 
@@ -122,7 +130,9 @@ def test_finer_grid_gives_more_candidates():
 def test_merge_drops_candidates_near_an_existing_site():
     net = monaco()
     existing = osm_features().iloc[:2]
-    merged = merge_candidates([osm_features(), candidates_on_grid(net, 200.0)], net, existing=existing, min_separation_m=60.0)
+    merged = merge_candidates(
+        [osm_features(), candidates_on_grid(net, 200.0)], net, existing=existing, min_separation_m=60.0
+    )
     assert not set(existing["id"]) & set(merged["id"])
     near = metric_xy(net, merged)[:, None, :] - metric_xy(net, existing)[None, :, :]
     assert np.hypot(near[..., 0], near[..., 1]).min() >= 60.0
@@ -143,6 +153,8 @@ def test_merged_candidates_feed_a_location_problem():
     rng = np.random.default_rng(3)
     demand = net.node_lonlat[rng.choice(np.flatnonzero(net.component == 0), 300, replace=False)]
     xy = np.column_stack([pool.geometry.x, pool.geometry.y])
-    matrix = AccessMatrix.compute(net, snap_points(net, xy), snap_points(net, demand), 500.0, site_ids=pool["id"].to_numpy(), progress=False)
+    matrix = AccessMatrix.compute(
+        net, snap_points(net, xy), snap_points(net, demand), 500.0, site_ids=pool["id"].to_numpy(), progress=False
+    )
     solution = MCLP.from_access(matrix, k=5).solve()
     assert len(solution.selected_ids) == 5 and set(solution.selected_ids) <= set(pool["id"])

@@ -29,8 +29,12 @@ GCOORD_CITIES = [
 OUTSIDE_CHINA = ([-0.1276, -74.006, 139.6917, 151.2093], [51.5072, 40.7128, 35.6895, -33.8688])
 
 CONVERSIONS = [
-    china.wgs84_to_gcj02, china.gcj02_to_wgs84, china.wgs84_to_bd09,
-    china.bd09_to_wgs84, china.gcj02_to_bd09, china.bd09_to_gcj02,
+    china.wgs84_to_gcj02,
+    china.gcj02_to_wgs84,
+    china.wgs84_to_bd09,
+    china.bd09_to_wgs84,
+    china.gcj02_to_bd09,
+    china.bd09_to_gcj02,
 ]
 
 
@@ -166,10 +170,22 @@ def test_to_wgs84_with_one_crs_name_converts_every_point():
 @pytest.mark.parametrize(
     "spelling, name",
     [
-        ("wgs84", "wgs84"), ("WGS-84", "wgs84"), ("WGS 84", "wgs84"), ("EPSG:4326", "wgs84"),
-        ("GPS", "wgs84"), ("GCJ-02", "gcj02"), ("gcj02", "gcj02"), ("火星坐标", "gcj02"),
-        ("火星坐标系", "gcj02"), ("高德", "gcj02"), ("国测局坐标", "gcj02"), ("BD-09", "bd09"),
-        ("bd09ll", "bd09"), ("百度", "bd09"), ("百度坐标系", "bd09"), (" Baidu ", "bd09"),
+        ("wgs84", "wgs84"),
+        ("WGS-84", "wgs84"),
+        ("WGS 84", "wgs84"),
+        ("EPSG:4326", "wgs84"),
+        ("GPS", "wgs84"),
+        ("GCJ-02", "gcj02"),
+        ("gcj02", "gcj02"),
+        ("火星坐标", "gcj02"),
+        ("火星坐标系", "gcj02"),
+        ("高德", "gcj02"),
+        ("国测局坐标", "gcj02"),
+        ("BD-09", "bd09"),
+        ("bd09ll", "bd09"),
+        ("百度", "bd09"),
+        ("百度坐标系", "bd09"),
+        (" Baidu ", "bd09"),
     ],
 )
 def test_normalize_crs_accepts_common_spellings(spelling, name):
@@ -191,8 +207,10 @@ def test_a_place_declared_gcj02_but_outside_china_is_named_by_row(tmp_path):
     from coverage_planner.places.reading import read_places
 
     path = tmp_path / "sites.csv"
-    path.write_text("名称,经度,纬度,坐标系\n阳光社区,111.6712,40.8153,gcj02\n巴黎,2.3522,48.8566,gcj02\n错位,40.8153,111.6712,bd09\n",
-                    encoding="utf-8")
+    path.write_text(
+        "名称,经度,纬度,坐标系\n阳光社区,111.6712,40.8153,gcj02\n巴黎,2.3522,48.8566,gcj02\n错位,40.8153,111.6712,bd09\n",
+        encoding="utf-8",
+    )
     with pytest.raises(InputErrors) as caught:
         read_places(path, "sites")
     by_row = {e.row: str(e) for e in caught.value.errors}
@@ -208,7 +226,9 @@ def test_a_place_outside_china_for_a_network_in_china_says_so():
     from coverage_planner.places.area import check_within_area
 
     hohhot = (111.55, 40.75, 111.80, 40.90)
-    places = gpd.GeoDataFrame({"source_row": [2, 3, 4]}, geometry=gpd.points_from_xy([111.67, 2.35, 113.0], [40.81, 48.86, 40.0]), crs=4326)
+    places = gpd.GeoDataFrame(
+        {"source_row": [2, 3, 4]}, geometry=gpd.points_from_xy([111.67, 2.35, 113.0], [40.81, 48.86, 40.0]), crs=4326
+    )
     with pytest.raises(InputErrors) as caught:
         check_within_area(places, hohhot, path="demand.csv")
     messages = {e.row: str(e) for e in caught.value.errors}

@@ -11,27 +11,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-
-from coverage_planner import compute_coverage, run_scenario, snap_points
-from coverage_planner.places.china import wgs84_to_gcj02
-from coverage_planner.outputs.isochrones import isochrone_bands
-from coverage_planner.outputs.maps import coverage_map, save_map
 from conftest import raw_file
 from real_places import write_beijing_scenario
 from reference import networkx_walk_distances
+
+from coverage_planner import compute_coverage, run_scenario, snap_points
+from coverage_planner.outputs.isochrones import isochrone_bands
+from coverage_planner.outputs.maps import coverage_map, save_map
+from coverage_planner.places.china import wgs84_to_gcj02
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    toml = write_beijing_scenario(tmp_path_factory.mktemp("in"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=5)
+    toml = write_beijing_scenario(
+        tmp_path_factory.mktemp("in"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=5
+    )
     return run_scenario(toml)
 
 
 def test_bands_contain_the_places_within_them_and_nest(result):
     bands = isochrone_bands(result, (3, 5), buffer_m=25, simplify_m=3, access_legs=False)
-    for site_id, frame in bands.to_crs(result.network.crs).groupby("site_id"):
+    for _site_id, frame in bands.to_crs(result.network.crs).groupby("site_id"):
         small, large = frame.sort_values("band_min").geometry.to_numpy()
         # 3 min inside 5 min, up to the 3 m the outlines were simplified by.
         assert shapely.area(shapely.difference(small, shapely.buffer(large, 3.5))) < 1.0
@@ -91,15 +93,23 @@ def test_map_for_2000_places_and_20_sites_stays_under_5_mb(monaco, tmp_path):
 
     rng = np.random.default_rng(0)
     edges = rng.integers(0, monaco.n_edges, 2020)
-    xy = shapely.get_coordinates(shapely.line_interpolate_point(monaco.edges_wgs84[edges], rng.uniform(0, 1, 2020), normalized=True))
-    frame = gpd.GeoDataFrame({"name": [f"synthetic {i}" for i in range(2020)], "status": "placeholder"}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=4326)
+    xy = shapely.get_coordinates(
+        shapely.line_interpolate_point(monaco.edges_wgs84[edges], rng.uniform(0, 1, 2020), normalized=True)
+    )
+    frame = gpd.GeoDataFrame(
+        {"name": [f"synthetic {i}" for i in range(2020)], "status": "placeholder"},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+        crs=4326,
+    )
     result = compute_coverage(monaco, frame.iloc[:20], frame.iloc[20:], threshold_min=10)
     path = save_map(coverage_map(result, basemap="none"), tmp_path / "map.html")
     size = path.stat().st_size
     assert size < 5 * 1024 * 1024, f"{size / 1e6:.1f} MB"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)"
+)
 def test_offline_map_renders_in_headless_chromium_without_errors(result, tmp_path):
     path = save_map(coverage_map(result, basemap="none", lang="en"), tmp_path / "map.html")
     probe = tmp_path / "probe.html"
@@ -113,9 +123,20 @@ def test_offline_map_renders_in_headless_chromium_without_errors(result, tmp_pat
         "circles:circles,polygons:polygons,sites:document.querySelectorAll('.cp-site').length})},500));</script></body>",
     )
     probe.write_text(html, encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=8000", "--window-size=1200,800"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=8000",
+        "--window-size=1200,800",
+    ]
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
     errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)]
     assert not errors, errors[:3]
@@ -140,9 +161,23 @@ def test_map_command_outlines_districts_from_a_file(result, tmp_path):
 
     west, south, east, north = result.network.bounds
     # A test outline around the extract (not a real district boundary).
-    gpd.GeoDataFrame({"name": ["test outline"]}, geometry=[shapely.box(west, south, east, north)], crs=4326).to_file(tmp_path / "d.geojson")
+    gpd.GeoDataFrame({"name": ["test outline"]}, geometry=[shapely.box(west, south, east, north)], crs=4326).to_file(
+        tmp_path / "d.geojson"
+    )
     scenario = Path(result.manifest["scenario"]["path"])
-    out = CliRunner().invoke(app, ["map", str(scenario), "--out", str(tmp_path / "m"), "--districts", str(tmp_path / "d.geojson"), "--lang", "en"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "map",
+            str(scenario),
+            "--out",
+            str(tmp_path / "m"),
+            "--districts",
+            str(tmp_path / "d.geojson"),
+            "--lang",
+            "en",
+        ],
+    )
     assert out.exit_code == 0, out.output
     html = (tmp_path / "m" / "map.html").read_text(encoding="utf-8")
     assert "districts" in html and f"{round(west, 5)}" in html

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import raw_file
+from real_places import beijing_place_frames, write_beijing_scenario
 from typer.testing import CliRunner
 
 from coverage_planner import snap_points
-from coverage_planner.places.china import wgs84_to_gcj02
-from coverage_planner.cli import app
 from coverage_planner.access.crs_check import CoordinateWarning, check_gcj02
-from conftest import raw_file
-from real_places import beijing_place_frames, write_beijing_scenario
+from coverage_planner.cli import app
+from coverage_planner.places.china import wgs84_to_gcj02
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ from urllib.parse import unquote_plus
 import numpy as np
 import osmium
 import pytest
+from conftest import raw_file
+from replay import JsonReplay, serving
 
 from coverage_planner import NetworkError
 from coverage_planner.network._osm_reader import is_walkable
 from coverage_planner.network.download import download_network
-from conftest import raw_file
-from replay import JsonReplay, serving
 
 BBOX = (116.3440, 39.9977, 116.3597, 40.0089)  # the extract's <bounds>
 
@@ -48,10 +48,10 @@ def overpass(overpass_elements, monkeypatch, tmp_path):
     state = {"queries": [], "fail": False}
 
     class Replay(JsonReplay):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.answer(b"Connected as: 1\nCurrent time: 2026-11-28T00:00:00Z\n2 slots available now.\n")
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             length = int(self.headers.get("Content-Length", 0))
             state["queries"].append(unquote_plus(self.rfile.read(length).decode()))
             if state["fail"]:

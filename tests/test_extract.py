@@ -5,10 +5,10 @@ from __future__ import annotations
 import osmium
 import pytest
 import shapely
+from conftest import raw_file
 
 from coverage_planner import NetworkError, WalkNetwork
 from coverage_planner.network.extract import clip_osm
-from conftest import raw_file
 
 AREAS = {
     "monaco.osm.pbf": (7.415, 43.725, 7.435, 43.745),
@@ -68,7 +68,12 @@ def test_clip_by_polygon_keeps_less_than_its_bounding_box(tmp_path):
 
 def test_clipped_file_builds_the_same_walk_network_inside_the_box(tmp_path, liechtenstein):
     out = tmp_path / "clip.osm.pbf"
-    clip_osm(raw_file("liechtenstein-2013-08-03.osm.pbf"), out, bbox=AREAS["liechtenstein-2013-08-03.osm.pbf"], walkable_only=True)
+    clip_osm(
+        raw_file("liechtenstein-2013-08-03.osm.pbf"),
+        out,
+        bbox=AREAS["liechtenstein-2013-08-03.osm.pbf"],
+        walkable_only=True,
+    )
     clipped = WalkNetwork.from_file(out)
     west, south, east, north = AREAS["liechtenstein-2013-08-03.osm.pbf"]
     full_ways = set(liechtenstein.edge_way_id.tolist())

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import raw_file
+from real_places import beijing_place_frames
 
 from coverage_planner import InputErrors, read_places
 from coverage_planner.places.geocode import OsmGeocoder
-from real_places import beijing_place_frames
-from conftest import raw_file
 
 
 @pytest.fixture(scope="module")

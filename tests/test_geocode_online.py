@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlparse
 
 import osmium
 import pytest
+from conftest import raw_file
+from replay import JsonReplay, serving
 
 from coverage_planner import read_places
 from coverage_planner.places.geocode import OsmGeocoder
-from conftest import raw_file
-from replay import JsonReplay, serving
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +36,24 @@ def nominatim(named_nodes, monkeypatch):
     asked = []
 
     class Replay(JsonReplay):
-        def do_GET(self):  # noqa: N802 - the http.server API
+        def do_GET(self):
             url = urlparse(self.path)
             query = parse_qs(url.query).get("q", [""])[0]
             asked.append(query)
             hit = named_nodes.get(query.split(",")[0].strip())
-            body = [] if hit is None or not url.path.endswith("/search") else [
-                {"osm_type": "node", "osm_id": hit[0], "lat": f"{hit[2]:.7f}", "lon": f"{hit[1]:.7f}", "display_name": query}
-            ]
+            body = (
+                []
+                if hit is None or not url.path.endswith("/search")
+                else [
+                    {
+                        "osm_type": "node",
+                        "osm_id": hit[0],
+                        "lat": f"{hit[2]:.7f}",
+                        "lon": f"{hit[1]:.7f}",
+                        "display_name": query,
+                    }
+                ]
+            )
             self.answer(json.dumps(body).encode())
 
     with serving(Replay) as server:
@@ -55,7 +65,7 @@ def nominatim(named_nodes, monkeypatch):
 def test_first_run_asks_the_geocoder_and_caches_found_and_not_found(nominatim, named_nodes, tmp_path):
     name = "北京京城皮肤病医院"
     path = tmp_path / "sites.csv"
-    path.write_text(f"名称,地址查询,经度,纬度\n医院,\"{name}, 海淀区, 北京\",,\n", encoding="utf-8")
+    path.write_text(f'名称,地址查询,经度,纬度\n医院,"{name}, 海淀区, 北京",,\n', encoding="utf-8")
     cache = tmp_path / "geocode_cache.json"
     places = read_places(path, "sites", geocoder=OsmGeocoder(cache))
     _, lon, lat = named_nodes[name]

@@ -26,8 +26,12 @@ def test_scenario_names_the_four_central_districts_and_the_elderly_pace():
 def test_shipped_places_have_no_invented_coordinates(name, tmp_path):
     # Offline with an empty geocode cache, every row must fail for lack of a location: none is made up.
     with pytest.raises(InputErrors) as caught:
-        read_places(HOHHOT / name, "sites", keep_columns=["工作重点"] if name == "studios.csv" else (),
-                    geocoder=OsmGeocoder(tmp_path / "cache.json", online=False))
+        read_places(
+            HOHHOT / name,
+            "sites",
+            keep_columns=["工作重点"] if name == "studios.csv" else (),
+            geocoder=OsmGeocoder(tmp_path / "cache.json", online=False),
+        )
     rows = {e.row for e in caught.value.errors}
     assert len(rows) == sum(1 for _ in open(HOHHOT / name, encoding="utf-8")) - 1
 
@@ -37,7 +41,10 @@ def test_geocoded_studios_are_all_placeholders(tmp_path):
     # A recorded geocoder answer (a stand-in point per query) as the first online run would cache it.
     queries = [line.split('"')[1] for line in studios.read_text(encoding="utf-8").splitlines()[1:]]
     cache = tmp_path / "geocode_cache.json"
-    cache.write_text(json.dumps({q: {"found": True, "lon": 111.66 + i / 100, "lat": 40.82} for i, q in enumerate(queries)}), encoding="utf-8")
+    cache.write_text(
+        json.dumps({q: {"found": True, "lon": 111.66 + i / 100, "lat": 40.82} for i, q in enumerate(queries)}),
+        encoding="utf-8",
+    )
     places = read_places(studios, "sites", keep_columns=["工作重点"], geocoder=OsmGeocoder(cache, online=False))
     assert len(places) == 5 and set(places["status"]) == {"placeholder"}
     assert places["location_source"].str.contains("not the real address").all()
@@ -45,7 +52,10 @@ def test_geocoded_studios_are_all_placeholders(tmp_path):
 
 def test_compound_types_map_loose_spellings_and_reject_unknown_ones(tmp_path):
     path = tmp_path / "ledger.csv"
-    path.write_text("名称,经度,纬度,类型,所属社区\n甲,111.66,40.82,商品房,阳光社区\n乙,111.67,40.82,老旧,阳光社区\n丙,111.68,40.82,别墅,阳光社区\n", encoding="utf-8")
+    path.write_text(
+        "名称,经度,纬度,类型,所属社区\n甲,111.66,40.82,商品房,阳光社区\n乙,111.67,40.82,老旧,阳光社区\n丙,111.68,40.82,别墅,阳光社区\n",
+        encoding="utf-8",
+    )
     places = read_places(path)
     with pytest.raises(InputErrors, match="row 4, field 'type': unknown compound type '别墅'"):
         normalise_compound_types(places, path)
@@ -55,7 +65,10 @@ def test_compound_types_map_loose_spellings_and_reject_unknown_ones(tmp_path):
 
 def test_duplicate_names_in_one_community_are_named(tmp_path):
     path = tmp_path / "ledger.csv"
-    path.write_text("名称,经度,纬度,所属社区\n富丽小区,111.66,40.82,阳光社区\n富丽小区,111.67,40.82,阳光社区\n富丽小区,111.68,40.82,果园路社区\n", encoding="utf-8")
+    path.write_text(
+        "名称,经度,纬度,所属社区\n富丽小区,111.66,40.82,阳光社区\n富丽小区,111.67,40.82,阳光社区\n富丽小区,111.68,40.82,果园路社区\n",
+        encoding="utf-8",
+    )
     with pytest.raises(InputErrors, match="row 3.*appears twice in 阳光社区 \\(also row 2\\)"):
         check_unique_names_per_community(read_places(path), path)
 
@@ -66,7 +79,21 @@ def test_a_filled_template_is_read_directly(name, tmp_path):
 
     target = tmp_path / name
     shutil.copy(HOHHOT / name, target)
-    row = ["体校家属院", "", 111.67, 40.83, "gcj02", "单位家属院", 120, 300, 15, "春育社区", "呼伦贝尔北路街道", "发展型", "占位"]
+    row = [
+        "体校家属院",
+        "",
+        111.67,
+        40.83,
+        "gcj02",
+        "单位家属院",
+        120,
+        300,
+        15,
+        "春育社区",
+        "呼伦贝尔北路街道",
+        "发展型",
+        "占位",
+    ]
     if name.endswith(".xlsx"):
         book = openpyxl.load_workbook(target)
         book["小区台账"].append(row)

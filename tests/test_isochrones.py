@@ -9,11 +9,11 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
+from conftest import raw_file
+from real_places import beijing_place_frames, write_beijing_scenario
 
 from coverage_planner import compute_coverage, run_scenario, snap_points
 from coverage_planner.outputs.isochrones import interval_lines, isochrone_bands, reached_intervals, union_bands
-from conftest import raw_file
-from real_places import beijing_place_frames, write_beijing_scenario
 
 BUFFER_M, SIMPLIFY_M = 25.0, 2.0
 
@@ -21,7 +21,9 @@ BUFFER_M, SIMPLIFY_M = 25.0, 2.0
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     """Real amenities (sites) and buildings (demand) of the Beijing Haidian extract, 10-minute threshold."""
-    toml = write_beijing_scenario(tmp_path_factory.mktemp("iso"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=10)
+    toml = write_beijing_scenario(
+        tmp_path_factory.mktemp("iso"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=10
+    )
     return run_scenario(toml)
 
 
@@ -45,7 +47,9 @@ def _networkx_node_metres(network, snap, k, cutoff):
     u, v = int(ids[network.edge_u[e]]), int(ids[network.edge_v[e]])
     g.add_edge("site", u, weight=float(snap.from_u_m[k]))
     to_v = float(snap.to_v_m[k])
-    g.add_edge("site", v, weight=min(to_v, g["site"][v]["weight"]) if g.has_edge("site", v) else to_v)  # a loop edge: u == v
+    g.add_edge(
+        "site", v, weight=min(to_v, g["site"][v]["weight"]) if g.has_edge("site", v) else to_v
+    )  # a loop edge: u == v
     found = nx.single_source_dijkstra_path_length(g, "site", cutoff=cutoff, weight="weight")
     return np.array([found.get(int(n), np.inf) for n in ids])
 
@@ -97,7 +101,9 @@ def test_some_edges_are_cut_and_cut_pieces_have_the_walked_share_of_the_edge(res
     cut = stretches[(stretches["start_m"] > 0) | (stretches["end_m"] < length)]
     assert len(cut) > 20  # the frontier of every walk crosses edges
     geod = pyproj.Geod(ellps="WGS84")
-    pieces = shapely.transform(interval_lines(net, cut), lambda xy: np.column_stack(net.to_wgs84.transform(xy[:, 0], xy[:, 1])))
+    pieces = shapely.transform(
+        interval_lines(net, cut), lambda xy: np.column_stack(net.to_wgs84.transform(xy[:, 0], xy[:, 1]))
+    )
     whole = net.edges_wgs84[cut["edge"].to_numpy()]
     share = np.array([geod.geometry_length(p) for p in pieces]) / np.array([geod.geometry_length(w) for w in whole])
     walked = (cut["end_m"] - cut["start_m"]).to_numpy() / net.edge_length[cut["edge"].to_numpy()]
@@ -179,13 +185,26 @@ def test_a_site_off_the_network_gets_no_band(result):
     sites, demand = beijing_place_frames(raw_file("beijing_haidian_cau_map.osm"))
     west, south, _, _ = result.network.bounds
     # Placeholder site, not a real place: 5 km south-west of the extract, beyond the snap limit.
-    far = pd.DataFrame({"id": ["placeholder-far"], "name": ["placeholder"], "lon": [west - 0.05], "lat": [south - 0.03], "type": ["placeholder"]})
+    far = pd.DataFrame(
+        {
+            "id": ["placeholder-far"],
+            "name": ["placeholder"],
+            "lon": [west - 0.05],
+            "lat": [south - 0.03],
+            "type": ["placeholder"],
+        }
+    )
     frame = pd.concat([sites.head(3), far], ignore_index=True)
 
     def to_gdf(t):
         return gpd.GeoDataFrame(t, geometry=gpd.points_from_xy(t["lon"], t["lat"]), crs=4326)
 
-    run = compute_coverage(result.network, to_gdf(frame).assign(status=["real"] * 3 + ["placeholder"]), to_gdf(demand.head(20)), threshold_min=5)
+    run = compute_coverage(
+        result.network,
+        to_gdf(frame).assign(status=["real"] * 3 + ["placeholder"]),
+        to_gdf(demand.head(20)),
+        threshold_min=5,
+    )
     assert run.sites["snap_edge"].iloc[3] == -1
     got = isochrone_bands(run, (5,))
     assert got["site_id"].tolist() == frame["id"].head(3).tolist()

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import raw_file
+from real_places import write_beijing_scenario
 
 from coverage_planner import compute_coverage, read_places, run_scenario
 from coverage_planner.outputs._offline_assets import OfflineAssetError, asset, external_references
-from coverage_planner.places.china import wgs84_to_gcj02
 from coverage_planner.outputs.isochrones import isochrone_bands
 from coverage_planner.outputs.maps import OUTSIDE, UNREACHED, coverage_map, default_bands, demand_classes, save_map
-from conftest import raw_file
-from real_places import write_beijing_scenario
+from coverage_planner.places.china import wgs84_to_gcj02
 
 BEIJING = "beijing_haidian_cau_map.osm"
 
@@ -53,8 +53,14 @@ def test_default_bands_are_5_10_15_minutes_up_to_the_threshold():
 
 def test_map_has_a_layer_per_band_for_each_site_and_for_all_sites_and_a_layer_control(english, result):
     names = set(overlays(english))
-    assert {"5-minute walk (each site)", "10-minute walk (each site)", "5-minute walk (all sites)", "10-minute walk (all sites)",
-            "demand places", "existing sites"} <= names
+    assert {
+        "5-minute walk (each site)",
+        "10-minute walk (each site)",
+        "5-minute walk (all sites)",
+        "10-minute walk (all sites)",
+        "demand places",
+        "existing sites",
+    } <= names
     assert any(isinstance(c, folium.LayerControl) for c in english._children.values())
     bands = isochrone_bands(result, (5, 10))
     assert len(features(overlays(english)["10-minute walk (each site)"])) == (bands["band_min"] == 10).sum()
@@ -81,15 +87,22 @@ def test_covered_and_not_covered_places_have_distinct_colours(result):
     assert covered.any() and (~covered).any()
     assert not set(classes["colour"][covered]) & set(classes["colour"][~covered])
     unreached = result.demand["walk_min"].isna().to_numpy()
-    assert (classes["colour"][unreached] == UNREACHED).all() and (classes["colour"][~covered & ~unreached] == OUTSIDE).all()
+    assert (classes["colour"][unreached] == UNREACHED).all() and (
+        classes["colour"][~covered & ~unreached] == OUTSIDE
+    ).all()
     # Covered places are graded: nearer places darker.
     five = result.demand["walk_min"] <= 5
-    assert classes["colour"][five.to_numpy()].nunique() == 1 and classes["colour"][covered & ~five.to_numpy()].nunique() == 1
+    assert (
+        classes["colour"][five.to_numpy()].nunique() == 1
+        and classes["colour"][covered & ~five.to_numpy()].nunique() == 1
+    )
 
 
 def test_popups_show_name_type_nearest_site_walk_minutes_and_snap_distance(english):
     layer = overlays(english)["demand places"]
-    popup = next(c for g in layer._children.values() for c in g._children.values() if isinstance(c, folium.GeoJsonPopup))
+    popup = next(
+        c for g in layer._children.values() for c in g._children.values() if isinstance(c, folium.GeoJsonPopup)
+    )
     assert popup.aliases == ["name", "type", "nearest site", "walk minutes", "to the street (m)", "status"]
     first = features(layer)[0]["properties"]
     assert {"name", "type", "nearest", "walk_min", "snap_m", "status"} <= set(first)
@@ -102,7 +115,12 @@ def test_popups_show_district_and_community_when_the_places_have_them(result):
         m = coverage_map(result, basemap="none", lang="zh")
     finally:
         result.demand = original
-    popup = next(c for g in overlays(m)["需求地点"]._children.values() for c in g._children.values() if isinstance(c, folium.GeoJsonPopup))
+    popup = next(
+        c
+        for g in overlays(m)["需求地点"]._children.values()
+        for c in g._children.values()
+        if isinstance(c, folium.GeoJsonPopup)
+    )
     assert popup.aliases == ["名称", "类型", "区", "社区", "最近站点", "步行分钟", "距道路 (米)", "状态"]
 
 
@@ -141,7 +159,9 @@ def test_placeholder_places_and_sites_are_dashed_and_labelled(result):
 
 def test_proposed_sites_get_their_own_symbol_and_layer(result):
     # Two real buildings of the extract as proposed locations, plus one run site marked proposed by id.
-    proposed = result.demand.iloc[:2][["demand_id", "demand_name", "geometry"]].rename(columns={"demand_id": "id", "demand_name": "name"})
+    proposed = result.demand.iloc[:2][["demand_id", "demand_name", "geometry"]].rename(
+        columns={"demand_id": "id", "demand_name": "name"}
+    )
     proposed = pd.concat([proposed, result.sites.iloc[:1][["id", "name", "geometry"]]], ignore_index=True)
     m = coverage_map(result, basemap="none", lang="en", proposed=gpd.GeoDataFrame(proposed, crs=4326))
     groups = overlays(m)
@@ -154,7 +174,9 @@ def test_proposed_sites_get_their_own_symbol_and_layer(result):
 def test_compound_footprints_are_drawn_when_the_places_have_them(result, tmp_path):
     # Real building outlines of the extract, read as a demand file.
     shapes = gpd.read_file(raw_file(BEIJING), layer="multipolygons")
-    shapes = shapes[shapes["building"].notna() & shapes["osm_way_id"].notna()][["osm_way_id", "name", "building", "geometry"]]
+    shapes = shapes[shapes["building"].notna() & shapes["osm_way_id"].notna()][
+        ["osm_way_id", "name", "building", "geometry"]
+    ]
     shapes = shapes.rename(columns={"osm_way_id": "id", "building": "type"}).head(60)
     shapes.to_file(tmp_path / "buildings.geojson")
     demand = read_places(tmp_path / "buildings.geojson", "demand")
@@ -176,8 +198,11 @@ def test_districts_are_outlined_when_given(result):
 def test_a_run_whose_only_site_is_off_the_network_still_maps(result):
     west, south, _, _ = result.network.bounds
     # Placeholder site, not a real place: beyond the snap limit, so it reaches nothing and gets no band.
-    site = gpd.GeoDataFrame({"id": ["far"], "name": ["placeholder"], "status": ["placeholder"]},
-                            geometry=gpd.points_from_xy([west - 0.05], [south - 0.03]), crs=4326)
+    site = gpd.GeoDataFrame(
+        {"id": ["far"], "name": ["placeholder"], "status": ["placeholder"]},
+        geometry=gpd.points_from_xy([west - 0.05], [south - 0.03]),
+        crs=4326,
+    )
     run = compute_coverage(result.network, site, result.demand[["id", "name", "geometry"]].head(30), threshold_min=10)
     m = coverage_map(run, basemap="none", lang="en")
     assert features(overlays(m)["10-minute walk (each site)"]) == []
@@ -209,7 +234,9 @@ def test_gaode_basemap_shifts_every_overlay_to_gcj02_and_the_others_do_not(resul
     dx, dy = shifted.centroid.x - plain.centroid.x, shifted.centroid.y - plain.centroid.y
     assert dx == pytest.approx(glon - lon, abs=2e-5) and dy == pytest.approx(glat - lat, abs=2e-5)
     site = markers(overlays(maps["gaode"])["existing sites"])[0].location
-    assert site[1] == pytest.approx(float(wgs84_to_gcj02(result.sites.geometry.x.iloc[0], result.sites.geometry.y.iloc[0])[0]), abs=1e-5)
+    assert site[1] == pytest.approx(
+        float(wgs84_to_gcj02(result.sites.geometry.x.iloc[0], result.sites.geometry.y.iloc[0])[0]), abs=1e-5
+    )
     assert "autonavi" in maps["gaode"].get_root().render() and "autonavi" not in maps["osm"].get_root().render()
 
 
@@ -251,17 +278,24 @@ def test_a_missing_offline_asset_is_an_error_and_the_old_file_stays(english, tmp
 
 
 def test_an_asset_of_another_version_of_the_same_library_is_accepted():
-    assert asset("https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.js") == asset("https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js")
+    assert asset("https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.js") == asset(
+        "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
+    )
 
 
 def test_map_for_2000_places_and_20_sites_stays_under_5_mb(monaco, tmp_path):
     # Synthetic layout (labelled placeholder): 2020 points scattered near real Monaco streets; 20 are sites.
     rng = np.random.default_rng(0)
     edges = rng.integers(0, monaco.n_edges, 2020)
-    xy = shapely.get_coordinates(shapely.line_interpolate_point(monaco.edges_wgs84[edges], rng.uniform(0, 1, 2020), normalized=True))
+    xy = shapely.get_coordinates(
+        shapely.line_interpolate_point(monaco.edges_wgs84[edges], rng.uniform(0, 1, 2020), normalized=True)
+    )
     xy += rng.normal(0, 2e-4, xy.shape)  # ~20 m off the street, like building centroids
-    frame = gpd.GeoDataFrame({"name": [f"synthetic {i}" for i in range(2020)], "type": "synthetic", "status": "placeholder"},
-                             geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=4326)
+    frame = gpd.GeoDataFrame(
+        {"name": [f"synthetic {i}" for i in range(2020)], "type": "synthetic", "status": "placeholder"},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+        crs=4326,
+    )
     run = compute_coverage(monaco, frame.iloc[:20], frame.iloc[20:], threshold_min=15)
     m = coverage_map(run, basemap="osm")
     assert len(features(overlays(m)["需求地点"])) == 2000

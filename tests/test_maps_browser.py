@@ -13,23 +13,36 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import raw_file
+from real_places import write_beijing_scenario
 
 from coverage_planner import run_scenario
 from coverage_planner.outputs.isochrones import isochrone_bands
 from coverage_planner.outputs.maps import coverage_map, save_map
-from conftest import raw_file
-from real_places import write_beijing_scenario
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)"
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     """Real amenities (sites) and buildings (demand) of the Beijing Haidian extract, 10-minute threshold."""
-    return run_scenario(write_beijing_scenario(tmp_path_factory.mktemp("browser"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=10))
+    return run_scenario(
+        write_beijing_scenario(
+            tmp_path_factory.mktemp("browser"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=10
+        )
+    )
 
 
 @contextmanager
@@ -50,7 +63,11 @@ def offline_page(tmp_path: Path):
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=FLAGS, offline=True,
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            offline=True,
             viewport={"width": 1280, "height": 860},
         )
         try:
@@ -110,7 +127,9 @@ def test_with_no_basemap_reachable_the_data_still_show(result, tmp_path):
         _open(page, path)
         assert _count(page, "path.cp-demand") == len(result.demand)
         assert _count(page, ".cp-site") == len(result.sites)
-    assert blocked and all("tile.openstreetmap.org" in url for url in blocked)  # only the tiles were wanted from the web
+    assert blocked and all(
+        "tile.openstreetmap.org" in url for url in blocked
+    )  # only the tiles were wanted from the web
     # Failed tile loads are reported as network errors, never as script errors.
     assert [e for e in errors if not ("Failed to load resource" in e or "ERR_INTERNET_DISCONNECTED" in e)] == []
 

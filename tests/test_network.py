@@ -6,10 +6,10 @@ import networkx as nx
 import numpy as np
 import osmium
 import pytest
+from conftest import raw_file
 
 from coverage_planner import NetworkError, WalkNetwork
 from coverage_planner.network._osm_reader import is_walkable
-from conftest import raw_file
 
 
 def _ways_with(path, predicate):

@@ -16,9 +16,9 @@ from conftest import raw_file
 from scipy import sparse
 
 from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.access.snapping import snap_points
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.plan.models import LSCP, MCLP, PCenter, PMedian, ProblemError
-from coverage_planner.access.snapping import snap_points
 
 RADIUS_M = 600.0  # coverage threshold
 LIMIT_M = 1200.0  # search limit of the matrix
@@ -32,14 +32,19 @@ def network(name: str) -> WalkNetwork:
 
 
 @cache
-def instance(name: str = "monaco", n_sites: int = 60, n_demand: int = 300, seed: int = 0) -> tuple[AccessMatrix, np.ndarray]:
+def instance(
+    name: str = "monaco", n_sites: int = 60, n_demand: int = 300, seed: int = 0
+) -> tuple[AccessMatrix, np.ndarray]:
     """(matrix of sites × places within LIMIT_M, integer weights 1..5); sites and places on distinct real nodes."""
     net = network(name)
     rng = np.random.default_rng(seed)
     nodes = np.flatnonzero(net.component == 0)
     sites = snap_points(net, net.node_lonlat[rng.choice(nodes, n_sites, replace=False)])
     places = snap_points(net, net.node_lonlat[rng.choice(nodes, n_demand, replace=False)])
-    ids = {"site_ids": np.array([f"s{i}" for i in range(n_sites)]), "demand_ids": np.array([f"d{i}" for i in range(n_demand)])}
+    ids = {
+        "site_ids": np.array([f"s{i}" for i in range(n_sites)]),
+        "demand_ids": np.array([f"d{i}" for i in range(n_demand)]),
+    }
     matrix = AccessMatrix.compute(net, sites, places, LIMIT_M, progress=False, **ids)
     return matrix, rng.integers(1, 6, n_demand).astype(float)
 
@@ -81,8 +86,11 @@ def test_exact_mclp_objective_equals_spopt(name, k):
 
     matrix, weights = instance(name)
     ours = problem("mclp", matrix, weights, k=k).solve()
-    theirs = spopt_solve(lambda: SpoptMCLP.from_cost_matrix(
-        dense_cost(matrix, 1e9), weights, RADIUS_M, k + N_EXISTING, predefined_facilities_arr=predefined(matrix)))
+    theirs = spopt_solve(
+        lambda: SpoptMCLP.from_cost_matrix(
+            dense_cost(matrix, 1e9), weights, RADIUS_M, k + N_EXISTING, predefined_facilities_arr=predefined(matrix)
+        )
+    )
     assert ours.status == "optimal" and ours.gap == 0
     assert ours.objective == pytest.approx(theirs)
 
@@ -96,7 +104,9 @@ def test_exact_lscp_objective_equals_spopt(name):
     solution = ours.solve()
     cost = dense_cost(matrix, 1e9)
     coverable = (cost <= RADIUS_M).any(axis=1)  # spopt cannot leave a place uncovered
-    theirs = spopt_solve(lambda: SpoptLSCP.from_cost_matrix(cost[coverable], RADIUS_M, predefined_facilities_arr=predefined(matrix)))
+    theirs = spopt_solve(
+        lambda: SpoptLSCP.from_cost_matrix(cost[coverable], RADIUS_M, predefined_facilities_arr=predefined(matrix))
+    )
     assert solution.objective + N_EXISTING == pytest.approx(theirs)  # spopt counts existing sites too
 
 
@@ -106,8 +116,11 @@ def test_exact_pmedian_objective_equals_spopt():
     matrix, weights = instance("monaco", n_sites=40, n_demand=150)
     ours = problem("pmedian", matrix, weights, k=5)
     solution = ours.solve()
-    theirs = spopt_solve(lambda: SpoptPMedian.from_cost_matrix(
-        dense_cost(matrix, ours.penalty_m), weights, 5 + N_EXISTING, predefined_facilities_arr=predefined(matrix)))
+    theirs = spopt_solve(
+        lambda: SpoptPMedian.from_cost_matrix(
+            dense_cost(matrix, ours.penalty_m), weights, 5 + N_EXISTING, predefined_facilities_arr=predefined(matrix)
+        )
+    )
     assert solution.objective == pytest.approx(theirs, rel=1e-9)
 
 
@@ -118,7 +131,9 @@ def test_exact_pcenter_objective_equals_spopt():
     ours = problem("pcenter", matrix, weights, k=10)
     solution = ours.solve()
     cost = dense_cost(matrix, ours.penalty_m)[ours.coverable]  # uncoverable places are reported, not counted
-    theirs = spopt_solve(lambda: SpoptPCenter.from_cost_matrix(cost, 10 + N_EXISTING, predefined_facilities_arr=predefined(matrix)))
+    theirs = spopt_solve(
+        lambda: SpoptPCenter.from_cost_matrix(cost, 10 + N_EXISTING, predefined_facilities_arr=predefined(matrix))
+    )
     assert solution.objective < ours.penalty_m, "instance too small to test p-center beyond the penalty"
     assert solution.objective == pytest.approx(theirs, abs=1e-3)
 
@@ -170,7 +185,14 @@ def test_lscp_answer_covers_every_coverable_place_in_the_matrix():
 def test_lscp_lists_uncoverable_places_by_id_instead_of_failing():
     matrix, weights = instance()
     # A place with no pair at all (as off-network places are): uncoverable, never infeasible.
-    far = AccessMatrix(matrix.site_ids, np.append(matrix.demand_ids, "far away"), matrix.rows, matrix.cols, matrix.metres, matrix.cutoff_m)
+    far = AccessMatrix(
+        matrix.site_ids,
+        np.append(matrix.demand_ids, "far away"),
+        matrix.rows,
+        matrix.cols,
+        matrix.metres,
+        matrix.cutoff_m,
+    )
     lscp = problem("lscp", far, np.append(weights, 1.0))
     solution = lscp.solve()
     assert "far away" in set(lscp.uncoverable_ids) and solution.status == "optimal"
@@ -195,7 +217,9 @@ def test_existing_sites_stay_open_and_are_never_selected(kind):
     assert not np.isin(solution.selected, np.arange(N_EXISTING)).any()
     # The objective counts the existing sites: closing them would change it.
     if kind == "mclp":
-        assert solution.objective == model.covered_weight(solution.chosen) >= weights[model.covered_by_existing].sum() > 0
+        assert (
+            solution.objective == model.covered_weight(solution.chosen) >= weights[model.covered_by_existing].sum() > 0
+        )
     if kind == "pmedian":
         without = PMedian.from_access(matrix, weights=weights, k=6).evaluate(model.candidates[solution.chosen])
         assert solution.objective < without
@@ -225,10 +249,14 @@ def test_duplicated_candidates_resolve_to_the_lower_position(kind, method):
     n = matrix.shape[0]
     # Sites: existing, candidates, then the same candidates again (identical walks).
     again = matrix.rows >= N_EXISTING
-    doubled = AccessMatrix(np.append(matrix.site_ids, matrix.site_ids[N_EXISTING:]), matrix.demand_ids,
-                           np.concatenate([matrix.rows, matrix.rows[again] + n - N_EXISTING]),
-                           np.concatenate([matrix.cols, matrix.cols[again]]), np.concatenate([matrix.metres, matrix.metres[again]]),
-                           matrix.cutoff_m)
+    doubled = AccessMatrix(
+        np.append(matrix.site_ids, matrix.site_ids[N_EXISTING:]),
+        matrix.demand_ids,
+        np.concatenate([matrix.rows, matrix.rows[again] + n - N_EXISTING]),
+        np.concatenate([matrix.cols, matrix.cols[again]]),
+        np.concatenate([matrix.metres, matrix.metres[again]]),
+        matrix.cutoff_m,
+    )
     solution = problem(kind, doubled, weights, **({} if kind == "lscp" else {"k": 5})).solve(method)
     assert len(solution.chosen) and (solution.chosen < n - N_EXISTING).all()
 
@@ -278,7 +306,9 @@ def test_ranking_orders_new_sites_by_falling_marginal_gain():
     solution = model.solve()
     order, gains = model.ranking()
     assert sorted(order) == sorted(solution.chosen)
-    assert np.all(np.diff(gains) <= 1e-9) and gains.sum() == pytest.approx(solution.objective - model.weights[model.covered_by_existing].sum())
+    assert np.all(np.diff(gains) <= 1e-9) and gains.sum() == pytest.approx(
+        solution.objective - model.weights[model.covered_by_existing].sum()
+    )
 
 
 # --------------------------------------------------------------- penalties

@@ -59,11 +59,16 @@ UTM_50N = "EPSG:32650"
 @pytest.fixture(scope="module")
 def extract():
     path = str(raw_file(EXTRACT))
-    nodes = {n.id: (n.location.lon, n.location.lat, dict(n.tags)) for n in osmium.FileProcessor(path, osmium.osm.NODE)
-             if n.location.valid()}
+    nodes = {
+        n.id: (n.location.lon, n.location.lat, dict(n.tags))
+        for n in osmium.FileProcessor(path, osmium.osm.NODE)
+        if n.location.valid()
+    }
     ways = {w.id: ([n.ref for n in w.nodes], dict(w.tags)) for w in osmium.FileProcessor(path, osmium.osm.WAY)}
-    relations = {r.id: ([(m.type, m.ref, m.role) for m in r.members], dict(r.tags))
-                 for r in osmium.FileProcessor(path, osmium.osm.RELATION)}
+    relations = {
+        r.id: ([(m.type, m.ref, m.role) for m in r.members], dict(r.tags))
+        for r in osmium.FileProcessor(path, osmium.osm.RELATION)
+    }
     return {"path": path, "node": nodes, "way": ways, "relation": relations}
 
 
@@ -125,8 +130,14 @@ def overpass_answer(extract, query: str) -> list[dict]:
     types_ = {"n": "node", "w": "way", "r": "relation"}
     for r in sorted(kinds["relation"]):
         members, tags = extract["relation"][r]
-        elements.append({"type": "relation", "id": r, "tags": tags,
-                         "members": [{"type": types_[t], "ref": ref, "role": role} for t, ref, role in members]})
+        elements.append(
+            {
+                "type": "relation",
+                "id": r,
+                "tags": tags,
+                "members": [{"type": types_[t], "ref": ref, "role": role} for t, ref, role in members],
+            }
+        )
     return elements
 
 
@@ -134,10 +145,21 @@ def nominatim_result(name: str, geom, osm_type: str, osm_id: int, display: str) 
     west, south, east, north = geom.bounds
     point = geom.representative_point()
     return {
-        "place_id": osm_id, "licence": "stand-in for tests", "osm_type": osm_type, "osm_id": osm_id,
-        "lat": str(point.y), "lon": str(point.x), "class": "boundary", "type": "administrative",
-        "place_rank": 14, "importance": 0.5, "addresstype": "suburb", "name": name, "display_name": display,
-        "boundingbox": [str(south), str(north), str(west), str(east)], "geojson": mapping(geom),
+        "place_id": osm_id,
+        "licence": "stand-in for tests",
+        "osm_type": osm_type,
+        "osm_id": osm_id,
+        "lat": str(point.y),
+        "lon": str(point.x),
+        "class": "boundary",
+        "type": "administrative",
+        "place_rank": 14,
+        "importance": 0.5,
+        "addresstype": "suburb",
+        "name": name,
+        "display_name": display,
+        "boundingbox": [str(south), str(north), str(west), str(east)],
+        "geojson": mapping(geom),
     }
 
 
@@ -151,12 +173,21 @@ def free_port() -> int:
 def servers(extract, monkeypatch, tmp_path):
     import osmnx as ox
 
-    answers = {q: [nominatim_result(name, geom, "relation", -(k + 1), f"{q} (stand-in: half of the extract's bounds)")]
-               for k, (q, (name, geom)) in enumerate(DISTRICTS.items())}
-    answers[SUBDISTRICT] = [nominatim_result("农大东校区街道", campus(extract), "way", CAMPUS_WAY, "stand-in: campus outline")]
+    answers = {
+        q: [nominatim_result(name, geom, "relation", -(k + 1), f"{q} (stand-in: half of the extract's bounds)")]
+        for k, (q, (name, geom)) in enumerate(DISTRICTS.items())
+    }
+    answers[SUBDISTRICT] = [
+        nominatim_result("农大东校区街道", campus(extract), "way", CAMPUS_WAY, "stand-in: campus outline")
+    ]
     # What Nominatim gives for a subdistrict OSM knows only as a point.
-    answers[NO_BOUNDARY] = [{**nominatim_result("光明路街道", shapely.Point(111.63, 40.81), "node", 1, NO_BOUNDARY),
-                             "class": "place", "type": "suburb"}]
+    answers[NO_BOUNDARY] = [
+        {
+            **nominatim_result("光明路街道", shapely.Point(111.63, 40.81), "node", 1, NO_BOUNDARY),
+            "class": "place",
+            "type": "suburb",
+        }
+    ]
     state = {"overpass": [], "nominatim": [], "fail": False}
 
     class Replay(JsonReplay):
@@ -243,7 +274,9 @@ def test_areas_mostly_inside_the_subdistrict_boundary_are_labelled(servers, extr
     areas = residential_areas(list(DISTRICTS), subdistrict=SUBDISTRICT, cache_dir=servers["cache_dir"])
     outline = campus(extract)
     expected = expected_areas(extract, is_residential, shapely.box(WEST, SOUTH, EAST, NORTH))
-    inside = {i for i, a in expected.items() if utm_area(a["geometry"].intersection(outline)) >= 0.5 * utm_area(a["geometry"])}
+    inside = {
+        i for i, a in expected.items() if utm_area(a["geometry"].intersection(outline)) >= 0.5 * utm_area(a["geometry"])
+    }
     assert inside  # the stand-in boundary holds some areas, not all
     assert set(areas.loc[areas["subdistrict"] == "农大东校区街道", "id"]) == inside
     assert areas.loc[~areas["id"].isin(inside), "subdistrict"].isna().all()
@@ -366,8 +399,13 @@ def raw_layer(rows):
     import geopandas as gpd
 
     return gpd.GeoDataFrame(
-        [{"osm_type": t, "osm_id": i, "name": n, "name_zh": None, "osm_tags": json.dumps(tags), "geometry": g}
-         for t, i, n, tags, g in rows], geometry="geometry", crs="EPSG:4326")
+        [
+            {"osm_type": t, "osm_id": i, "name": n, "name_zh": None, "osm_tags": json.dumps(tags), "geometry": g}
+            for t, i, n, tags, g in rows
+        ],
+        geometry="geometry",
+        crs="EPSG:4326",
+    )
 
 
 @pytest.mark.parametrize(("grow", "zone_kept"), [(1.05, False), (3.0, True)])
@@ -378,10 +416,14 @@ def test_an_unnamed_zone_is_dropped_only_when_its_named_compounds_fill_it(extrac
 
     from coverage_planner.places.osm_demand import _areas_from_raw
 
-    compounds = {w: shapely.Polygon([extract["node"][r][:2] for r in extract["way"][w][0]]) for w in (594891968, 595108678)}
+    compounds = {
+        w: shapely.Polygon([extract["node"][r][:2] for r in extract["way"][w][0]]) for w in (594891968, 595108678)
+    }
     zone = shapely.affinity.scale(shapely.union_all(list(compounds.values())).envelope, grow, grow)
-    raw = raw_layer([("way", w, extract["way"][w][1]["name"], {"landuse": "residential"}, g) for w, g in compounds.items()]
-                    + [("way", 1, None, {"landuse": "residential"}, zone)])
+    raw = raw_layer(
+        [("way", w, extract["way"][w][1]["name"], {"landuse": "residential"}, g) for w, g in compounds.items()]
+        + [("way", 1, None, {"landuse": "residential"}, zone)]
+    )
     no_boundaries = gpd.GeoDataFrame({"role": [], "name": []}, geometry=[], crs="EPSG:4326")
     areas, dropped = _areas_from_raw(raw, no_boundaries, 500)
     assert {"way/594891968", "way/595108678"} <= set(areas["id"])
@@ -396,13 +438,23 @@ def test_an_area_mapped_twice_is_kept_once_under_its_name(extract):
     from coverage_planner.places.osm_demand import _areas_from_raw
 
     outline = shapely.Polygon([extract["node"][r][:2] for r in extract["way"][594891968][0]])
-    raw = raw_layer([("relation", 7, None, {"landuse": "residential"}, outline),
-                     ("way", 594891968, "富润家园", {"landuse": "residential"}, outline)])
+    raw = raw_layer(
+        [
+            ("relation", 7, None, {"landuse": "residential"}, outline),
+            ("way", 594891968, "富润家园", {"landuse": "residential"}, outline),
+        ]
+    )
     no_boundaries = gpd.GeoDataFrame({"role": [], "name": []}, geometry=[], crs="EPSG:4326")
     areas, dropped = _areas_from_raw(raw, no_boundaries, 500)
     assert list(areas["id"]) == ["way/594891968"] and list(areas["name"]) == ["富润家园"]
-    assert dropped == [{"id": "relation/7", "name": "未命名居住区 relation/7", "reason": "the same area mapped twice",
-                        "kept": "way/594891968"}]
+    assert dropped == [
+        {
+            "id": "relation/7",
+            "name": "未命名居住区 relation/7",
+            "reason": "the same area mapped twice",
+            "kept": "way/594891968",
+        }
+    ]
 
 
 # --- in a scenario run ------------------------------------------------------------------------
@@ -464,7 +516,7 @@ def test_a_listed_place_with_an_osm_area_id_is_a_clear_error(servers, tmp_path):
     "section, message",
     [
         ('places = ["A"]\nbbox = [1, 2, 3, 4]', "exactly one of places or bbox"),
-        ("subdistrict = \"X\"", "exactly one of places or bbox"),
+        ('subdistrict = "X"', "exactly one of places or bbox"),
         ("bbox = [3, 2, 1, 4]", "osm_demand.bbox"),
         ('places = ["A"]\nmin_area_m2 = "big"', "osm_demand.min_area_m2"),
         ('places = ["A"]\ncolour = "red"', "osm_demand.colour"),
@@ -477,7 +529,10 @@ def test_a_bad_osm_demand_section_names_the_key(tmp_path, section, message):
     for name in ("sites.csv", "demand.csv"):
         (tmp_path / name).write_text("id,name,lon,lat\n1,a,116.35,40.0\n", encoding="utf-8")
     toml = tmp_path / "s.toml"
-    toml.write_text(f'[network]\nplace = "x"\n[sites]\npath = "sites.csv"\n[demand]\npath = "demand.csv"\n[osm_demand]\n{section}\n', encoding="utf-8")
+    toml.write_text(
+        f'[network]\nplace = "x"\n[sites]\npath = "sites.csv"\n[demand]\npath = "demand.csv"\n[osm_demand]\n{section}\n',
+        encoding="utf-8",
+    )
     with pytest.raises(ScenarioError, match=re.escape(message)):
         Scenario.from_toml(toml)
 

@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from coverage_planner.places import china
 from coverage_planner._errors import InputError, InputErrors
+from coverage_planner.places import china
 from coverage_planner.places.reading import COLUMN_ALIASES, PLACE_COLUMNS, check_within_area, read_places
 
 # Two residential compounds in Hohhot (WGS-84).
@@ -116,8 +116,9 @@ def test_geojson_points_are_read(tmp_path):
 
 def test_polygons_keep_their_footprint_and_get_a_point_on_their_surface(tmp_path):
     # An L-shaped compound: its centroid lies outside it, a point on its surface does not.
-    shape = Polygon([(111.70, 40.80), (111.71, 40.80), (111.71, 40.801), (111.701, 40.801),
-                     (111.701, 40.81), (111.70, 40.81)])
+    shape = Polygon(
+        [(111.70, 40.80), (111.71, 40.80), (111.71, 40.801), (111.701, 40.801), (111.701, 40.81), (111.70, 40.81)]
+    )
     path = tmp_path / "compounds.geojson"
     gpd.GeoDataFrame({"name": ["L"]}, geometry=[shape], crs=4326).to_file(path, driver="GeoJSON")
     places = read_places(path)
@@ -174,11 +175,19 @@ def test_headers_match_aliases_case_insensitively_after_stripping(tmp_path):
 
 
 def test_chinese_headers_fill_every_text_field(tmp_path):
-    path = write_csv(tmp_path, "编号,名称,经度,纬度,类型,所属区,所属街道,所属社区,地址\n"
-                               "7,东区,111.75,40.84,小区,赛罕区,昭乌达路街道,东区社区,大学东街1号\n")
+    path = write_csv(
+        tmp_path,
+        "编号,名称,经度,纬度,类型,所属区,所属街道,所属社区,地址\n"
+        "7,东区,111.75,40.84,小区,赛罕区,昭乌达路街道,东区社区,大学东街1号\n",
+    )
     row = read_places(path).iloc[0]
     assert [row[c] for c in ("type", "district", "subdistrict", "community", "address")] == [
-        "小区", "赛罕区", "昭乌达路街道", "东区社区", "大学东街1号"]
+        "小区",
+        "赛罕区",
+        "昭乌达路街道",
+        "东区社区",
+        "大学东街1号",
+    ]
 
 
 def test_blank_text_fields_are_none(tmp_path):
@@ -211,7 +220,7 @@ def test_weight_defaults_to_one(tmp_path):
 
 
 def test_weight_column_gives_the_weight(tmp_path):
-    path = write_csv(tmp_path, "id,lon,lat,人口\nA,111.75,40.84,\"1,200\"\nB,111.70,40.80,300\n")
+    path = write_csv(tmp_path, 'id,lon,lat,人口\nA,111.75,40.84,"1,200"\nB,111.70,40.80,300\n')
     places = read_places(path, weight_column="人口")
     assert places["weight"].tolist() == [1200.0, 300.0]
     assert places["population"].tolist() == [1200.0, 300.0]
@@ -246,9 +255,12 @@ def test_default_crs_gcj02_converts_every_row_to_wgs84(tmp_path):
 def test_crs_column_converts_each_row_by_its_own_system(tmp_path):
     glon, glat = china.wgs84_to_gcj02(*HOHHOT[0])
     blon, blat = china.wgs84_to_bd09(*HOHHOT[0])
-    path = write_csv(tmp_path, "id,lon,lat,坐标系\n"
-                               f"a,{HOHHOT[0][0]},{HOHHOT[0][1]},\n"
-                               f"g,{glon:.12f},{glat:.12f},火星坐标\nb,{blon:.12f},{blat:.12f},百度\n")
+    path = write_csv(
+        tmp_path,
+        "id,lon,lat,坐标系\n"
+        f"a,{HOHHOT[0][0]},{HOHHOT[0][1]},\n"
+        f"g,{glon:.12f},{glat:.12f},火星坐标\nb,{blon:.12f},{blat:.12f},百度\n",
+    )
     places = read_places(path)
     for i in range(3):
         assert lonlat(places, i) == pytest.approx(HOHHOT[0], abs=1e-8)
@@ -497,8 +509,11 @@ def test_compound_polygon_uses_its_gate_when_one_is_given(tmp_path):
 
     square = [[111.660, 40.820], [111.664, 40.820], [111.664, 40.823], [111.660, 40.823], [111.660, 40.820]]
     features = [
-        {"type": "Feature", "properties": {"name": "有大门", "gate_lon": 111.664, "gate_lat": 40.8215},
-         "geometry": {"type": "Polygon", "coordinates": [square]}},
+        {
+            "type": "Feature",
+            "properties": {"name": "有大门", "gate_lon": 111.664, "gate_lat": 40.8215},
+            "geometry": {"type": "Polygon", "coordinates": [square]},
+        },
         {"type": "Feature", "properties": {"name": "无大门"}, "geometry": {"type": "Polygon", "coordinates": [square]}},
     ]
     path = tmp_path / "compounds.geojson"

@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import raw_file
+from real_places import write_osm_scenario
 from scipy import sparse
 from typer.testing import CliRunner
 
@@ -16,8 +18,6 @@ from coverage_planner import snap_points
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.cli import app
 from coverage_planner.plan.models import LSCP, MCLP, PMedian, ProposalError
-from conftest import raw_file
-from real_places import write_osm_scenario
 
 THRESHOLD_M = 600.0
 
@@ -48,10 +48,14 @@ def spopt_objective(kind, matrix, weights, n_existing, k=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if kind == "mclp":
-            model = SpoptMCLP.from_cost_matrix(cost, weights, THRESHOLD_M, k + n_existing, predefined_facilities_arr=predefined).solve(solver)
+            model = SpoptMCLP.from_cost_matrix(
+                cost, weights, THRESHOLD_M, k + n_existing, predefined_facilities_arr=predefined
+            ).solve(solver)
         else:
             coverable = (cost <= THRESHOLD_M).any(axis=1)
-            model = SpoptLSCP.from_cost_matrix(cost[coverable], THRESHOLD_M, predefined_facilities_arr=predefined).solve(solver)
+            model = SpoptLSCP.from_cost_matrix(
+                cost[coverable], THRESHOLD_M, predefined_facilities_arr=predefined
+            ).solve(solver)
     return pulp.value(model.problem.objective)
 
 
@@ -147,7 +151,9 @@ def test_bad_requests_are_clear_errors(monaco, make, message):
 def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
     toml = write_osm_scenario(tmp_path / "in", raw_file("monaco.osm.pbf"), n_sites=5, n_demand=400, threshold_min=5)
     runner = CliRunner()
-    result = runner.invoke(app, ["propose", str(toml), "--out", str(tmp_path / "p"), "--k", "4", "--grid-spacing", "250"])
+    result = runner.invoke(
+        app, ["propose", str(toml), "--out", str(tmp_path / "p"), "--k", "4", "--grid-spacing", "250"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "p" / "proposal.json").read_text(encoding="utf-8"))
     proposed = pd.read_csv(tmp_path / "p" / "proposed_sites.csv", encoding="utf-8-sig")
@@ -160,7 +166,18 @@ def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
     assert f"**{summary['share_after']:.1%}**" in report  # the headline is the run with the proposed sites
     before, after = (re.escape(f"{summary[k]:.1%}") for k in ("share_before", "share_after"))
     assert re.search(rf"\|\s*{before}\s*\|\s*{after}\s*\|", report)
-    added = runner.invoke(app, ["add-site", str(toml), "--from", str(tmp_path / "p" / "proposed_sites.csv"), "--out", str(tmp_path / "after"), "-q"])
+    added = runner.invoke(
+        app,
+        [
+            "add-site",
+            str(toml),
+            "--from",
+            str(tmp_path / "p" / "proposed_sites.csv"),
+            "--out",
+            str(tmp_path / "after"),
+            "-q",
+        ],
+    )
     assert added.exit_code == 0, added.output
     after = json.loads((tmp_path / "after" / "manifest.json").read_text(encoding="utf-8"))
     assert after["results"]["share_weight"] == pytest.approx(summary["share_after"], abs=1e-6)
@@ -169,13 +186,15 @@ def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
 
 def test_propose_sites_with_pcenter_returns_k_labelled_sites(monaco):
     import geopandas as gpd
+    from real_places import osm_place_frames
 
     from coverage_planner import propose_sites
     from coverage_planner.plan.candidates import candidates_on_grid
-    from real_places import osm_place_frames
 
     sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=3, n_demand=200)
     to_gdf = lambda f: gpd.GeoDataFrame(f, geometry=gpd.points_from_xy(f.lon, f.lat), crs=4326)  # noqa: E731
-    proposal = propose_sites(monaco, to_gdf(sites), to_gdf(demand), candidates_on_grid(monaco, 300), method="pcenter", k=3, threshold_min=10)
+    proposal = propose_sites(
+        monaco, to_gdf(sites), to_gdf(demand), candidates_on_grid(monaco, 300), method="pcenter", k=3, threshold_min=10
+    )
     assert len(proposal.sites) == 3 and set(proposal.sites["status"]) == {"proposed"}
     assert proposal.exact.objective <= proposal.greedy.objective + 1e-6

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import raw_file
+from real_places import write_beijing_scenario
 
 from coverage_planner import run_scenario
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.outputs.report import write_report
-from conftest import raw_file
-from real_places import write_beijing_scenario
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    toml = write_beijing_scenario(tmp_path_factory.mktemp("in"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=5)
+    toml = write_beijing_scenario(
+        tmp_path_factory.mktemp("in"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=5
+    )
     return run_scenario(toml)
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from conftest import raw_file
+from real_places import write_beijing_scenario
+from reference import networkx_walk_distances
 from typer.testing import CliRunner
 
 from coverage_planner import compute_coverage, read_places, run_scenario
 from coverage_planner.cli import app
-from conftest import raw_file
-from real_places import write_beijing_scenario
-from reference import networkx_walk_distances
 
 runner = CliRunner()
 OUTPUTS = {"coverage.csv", "summary.csv", "coverage.gpkg", "manifest.json"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import osmium
 import pytest
+from conftest import raw_file
 
 from coverage_planner.plan.candidates import candidates_from_osm, candidates_on_grid, merge_candidates
-from conftest import raw_file
 
 
 def test_osm_candidates_are_exactly_the_tagged_features_inside_the_network(monaco):
@@ -16,7 +16,11 @@ def test_osm_candidates_are_exactly_the_tagged_features_inside_the_network(monac
     west, south, east, north = monaco.bounds
     expected = set()
     for obj in osmium.FileProcessor(str(raw_file("monaco.osm.pbf")), osmium.osm.NODE):
-        if dict(obj.tags).get("amenity") in tags["amenity"] and west <= obj.location.lon <= east and south <= obj.location.lat <= north:
+        if (
+            dict(obj.tags).get("amenity") in tags["amenity"]
+            and west <= obj.location.lon <= east
+            and south <= obj.location.lat <= north
+        ):
             expected.add(f"osm-n{obj.id}")
     assert expected and expected <= set(found["id"])
     assert set(found["status"]) == {"real"} and found["type"].str.startswith("amenity=").all()

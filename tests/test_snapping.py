@@ -65,10 +65,12 @@ def test_few_points_snap_exactly_as_through_the_edge_index(liechtenstein, beijin
     for net in (liechtenstein, beijing):
         rng = np.random.default_rng(3)
         lon0, lat0, lon1, lat1 = net.bounds
-        xy = np.concatenate([
-            np.column_stack([rng.uniform(lon0 - 0.01, lon1 + 0.01, 40), rng.uniform(lat0 - 0.01, lat1 + 0.01, 40)]),
-            net.node_lonlat[rng.integers(0, net.n_nodes, 20)],  # on nodes: several edges tie at 0 m
-        ])
+        xy = np.concatenate(
+            [
+                np.column_stack([rng.uniform(lon0 - 0.01, lon1 + 0.01, 40), rng.uniform(lat0 - 0.01, lat1 + 0.01, 40)]),
+                net.node_lonlat[rng.integers(0, net.n_nodes, 20)],  # on nodes: several edges tie at 0 m
+            ]
+        )
         indexed = snap_points(net, np.concatenate([xy, xy, xy]))  # > 64 points: the edge index
         indexed = indexed.take(np.arange(len(xy)))
         fresh = _fresh(net)

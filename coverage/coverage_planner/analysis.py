@@ -13,16 +13,26 @@ from coverage_planner._geo import place_points
 from coverage_planner._timing import StageTimer
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.matrix_cache import cached_access_matrix
+from coverage_planner.access.snap_cache import cached_snap_points
+from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M, Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.profiles import get_profile
 from coverage_planner.results import CoverageResult
-from coverage_planner.access.snap_cache import cached_snap_points
-from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M, Snap, snap_points
-
 
 #: Columns `compute_coverage` adds to the demand places (the rest are the places as read).
-DEMAND_RESULT_COLUMNS = ("demand_id", "demand_name", "nearest_site_id", "nearest_site_name", "walk_m", "walk_min",
-                         "covered", "snap_m", "off_network", "component", "snap_edge")
+DEMAND_RESULT_COLUMNS = (
+    "demand_id",
+    "demand_name",
+    "nearest_site_id",
+    "nearest_site_name",
+    "walk_m",
+    "walk_min",
+    "covered",
+    "snap_m",
+    "off_network",
+    "component",
+    "snap_edge",
+)
 
 
 def compute_coverage(
@@ -96,11 +106,24 @@ def compute_coverage(
     with timer.stage("walk distances"):
         if cache_dir is None:
             matrix = AccessMatrix.compute(
-                network, site_snap, demand_snap, search_limit_m, include_access_legs=access_legs, progress=progress, **ids
+                network,
+                site_snap,
+                demand_snap,
+                search_limit_m,
+                include_access_legs=access_legs,
+                progress=progress,
+                **ids,
             )
         else:
             matrix, cache_stats = cached_access_matrix(
-                network, site_snap, demand_snap, search_limit_m, cache_dir, include_access_legs=access_legs, progress=progress, **ids
+                network,
+                site_snap,
+                demand_snap,
+                search_limit_m,
+                cache_dir,
+                include_access_legs=access_legs,
+                progress=progress,
+                **ids,
             )
             cache_stats["places_snapped"] = places_snapped
     nearest, metres = matrix.nearest()
@@ -118,9 +141,7 @@ def compute_coverage(
     demand_out["covered"] = has_site & (metres <= threshold_m)
     demand_out = _with_snap(demand_out, demand_snap)
     sites_out = _with_snap(sites.copy(), site_snap)
-    sites_out["demand_covered"] = np.bincount(
-        nearest[demand_out["covered"].to_numpy()], minlength=len(sites)
-    )
+    sites_out["demand_covered"] = np.bincount(nearest[demand_out["covered"].to_numpy()], minlength=len(sites))
     return CoverageResult(
         sites=sites_out,
         demand=demand_out,

@@ -21,8 +21,8 @@ import pandas as pd
 
 from coverage_planner._errors import CoverageError
 from coverage_planner.config import Scenario
-from coverage_planner.outputs.manifest import package_version
 from coverage_planner.network.graph import file_sha256
+from coverage_planner.outputs.manifest import package_version
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class BatchTask:
     lang: str = "zh"
 
 
-def plan_batch(scenarios: list[str | Path], out_dir: str | Path, *, report: bool = False, lang: str = "zh") -> list[BatchTask]:
+def plan_batch(
+    scenarios: list[str | Path], out_dir: str | Path, *, report: bool = False, lang: str = "zh"
+) -> list[BatchTask]:
     """One task per scenario file, each with its own output folder under ``out_dir`` (named after the file)."""
     tasks, used = [], set()
     for path in scenarios:
@@ -126,7 +128,9 @@ def run_batch(
     finally:
         if cluster is not None:
             cluster.close()
-    return pd.DataFrame(outcomes, columns=["scenario", "status", "error", "covered_share", "seconds", "worker_peak_rss_mb", "out_dir"])
+    return pd.DataFrame(
+        outcomes, columns=["scenario", "status", "error", "covered_share", "seconds", "worker_peak_rss_mb", "out_dir"]
+    )
 
 
 def _up_to_date(task: BatchTask) -> bool:

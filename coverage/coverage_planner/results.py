@@ -11,13 +11,22 @@ import pandas as pd
 import shapely
 
 from coverage_planner.access.matrix import AccessMatrix
-from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M
+from coverage_planner.network.graph import WalkNetwork
 
 # Columns of coverage.csv, in order (the issue's contract comes first).
 COVERAGE_COLUMNS = [
-    "demand_id", "demand_name", "nearest_site_id", "nearest_site_name", "walk_m", "walk_min", "covered",
-    "snap_m", "off_network", "component", "status",
+    "demand_id",
+    "demand_name",
+    "nearest_site_id",
+    "nearest_site_name",
+    "walk_m",
+    "walk_min",
+    "covered",
+    "snap_m",
+    "off_network",
+    "component",
+    "status",
 ]
 # Grouping columns summarised when present, with the label used in summary.csv.
 SUMMARY_DIMENSIONS = {
@@ -63,7 +72,11 @@ class CoverageResult:
 
     def table(self) -> pd.DataFrame:
         """The per-place coverage table written as coverage.csv."""
-        extra = [c for c in self.demand.columns if c not in COVERAGE_COLUMNS and c not in ("geometry", "footprint", "id", "name")]
+        extra = [
+            c
+            for c in self.demand.columns
+            if c not in COVERAGE_COLUMNS and c not in ("geometry", "footprint", "id", "name")
+        ]
         out = self.demand[[c for c in COVERAGE_COLUMNS if c in self.demand.columns] + extra]
         return pd.DataFrame(out).reset_index(drop=True)
 
@@ -86,7 +99,20 @@ class CoverageResult:
             if column in self.demand.columns and self.demand[column].notna().any():
                 frames.append(_summarise(self.demand, column).assign(dimension=label))
         table = pd.concat(frames, ignore_index=True)
-        return table[["dimension", "group", "places", "covered", "share", "weight", "covered_weight", "weight_share", "median_walk_min", "placeholder_places"]]
+        return table[
+            [
+                "dimension",
+                "group",
+                "places",
+                "covered",
+                "share",
+                "weight",
+                "covered_weight",
+                "weight_share",
+                "median_walk_min",
+                "placeholder_places",
+            ]
+        ]
 
     def left_out(self) -> pd.DataFrame:
         """Demand places beyond the threshold, farthest first (unreachable last)."""
@@ -138,5 +164,7 @@ def _summarise(frame: pd.DataFrame, column: str) -> pd.DataFrame:
         }
     ).reset_index()
     table["share"] = table["covered"] / table["places"]
-    table["weight_share"] = np.where(table["weight"] > 0, table["covered_weight"] / table["weight"].where(table["weight"] > 0, 1), np.nan)
+    table["weight_share"] = np.where(
+        table["weight"] > 0, table["covered_weight"] / table["weight"].where(table["weight"] > 0, 1), np.nan
+    )
     return table

@@ -68,7 +68,9 @@ def read_arrays(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
             dtype = np.dtype(entry["dtype"])
             if dtype.hasobject:
                 raise ValueError("object dtype")
-            arrays[name] = np.frombuffer(raw, dtype=dtype, count=entry["nbytes"] // max(dtype.itemsize, 1), offset=begin).reshape(entry["shape"])
+            arrays[name] = np.frombuffer(
+                raw, dtype=dtype, count=entry["nbytes"] // max(dtype.itemsize, 1), offset=begin
+            ).reshape(entry["shape"])
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: damaged array file ({exc})") from exc
     return header["meta"], arrays

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coverage_planner.places import china
-from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.access.snapping import snap_points
+from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.places import china
 
 
 class CoordinateWarning(UserWarning):
@@ -65,7 +65,7 @@ def warn_if_gcj02(network: WalkNetwork, lonlat: np.ndarray, label: str) -> str |
     message = (
         f"{label}: the places lie a median {result.median_snap_m:.0f} m from the walking network, but only "
         f"{result.median_snap_if_gcj02_m:.0f} m if read as GCJ-02 (Gaode/Tencent coordinates). They are probably "
-        f"GCJ-02: set 坐标系/crs = gcj02 in the file (or crs = \"gcj02\" in the scenario)."
+        f'GCJ-02: set 坐标系/crs = gcj02 in the file (or crs = "gcj02" in the scenario).'
     )
     warnings.warn(message, CoordinateWarning, stacklevel=2)
     return message

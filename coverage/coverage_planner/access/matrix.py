@@ -19,8 +19,8 @@ from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
-from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.access.snapping import Snap
+from coverage_planner.network.graph import WalkNetwork
 
 try:  # the optional C kernel; without a compiler at install time SciPy does the work
     from coverage_planner.access import _walkkernel as _kernel
@@ -147,7 +147,9 @@ class AccessMatrix:
         chunks = [sources[i : i + chunk_size] for i in range(0, len(sources), chunk_size)]
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         show = None if progress is None else progress
-        with tqdm(total=len(sources), desc="Walk distances", unit=" sites", disable=None if show is None else not show) as bar:
+        with tqdm(
+            total=len(sources), desc="Walk distances", unit=" sites", disable=None if show is None else not show
+        ) as bar:
             for chunk, (r, c, m) in zip(chunks, _map_chunks(walks, chunks, threads=use_c)):
                 found.append((r, c, m) if use_c else (chunk[r], c, m))
                 bar.update(len(chunk))
@@ -184,8 +186,15 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray,
-             legs_s: np.ndarray, legs_d: np.ndarray, cutoff_m: float):
+def _c_walks(
+    network: WalkNetwork,
+    site_snap: Snap,
+    demand_snap: Snap,
+    budget: np.ndarray,
+    legs_s: np.ndarray,
+    legs_d: np.ndarray,
+    cutoff_m: float,
+):
     """Prepare the C kernel; the returned function gives (site, place, metres) of a chunk of sites.
 
     Metres are whole walks: the site's access leg, the network part (along a
@@ -199,19 +208,40 @@ def _c_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: n
     site_legs = np.ascontiguousarray(legs_s, dtype=np.float64)
     demand_legs = np.ascontiguousarray(legs_d, dtype=np.float64)
     edge = np.maximum(site_snap.edge, 0)
-    site_from_u = np.ascontiguousarray(np.nan_to_num(site_snap.from_u_m), dtype=np.float64)  # also how far along its edge
-    ends = [np.ascontiguousarray(a, dtype=t) for a, t in (
-        (network.edge_u[edge], np.int64), (site_from_u, np.float64),
-        (network.edge_v[edge], np.int64), (np.nan_to_num(site_snap.to_v_m), np.float64),
-    )]
+    site_from_u = np.ascontiguousarray(
+        np.nan_to_num(site_snap.from_u_m), dtype=np.float64
+    )  # also how far along its edge
+    ends = [
+        np.ascontiguousarray(a, dtype=t)
+        for a, t in (
+            (network.edge_u[edge], np.int64),
+            (site_from_u, np.float64),
+            (network.edge_v[edge], np.int64),
+            (np.nan_to_num(site_snap.to_v_m), np.float64),
+        )
+    ]
 
     def walks(chunk: np.ndarray):
         raw = _kernel.bounded_walks(
-            network.n_nodes, indptr, indices, weights,
-            *(a[chunk] for a in ends), np.ascontiguousarray(budget[chunk], dtype=np.float64),
-            len(demand_snap), dem_node, dem_idx, dem_off,
-            edge_lo[chunk], edge_hi[chunk], site_from_u[chunk], edge_idx, edge_along,
-            np.ascontiguousarray(chunk, dtype=np.int64), site_legs[chunk], demand_legs, cutoff_m,
+            network.n_nodes,
+            indptr,
+            indices,
+            weights,
+            *(a[chunk] for a in ends),
+            np.ascontiguousarray(budget[chunk], dtype=np.float64),
+            len(demand_snap),
+            dem_node,
+            dem_idx,
+            dem_off,
+            edge_lo[chunk],
+            edge_hi[chunk],
+            site_from_u[chunk],
+            edge_idx,
+            edge_along,
+            np.ascontiguousarray(chunk, dtype=np.int64),
+            site_legs[chunk],
+            demand_legs,
+            cutoff_m,
         )
         return tuple(np.frombuffer(b, dtype=t) for b, t in zip(raw, (np.int64, np.int64, np.float64)))
 
@@ -257,8 +287,12 @@ def _places_on_site_edges(site_snap: Snap, demand_snap: Snap) -> tuple[np.ndarra
     site_edge = np.where(site_snap.snapped, site_snap.edge, -1)
     lo = np.searchsorted(edges, site_edge, side="left")
     hi = np.where(site_edge >= 0, np.searchsorted(edges, site_edge, side="right"), lo)
-    return (ok[order].astype(np.int64), demand_snap.from_u_m[ok][order].astype(np.float64),
-            lo.astype(np.int64), hi.astype(np.int64))
+    return (
+        ok[order].astype(np.int64),
+        demand_snap.from_u_m[ok][order].astype(np.float64),
+        lo.astype(np.int64),
+        hi.astype(np.int64),
+    )
 
 
 def _merge_same_edge_walks(rows, cols, metres, site_snap: Snap, demand_snap: Snap):

@@ -15,8 +15,8 @@ import numpy as np
 
 from coverage_planner._cache.arrays import read_arrays, write_arrays
 from coverage_planner.access.matrix import AccessMatrix
-from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.access.snapping import Snap
+from coverage_planner.network.graph import WalkNetwork
 
 FORMAT_VERSION = 3
 
@@ -40,18 +40,38 @@ def cached_access_matrix(
     unreadable cache file is rebuilt, and ``rebuilt`` says so.
     """
     family = json.dumps(
-        [FORMAT_VERSION, network.fingerprint, demand_snap.fingerprints().tolist(), round(float(cutoff_m), 6), include_access_legs]
+        [
+            FORMAT_VERSION,
+            network.fingerprint,
+            demand_snap.fingerprints().tolist(),
+            round(float(cutoff_m), 6),
+            include_access_legs,
+        ]
     )
     path = Path(cache_dir) / "matrices" / f"walks-{hashlib.sha256(family.encode()).hexdigest()[:24]}.arrays"
     known, rebuilt = _read(path)
     keys = site_snap.fingerprints()
     missing = np.array([i for i, k in enumerate(keys) if k not in known], dtype=np.int64)
-    fresh = AccessMatrix.compute(network, site_snap.take(missing), demand_snap, cutoff_m, include_access_legs=include_access_legs, progress=progress)
+    fresh = AccessMatrix.compute(
+        network,
+        site_snap.take(missing),
+        demand_snap,
+        cutoff_m,
+        include_access_legs=include_access_legs,
+        progress=progress,
+    )
     # fresh.rows is sorted, so each new site's row is one slice.
     bounds = np.searchsorted(fresh.rows, np.arange(len(missing) + 1))
     for local, site in enumerate(missing):
-        known[keys[site]] = (fresh.cols[bounds[local] : bounds[local + 1]], fresh.metres[bounds[local] : bounds[local + 1]])
-    rows = np.concatenate([np.full(len(known[k][0]), i, dtype=np.int64) for i, k in enumerate(keys)]) if len(keys) else np.zeros(0, np.int64)
+        known[keys[site]] = (
+            fresh.cols[bounds[local] : bounds[local + 1]],
+            fresh.metres[bounds[local] : bounds[local + 1]],
+        )
+    rows = (
+        np.concatenate([np.full(len(known[k][0]), i, dtype=np.int64) for i, k in enumerate(keys)])
+        if len(keys)
+        else np.zeros(0, np.int64)
+    )
     cols = np.concatenate([known[k][0] for k in keys]).astype(np.int64) if len(keys) else np.zeros(0, np.int64)
     metres = np.concatenate([known[k][1] for k in keys]) if len(keys) else np.zeros(0)
     if len(missing) or rebuilt:
@@ -60,9 +80,18 @@ def cached_access_matrix(
     matrix = AccessMatrix(
         np.arange(n_sites) if site_ids is None else np.asarray(site_ids),
         np.arange(n_demand) if demand_ids is None else np.asarray(demand_ids),
-        rows, cols, metres, float(cutoff_m), include_access_legs,
+        rows,
+        cols,
+        metres,
+        float(cutoff_m),
+        include_access_legs,
     )
-    stats = {"cache_file": str(path), "sites_reused": n_sites - len(missing), "sites_computed": len(missing), "rebuilt": rebuilt}
+    stats = {
+        "cache_file": str(path),
+        "sites_reused": n_sites - len(missing),
+        "sites_computed": len(missing),
+        "rebuilt": rebuilt,
+    }
     return matrix, stats
 
 
@@ -81,9 +110,12 @@ def _read(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
 
 def _write(path: Path, known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     keys = sorted(known)
-    write_arrays(path, {
-        "keys": np.array(keys, dtype="U64"),
-        "counts": np.array([len(known[k][0]) for k in keys], dtype=np.int64),
-        "cols": np.concatenate([known[k][0] for k in keys]).astype(np.int64) if keys else np.zeros(0, np.int64),
-        "metres": np.concatenate([known[k][1] for k in keys]) if keys else np.zeros(0),
-    })
+    write_arrays(
+        path,
+        {
+            "keys": np.array(keys, dtype="U64"),
+            "counts": np.array([len(known[k][0]) for k in keys], dtype=np.int64),
+            "cols": np.concatenate([known[k][0] for k in keys]).astype(np.int64) if keys else np.zeros(0, np.int64),
+            "metres": np.concatenate([known[k][1] for k in keys]) if keys else np.zeros(0),
+        },
+    )

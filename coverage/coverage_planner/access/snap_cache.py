@@ -15,14 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from coverage_planner._cache.arrays import read_arrays, write_arrays
-from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.access.snapping import SNAP_FIELDS as _FIELDS
 from coverage_planner.access.snapping import Snap, snap_points
+from coverage_planner.network.graph import WalkNetwork
 
 FORMAT_VERSION = 1
 
 
-def cached_snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float, cache_dir: str | Path) -> tuple[Snap, int]:
+def cached_snap_points(
+    network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float, cache_dir: str | Path
+) -> tuple[Snap, int]:
     """`snap_points` through a per-point disk cache; returns (snap, coordinates newly snapped).
 
     The result is identical to ``snap_points(network, lonlat, max_snap_m=...)``.
@@ -41,7 +43,9 @@ def cached_snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: 
         n_snapped = len(new_xy)
         fresh = snap_points(network, new_xy, max_snap_m=max_snap_m)
         known_xy = np.concatenate([known_xy, new_xy]) if known is not None else new_xy
-        known = fresh if known is None else Snap(*(np.concatenate([getattr(known, f), getattr(fresh, f)]) for f in _FIELDS))
+        known = (
+            fresh if known is None else Snap(*(np.concatenate([getattr(known, f), getattr(fresh, f)]) for f in _FIELDS))
+        )
         _write(path, known_xy, known)
         position = _lookup(known_xy, lonlat)
     if known is None:  # no places at all

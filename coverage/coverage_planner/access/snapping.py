@@ -49,8 +49,14 @@ class Snap:
 
     def fingerprints(self) -> np.ndarray:
         """One hex key per place of where it joins the network (edge, offsets, leg)."""
-        rows = np.column_stack([self.edge.astype(float), np.round(np.nan_to_num(self.from_u_m, nan=-1), 6),
-                                np.round(np.nan_to_num(self.to_v_m, nan=-1), 6), np.round(np.nan_to_num(self.leg_m, nan=-1), 6)])
+        rows = np.column_stack(
+            [
+                self.edge.astype(float),
+                np.round(np.nan_to_num(self.from_u_m, nan=-1), 6),
+                np.round(np.nan_to_num(self.to_v_m, nan=-1), 6),
+                np.round(np.nan_to_num(self.leg_m, nan=-1), 6),
+            ]
+        )
         # The row's own 32 bytes in hex: unique per snap, and no hashing needed.
         return np.array([r.tobytes().hex() for r in rows])
 
@@ -135,7 +141,9 @@ def _nearest_edges_tree(network: WalkNetwork, points: np.ndarray, max_snap_m: fl
     n = len(points)
     # A search radius lets the tree prune; places beyond it stay unsnapped anyway.
     radius = float(max_snap_m) if np.isfinite(max_snap_m) else None
-    (place_idx, edge_idx), dist = network.edge_tree.query_nearest(points, max_distance=radius, return_distance=True, all_matches=True)
+    (place_idx, edge_idx), dist = network.edge_tree.query_nearest(
+        points, max_distance=radius, return_distance=True, all_matches=True
+    )
     # all_matches lists every equally near edge; keep the lowest edge index per place.
     order = np.lexsort((edge_idx, place_idx))
     place_idx, edge_idx, dist = place_idx[order], edge_idx[order], dist[order]
@@ -148,7 +156,9 @@ def _nearest_edges_tree(network: WalkNetwork, points: np.ndarray, max_snap_m: fl
     return edge, leg
 
 
-def _nearest_edges_few(network: WalkNetwork, points: np.ndarray, xy: np.ndarray, max_snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_edges_few(
+    network: WalkNetwork, points: np.ndarray, xy: np.ndarray, max_snap_m: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Same answer as `_nearest_edges_tree` for a few points, from edge bounding boxes (no index to build).
 
     GEOS computes the distances either way, so equal inputs give equal floats.
@@ -167,4 +177,3 @@ def _nearest_edges_few(network: WalkNetwork, points: np.ndarray, xy: np.ndarray,
         if dist[best] <= max_snap_m:
             edge[i], leg[i] = candidates[best], dist[best]
     return edge, leg
-

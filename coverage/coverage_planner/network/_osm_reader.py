@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,21 @@ from tqdm.auto import tqdm
 # Values of highway=* that never carry pedestrians (or do not exist yet).
 NOT_WALKABLE_HIGHWAYS = frozenset(
     {
-        "abandoned", "bus_guideway", "busway", "construction", "disused",
-        "escape", "motorway", "motorway_link", "no", "planned", "platform",
-        "proposed", "raceway", "razed", "cycleway",
+        "abandoned",
+        "bus_guideway",
+        "busway",
+        "construction",
+        "disused",
+        "escape",
+        "motorway",
+        "motorway_link",
+        "no",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+        "cycleway",
     }
 )
 FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
@@ -108,7 +120,7 @@ def read_walkable_edges(path: str | Path, *, allow_private: bool = False) -> Raw
         if stamp is not None and stamp.year > 1970 and (newest is None or stamp > newest):
             newest = stamp
     edges = _split_at_junctions(ways)
-    edges.newest_edit = newest.astimezone(timezone.utc) if newest else None
+    edges.newest_edit = newest.astimezone(UTC) if newest else None
     edges.header_timestamp = header_timestamp
     edges.ways_read = len(ways)
     edges.ways_skipped_no_location = skipped

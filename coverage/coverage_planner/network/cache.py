@@ -69,12 +69,16 @@ def load_saved_network(path: str | Path) -> WalkNetwork:
         network.coords_metric = data["coords_metric"]
     n = network.n_nodes
     # Seed the cached properties (functools.cached_property reads the instance dict).
-    network.__dict__["csr"] = sparse.csr_matrix((data["csr_data"], data["csr_indices"], data["csr_indptr"]), shape=(n, n))
+    network.__dict__["csr"] = sparse.csr_matrix(
+        (data["csr_data"], data["csr_indices"], data["csr_indptr"]), shape=(n, n)
+    )
     network.__dict__["component"] = data["component"]
     return network
 
 
-def cached_osm_network(path: str | Path, cache_dir: str | Path, *, allow_private: bool = False) -> tuple[WalkNetwork, bool]:
+def cached_osm_network(
+    path: str | Path, cache_dir: str | Path, *, allow_private: bool = False
+) -> tuple[WalkNetwork, bool]:
     """Load an OSM file through the cache; returns (network, served_from_cache).
 
     A cache file that cannot be read is rebuilt (and overwritten), never trusted.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from coverage_planner._errors import NetworkError
 from coverage_planner.network._osm_reader import FOOT_FORBIDDEN, NOT_WALKABLE_HIGHWAYS
-from coverage_planner.network.graph import OSM_SUFFIXES, NetworkSource, WalkNetwork
 from coverage_planner.network.cache import cached_osm_network
+from coverage_planner.network.graph import OSM_SUFFIXES, NetworkSource, WalkNetwork
 
 
 def overpass_walk_filter() -> str:
@@ -82,7 +82,11 @@ def download_network(
     """
     if sum(x is not None for x in (place, bbox, polygon)) != 1:
         raise NetworkError("give exactly one of place, bbox or polygon")
-    query = {"place": place, "bbox": list(bbox) if bbox else None, "polygon": polygon.wkt if polygon is not None else None}
+    query = {
+        "place": place,
+        "bbox": list(bbox) if bbox else None,
+        "polygon": polygon.wkt if polygon is not None else None,
+    }
     key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     cached = cache / "networks" / f"walk-{key}.graphml"
@@ -90,8 +94,12 @@ def download_network(
     if cached.is_file() and not refresh:
         net = WalkNetwork.from_graphml(cached)
         net.source = NetworkSource(
-            kind="osmnx-download (cached)", path=str(cached), sha256=net.source.sha256,
-            query=label, snapshot=net.source.snapshot, snapshot_basis=net.source.snapshot_basis,
+            kind="osmnx-download (cached)",
+            path=str(cached),
+            sha256=net.source.sha256,
+            query=label,
+            snapshot=net.source.snapshot,
+            snapshot_basis=net.source.snapshot_basis,
         )
         return net
 
@@ -107,18 +115,23 @@ def download_network(
                 graph = ox.graph_from_bbox(tuple(bbox), **kwargs)
             else:
                 graph = ox.graph_from_polygon(polygon, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - network, geocoder and Overpass errors all end here
+    except Exception as exc:
         raise NetworkError(f"could not download the walking network for {label}: {exc}") from exc
     net = WalkNetwork.from_graph(
         graph,
         source=NetworkSource(
-            kind="osmnx-download", query=label, snapshot=date.today().isoformat(),
+            kind="osmnx-download",
+            query=label,
+            snapshot=date.today().isoformat(),
             snapshot_basis="download date (Overpass serves current data)",
         ),
     )
     net.to_graphml(cached)
     net.source = NetworkSource(
-        kind="osmnx-download", path=str(cached), query=label, snapshot=net.source.snapshot,
+        kind="osmnx-download",
+        path=str(cached),
+        query=label,
+        snapshot=net.source.snapshot,
         snapshot_basis=net.source.snapshot_basis,
     )
     return net

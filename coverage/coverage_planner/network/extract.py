@@ -63,7 +63,9 @@ def clip_osm(
         raise NetworkError("give exactly one of bbox or polygon")
     west, south, east, north = polygon.bounds if polygon is not None else bbox
     if not (west < east and south < north):
-        raise NetworkError(f"the area ({west}, {south}, {east}, {north}) is empty: west < east and south < north are needed")
+        raise NetworkError(
+            f"the area ({west}, {south}, {east}, {north}) is empty: west < east and south < north are needed"
+        )
     area = shapely.prepared.prep(polygon) if polygon is not None else None
 
     def inside(lon: float, lat: float) -> bool:
@@ -71,7 +73,11 @@ def clip_osm(
             return False
         return area is None or area.contains(shapely.Point(lon, lat))
 
-    storage = "dense_file_array," + str(target.with_suffix(".nodecache")) if source.stat().st_size > LARGE_FILE_BYTES else "flex_mem"
+    storage = (
+        "dense_file_array," + str(target.with_suffix(".nodecache"))
+        if source.stat().st_size > LARGE_FILE_BYTES
+        else "flex_mem"
+    )
     ways = nodes = 0
     with atomic_path(target) as tmp:
         writer = osmium.BackReferenceWriter(str(tmp), ref_src=str(source), overwrite=True)
@@ -81,7 +87,12 @@ def clip_osm(
                 .with_locations(storage)
                 .with_filter(osmium.filter.EmptyTagFilter())
             )
-            for obj in tqdm(processor, desc=f"Clipping {source.name}", unit=" objects", disable=None if progress is None else not progress):
+            for obj in tqdm(
+                processor,
+                desc=f"Clipping {source.name}",
+                unit=" objects",
+                disable=None if progress is None else not progress,
+            ):
                 if obj.is_node():
                     if inside(obj.location.lon, obj.location.lat):
                         writer.add_node(obj)

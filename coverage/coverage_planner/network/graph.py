@@ -106,8 +106,11 @@ class WalkNetwork:
             else (raw.newest_edit.isoformat() if raw.newest_edit else None, "newest walkable way edit")
         )
         source = NetworkSource(
-            kind="osm-file", path=str(path), sha256=file_sha256(path),
-            snapshot=snapshot, snapshot_basis=basis if snapshot else None,
+            kind="osm-file",
+            path=str(path),
+            sha256=file_sha256(path),
+            snapshot=snapshot,
+            snapshot_basis=basis if snapshot else None,
         )
         return cls._from_raw(raw, source)
 
@@ -121,12 +124,15 @@ class WalkNetwork:
             raise NetworkError(f"network file not found: {path}")
         try:
             graph = ox.load_graphml(path)
-        except Exception as exc:  # noqa: BLE001 - osmnx/networkx raise many kinds
+        except Exception as exc:
             raise NetworkError(f"{path}: not a readable GraphML network ({exc})") from exc
         meta = graph.graph.get("coverage_source")
         snapshot = json.loads(meta).get("snapshot") if isinstance(meta, str) else None
         source = NetworkSource(
-            kind="graphml", path=str(path), sha256=file_sha256(path), snapshot=snapshot,
+            kind="graphml",
+            path=str(path),
+            sha256=file_sha256(path),
+            snapshot=snapshot,
             snapshot_basis="recorded when the GraphML was saved" if snapshot else None,
         )
         return cls.from_graph(graph, source=source)
@@ -143,8 +149,7 @@ class WalkNetwork:
         if name.endswith(OSM_SUFFIXES):
             return cls.from_osm_file(path, allow_private=allow_private)
         raise NetworkError(
-            f"{path}: unknown network file type; expected one of "
-            f"{', '.join(OSM_SUFFIXES + ('.graphml',))}"
+            f"{path}: unknown network file type; expected one of {', '.join(OSM_SUFFIXES + ('.graphml',))}"
         )
 
     @classmethod
@@ -186,9 +191,14 @@ class WalkNetwork:
         if not u:
             raise NetworkError("the graph has no edges")
         raw = RawEdges(
-            u=np.array(u, dtype=np.int64), v=np.array(v, dtype=np.int64),
-            way_id=np.array(way_ids, dtype=np.int64), highway=highways, name=names,
-            coords=coords, newest_edit=None, header_timestamp=None,
+            u=np.array(u, dtype=np.int64),
+            v=np.array(v, dtype=np.int64),
+            way_id=np.array(way_ids, dtype=np.int64),
+            highway=highways,
+            name=names,
+            coords=coords,
+            newest_edit=None,
+            header_timestamp=None,
         )
         return cls._from_raw(raw, source or NetworkSource(kind="graph"))
 
@@ -271,8 +281,11 @@ class WalkNetwork:
     def routing_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`csr` as contiguous (indptr int64, indices int32, lengths float64), the walk kernel's input (built once)."""
         graph = self.csr
-        return (np.ascontiguousarray(graph.indptr, dtype=np.int64), np.ascontiguousarray(graph.indices, dtype=np.int32),
-                np.ascontiguousarray(graph.data, dtype=np.float64))
+        return (
+            np.ascontiguousarray(graph.indptr, dtype=np.int64),
+            np.ascontiguousarray(graph.indices, dtype=np.int32),
+            np.ascontiguousarray(graph.data, dtype=np.float64),
+        )
 
     @cached_property
     def fingerprint(self) -> str:
@@ -325,10 +338,14 @@ class WalkNetwork:
     def edge_bounds_metric(self) -> np.ndarray:
         """(m, 4) bounding box of every edge in the metric CRS: minx, miny, maxx, maxy."""
         xy, starts = self.metric_coords, self.coord_offsets[:-1]
-        return np.column_stack([
-            np.minimum.reduceat(xy[:, 0], starts), np.minimum.reduceat(xy[:, 1], starts),
-            np.maximum.reduceat(xy[:, 0], starts), np.maximum.reduceat(xy[:, 1], starts),
-        ])
+        return np.column_stack(
+            [
+                np.minimum.reduceat(xy[:, 0], starts),
+                np.minimum.reduceat(xy[:, 1], starts),
+                np.maximum.reduceat(xy[:, 0], starts),
+                np.maximum.reduceat(xy[:, 1], starts),
+            ]
+        )
 
     def _coord_index(self) -> np.ndarray:
         return np.repeat(np.arange(self.n_edges), np.diff(self.coord_offsets))
@@ -353,7 +370,9 @@ class WalkNetwork:
         geoms = self.edges_wgs84
         for e in range(self.n_edges):
             a, b = int(ids[self.edge_u[e]]), int(ids[self.edge_v[e]])
-            attrs = dict(osmid=int(self.edge_way_id[e]), highway=self.edge_highway[e], length=float(self.edge_length[e]))
+            attrs = dict(
+                osmid=int(self.edge_way_id[e]), highway=self.edge_highway[e], length=float(self.edge_length[e])
+            )
             if self.edge_name[e] is not None:
                 attrs["name"] = self.edge_name[e]
             g.add_edge(a, b, geometry=geoms[e], reversed=False, edge_index=e, **attrs)

@@ -76,7 +76,9 @@ def inline_assets(html: str) -> str:
     html = _LINK.sub(lambda m: replace(m, "style"), html)
     left = external_references(html)
     if left:
-        raise OfflineAssetError(f"the offline map would still load {len(left)} file(s) from the web: {', '.join(left[:3])}")
+        raise OfflineAssetError(
+            f"the offline map would still load {len(left)} file(s) from the web: {', '.join(left[:3])}"
+        )
     return html
 
 

@@ -13,23 +13,57 @@ import warnings
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib import font_manager
+from matplotlib.ticker import MaxNLocator
 
-from coverage_planner.results import CoverageResult  # noqa: E402
+from coverage_planner.results import CoverageResult
 
 CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN", "SimHei",
-    "Microsoft YaHei", "PingFang SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Noto Sans SC",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Noto Sans SC",
 )
 LABELS = {
-    "zh": {"hist_title": "步行时间分布", "minutes": "到最近站点的步行时间 (分钟)", "places": "地点数",
-           "threshold": "{m:g} 分钟阈值", "share_title": "按{dim}的覆盖率", "share": "覆盖率", "unreachable": "不可达",
-           "dims": {"type": "类型", "district": "区", "community": "社区", "subdistrict": "街道", "community_class": "社区类别"}},
-    "en": {"hist_title": "Walk time to the nearest site", "minutes": "walk minutes to the nearest site", "places": "places",
-           "threshold": "{m:g}-minute threshold", "share_title": "Coverage by {dim}", "share": "share covered", "unreachable": "unreachable",
-           "dims": {"type": "type", "district": "district", "community": "community", "subdistrict": "subdistrict", "community_class": "community class"}},
+    "zh": {
+        "hist_title": "步行时间分布",
+        "minutes": "到最近站点的步行时间 (分钟)",
+        "places": "地点数",
+        "threshold": "{m:g} 分钟阈值",
+        "share_title": "按{dim}的覆盖率",
+        "share": "覆盖率",
+        "unreachable": "不可达",
+        "dims": {
+            "type": "类型",
+            "district": "区",
+            "community": "社区",
+            "subdistrict": "街道",
+            "community_class": "社区类别",
+        },
+    },
+    "en": {
+        "hist_title": "Walk time to the nearest site",
+        "minutes": "walk minutes to the nearest site",
+        "places": "places",
+        "threshold": "{m:g}-minute threshold",
+        "share_title": "Coverage by {dim}",
+        "share": "share covered",
+        "unreachable": "unreachable",
+        "dims": {
+            "type": "type",
+            "district": "district",
+            "community": "community",
+            "subdistrict": "subdistrict",
+            "community_class": "community class",
+        },
+    },
 }
 
 
@@ -54,7 +88,9 @@ def walk_time_histogram(result: CoverageResult, lang: str = "zh") -> bytes:
         fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
         upper = max(result.matrix.cutoff_m / result.metres_per_minute, result.threshold_min)
         ax.hist(minutes, bins=30, range=(0, upper), color="#3b7dd8", edgecolor="white")
-        ax.axvline(result.threshold_min, color="#d83b3b", linewidth=2, label=text["threshold"].format(m=result.threshold_min))
+        ax.axvline(
+            result.threshold_min, color="#d83b3b", linewidth=2, label=text["threshold"].format(m=result.threshold_min)
+        )
         ax.set_xlabel(text["minutes"])
         ax.set_ylabel(text["places"])
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -74,7 +110,12 @@ def share_by_group(result: CoverageResult, dimension: str, lang: str = "zh") -> 
     with _style(lang):
         fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(table) + 1.4), dpi=110)
         bars = ax.barh(table["group"].astype(str), table["share"] * 100, color="#2e9e5b")
-        ax.bar_label(bars, labels=[f"{s:.0%} ({c}/{n})" for s, c, n in zip(table["share"], table["covered"], table["places"])], padding=3, fontsize=8)
+        ax.bar_label(
+            bars,
+            labels=[f"{s:.0%} ({c}/{n})" for s, c, n in zip(table["share"], table["covered"], table["places"])],
+            padding=3,
+            fontsize=8,
+        )
         ax.set_xlim(0, 135)  # room for the labels right of full bars
         ax.set_xlabel(LABELS[lang]["share"] + " (%)")
         ax.set_title(LABELS[lang]["share_title"].format(dim=LABELS[lang]["dims"][dimension]))

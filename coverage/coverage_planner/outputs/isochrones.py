@@ -30,9 +30,9 @@ from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
 from coverage_planner.access.matrix import _graph_with_site_sources
+from coverage_planner.access.snapping import Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.results import CoverageResult
-from coverage_planner.access.snapping import Snap, snap_points
 
 DEFAULT_BANDS_MIN: tuple[float, ...] = (5.0, 10.0, 15.0)
 _INTERVAL_COLUMNS = ["site", "limit_m", "edge", "start_m", "end_m"]
@@ -137,18 +137,29 @@ def isochrone_bands(
         for band, limit in zip(bands, limits):
             part = by_site.get((k, limit))
             # Bands grow outwards: edges already whole in the smaller band add nothing to its shape.
-            pieces = ([previous] if previous is not None else []) + ([strips.of(part, done)] if part is not None else [])
+            pieces = ([previous] if previous is not None else []) + (
+                [strips.of(part, done)] if part is not None else []
+            )
             if legs and snap.leg_m[k] > 0:  # the walk from the site to its street, as far as time allows
-                leg = shapely.linestrings(np.vstack([shapely.get_coordinates(site_xy[k]), shapely.get_coordinates(snap_xy[k])]))
-                pieces.append(shapely.buffer(substring(leg, 0.0, min(1.0, limit / snap.leg_m[k]), normalized=True), buffer_m, quad_segs=4))
+                leg = shapely.linestrings(
+                    np.vstack([shapely.get_coordinates(site_xy[k]), shapely.get_coordinates(snap_xy[k])])
+                )
+                pieces.append(
+                    shapely.buffer(
+                        substring(leg, 0.0, min(1.0, limit / snap.leg_m[k]), normalized=True), buffer_m, quad_segs=4
+                    )
+                )
             shape = shapely.union_all(pieces) if pieces else shapely.Polygon()
             # Snap-rounding to 1 cm drops the zero-width slivers left where both outlines run together.
             ring = shape if not rings or previous is None else shapely.difference(shape, previous, grid_size=0.01)
-            records.append((sites["id"].iloc[ok[k]], sites["name"].iloc[ok[k]], band, _inner(bands, band) if rings else 0.0, ring))
+            records.append(
+                (sites["id"].iloc[ok[k]], sites["name"].iloc[ok[k]], band, _inner(bands, band) if rings else 0.0, ring)
+            )
             previous = shape
     frame = gpd.GeoDataFrame(
         pd.DataFrame(records, columns=["site_id", "site_name", "band_min", "band_from_min", "geometry"]),
-        geometry="geometry", crs=net.crs,
+        geometry="geometry",
+        crs=net.crs,
     )
     if simplify_m > 0:
         frame["geometry"] = shapely.simplify(frame.geometry.to_numpy(), simplify_m, preserve_topology=True)
@@ -185,9 +196,17 @@ def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         # Everything within `band` minutes, whichever way the input was cut.
         upto = shapely.union_all(metric.geometry[metric["band_min"] <= band].to_numpy())
         inner = float(metric.loc[metric["band_min"] == band, "band_from_min"].max())
-        rows.append((band, inner, upto if inner == 0 or previous is None else shapely.difference(upto, previous, grid_size=0.01)))
+        rows.append(
+            (
+                band,
+                inner,
+                upto if inner == 0 or previous is None else shapely.difference(upto, previous, grid_size=0.01),
+            )
+        )
         previous = upto
-    frame = gpd.GeoDataFrame(pd.DataFrame(rows, columns=["band_min", "band_from_min", "geometry"]), geometry="geometry", crs=metric.crs)
+    frame = gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=["band_min", "band_from_min", "geometry"]), geometry="geometry", crs=metric.crs
+    )
     return _valid(frame.to_crs(4326))
 
 
@@ -197,12 +216,16 @@ def _valid(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     bad = ~shapely.is_valid(geoms)
     if bad.any():
         fixed = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
-        geoms[bad] = [shapely.union_all(shapely.get_parts(g)[shapely.get_dimensions(shapely.get_parts(g)) == 2]) for g in fixed]
+        geoms[bad] = [
+            shapely.union_all(shapely.get_parts(g)[shapely.get_dimensions(shapely.get_parts(g)) == 2]) for g in fixed
+        ]
         frame = frame.set_geometry(geoms, crs=frame.crs)
     return frame
 
 
-def _node_distances(network: WalkNetwork, snap: Snap, limit_m: float, chunk_size: int) -> Iterator[tuple[int, np.ndarray]]:
+def _node_distances(
+    network: WalkNetwork, snap: Snap, limit_m: float, chunk_size: int
+) -> Iterator[tuple[int, np.ndarray]]:
     """(site index, walk metres to every node) for each snapped site, inf beyond ``limit_m``."""
     graph = _graph_with_site_sources(network, snap)
     sources = np.flatnonzero(snap.snapped)
@@ -213,7 +236,9 @@ def _node_distances(network: WalkNetwork, snap: Snap, limit_m: float, chunk_size
             yield int(k), dist[row, : network.n_nodes]
 
 
-def _site_intervals(network: WalkNetwork, snap: Snap, k: int, edges: np.ndarray, du: np.ndarray, dv: np.ndarray, budget: float):
+def _site_intervals(
+    network: WalkNetwork, snap: Snap, k: int, edges: np.ndarray, du: np.ndarray, dv: np.ndarray, budget: float
+):
     """Reached stretches (edge, start, end) of one site within ``budget`` network metres."""
     length = network.edge_length[edges]
     from_u = np.where(np.isfinite(du), budget - du, -1.0)  # metres left on arriving at u

@@ -44,7 +44,11 @@ def build_manifest(result, *, scenario=None) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     for role, frame in (("sites", result.sites), ("demand", result.demand)):
         source = frame.attrs.get("source_path")
-        inputs[role] = describe_input(source, len(frame)) if source else {"path": None, "rows": len(frame), "note": "GeoDataFrame passed in memory"}
+        inputs[role] = (
+            describe_input(source, len(frame))
+            if source
+            else {"path": None, "rows": len(frame), "note": "GeoDataFrame passed in memory"}
+        )
     manifest: dict[str, Any] = {
         "tool": {"name": "coverage-planner", "version": package_version(), "python": platform.python_version()},
         "scenario": None,

@@ -24,38 +24,91 @@ import pandas as pd
 import shapely
 from branca.element import Element
 
-from coverage_planner.places import china
 from coverage_planner._io import atomic_path
 from coverage_planner.outputs._offline_assets import inline_assets
 from coverage_planner.outputs.isochrones import DEFAULT_BANDS_MIN, isochrone_bands, union_bands
+from coverage_planner.places import china
 from coverage_planner.results import CoverageResult
 
 #: Tile URL, attribution, subdomains and layer name of each basemap; Gaode's tiles are in GCJ-02.
 BASEMAPS: dict[str, tuple[str, str, str, str] | None] = {
-    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "&copy; OpenStreetMap contributors", "abc", "OpenStreetMap"),
-    "cartodb": ("https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}.png", "&copy; OpenStreetMap contributors &copy; CARTO", "abcd", "CARTO"),
-    "gaode": ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-              "&copy; 高德地图 AutoNavi", "1234", "高德地图 Gaode (GCJ-02)"),
+    "osm": (
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "&copy; OpenStreetMap contributors",
+        "abc",
+        "OpenStreetMap",
+    ),
+    "cartodb": (
+        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}.png",
+        "&copy; OpenStreetMap contributors &copy; CARTO",
+        "abcd",
+        "CARTO",
+    ),
+    "gaode": (
+        "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        "&copy; 高德地图 AutoNavi",
+        "1234",
+        "高德地图 Gaode (GCJ-02)",
+    ),
     "none": None,
 }
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
-        "title": "步行 {t:g} 分钟覆盖", "speed": "步速 {v:g} 公里/小时", "demand": "需求地点", "sites": "现有站点", "proposed": "拟建站点",
-        "band": "{b:g} 分钟步行范围 (各站点)", "union": "{b:g} 分钟步行范围 (全部站点)", "footprints": "小区范围", "districts": "行政区",
-        "within": "≤ {b:g} 分钟 (覆盖)", "between": "{a:g}–{b:g} 分钟 (覆盖)", "outside": "> {t:g} 分钟 (未覆盖)",
-        "unreached": "{s:g} 分钟内无站点 / 不在路网上", "placeholder": "占位 (位置未核实)", "real": "真实",
-        "name": "名称", "type": "类型", "district": "区", "community": "社区", "nearest": "最近站点", "walk_min": "步行分钟",
-        "snap_m": "距道路 (米)", "status": "状态", "covers": "覆盖需求点", "places": "需求地点 (步行时间)", "bands": "步行范围",
+        "title": "步行 {t:g} 分钟覆盖",
+        "speed": "步速 {v:g} 公里/小时",
+        "demand": "需求地点",
+        "sites": "现有站点",
+        "proposed": "拟建站点",
+        "band": "{b:g} 分钟步行范围 (各站点)",
+        "union": "{b:g} 分钟步行范围 (全部站点)",
+        "footprints": "小区范围",
+        "districts": "行政区",
+        "within": "≤ {b:g} 分钟 (覆盖)",
+        "between": "{a:g}–{b:g} 分钟 (覆盖)",
+        "outside": "> {t:g} 分钟 (未覆盖)",
+        "unreached": "{s:g} 分钟内无站点 / 不在路网上",
+        "placeholder": "占位 (位置未核实)",
+        "real": "真实",
+        "name": "名称",
+        "type": "类型",
+        "district": "区",
+        "community": "社区",
+        "nearest": "最近站点",
+        "walk_min": "步行分钟",
+        "snap_m": "距道路 (米)",
+        "status": "状态",
+        "covers": "覆盖需求点",
+        "places": "需求地点 (步行时间)",
+        "bands": "步行范围",
         "note": "范围图仅示意：是否覆盖按路网步行距离计算。",
     },
     "en": {
-        "title": "{t:g}-minute walking coverage", "speed": "walking at {v:g} km/h", "demand": "demand places", "sites": "existing sites",
-        "proposed": "proposed sites", "band": "{b:g}-minute walk (each site)", "union": "{b:g}-minute walk (all sites)",
-        "footprints": "compounds", "districts": "districts", "within": "≤ {b:g} min (covered)", "between": "{a:g}–{b:g} min (covered)",
-        "outside": "> {t:g} min (not covered)", "unreached": "no site within {s:g} min / off the network",
-        "placeholder": "placeholder (location not verified)", "real": "real", "name": "name", "type": "type", "district": "district",
-        "community": "community", "nearest": "nearest site", "walk_min": "walk minutes", "snap_m": "to the street (m)", "status": "status",
-        "covers": "places covered", "places": "demand places (walk time)", "bands": "walk-time bands",
+        "title": "{t:g}-minute walking coverage",
+        "speed": "walking at {v:g} km/h",
+        "demand": "demand places",
+        "sites": "existing sites",
+        "proposed": "proposed sites",
+        "band": "{b:g}-minute walk (each site)",
+        "union": "{b:g}-minute walk (all sites)",
+        "footprints": "compounds",
+        "districts": "districts",
+        "within": "≤ {b:g} min (covered)",
+        "between": "{a:g}–{b:g} min (covered)",
+        "outside": "> {t:g} min (not covered)",
+        "unreached": "no site within {s:g} min / off the network",
+        "placeholder": "placeholder (location not verified)",
+        "real": "real",
+        "name": "name",
+        "type": "type",
+        "district": "district",
+        "community": "community",
+        "nearest": "nearest site",
+        "walk_min": "walk minutes",
+        "snap_m": "to the street (m)",
+        "status": "status",
+        "covers": "places covered",
+        "places": "demand places (walk time)",
+        "bands": "walk-time bands",
         "note": "Bands are for display: coverage is computed on the street network.",
     },
 }
@@ -221,7 +274,9 @@ def demand_classes(result: CoverageResult, bands: Sequence[float]) -> pd.DataFra
     grade = np.searchsorted(np.array(limits), np.nan_to_num(minutes, nan=np.inf), side="left")
     grade = np.minimum(grade, len(limits) - 1)  # rounding can leave a covered place a hair above its limit
     palette = (COVERED_COLOURS + COVERED_COLOURS[-1:] * len(limits))[: len(limits)]  # darkest for the nearest
-    key = np.where(covered, np.char.add("within:", grade.astype(str)), np.where(np.isnan(minutes), "unreached", "outside"))
+    key = np.where(
+        covered, np.char.add("within:", grade.astype(str)), np.where(np.isnan(minutes), "unreached", "outside")
+    )
     colour = np.where(covered, np.array(palette)[grade], np.where(np.isnan(minutes), UNREACHED, OUTSIDE))
     frame = pd.DataFrame({"key": key, "colour": colour}, index=result.demand.index)
     frame.attrs["limits"] = limits
@@ -231,19 +286,33 @@ def demand_classes(result: CoverageResult, bands: Sequence[float]) -> pd.DataFra
 def _demand_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool, text: dict) -> folium.FeatureGroup:
     demand = result.demand
     status = _status(demand)
-    fields = {"name": "demand_name", "type": "type", "district": "district", "community": "community", "nearest": "nearest_site_name"}
+    fields = {
+        "name": "demand_name",
+        "type": "type",
+        "district": "district",
+        "community": "community",
+        "nearest": "nearest_site_name",
+    }
     props = {k: _escaped(demand[c]) for k, c in fields.items() if c in demand and demand[c].notna().any()}
     props["walk_min"] = demand["walk_min"].round(1)
     props["snap_m"] = demand["snap_m"].round(0)
     props["status"] = status.map({"placeholder": text["placeholder"], "real": text["real"]}).fillna(status)
     frame = gpd.GeoDataFrame(
-        {**props, "_colour": classes["colour"], "_key": classes["key"], "_ph": status == "placeholder"}, geometry=demand.geometry, crs=4326
+        {**props, "_colour": classes["colour"], "_key": classes["key"], "_ph": status == "placeholder"},
+        geometry=demand.geometry,
+        crs=4326,
     )
-    shown = [k for k in ("name", "type", "district", "community", "nearest", "walk_min", "snap_m", "status") if k in props]
+    shown = [
+        k for k in ("name", "type", "district", "community", "nearest", "walk_min", "snap_m", "status") if k in props
+    ]
     layer = folium.FeatureGroup(name=text["demand"])
     _geojson(
-        frame, shift, _demand_style, marker=folium.CircleMarker(radius=5),
-        popup=folium.GeoJsonPopup(fields=shown, aliases=[text[k] for k in shown]), tooltip=["name"] if "name" in props else None,
+        frame,
+        shift,
+        _demand_style,
+        marker=folium.CircleMarker(radius=5),
+        popup=folium.GeoJsonPopup(fields=shown, aliases=[text[k] for k in shown]),
+        tooltip=["name"] if "name" in props else None,
     ).add_to(layer)
     return layer
 
@@ -264,13 +333,20 @@ def _footprint_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool,
     has = demand["footprint"].notna() & ~gpd.GeoSeries(demand["footprint"]).is_empty
     shapes = gpd.GeoDataFrame(
         {"name": _escaped(demand.loc[has, "demand_name"]), "_fill": classes.loc[has, "colour"]},
-        geometry=gpd.GeoSeries(demand.loc[has, "footprint"], crs=4326), crs=4326,
+        geometry=gpd.GeoSeries(demand.loc[has, "footprint"], crs=4326),
+        crs=4326,
     )
     shapes["geometry"] = shapes.to_crs(result.network.crs).simplify(1.0).to_crs(4326)
     layer = folium.FeatureGroup(name=text["footprints"])
 
     def style(feature: dict) -> dict[str, Any]:
-        return {"color": "#555555", "weight": 1, "fillColor": feature["properties"]["_fill"], "fillOpacity": 0.25, "className": "cp-footprint"}
+        return {
+            "color": "#555555",
+            "weight": 1,
+            "fillColor": feature["properties"]["_fill"],
+            "fillOpacity": 0.25,
+            "className": "cp-footprint",
+        }
 
     _geojson(shapes, shift, style, tooltip=["name"]).add_to(layer)
     return layer
@@ -286,7 +362,9 @@ def _district_layer(districts: gpd.GeoDataFrame, shift: bool, text: dict) -> fol
     return layer
 
 
-def _site_layers(result: CoverageResult, proposed: gpd.GeoDataFrame | None, shift: bool, text: dict) -> list[folium.FeatureGroup]:
+def _site_layers(
+    result: CoverageResult, proposed: gpd.GeoDataFrame | None, shift: bool, text: dict
+) -> list[folium.FeatureGroup]:
     sites = result.sites
     extra = proposed.to_crs(4326) if proposed is not None and len(proposed) else None
     extra_ids = set(extra["id"].astype(str)) if extra is not None and "id" in extra else set()
@@ -294,7 +372,9 @@ def _site_layers(result: CoverageResult, proposed: gpd.GeoDataFrame | None, shif
     is_new = (_status(sites) == "proposed") | (kind == "proposed") | sites["id"].astype(str).isin(extra_ids)
     frames = [sites.assign(_new=is_new.to_numpy())]
     if extra is not None:  # proposed sites that are not (yet) part of the run
-        outside_run = ~extra["id"].astype(str).isin(set(sites["id"].astype(str))) if "id" in extra else np.ones(len(extra), bool)
+        outside_run = (
+            ~extra["id"].astype(str).isin(set(sites["id"].astype(str))) if "id" in extra else np.ones(len(extra), bool)
+        )
         frames.append(extra[outside_run].assign(_new=True))
     layers = {False: folium.FeatureGroup(name=text["sites"]), True: folium.FeatureGroup(name=text["proposed"])}
     for frame in frames:
@@ -307,7 +387,10 @@ def _site_layers(result: CoverageResult, proposed: gpd.GeoDataFrame | None, shif
 def _site_marker(row: dict, lon: float, lat: float, text: dict) -> folium.Marker:
     kind = "proposed" if row["_new"] else "existing"
     placeholder = row.get("status") == "placeholder"
-    lines = [f"<b>{_html.escape(str(row.get('name', row.get('id', ''))))}</b>", text["proposed" if row["_new"] else "sites"]]
+    lines = [
+        f"<b>{_html.escape(str(row.get('name', row.get('id', ''))))}</b>",
+        text["proposed" if row["_new"] else "sites"],
+    ]
     for key, column in (("type", "type"), ("district", "district"), ("covers", "demand_covered"), ("snap_m", "snap_m")):
         value = row.get(column)
         if value is not None and not (isinstance(value, float) and np.isnan(value)) and value != "":
@@ -317,9 +400,15 @@ def _site_marker(row: dict, lon: float, lat: float, text: dict) -> folium.Marker
     symbol, colour = ("★", PROPOSED) if row["_new"] else ("■", SITE)
     icon = folium.DivIcon(
         html=f'<div class="cp-site cp-{kind}{" cp-placeholder-site" if placeholder else ""}"><div class="cp-icon" style="color:{colour}">{symbol}</div></div>',
-        icon_size=(22, 22), icon_anchor=(11, 11),
+        icon_size=(22, 22),
+        icon_anchor=(11, 11),
     )
-    return folium.Marker([round(lat, 5), round(lon, 5)], icon=icon, tooltip=str(row.get("name", "")), popup=folium.Popup("<br>".join(lines), max_width=300))
+    return folium.Marker(
+        [round(lat, 5), round(lon, 5)],
+        icon=icon,
+        tooltip=str(row.get("name", "")),
+        popup=folium.Popup("<br>".join(lines), max_width=300),
+    )
 
 
 def _legend(result: CoverageResult, classes: pd.DataFrame, bands: Sequence[float], text: dict) -> str:
@@ -330,26 +419,51 @@ def _legend(result: CoverageResult, classes: pd.DataFrame, bands: Sequence[float
     for i, b in enumerate(limits):
         label = text["within"].format(b=b) if i == 0 else text["between"].format(a=limits[i - 1], b=b)
         colour = classes.loc[classes["key"] == f"within:{i}", "colour"]
-        entries.append((colour.iloc[0] if len(colour) else COVERED_COLOURS[min(i, len(COVERED_COLOURS) - 1)], label, counts.get(f"within:{i}", 0), ""))
-    entries.append((OUTSIDE, text["outside"].format(t=threshold), counts.get("outside", 0), "border:2px solid #67000d;"))
+        entries.append(
+            (
+                colour.iloc[0] if len(colour) else COVERED_COLOURS[min(i, len(COVERED_COLOURS) - 1)],
+                label,
+                counts.get(f"within:{i}", 0),
+                "",
+            )
+        )
+    entries.append(
+        (OUTSIDE, text["outside"].format(t=threshold), counts.get("outside", 0), "border:2px solid #67000d;")
+    )
     entries.append((UNREACHED, text["unreached"].format(s=search_min), counts.get("unreached", 0), ""))
-    rows = [f'<div><span class="sw" style="background:{c};{extra}"></span>{label}: {n}</div>' for c, label, n, extra in entries]
+    rows = [
+        f'<div><span class="sw" style="background:{c};{extra}"></span>{label}: {n}</div>'
+        for c, label, n, extra in entries
+    ]
     rows.append(f'<div style="margin-top:4px"><b>{text["bands"]}</b></div>')
     for i, b in enumerate(bands):
         c = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-        rows.append(f'<div><span class="sw" style="background:{c};opacity:.5;border-radius:2px"></span>{text["band"].format(b=b)}</div>')
-    rows.append(f'<div><span style="color:{SITE};font-size:15px">■</span> {text["sites"]} &nbsp; <span style="color:{PROPOSED};font-size:15px">★</span> {text["proposed"]}</div>')
-    n_places, n_sites = int((_status(result.demand) == "placeholder").sum()), int((_status(result.sites) == "placeholder").sum())
+        rows.append(
+            f'<div><span class="sw" style="background:{c};opacity:.5;border-radius:2px"></span>{text["band"].format(b=b)}</div>'
+        )
+    rows.append(
+        f'<div><span style="color:{SITE};font-size:15px">■</span> {text["sites"]} &nbsp; <span style="color:{PROPOSED};font-size:15px">★</span> {text["proposed"]}</div>'
+    )
+    n_places, n_sites = (
+        int((_status(result.demand) == "placeholder").sum()),
+        int((_status(result.sites) == "placeholder").sum()),
+    )
     warn = ' class="warn"' if n_places + n_sites else ""
     detail = f" ({text['demand']} {n_places}, {text['sites']} {n_sites})" if n_places + n_sites else ""
-    rows.append(f'<div{warn}><span class="sw" style="border:2px dashed #333;background:transparent"></span>{text["placeholder"]}: {n_places + n_sites}{detail}</div>')
-    head = f'<b>{text["title"].format(t=threshold)}</b> · {text["speed"].format(v=result.speed_kmh)}'
+    rows.append(
+        f'<div{warn}><span class="sw" style="border:2px dashed #333;background:transparent"></span>{text["placeholder"]}: {n_places + n_sites}{detail}</div>'
+    )
+    head = f"<b>{text['title'].format(t=threshold)}</b> · {text['speed'].format(v=result.speed_kmh)}"
     # A <details> the planner can fold away when it hides a popup.
-    return (f'<details id="cp-legend" class="cp-legend" open><summary>{head}</summary><div style="margin-top:4px"><b>{text["places"]}</b></div>'
-            f'{"".join(rows)}<div class="note">{text["note"]}</div></details>')
+    return (
+        f'<details id="cp-legend" class="cp-legend" open><summary>{head}</summary><div style="margin-top:4px"><b>{text["places"]}</b></div>'
+        f'{"".join(rows)}<div class="note">{text["note"]}</div></details>'
+    )
 
 
-def _geojson(frame: gpd.GeoDataFrame, shift: bool, style, *, marker=None, popup=None, tooltip: list[str] | None = None) -> folium.GeoJson:
+def _geojson(
+    frame: gpd.GeoDataFrame, shift: bool, style, *, marker=None, popup=None, tooltip: list[str] | None = None
+) -> folium.GeoJson:
     """A GeoJSON layer with coordinates rounded to 1e-5° (~1 m) and shifted to GCJ-02 when asked."""
     if not len(frame):  # folium cannot style or label an empty layer; keep the layer, drop the extras
         return folium.GeoJson({"type": "FeatureCollection", "features": []})
@@ -360,7 +474,10 @@ def _geojson(frame: gpd.GeoDataFrame, shift: bool, style, *, marker=None, popup=
     data = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geoms, crs=4326).reset_index(drop=True)
     return folium.GeoJson(
         json.loads(data.to_json(na="null")),
-        style_function=style, marker=marker, popup=popup, tooltip=folium.GeoJsonTooltip(fields=tooltip, labels=False) if tooltip else None,
+        style_function=style,
+        marker=marker,
+        popup=popup,
+        tooltip=folium.GeoJsonTooltip(fields=tooltip, labels=False) if tooltip else None,
     )
 
 

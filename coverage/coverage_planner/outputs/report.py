@@ -18,30 +18,74 @@ import numpy as np
 import pandas as pd
 
 from coverage_planner._io import atomic_path, write_text_atomic
-from coverage_planner.outputs.charts import share_by_group, walk_time_histogram
 from coverage_planner.diff import ScenarioDiff
+from coverage_planner.outputs.charts import share_by_group, walk_time_histogram
 from coverage_planner.results import CoverageResult
 
 TEXT = {
     "zh": {
-        "title": "步行覆盖报告", "headline": "{t:g} 分钟步行可达 ({m:.0f} 米, {v:g} 公里/小时, {p})",
-        "places": "地点", "covered": "覆盖", "share": "覆盖率", "weight": "权重", "weighted": "按权重",
-        "by": {"district": "区", "subdistrict": "街道", "community": "社区", "type": "类型", "community_class": "社区类别"},
-        "left_out": "未覆盖的地点", "walk_min": "步行分钟", "unreachable": "不可达", "nearest": "最近站点",
-        "charts": "图表", "map": "地图", "diff": "新增站点前后对比", "before": "之前", "after": "之后",
-        "manifest": "运行清单 (输入文件哈希、参数、版本)", "group": "分组", "name": "名称",
-        "placeholder": "注意: {n} 个地点为占位 (位置未核实), 结果仅供参考。", "preset": "标准",
-        "newly": "新覆盖", "lost": "不再覆盖",
+        "title": "步行覆盖报告",
+        "headline": "{t:g} 分钟步行可达 ({m:.0f} 米, {v:g} 公里/小时, {p})",
+        "places": "地点",
+        "covered": "覆盖",
+        "share": "覆盖率",
+        "weight": "权重",
+        "weighted": "按权重",
+        "by": {
+            "district": "区",
+            "subdistrict": "街道",
+            "community": "社区",
+            "type": "类型",
+            "community_class": "社区类别",
+        },
+        "left_out": "未覆盖的地点",
+        "walk_min": "步行分钟",
+        "unreachable": "不可达",
+        "nearest": "最近站点",
+        "charts": "图表",
+        "map": "地图",
+        "diff": "新增站点前后对比",
+        "before": "之前",
+        "after": "之后",
+        "manifest": "运行清单 (输入文件哈希、参数、版本)",
+        "group": "分组",
+        "name": "名称",
+        "placeholder": "注意: {n} 个地点为占位 (位置未核实), 结果仅供参考。",
+        "preset": "标准",
+        "newly": "新覆盖",
+        "lost": "不再覆盖",
     },
     "en": {
-        "title": "Walking coverage report", "headline": "Within {t:g} minutes' walk ({m:.0f} m at {v:g} km/h, {p})",
-        "places": "places", "covered": "covered", "share": "share", "weight": "weight", "weighted": "by weight",
-        "by": {"district": "district", "subdistrict": "subdistrict", "community": "community", "type": "type", "community_class": "community class"},
-        "left_out": "Places left outside", "walk_min": "walk minutes", "unreachable": "unreachable", "nearest": "nearest site",
-        "charts": "Charts", "map": "Map", "diff": "Before and after adding sites", "before": "before", "after": "after",
-        "manifest": "Run manifest (input hashes, parameters, version)", "group": "group", "name": "name",
-        "placeholder": "Note: {n} place(s) are placeholders (location not verified); read results with care.", "preset": "preset",
-        "newly": "newly covered", "lost": "no longer covered",
+        "title": "Walking coverage report",
+        "headline": "Within {t:g} minutes' walk ({m:.0f} m at {v:g} km/h, {p})",
+        "places": "places",
+        "covered": "covered",
+        "share": "share",
+        "weight": "weight",
+        "weighted": "by weight",
+        "by": {
+            "district": "district",
+            "subdistrict": "subdistrict",
+            "community": "community",
+            "type": "type",
+            "community_class": "community class",
+        },
+        "left_out": "Places left outside",
+        "walk_min": "walk minutes",
+        "unreachable": "unreachable",
+        "nearest": "nearest site",
+        "charts": "Charts",
+        "map": "Map",
+        "diff": "Before and after adding sites",
+        "before": "before",
+        "after": "after",
+        "manifest": "Run manifest (input hashes, parameters, version)",
+        "group": "group",
+        "name": "name",
+        "placeholder": "Note: {n} place(s) are placeholders (location not verified); read results with care.",
+        "preset": "preset",
+        "newly": "newly covered",
+        "lost": "no longer covered",
     },
 }
 
@@ -108,15 +152,25 @@ def write_report(
     summary = result.summary()
     group_tables = [
         (f"{t['share']}: {t['by'][dim]}", _html(_group_table(summary, dim, t)))
-        for dim in t["by"] if (summary["dimension"] == dim).any()
+        for dim in t["by"]
+        if (summary["dimension"] == dim).any()
     ]
     left_out = _left_out_table(result, t)
     context = dict(
-        lang=lang, t=t, name=result.manifest.get("scenario", {}).get("name") if result.manifest.get("scenario") else "",
-        headline=_headline(result, t), placeholders=_placeholders(result), share=result.share_covered(),
-        weighted=result.share_covered(weighted=True), covered=int(result.demand["covered"].sum()), total=len(result.demand),
-        group_tables=group_tables, charts=[base64.b64encode(p).decode() for p in charts], map_file=map_file,
-        left_out=_html(left_out), left_out_count=len(left_out),
+        lang=lang,
+        t=t,
+        name=result.manifest.get("scenario", {}).get("name") if result.manifest.get("scenario") else "",
+        headline=_headline(result, t),
+        placeholders=_placeholders(result),
+        share=result.share_covered(),
+        weighted=result.share_covered(weighted=True),
+        covered=int(result.demand["covered"].sum()),
+        total=len(result.demand),
+        group_tables=group_tables,
+        charts=[base64.b64encode(p).decode() for p in charts],
+        map_file=map_file,
+        left_out=_html(left_out),
+        left_out_count=len(left_out),
         diff_table=_html(_diff_table(diff, t)) if diff is not None else None,
         diff_counts=_diff_counts(diff, t) if diff is not None else None,
         manifest=json.dumps(result.manifest, ensure_ascii=False, indent=2, default=str),
@@ -132,7 +186,6 @@ def write_report(
     return written
 
 
-
 def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     """One sheet per table, cell by cell with XlsxWriter.
 
@@ -142,7 +195,9 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     """
     import xlsxwriter
 
-    book = xlsxwriter.Workbook(str(path), {"strings_to_urls": False, "strings_to_numbers": False, "strings_to_formulas": False})
+    book = xlsxwriter.Workbook(
+        str(path), {"strings_to_urls": False, "strings_to_numbers": False, "strings_to_formulas": False}
+    )
     book.set_properties({"created": datetime.datetime(2000, 1, 1)})
     try:
         for name, frame in sheets.items():
@@ -168,7 +223,9 @@ def _headline(result: CoverageResult, t: dict) -> str:
 
 
 def _placeholders(result: CoverageResult) -> int:
-    return sum(int((frame["status"] == "placeholder").sum()) for frame in (result.sites, result.demand) if "status" in frame)
+    return sum(
+        int((frame["status"] == "placeholder").sum()) for frame in (result.sites, result.demand) if "status" in frame
+    )
 
 
 def _group_table(summary: pd.DataFrame, dimension: str, t: dict) -> pd.DataFrame:
@@ -221,9 +278,19 @@ def _markdown(context: dict, summary: pd.DataFrame, left_out: pd.DataFrame, diff
     lines += [f"**{context['share'] * 100:.1f}%** ({context['covered']}/{context['total']} {t['places']})", ""]
     for dim in t["by"]:
         if (summary["dimension"] == dim).any():
-            lines += [f"## {t['share']}: {t['by'][dim]}", "", _group_table(summary, dim, t).to_markdown(index=False), ""]
+            lines += [
+                f"## {t['share']}: {t['by'][dim]}",
+                "",
+                _group_table(summary, dim, t).to_markdown(index=False),
+                "",
+            ]
     if diff is not None:
         lines += [f"## {t['diff']}", "", _diff_counts(diff, t), "", _diff_table(diff, t).to_markdown(index=False), ""]
-    lines += [f"## {t['left_out']} ({len(left_out)})", "", left_out.to_markdown(index=False) if len(left_out) else "-", ""]
+    lines += [
+        f"## {t['left_out']} ({len(left_out)})",
+        "",
+        left_out.to_markdown(index=False) if len(left_out) else "-",
+        "",
+    ]
     lines += [f"## {t['manifest']}", "", "```json", context["manifest"], "```", ""]
     return "\n".join(lines)

@@ -59,9 +59,13 @@ def write_outputs(result: CoverageResult, out_dir: str | Path) -> list[Path]:
 def _for_gpkg(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Drop extra geometry columns and make object columns plain text (GPKG is typed)."""
     frame = frame.copy()
-    extra_geoms = [c for c in frame.columns if c != frame.geometry.name and isinstance(frame[c].dtype, gpd.array.GeometryDtype)]
+    extra_geoms = [
+        c for c in frame.columns if c != frame.geometry.name and isinstance(frame[c].dtype, gpd.array.GeometryDtype)
+    ]
     frame = frame.drop(columns=extra_geoms)
     for column in frame.columns:
         if column != frame.geometry.name and frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+            frame[column] = frame[column].map(
+                lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+            )
     return frame

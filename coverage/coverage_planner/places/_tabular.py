@@ -29,8 +29,15 @@ import pyogrio
 from coverage_planner._errors import InputError
 
 __all__ = [
-    "SUFFIXES", "RawTable", "cell_number", "cell_text", "close_match_hint", "column_letter",
-    "header_listing", "is_blank", "read_raw",
+    "SUFFIXES",
+    "RawTable",
+    "cell_number",
+    "cell_text",
+    "close_match_hint",
+    "column_letter",
+    "header_listing",
+    "is_blank",
+    "read_raw",
 ]
 
 #: File suffixes read by each reader.
@@ -218,7 +225,7 @@ def _xlsx_rows(path: Path, sheet: str | int | None) -> list[tuple[int, list[Any]
     try:
         # Not read-only: merged header cells are only visible in the full model (ledgers are small).
         book = openpyxl.load_workbook(path, data_only=True)
-    except Exception as exc:  # openpyxl raises zipfile, KeyError, XML errors …
+    except Exception as exc:  # noqa: BLE001 - the readers raise many unrelated types; re-raised as InputError
         raise InputError(path, f"cannot read as an Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
     try:
         names = book.sheetnames
@@ -234,7 +241,7 @@ def _xlsx_rows(path: Path, sheet: str | int | None) -> list[tuple[int, list[Any]
             rows = [(i, list(row)) for i, row in enumerate(ws.iter_rows(values_only=True), 1)]
             _spread_merged_header_cells(ws, rows)
             return rows
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the readers raise many unrelated types; re-raised as InputError
             raise InputError(path, f"cannot read sheet {ws.title!r} ({type(exc).__name__}: {exc})") from None
     finally:
         book.close()
@@ -291,7 +298,7 @@ def _read_vector(path: Path, layer: str | int | None) -> RawTable:
     """Read GeoJSON/GPKG/Shapefile attributes and geometries, in EPSG:4326."""
     try:
         layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-    except Exception as exc:  # pyogrio/GDAL errors carry a readable message
+    except Exception as exc:  # noqa: BLE001 - the readers raise many unrelated types; re-raised as InputError
         raise InputError(path, f"cannot read as a GIS vector file ({type(exc).__name__}: {exc})") from None
     if layer is None:
         layer = 0  # the first layer, as for the first sheet of a workbook
@@ -299,7 +306,7 @@ def _read_vector(path: Path, layer: str | int | None) -> RawTable:
         raise InputError(path, f"no layer {layer!r}; the file has {layers}", field="sheet")
     try:
         frame = gpd.read_file(path, layer=layer)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the readers raise many unrelated types; re-raised as InputError
         raise InputError(path, f"cannot read as a GIS vector file ({type(exc).__name__}: {exc})") from None
     if len(frame) == 0:
         raise InputError(path, "the file has no features")
@@ -309,13 +316,10 @@ def _read_vector(path: Path, layer: str | int | None) -> RawTable:
         if not frame.crs.equals("EPSG:4326"):
             try:
                 frame = frame.to_crs("EPSG:4326")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the readers raise many unrelated types; re-raised as InputError
                 raise InputError(path, f"cannot reproject from {frame.crs.name} to WGS-84: {exc}") from None
     attributes = frame.drop(columns=frame.geometry.name)
-    rows = [
-        [None if is_blank(v) else v for v in record]
-        for record in attributes.itertuples(index=False, name=None)
-    ]
+    rows = [[None if is_blank(v) else v for v in record] for record in attributes.itertuples(index=False, name=None)]
     return RawTable(
         header=[str(c).strip() for c in attributes.columns],
         rows=rows,

@@ -9,9 +9,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from coverage_planner.places import china
 from coverage_planner._errors import InputError, InputErrors
 from coverage_planner._geo import place_points
+from coverage_planner.places import china
 
 _METRES_PER_DEGREE = 111_320.0
 
@@ -52,8 +52,12 @@ def check_within_area(
     if len(places) == 0:
         return
     metres_per_lon = _METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2))
-    box = (min_lon - margin_m / metres_per_lon, min_lat - margin_m / _METRES_PER_DEGREE,
-           max_lon + margin_m / metres_per_lon, max_lat + margin_m / _METRES_PER_DEGREE)
+    box = (
+        min_lon - margin_m / metres_per_lon,
+        min_lat - margin_m / _METRES_PER_DEGREE,
+        max_lon + margin_m / metres_per_lon,
+        max_lat + margin_m / _METRES_PER_DEGREE,
+    )
     geoms = places.geometry
     if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
         geoms = geoms.to_crs(4326)
@@ -70,8 +74,13 @@ def check_within_area(
     area = f"({min_lon:.4f}, {min_lat:.4f}, {max_lon:.4f}, {max_lat:.4f})"
     errors = []
     if not inside.any():  # one clear hint before the row-by-row list
-        errors.append(InputError(path, f"none of the {len(places)} places lies within the walking "
-                                 f"network's area {area}: is it the right file, network or CRS?"))
+        errors.append(
+            InputError(
+                path,
+                f"none of the {len(places)} places lies within the walking "
+                f"network's area {area}: is it the right file, network or CRS?",
+            )
+        )
     # A network in China with a place outside China: say so plainly (a typo, or the wrong file).
     chinese = bool(china.in_china((min_lon + max_lon) / 2, (min_lat + max_lat) / 2))
     in_china = china.in_china(np.clip(x, -180, 180), np.clip(y, -90, 90)) if chinese else np.ones(len(x), bool)

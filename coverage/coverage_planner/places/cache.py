@@ -20,8 +20,8 @@ import pandas as pd
 import shapely
 
 from coverage_planner._cache.arrays import read_arrays, write_arrays
-from coverage_planner.outputs.manifest import package_version
 from coverage_planner.network.graph import file_sha256
+from coverage_planner.outputs.manifest import package_version
 from coverage_planner.places.reading import read_places
 
 
@@ -62,8 +62,16 @@ def cached_read_places(
 
 # Values an object column may hold, by type code (None is 0).
 _NONE, _TEXT, _FLOAT, _INT, _BOOL = range(5)
-_VALUE_KINDS = {type(None): _NONE, str: _TEXT, float: _FLOAT, int: _INT, bool: _BOOL,
-                np.float64: _FLOAT, np.int64: _INT, np.bool_: _BOOL}
+_VALUE_KINDS = {
+    type(None): _NONE,
+    str: _TEXT,
+    float: _FLOAT,
+    int: _INT,
+    bool: _BOOL,
+    np.float64: _FLOAT,
+    np.int64: _INT,
+    np.bool_: _BOOL,
+}
 
 
 def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> None:
@@ -96,8 +104,12 @@ def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> None:
             listed = values.tolist()
             arrays[key + "_kind"] = kinds
             arrays[key + "_text"] = np.array([v if k == _TEXT else "" for v, k in zip(listed, kinds)], dtype=str)
-            arrays[key + "_float"] = np.array([v if k == _FLOAT else 0.0 for v, k in zip(listed, kinds)], dtype=np.float64)
-            arrays[key + "_int"] = np.array([v if k in (_INT, _BOOL) else 0 for v, k in zip(listed, kinds)], dtype=np.int64)
+            arrays[key + "_float"] = np.array(
+                [v if k == _FLOAT else 0.0 for v, k in zip(listed, kinds)], dtype=np.float64
+            )
+            arrays[key + "_int"] = np.array(
+                [v if k in (_INT, _BOOL) else 0 for v, k in zip(listed, kinds)], dtype=np.int64
+            )
             columns.append({"name": name, "kind": "object"})
         else:
             return
@@ -112,7 +124,9 @@ def _frame_from_file(path: Path) -> gpd.GeoDataFrame:
         if column["kind"] == "geometry":
             ends = np.cumsum(arrays[key + "_len"])
             raw = arrays[key].tobytes()
-            blobs = [raw[e - n : e] if ok else None for e, n, ok in zip(ends, arrays[key + "_len"], arrays[key + "_present"])]
+            blobs = [
+                raw[e - n : e] if ok else None for e, n, ok in zip(ends, arrays[key + "_len"], arrays[key + "_present"])
+            ]
             data[column["name"]] = gpd.GeoSeries(shapely.from_wkb(np.array(blobs, dtype=object)), crs=column["crs"])
         elif column["kind"] == "number":
             data[column["name"]] = arrays[key]
@@ -120,7 +134,12 @@ def _frame_from_file(path: Path) -> gpd.GeoDataFrame:
             kinds = arrays[key + "_kind"]
             values = np.full(len(kinds), None, dtype=object)
             # astype(object) gives Python str, float, int and bool objects, vectorised.
-            for code, source, dtype in ((_TEXT, "_text", None), (_FLOAT, "_float", None), (_INT, "_int", None), (_BOOL, "_int", bool)):
+            for code, source, dtype in (
+                (_TEXT, "_text", None),
+                (_FLOAT, "_float", None),
+                (_INT, "_int", None),
+                (_BOOL, "_int", bool),
+            ):
                 where = kinds == code
                 if where.any():
                     picked = arrays[key + source][where]

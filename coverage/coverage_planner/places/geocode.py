@@ -50,7 +50,9 @@ class OsmGeocoder:
                 raise GeocodeUnavailable("it is not in the geocode cache and online lookups are off")
             self._cache[key] = self._ask(key)
             self.asked_online += 1
-            write_text_atomic(self.cache_file, json.dumps(self._cache, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+            write_text_atomic(
+                self.cache_file, json.dumps(self._cache, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+            )
         answer = self._cache[key]
         return (answer["lon"], answer["lat"]) if answer.get("found") else None
 
@@ -71,8 +73,10 @@ class OsmGeocoder:
 
 
 def geocode_row(
-    query: str, geocoder: Callable[[str], tuple[float, float] | None] | None,
-    values: dict[str, Any], problems: list[tuple[str, str]],
+    query: str,
+    geocoder: Callable[[str], tuple[float, float] | None] | None,
+    values: dict[str, Any],
+    problems: list[tuple[str, str]],
 ) -> tuple[float, float]:
     """Coordinates for a place-file row that only has a geocode query; the row becomes a placeholder.
 
@@ -81,7 +85,9 @@ def geocode_row(
     """
     hint = "fill in 经度/纬度 (longitude/latitude) with the real location"
     if geocoder is None:
-        problems.append(("geocode_query", f"no coordinates, only the query {query!r}, and no geocoder was given; {hint}"))
+        problems.append(
+            ("geocode_query", f"no coordinates, only the query {query!r}, and no geocoder was given; {hint}")
+        )
         return math.nan, math.nan
     try:
         found = geocoder(query)
@@ -89,7 +95,9 @@ def geocode_row(
         problems.append(("geocode_query", f"no coordinates, and {query!r} could not be geocoded: {exc}; {hint}"))
         return math.nan, math.nan
     if found is None:
-        problems.append(("geocode_query", f"OpenStreetMap's geocoder does not know {query!r}; correct the query or {hint}"))
+        problems.append(
+            ("geocode_query", f"OpenStreetMap's geocoder does not know {query!r}; correct the query or {hint}")
+        )
         return math.nan, math.nan
     values["crs"] = "wgs84"  # geocoder answers are OSM coordinates
     values["status"] = "placeholder"

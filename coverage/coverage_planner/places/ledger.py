@@ -24,7 +24,12 @@ COMPOUND_TYPES: dict[str, tuple[str, ...]] = {
 #: Non-compound demand places a ledger may also list.
 OTHER_PLACE_TYPES: dict[str, tuple[str, ...]] = {"社区": ("社区", "community")}
 
-_LOOKUP = {alias.casefold(): canonical for table in (COMPOUND_TYPES, OTHER_PLACE_TYPES) for canonical, aliases in table.items() for alias in aliases}
+_LOOKUP = {
+    alias.casefold(): canonical
+    for table in (COMPOUND_TYPES, OTHER_PLACE_TYPES)
+    for canonical, aliases in table.items()
+    for alias in aliases
+}
 
 
 def normalise_compound_types(places: gpd.GeoDataFrame, path: str | Path) -> gpd.GeoDataFrame:
@@ -40,7 +45,14 @@ def normalise_compound_types(places: gpd.GeoDataFrame, path: str | Path) -> gpd.
             continue
         canonical = _LOOKUP.get(str(value).strip().casefold())
         if canonical is None:
-            errors.append(InputError(path, f"unknown compound type {value!r}; use one of {', '.join([*COMPOUND_TYPES, *OTHER_PLACE_TYPES])}", row=int(row), field="type"))
+            errors.append(
+                InputError(
+                    path,
+                    f"unknown compound type {value!r}; use one of {', '.join([*COMPOUND_TYPES, *OTHER_PLACE_TYPES])}",
+                    row=int(row),
+                    field="type",
+                )
+            )
         mapped.append(canonical)
     if errors:
         raise InputErrors(errors)
@@ -58,7 +70,11 @@ def check_unique_names_per_community(places: gpd.GeoDataFrame, path: str | Path)
     for row, name, community in zip(places["source_row"], places["name"], places["community"]):
         key = (community, name)
         if community is not None and key in seen:
-            errors.append(InputError(path, f"{name!r} appears twice in {community} (also row {seen[key]})", row=int(row), field="name"))
+            errors.append(
+                InputError(
+                    path, f"{name!r} appears twice in {community} (also row {seen[key]})", row=int(row), field="name"
+                )
+            )
         seen.setdefault(key, int(row))
     if errors:
         raise InputErrors(errors)

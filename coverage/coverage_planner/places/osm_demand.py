@@ -28,12 +28,16 @@ from coverage_planner._errors import NetworkError
 from coverage_planner._geo import utm_crs_for
 from coverage_planner._io import atomic_path, write_text_atomic
 from coverage_planner.network.download import default_cache_dir, osmnx_http_cache, use_our_http_cache
-from coverage_planner.outputs.manifest import OSM_ATTRIBUTION
 from coverage_planner.network.graph import file_sha256
+from coverage_planner.outputs.manifest import OSM_ATTRIBUTION
 
 __all__ = [
-    "DEMAND_COLUMNS", "RESIDENTIAL_TAGS", "OsmDemandWarning", "demand_from_areas",
-    "residential_areas", "write_demand",
+    "DEMAND_COLUMNS",
+    "RESIDENTIAL_TAGS",
+    "OsmDemandWarning",
+    "demand_from_areas",
+    "residential_areas",
+    "write_demand",
 ]
 
 #: What counts as a residential area. In Chinese cities a compound (小区) is
@@ -131,12 +135,18 @@ def residential_areas(
     place_list = [places] if isinstance(places, str) else list(places) if places is not None else None
     tags = dict(tags or RESIDENTIAL_TAGS)
     query = {
-        "places": place_list, "bbox": list(bbox) if bbox is not None else None,
-        "polygon": polygon.wkt if polygon is not None else None, "subdistrict": subdistrict, "tags": tags,
+        "places": place_list,
+        "bbox": list(bbox) if bbox is not None else None,
+        "polygon": polygon.wkt if polygon is not None else None,
+        "subdistrict": subdistrict,
+        "tags": tags,
     }
     key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    gpkg, record_path = folder / "osm-demand" / f"residential-{key}.gpkg", folder / "osm-demand" / f"residential-{key}.json"
+    gpkg, record_path = (
+        folder / "osm-demand" / f"residential-{key}.gpkg",
+        folder / "osm-demand" / f"residential-{key}.json",
+    )
     cached = None if refresh else _read_cache(gpkg, record_path)
     if cached is None:
         raw, boundaries, record = _download(query, place_list, polygon, bbox, subdistrict, tags, refresh)
@@ -153,7 +163,8 @@ def residential_areas(
         warnings.warn(
             f"OpenStreetMap has no boundary polygon for subdistrict {subdistrict!r}; the subdistrict column "
             "is left empty (label areas from a ledger, or draw the boundary and pass it as polygon=)",
-            OsmDemandWarning, stacklevel=2,
+            OsmDemandWarning,
+            stacklevel=2,
         )
     areas, dropped = _areas_from_raw(raw, boundaries, min_area_m2)
     if areas.empty:
@@ -210,8 +221,13 @@ def write_demand(areas: gpd.GeoDataFrame, path: str | Path, *, extra_columns: Se
 
 
 def _download(
-    query: dict[str, Any], place_list: list[str] | None, polygon, bbox, subdistrict: str | None,
-    tags: dict, refresh: bool,
+    query: dict[str, Any],
+    place_list: list[str] | None,
+    polygon,
+    bbox,
+    subdistrict: str | None,
+    tags: dict,
+    refresh: bool,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any]]:
     """Boundaries from Nominatim, features from Overpass; the raw layers and the cache record."""
     import osmnx as ox
@@ -225,12 +241,16 @@ def _download(
             for place in place_list:
                 found = _boundary(place, label)
                 if found is None:
-                    raise NetworkError(f"OpenStreetMap's geocoder found no boundary polygon for {place!r}; check the "
-                                       "spelling (e.g. '回民区, 呼和浩特市'), or pass polygon= or bbox= instead")
+                    raise NetworkError(
+                        f"OpenStreetMap's geocoder found no boundary polygon for {place!r}; check the "
+                        "spelling (e.g. '回民区, 呼和浩特市'), or pass polygon= or bbox= instead"
+                    )
                 rows.append({"role": "district", "query": place, **found})
         else:
             shape = shapely.box(*bbox) if bbox is not None else polygon
-            rows.append({"role": "query", "query": label, "name": None, "osm_type": None, "osm_id": None, "geometry": shape})
+            rows.append(
+                {"role": "query", "query": label, "name": None, "osm_type": None, "osm_id": None, "geometry": shape}
+            )
         area = shapely.union_all([r["geometry"] for r in rows])
         try:
             features = ox.features_from_polygon(area, tags)
@@ -246,10 +266,13 @@ def _download(
         raise NetworkError(f"OpenStreetMap has no residential polygons (tags {tags}) in {label}, only points or lines")
     boundaries = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
     record = {
-        "label": label, "query": query, "downloaded": date.today().isoformat(),
+        "label": label,
+        "query": query,
+        "downloaded": date.today().isoformat(),
         "source": f"OpenStreetMap via Nominatim and Overpass (osmnx {ox.__version__})",
         "snapshot_basis": "download date (Overpass serves current data)",
-        "subdistrict_found": sub is not None, "areas_downloaded": len(raw),
+        "subdistrict_found": sub is not None,
+        "areas_downloaded": len(raw),
         "boundaries": [{k: r[k] for k in ("role", "query", "name", "osm_type", "osm_id")} for r in rows],
         "licence": OSM_ATTRIBUTION,
     }
@@ -271,15 +294,18 @@ def _boundary(query: str, label: str) -> dict[str, Any] | None:
     name = first.get("name")
     return {
         "name": name if isinstance(name, str) and name else query.split(",")[0].strip(),
-        "osm_type": first.get("osm_type"), "osm_id": _int_or_none(first.get("osm_id")),
+        "osm_type": first.get("osm_type"),
+        "osm_id": _int_or_none(first.get("osm_id")),
         "geometry": first.geometry,
     }
 
 
 def _unreachable(label: str, exc: Exception) -> str:
-    return (f"could not download residential areas for {label} ({type(exc).__name__}: {exc}); no internet, or the "
-            "OpenStreetMap servers failed, and nothing is cached for this query yet: run once online, or give "
-            "demand as a place file")
+    return (
+        f"could not download residential areas for {label} ({type(exc).__name__}: {exc}); no internet, or the "
+        "OpenStreetMap servers failed, and nothing is cached for this query yet: run once online, or give "
+        "demand as a place file"
+    )
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -294,9 +320,13 @@ def _raw_polygons(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
     records = [
         {
-            "osm_type": row["element"], "osm_id": int(row["id"]),
-            "name": _text(row.get("name")), "name_zh": _text(row.get("name:zh")),
-            "osm_tags": json.dumps({k: row[k] for k in tag_columns if isinstance(row[k], str)}, ensure_ascii=False, sort_keys=True),
+            "osm_type": row["element"],
+            "osm_id": int(row["id"]),
+            "name": _text(row.get("name")),
+            "name_zh": _text(row.get("name:zh")),
+            "osm_tags": json.dumps(
+                {k: row[k] for k in tag_columns if isinstance(row[k], str)}, ensure_ascii=False, sort_keys=True
+            ),
             "geometry": row.geometry,
         }
         for _, row in frame.iterrows()
@@ -343,7 +373,19 @@ def _areas_from_raw(
     frame["subdistrict"] = _label_by_overlap(frame, boundaries[boundaries["role"] == "subdistrict"], minimum=0.5)
     frame["status"] = "real"
     frame["source"] = "OpenStreetMap"
-    columns = ["id", "osm_type", "osm_id", "name", "named", "district", "subdistrict", "area_m2", "status", "source", "geometry"]
+    columns = [
+        "id",
+        "osm_type",
+        "osm_id",
+        "name",
+        "named",
+        "district",
+        "subdistrict",
+        "area_m2",
+        "status",
+        "source",
+        "geometry",
+    ]
     return gpd.GeoDataFrame(frame[columns], geometry="geometry", crs="EPSG:4326"), dropped
 
 
@@ -406,9 +448,12 @@ def _label_by_overlap(frame: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, *, 
     if boundaries.empty or frame.empty:
         return [None] * len(frame)
     geoms = frame.geometry.values
-    shares = np.column_stack([
-        shapely.area(shapely.intersection(geoms, shapely.make_valid(b))) / shapely.area(geoms) for b in boundaries.geometry
-    ])
+    shares = np.column_stack(
+        [
+            shapely.area(shapely.intersection(geoms, shapely.make_valid(b))) / shapely.area(geoms)
+            for b in boundaries.geometry
+        ]
+    )
     best = shares.argmax(axis=1)
     names = boundaries["name"].tolist()
     return [names[k] if shares[r, k] > minimum else None for r, k in enumerate(best)]

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage_planner.places import china
 from coverage_planner._errors import InputError, InputErrors
 from coverage_planner._geo import place_points
+from coverage_planner.places import china
 from coverage_planner.places._tabular import (
     RawTable,
     cell_number,
@@ -37,8 +37,14 @@ from coverage_planner.places.area import check_within_area
 from coverage_planner.places.geocode import GeocodeUnavailable, geocode_row
 
 __all__ = [
-    "COLUMN_ALIASES", "OPTIONAL_COLUMNS", "PLACE_COLUMNS", "PLACE_KINDS", "STATUS_ALIASES",
-    "GeocodeUnavailable", "check_within_area", "read_places",
+    "COLUMN_ALIASES",
+    "OPTIONAL_COLUMNS",
+    "PLACE_COLUMNS",
+    "PLACE_KINDS",
+    "STATUS_ALIASES",
+    "GeocodeUnavailable",
+    "check_within_area",
+    "read_places",
 ]
 
 #: Kinds of place file; ``kind`` also prefixes generated ids ("demand-7").
@@ -70,14 +76,28 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 
 #: Columns every result has, in order.
 PLACE_COLUMNS: tuple[str, ...] = (
-    "id", "name", "type", "district", "subdistrict", "community", "address",
-    "weight", "status", "source_row", "geometry",
+    "id",
+    "name",
+    "type",
+    "district",
+    "subdistrict",
+    "community",
+    "address",
+    "weight",
+    "status",
+    "source_row",
+    "geometry",
 )
 
 #: Columns present only when the file has them (``footprint``: when it has
 #: polygon or line geometries).
 OPTIONAL_COLUMNS: tuple[str, ...] = (
-    "households", "population", "key_targets", "community_class", "location_source", "footprint",
+    "households",
+    "population",
+    "key_targets",
+    "community_class",
+    "location_source",
+    "footprint",
 )
 
 #: Accepted spellings of each ``status`` value (case-insensitive); blank is "real".
@@ -209,8 +229,13 @@ def _resolve_columns(
 
     def find(name: str, what: str) -> int | None:
         if (j := by_norm.get(_norm(name))) is None:
-            errors.append(InputError(path, f"{what} {name!r} is not in the file{close_match_hint(name, table.header)}; "
-                                     f"columns found: {header_listing(table.header)}"))
+            errors.append(
+                InputError(
+                    path,
+                    f"{what} {name!r} is not in the file{close_match_hint(name, table.header)}; "
+                    f"columns found: {header_listing(table.header)}",
+                )
+            )
         return j
 
     for name in keep_columns:
@@ -229,27 +254,43 @@ def _resolve_columns(
         elif field in cols and cols[field] != j and not (field == "weight" and weight_column):
             first = table.header[cols[field]]
             what = _FIELD_WORDS.get(field, field)
-            errors.append(InputError(path, f"columns {first!r} and {head!r} both give the {what}; keep one",
-                                     field=head))
+            errors.append(
+                InputError(path, f"columns {first!r} and {head!r} both give the {what}; keep one", field=head)
+            )
         else:
             cols.setdefault(field, j)
     if unknown:
         hints = ", ".join(f"{u!r}{close_match_hint(u, list(_ALIAS_TO_FIELD))}" for u in unknown)
-        errors.append(InputError(path, f"unknown column(s) {hints}. Rename them to a recognised name "
-                                 "(see coverage_planner.places.reading.COLUMN_ALIASES) or keep them with keep_columns=[...]"))
+        errors.append(
+            InputError(
+                path,
+                f"unknown column(s) {hints}. Rename them to a recognised name "
+                "(see coverage_planner.places.reading.COLUMN_ALIASES) or keep them with keep_columns=[...]",
+            )
+        )
     missing = [f for f in ("lon", "lat") if f not in cols]
     if table.geometries is None and missing:
         accepted = "; ".join(f"{_FIELD_WORDS[f]}: {', '.join(COLUMN_ALIASES[f])}" for f in missing)
-        errors.append(InputError(path, f"no {' or '.join(_FIELD_WORDS[f] for f in missing)} column; "
-                                 f"columns found: {header_listing(table.header)}; accepted names are {accepted}"))
+        errors.append(
+            InputError(
+                path,
+                f"no {' or '.join(_FIELD_WORDS[f] for f in missing)} column; "
+                f"columns found: {header_listing(table.header)}; accepted names are {accepted}",
+            )
+        )
     if errors:
         raise InputErrors(errors)
     return cols
 
 
 def _build(
-    path: Path, table: RawTable, cols: dict[str, int], kind: str, default_crs: str,
-    keep_columns: Sequence[str], geocoder: Callable[[str], tuple[float, float] | None] | None = None,
+    path: Path,
+    table: RawTable,
+    cols: dict[str, int],
+    kind: str,
+    default_crs: str,
+    keep_columns: Sequence[str],
+    geocoder: Callable[[str], tuple[float, float] | None] | None = None,
 ) -> gpd.GeoDataFrame:
     """Parse every row, collect all problems, and assemble the GeoDataFrame."""
     errors: list[InputError] = []
@@ -277,13 +318,17 @@ def _build(
     return _assemble(out, table, cols, geometry, footprint, keep_columns)
 
 
-def _use_gates(path: Path, table: RawTable, out: dict[str, list[Any]], geometry: np.ndarray, errors: list[InputError]) -> np.ndarray:
+def _use_gates(
+    path: Path, table: RawTable, out: dict[str, list[Any]], geometry: np.ndarray, errors: list[InputError]
+) -> np.ndarray:
     """Where a row gives a gate (大门经度/大门纬度), people enter there: it replaces the point."""
     gx, gy = np.asarray(out["gate_lon"], float), np.asarray(out["gate_lat"], float)
     has_gate = ~np.isnan(gx) & ~np.isnan(gy)
     if not has_gate.any():
         return geometry
-    _check_ranges(path, [r for r, g in zip(table.row_numbers, has_gate) if g], gx[has_gate], gy[has_gate], "gate", errors)
+    _check_ranges(
+        path, [r for r, g in zip(table.row_numbers, has_gate) if g], gx[has_gate], gy[has_gate], "gate", errors
+    )
     lon, lat = china.to_wgs84(gx[has_gate], gy[has_gate], np.asarray(out["crs"], dtype=object)[has_gate])
     geometry = np.array(geometry, dtype=object)
     geometry[has_gate] = shapely.points(lon, lat)
@@ -291,7 +336,12 @@ def _use_gates(path: Path, table: RawTable, out: dict[str, list[Any]], geometry:
 
 
 def _parse_row(
-    row: list[Any], n: int, cols: dict[str, int], kind: str, default_crs: str, want_lonlat: bool,
+    row: list[Any],
+    n: int,
+    cols: dict[str, int],
+    kind: str,
+    default_crs: str,
+    want_lonlat: bool,
     geocoder: Callable[[str], tuple[float, float] | None] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Values of one row's fields, and its (field, message) problems."""
@@ -325,7 +375,9 @@ def _parse_row(
     status = cell_text(cell("status"))
     values["status"] = _STATUS_LOOKUP.get((status or "real").casefold())
     if values["status"] is None:
-        problems.append(("status", f"unknown status {status!r}; use one of {', '.join(STATUS_ALIASES)} (blank means real)"))
+        problems.append(
+            ("status", f"unknown status {status!r}; use one of {', '.join(STATUS_ALIASES)} (blank means real)")
+        )
     crs = cell_text(cell("crs"))
     try:
         values["crs"] = china.normalize_crs(crs) if crs else default_crs
@@ -336,7 +388,9 @@ def _parse_row(
     values["gate_lon"] = number("gate_lon", math.nan, required=False, negative=True)
     values["gate_lat"] = number("gate_lat", math.nan, required=False, negative=True)
     if np.isnan(values["gate_lon"]) != np.isnan(values["gate_lat"]):
-        problems.append(("gate_lon" if np.isnan(values["gate_lon"]) else "gate_lat", "a gate needs both longitude and latitude"))
+        problems.append(
+            ("gate_lon" if np.isnan(values["gate_lon"]) else "gate_lat", "a gate needs both longitude and latitude")
+        )
     query = cell_text(cell("geocode_query"))
     if want_lonlat and query and is_blank(cell("lon")) and is_blank(cell("lat")):
         values["lon"], values["lat"] = geocode_row(query, geocoder, values, problems)
@@ -367,15 +421,24 @@ def _points_from_geometries(
         errors.append(InputError(path, "missing geometry", row=table.row_numbers[i], field="geometry"))
     shifted = crs != "wgs84"
     if shifted.any() and not table.geographic:
-        errors.append(InputError(path, "GCJ-02/BD-09 coordinates must be longitude/latitude, but the file "
-                                 "is in a projected CRS; set crs to wgs84", field="crs"))
+        errors.append(
+            InputError(
+                path,
+                "GCJ-02/BD-09 coordinates must be longitude/latitude, but the file "
+                "is in a projected CRS; set crs to wgs84",
+                field="crs",
+            )
+        )
         return shapely.points(np.zeros((len(geoms), 2))), None
     surface = place_points(geoms)  # as declared, before any shift
-    _check_chinese_crs_in_china(path, table.row_numbers, shapely.get_x(surface), shapely.get_y(surface), crs, "geometry", errors)
+    _check_chinese_crs_in_china(
+        path, table.row_numbers, shapely.get_x(surface), shapely.get_y(surface), crs, "geometry", errors
+    )
     for name in ("gcj02", "bd09"):
         if (mask := crs == name).any():
             geoms[mask] = shapely.transform(
-                geoms[mask], lambda xy, name=name: np.column_stack(china.to_wgs84(xy[:, 0], xy[:, 1], name)))
+                geoms[mask], lambda xy, name=name: np.column_stack(china.to_wgs84(xy[:, 0], xy[:, 1], name))
+            )
     is_point = shapely.get_type_id(geoms) == shapely.GeometryType.POINT
     points = place_points(geoms)
     _check_ranges(path, table.row_numbers, shapely.get_x(points), shapely.get_y(points), "geometry", errors)
@@ -393,8 +456,15 @@ def _check_chinese_crs_in_china(
     outside = declared & valid & ~china.in_china(np.where(valid, x, 0.0), np.where(valid, y, 0.0))
     for i in np.flatnonzero(outside):
         hint = "; swapped, it would be in China: lon/lat look swapped" if china.in_china(y[i], x[i]) else ""
-        errors.append(InputError(path, f"({x[i]}, {y[i]}) is declared {crs[i]}, a coordinate system used only in "
-                                 f"China, but lies outside China{hint}", row=rows[i], field=field))
+        errors.append(
+            InputError(
+                path,
+                f"({x[i]}, {y[i]}) is declared {crs[i]}, a coordinate system used only in "
+                f"China, but lies outside China{hint}",
+                row=rows[i],
+                field=field,
+            )
+        )
 
 
 def _check_ranges(
@@ -409,8 +479,12 @@ def _check_ranges(
 
 
 def _assemble(
-    out: dict[str, list[Any]], table: RawTable, cols: dict[str, int], geometry: np.ndarray,
-    footprint: np.ndarray | None, keep_columns: Sequence[str],
+    out: dict[str, list[Any]],
+    table: RawTable,
+    cols: dict[str, int],
+    geometry: np.ndarray,
+    footprint: np.ndarray | None,
+    keep_columns: Sequence[str],
 ) -> gpd.GeoDataFrame:
     """Put the parsed columns in schema order; text stays object dtype so blanks are None."""
     data: dict[str, Any] = {f: pd.Series(out[f], dtype=object) for f in ("id", "name", *_TEXT_FIELDS[:5])}

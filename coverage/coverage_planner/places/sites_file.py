@@ -17,13 +17,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coverage_planner.places import china
 from coverage_planner._errors import InputError
 from coverage_planner._io import atomic_path
+from coverage_planner.places import china
 from coverage_planner.places._tabular import read_raw
 from coverage_planner.places.reading import _ALIAS_TO_FIELD, _looks_like_header, _norm, read_places
 
-NEW_SITE_FIELDS = ("id", "name", "lon", "lat", "crs", "type", "district", "subdistrict", "community", "address", "status")
+NEW_SITE_FIELDS = (
+    "id",
+    "name",
+    "lon",
+    "lat",
+    "crs",
+    "type",
+    "district",
+    "subdistrict",
+    "community",
+    "address",
+    "status",
+)
 
 
 def new_site_rows(rows: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
@@ -40,10 +52,16 @@ def new_site_rows(rows: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
         frame[field] = pd.to_numeric(frame[field], errors="coerce")
         bad = frame[field].isna()
         if bad.any():
-            raise InputError(None, f"new site {int(np.flatnonzero(bad)[0]) + 1}: {field} is missing or not a number", field=field)
+            raise InputError(
+                None, f"new site {int(np.flatnonzero(bad)[0]) + 1}: {field} is missing or not a number", field=field
+            )
     if "name" not in frame.columns or frame["name"].isna().any():
         raise InputError(None, "every new site needs a name", field="name")
-    frame["crs"] = [china.normalize_crs(c) for c in frame["crs"].fillna(crs)] if "crs" in frame.columns else china.normalize_crs(crs)
+    frame["crs"] = (
+        [china.normalize_crs(c) for c in frame["crs"].fillna(crs)]
+        if "crs" in frame.columns
+        else china.normalize_crs(crs)
+    )
     return frame.reset_index(drop=True)
 
 
@@ -71,11 +89,15 @@ def check_new_sites(path: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
         rows.loc[i, "id"] = f"site-{counter}"
     rows["id"] = rows["id"].astype(str)
     names = dict(zip(existing["name"], existing["source_row"]))
-    for i, row in rows.iterrows():
+    for _, row in rows.iterrows():
         if row["id"] in ids:
             raise InputError(path, f"a site with id {row['id']!r} already exists", field="id")
         if row["name"] in names:
-            raise InputError(path, f"a site named {row['name']!r} already exists (row {names[row['name']]}); give the new one another name", field="name")
+            raise InputError(
+                path,
+                f"a site named {row['name']!r} already exists (row {names[row['name']]}); give the new one another name",
+                field="name",
+            )
         ids.add(row["id"])
         names[row["name"]] = "new"
     return rows
@@ -98,10 +120,17 @@ def append_sites(path: str | Path, rows: pd.DataFrame) -> Path:
     fields = _header_fields(table.header)
     rows = rows.copy()
     # Proposed or placeholder sites must stay labelled: a file without a status column gets one.
-    add_status = "status" not in fields and "status" in rows.columns and not rows["status"].isna().all() and not rows["status"].eq("real").all()
+    add_status = (
+        "status" not in fields
+        and "status" in rows.columns
+        and not rows["status"].isna().all()
+        and not rows["status"].eq("real").all()
+    )
     for field in ("type", "district", "subdistrict", "community", "address"):
         if field in rows.columns and rows[field].notna().any() and field not in fields:
-            raise InputError(path, f"the file has no column for '{field}'; add one or leave that value out", field=field)
+            raise InputError(
+                path, f"the file has no column for '{field}'; add one or leave that value out", field=field
+            )
     if "crs" not in fields:
         lonlat = wgs84_of(rows)
         rows["lon"], rows["lat"], rows["crs"] = lonlat[:, 0].round(7), lonlat[:, 1].round(7), "wgs84"

@@ -7,8 +7,7 @@ import time
 import numpy as np
 from scipy import sparse
 
-from coverage_planner.plan import _greedy
-from coverage_planner.plan import _milp
+from coverage_planner.plan import _greedy, _milp
 from coverage_planner.plan._location import LocationProblem, ProblemError
 
 
@@ -29,7 +28,9 @@ class _Covering(LocationProblem):
     def _sparse_from_cost(cls, cost, params):
         radius = params.get("service_radius")
         if radius is None or not np.isfinite(radius) or radius < 0:
-            raise ProblemError(f"{cls.name}: from_cost_matrix needs service_radius, a finite distance ≥ 0 (got {radius!r})")
+            raise ProblemError(
+                f"{cls.name}: from_cost_matrix needs service_radius, a finite distance ≥ 0 (got {radius!r})"
+            )
         with np.errstate(invalid="ignore"):
             cover = np.isfinite(cost) & (cost <= radius)
         return sparse.csr_matrix(cover.T), params
@@ -142,11 +143,19 @@ class LSCP(_Covering):
             chosen, bound, status = min_cover(A, keep, time_limit=time_limit, mip_gap=mip_gap)
         else:
             n_x, n_y = len(keep), A.shape[0]
-            M = sparse.vstack([sparse.hstack([-A, sparse.identity(n_y)]),
-                               sparse.csr_matrix(np.concatenate([np.zeros(n_x), w])[None, :])]).tocsr()
-            program = _milp.Program(np.concatenate([np.ones(n_x), np.zeros(n_y)]), M,
-                                    np.append(np.full(n_y, -np.inf), self.weight_to_add * (1 - 1e-12)),
-                                    np.append(np.zeros(n_y), np.inf), np.arange(n_x + n_y) < n_x)
+            M = sparse.vstack(
+                [
+                    sparse.hstack([-A, sparse.identity(n_y)]),
+                    sparse.csr_matrix(np.concatenate([np.zeros(n_x), w])[None, :]),
+                ]
+            ).tocsr()
+            program = _milp.Program(
+                np.concatenate([np.ones(n_x), np.zeros(n_y)]),
+                M,
+                np.append(np.full(n_y, -np.inf), self.weight_to_add * (1 - 1e-12)),
+                np.append(np.zeros(n_y), np.inf),
+                np.arange(n_x + n_y) < n_x,
+            )
             self._build_time = time.perf_counter() - start
             sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
             chosen = None if sol.x is None else keep[sol.x[:n_x] > 0.5]
@@ -221,10 +230,19 @@ class MCLP(_Covering):
             return np.zeros(0, dtype=np.int64), have, "optimal"
         A, w, keep = self._reduce(need)
         n_x, n_y = len(keep), A.shape[0]
-        M = sparse.vstack([sparse.hstack([-A, sparse.identity(n_y)]),
-                           sparse.csr_matrix(np.concatenate([np.ones(n_x), np.zeros(n_y)])[None, :])]).tocsr()
-        program = _milp.Program(np.concatenate([np.zeros(n_x), -w]), M, np.full(n_y + 1, -np.inf),
-                                np.append(np.zeros(n_y), self.k), np.arange(n_x + n_y) < n_x)
+        M = sparse.vstack(
+            [
+                sparse.hstack([-A, sparse.identity(n_y)]),
+                sparse.csr_matrix(np.concatenate([np.ones(n_x), np.zeros(n_y)])[None, :]),
+            ]
+        ).tocsr()
+        program = _milp.Program(
+            np.concatenate([np.zeros(n_x), -w]),
+            M,
+            np.full(n_y + 1, -np.inf),
+            np.append(np.zeros(n_y), self.k),
+            np.arange(n_x + n_y) < n_x,
+        )
         self._build_time = time.perf_counter() - start
         sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
         bound = have - sol.bound if np.isfinite(sol.bound) else have + w.sum()

@@ -68,16 +68,22 @@ class LocationProblem:
 
     name = "location problem"
 
-    def __init__(self, matrix, weights=None, n_existing: int = 0, *, existing=None, site_ids=None, demand_ids=None) -> None:
+    def __init__(
+        self, matrix, weights=None, n_existing: int = 0, *, existing=None, site_ids=None, demand_ids=None
+    ) -> None:
         if not sparse.issparse(matrix):
-            raise ProblemError(f"{self.name}: matrix must be a scipy.sparse sites × demand matrix; "
-                               "use from_cost_matrix for a dense demand × sites array")
+            raise ProblemError(
+                f"{self.name}: matrix must be a scipy.sparse sites × demand matrix; "
+                "use from_cost_matrix for a dense demand × sites array"
+            )
         coo = sparse.coo_matrix(matrix)
         self.n_sites, self.n_demand = coo.shape
         self.existing = _existing_mask(n_existing, existing, self.n_sites)
         self.candidates = np.flatnonzero(~self.existing)
         if len(self.candidates) == 0:
-            raise ProblemError(f"{self.name}: no candidate sites (all {self.n_sites} sites are existing ones); give at least one candidate")
+            raise ProblemError(
+                f"{self.name}: no candidate sites (all {self.n_sites} sites are existing ones); give at least one candidate"
+            )
         self.weights = _weights(weights, self.n_demand)
         self.site_ids = np.arange(self.n_sites) if site_ids is None else np.asarray(site_ids)
         self.demand_ids = np.arange(self.n_demand) if demand_ids is None else np.asarray(demand_ids)
@@ -97,7 +103,9 @@ class LocationProblem:
         distance models use it as the search limit.
         """
         sp, params = cls._sparse_from_access(matrix, dict(params))
-        return cls(sp, weights, n_existing, existing=existing, site_ids=matrix.site_ids, demand_ids=matrix.demand_ids, **params)
+        return cls(
+            sp, weights, n_existing, existing=existing, site_ids=matrix.site_ids, demand_ids=matrix.demand_ids, **params
+        )
 
     @classmethod
     def from_cost_matrix(cls, cost_matrix, *, n_existing: int = 0, existing=None, weights=None, **params):
@@ -141,8 +149,19 @@ class LocationProblem:
         bound = float(bound)
         gap = 0.0 if status == "optimal" else _gap(objective, bound)
         selected = self.candidates[chosen]
-        self.solution = Solution(method, chosen, selected, self.site_ids[selected], objective, bound, gap, status,
-                                 time.perf_counter() - start, self._build_time, tie)
+        self.solution = Solution(
+            method,
+            chosen,
+            selected,
+            self.site_ids[selected],
+            objective,
+            bound,
+            gap,
+            status,
+            time.perf_counter() - start,
+            self._build_time,
+            tie,
+        )
         return self.solution
 
     def evaluate(self, chosen) -> float:
@@ -178,8 +197,10 @@ class LocationProblem:
         return default if self.solution is None else getattr(self.solution, field)
 
     def __repr__(self) -> str:
-        return (f"<{type(self).__name__} {self.n_sites} sites ({len(self.candidates)} candidates) × {self.n_demand} places: "
-                f"{self.status}, objective={self.objective:.6g}, {len(self.chosen)} new>")
+        return (
+            f"<{type(self).__name__} {self.n_sites} sites ({len(self.candidates)} candidates) × {self.n_demand} places: "
+            f"{self.status}, objective={self.objective:.6g}, {len(self.chosen)} new>"
+        )
 
     # ---------------------------------------------------------------- for models
     def _greedy_bound(self, gains) -> float:
@@ -233,7 +254,9 @@ class LocationProblem:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ProblemError(f"{self.name}: k must be a whole number ≥ 0 of new sites, got {k!r}")
         if k > len(self.candidates):
-            raise ProblemError(f"{self.name}: k={k} new sites asked for, but there are only {len(self.candidates)} candidates")
+            raise ProblemError(
+                f"{self.name}: k={k} new sites asked for, but there are only {len(self.candidates)} candidates"
+            )
         return int(k)
 
 

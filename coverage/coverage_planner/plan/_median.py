@@ -7,8 +7,7 @@ import time
 import numpy as np
 from scipy import sparse
 
-from coverage_planner.plan import _greedy
-from coverage_planner.plan import _milp
+from coverage_planner.plan import _greedy, _milp
 from coverage_planner.plan._covering import MCLP, min_cover
 from coverage_planner.plan._location import LocationProblem, ProblemError
 
@@ -16,8 +15,17 @@ from coverage_planner.plan._location import LocationProblem, ProblemError
 class _Distance(LocationProblem):
     """Shared parts of PMedian and PCenter: walk metres per pair, the search limit and the penalty."""
 
-    def __init__(self, matrix, weights=None, n_existing=0, k: int | None = None, *, penalty_m: float | None = None,
-                 search_limit_m: float | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        matrix,
+        weights=None,
+        n_existing=0,
+        k: int | None = None,
+        *,
+        penalty_m: float | None = None,
+        search_limit_m: float | None = None,
+        **kwargs,
+    ) -> None:
         self._limit_arg, self._penalty_arg = search_limit_m, penalty_m
         super().__init__(matrix, weights, n_existing, **kwargs)
         self.k = self._check_k(k)
@@ -92,8 +100,16 @@ class PMedian(_Distance):
         return float(self.weights @ self.walks(chosen))
 
     def _greedy_steps(self, k, allowed, *, ranking=False):
-        return _greedy.greedy_median(self._p, self._d, self._m, self.walk_existing, self.weights, len(self.candidates),
-                                     k=self.k if k is None else k, allowed=allowed)
+        return _greedy.greedy_median(
+            self._p,
+            self._d,
+            self._m,
+            self.walk_existing,
+            self.weights,
+            len(self.candidates),
+            k=self.k if k is None else k,
+            allowed=allowed,
+        )
 
     def _exact(self, time_limit, mip_gap):
         greedy_chosen, _ = self._greedy_steps(None, None)
@@ -130,8 +146,11 @@ class PMedian(_Distance):
 
     def _canon_values_with(self, rest) -> np.ndarray:
         walks = self.walks(rest)
-        gain = np.bincount(self._p, weights=self.weights[self._d] * np.maximum(walks[self._d] - self._m, 0.0),
-                           minlength=len(self.candidates))
+        gain = np.bincount(
+            self._p,
+            weights=self.weights[self._d] * np.maximum(walks[self._d] - self._m, 0.0),
+            minlength=len(self.candidates),
+        )
         return self.weights @ walks - gain
 
 
@@ -170,8 +189,16 @@ class PCenter(_Distance):
         use = self._places[self._d]
         start = np.where(self._places, self.walk_existing, 0.0)
         step = _greedy.greedy_median if ranking else _greedy.greedy_center
-        return step(self._p[use], self._d[use], self._m[use], start, self.weights, len(self.candidates),
-                    k=self.k if k is None else k, allowed=allowed)
+        return step(
+            self._p[use],
+            self._d[use],
+            self._m[use],
+            start,
+            self.weights,
+            len(self.candidates),
+            k=self.k if k is None else k,
+            allowed=allowed,
+        )
 
     def _exact(self, time_limit, mip_gap):
         start = time.perf_counter()
@@ -199,8 +226,12 @@ class PCenter(_Distance):
         radius = radii[hi] if hi < len(radii) else upper
         bound = radius if proven else (radii[lo - 1] if 0 < lo <= len(radii) else lower)
         if radius >= self.penalty_m:  # nothing reaches everyone: bring the most weight within reach
-            mclp = MCLP(self._reach_matrix(), np.where(self._places, self.weights, 0.0), existing=self.existing, k=self.k)
-            sol = mclp.solve(time_limit=None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3))
+            mclp = MCLP(
+                self._reach_matrix(), np.where(self._places, self.weights, 0.0), existing=self.existing, k=self.k
+            )
+            sol = mclp.solve(
+                time_limit=None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
+            )
             return sol.chosen, min(bound, self.penalty_m), "optimal" if proven else "time_limit"
         return self._fill(best), bound, "optimal" if proven else "time_limit"
 
@@ -209,8 +240,16 @@ class PCenter(_Distance):
         chosen = np.asarray(chosen, dtype=np.int64)
         allowed = np.ones(len(self.candidates), dtype=bool)
         allowed[chosen] = False
-        more, _ = _greedy.greedy_median(self._p, self._d, self._m, self.walks(chosen), self.weights, len(self.candidates),
-                                        k=self.k - len(chosen), allowed=allowed)
+        more, _ = _greedy.greedy_median(
+            self._p,
+            self._d,
+            self._m,
+            self.walks(chosen),
+            self.weights,
+            len(self.candidates),
+            k=self.k - len(chosen),
+            allowed=allowed,
+        )
         return np.concatenate([chosen, more])
 
     def _canon_value(self, chosen):
@@ -222,9 +261,14 @@ class PCenter(_Distance):
     def _canon_values_with(self, rest) -> np.ndarray:
         use = self._places[self._d]
         walks = self.walks(rest)
-        worst = _greedy._worst_after(self._p[use], self._d[use], self._m[use], np.where(self._places, walks, 0.0), len(self.candidates))
-        gain = np.bincount(self._p, weights=self.weights[self._d] * np.maximum(walks[self._d] - self._m, 0.0),
-                           minlength=len(self.candidates))
+        worst = _greedy._worst_after(
+            self._p[use], self._d[use], self._m[use], np.where(self._places, walks, 0.0), len(self.candidates)
+        )
+        gain = np.bincount(
+            self._p,
+            weights=self.weights[self._d] * np.maximum(walks[self._d] - self._m, 0.0),
+            minlength=len(self.candidates),
+        )
         return np.column_stack([worst, self.weights @ walks - gain])
 
     def _cover_within(self, radius, time_limit, mip_gap):
@@ -238,7 +282,9 @@ class PCenter(_Distance):
             return False
         row = np.full(self.n_demand, -1)
         row[places] = np.arange(len(places))
-        A = sparse.csr_matrix((np.ones(int(ok.sum())), (row[self._d[ok]], self._p[ok])), shape=(len(places), len(self.candidates)))
+        A = sparse.csr_matrix(
+            (np.ones(int(ok.sum())), (row[self._d[ok]], self._p[ok])), shape=(len(places), len(self.candidates))
+        )
         chosen, _ = _greedy.greedy_cover(sparse.csr_matrix(A.T), np.ones(len(places)))
         if len(chosen) <= self.k:
             return chosen

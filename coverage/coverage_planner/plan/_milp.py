@@ -79,7 +79,9 @@ def solve(program: Program, *, time_limit: float | None = None, mip_gap: float =
         lp_bound = -np.inf
     if time_limit is not None and time.perf_counter() - start >= time_limit:
         return MilpResult(None, np.inf, lp_bound, "time_limit", time.perf_counter() - start)
-    res = milp(program.c, integrality=program.integer.astype(np.uint8), options={**opts(), "mip_rel_gap": mip_gap}, **kwargs)
+    res = milp(
+        program.c, integrality=program.integer.astype(np.uint8), options={**opts(), "mip_rel_gap": mip_gap}, **kwargs
+    )
     seconds = time.perf_counter() - start
     if res.status == 2:
         return MilpResult(None, np.inf, np.inf, "infeasible", seconds)

@@ -23,7 +23,9 @@ DEFAULT_TAGS: dict[str, tuple[str, ...]] = {
 }
 
 
-def candidates_from_osm(osm_file: str | Path, network: WalkNetwork, tags: dict[str, tuple[str, ...]] | None = None) -> gpd.GeoDataFrame:
+def candidates_from_osm(
+    osm_file: str | Path, network: WalkNetwork, tags: dict[str, tuple[str, ...]] | None = None
+) -> gpd.GeoDataFrame:
     """OSM nodes and ways (their centre) with any of ``tags`` inside the network's bounds."""
     tags = DEFAULT_TAGS if tags is None else tags
     west, south, east, north = network.bounds
@@ -46,12 +48,15 @@ def candidates_from_osm(osm_file: str | Path, network: WalkNetwork, tags: dict[s
             rows.append((f"osm-{ref}", obj_tags.get("name", f"{kind} {ref}"), kind, lon, lat))
     frame = gpd.GeoDataFrame(
         {"id": [r[0] for r in rows], "name": [r[1] for r in rows], "type": [r[2] for r in rows], "status": "real"},
-        geometry=gpd.points_from_xy([r[3] for r in rows], [r[4] for r in rows]), crs="EPSG:4326",
+        geometry=gpd.points_from_xy([r[3] for r in rows], [r[4] for r in rows]),
+        crs="EPSG:4326",
     )
     return frame.sort_values("id", kind="stable").reset_index(drop=True)
 
 
-def candidates_on_grid(network: WalkNetwork, spacing_m: float = 200.0, *, main_component_only: bool = True) -> gpd.GeoDataFrame:
+def candidates_on_grid(
+    network: WalkNetwork, spacing_m: float = 200.0, *, main_component_only: bool = True
+) -> gpd.GeoDataFrame:
     """One network node per square cell of ``spacing_m``: the node nearest the cell's centre."""
     if spacing_m <= 0:
         raise ValueError(f"grid spacing must be positive, got {spacing_m}")
@@ -67,21 +72,41 @@ def candidates_on_grid(network: WalkNetwork, spacing_m: float = 200.0, *, main_c
     picked = np.sort(nodes[order][first])
     ids = network.node_ids[picked]
     return gpd.GeoDataFrame(
-        {"id": [f"grid-{i}" for i in ids], "name": [f"grid node {i}" for i in ids], "type": "grid node", "status": "generated"},
-        geometry=gpd.points_from_xy(network.node_lonlat[picked, 0], network.node_lonlat[picked, 1]), crs="EPSG:4326",
+        {
+            "id": [f"grid-{i}" for i in ids],
+            "name": [f"grid node {i}" for i in ids],
+            "type": "grid node",
+            "status": "generated",
+        },
+        geometry=gpd.points_from_xy(network.node_lonlat[picked, 0], network.node_lonlat[picked, 1]),
+        crs="EPSG:4326",
     )
 
 
 def merge_candidates(
-    frames: list[gpd.GeoDataFrame], network: WalkNetwork, *, existing: gpd.GeoDataFrame | None = None, min_separation_m: float = 50.0
+    frames: list[gpd.GeoDataFrame],
+    network: WalkNetwork,
+    *,
+    existing: gpd.GeoDataFrame | None = None,
+    min_separation_m: float = 50.0,
 ) -> gpd.GeoDataFrame:
     """Concatenate candidate sets in priority order, dropping any within ``min_separation_m`` of an existing site or a kept candidate."""
     columns = ["id", "name", "type", "status", "geometry"]
-    pool = gpd.GeoDataFrame(
-        [row for frame in frames for row in frame.reindex(columns=columns).itertuples(index=False)], columns=columns, crs="EPSG:4326"
-    ) if frames else gpd.GeoDataFrame(columns=columns, geometry="geometry", crs="EPSG:4326")
+    pool = (
+        gpd.GeoDataFrame(
+            [row for frame in frames for row in frame.reindex(columns=columns).itertuples(index=False)],
+            columns=columns,
+            crs="EPSG:4326",
+        )
+        if frames
+        else gpd.GeoDataFrame(columns=columns, geometry="geometry", crs="EPSG:4326")
+    )
     pool = pool.drop_duplicates("id").reset_index(drop=True)
-    xy = np.column_stack(network.to_metric.transform(pool.geometry.x.to_numpy(), pool.geometry.y.to_numpy())) if len(pool) else np.zeros((0, 2))
+    xy = (
+        np.column_stack(network.to_metric.transform(pool.geometry.x.to_numpy(), pool.geometry.y.to_numpy()))
+        if len(pool)
+        else np.zeros((0, 2))
+    )
     # Spatial hash with cells of the separation: a neighbour can only be in the 3 × 3 cells around.
     cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
 
@@ -89,7 +114,9 @@ def merge_candidates(
         cx, cy = int(px // min_separation_m), int(py // min_separation_m)
         return any(
             np.hypot(px - qx, py - qy) < min_separation_m
-            for dx in (-1, 0, 1) for dy in (-1, 0, 1) for qx, qy in cells.get((cx + dx, cy + dy), ())
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            for qx, qy in cells.get((cx + dx, cy + dy), ())
         )
 
     def take(px: float, py: float) -> None:

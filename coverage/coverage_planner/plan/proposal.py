@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M, snap_points
 from coverage_planner.analysis import DEMAND_RESULT_COLUMNS, _as_places, _lonlat, compute_coverage
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.plan.models import LSCP, MCLP, PCenter, PMedian, ProposalError, Solution
 from coverage_planner.profiles import get_profile
 from coverage_planner.results import CoverageResult
-from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M, snap_points
 
 PROPOSAL_METHODS = ("mclp", "lscp", "pmedian", "pcenter")
 
@@ -47,21 +47,36 @@ class Proposal:
         """Rows ready for ``coverage-planner add-site --from``: id, name, lon, lat, type, status = proposed."""
         return pd.DataFrame(
             {
-                "id": self.sites["id"], "name": self.sites["name"],
-                "lon": self.sites.geometry.x.round(7), "lat": self.sites.geometry.y.round(7),
-                "type": self.sites.get("type"), "status": "proposed",
+                "id": self.sites["id"],
+                "name": self.sites["name"],
+                "lon": self.sites.geometry.x.round(7),
+                "lat": self.sites.geometry.y.round(7),
+                "type": self.sites.get("type"),
+                "status": "proposed",
             }
         )
 
     def summary(self) -> dict:
         """Objective, bound, gap and times of both methods, and the coverage change (for proposal.json)."""
+
         def sol(s: Solution) -> dict:
-            return {"objective": float(s.objective), "bound": None if np.isnan(s.bound) else float(s.bound),
-                    "gap": None if np.isnan(s.gap) else float(s.gap), "solve_time_s": round(s.solve_time_s, 4), "status": s.status}
+            return {
+                "objective": float(s.objective),
+                "bound": None if np.isnan(s.bound) else float(s.bound),
+                "gap": None if np.isnan(s.gap) else float(s.gap),
+                "solve_time_s": round(s.solve_time_s, 4),
+                "status": s.status,
+            }
+
         return {
-            "method": self.method, "new_sites": len(self.sites), "threshold_m": self.threshold_m,
-            "share_before": self.share_before, "share_after": self.share_after,
-            "exact": sol(self.exact), "greedy": sol(self.greedy), "uncoverable_places": len(self.uncoverable),
+            "method": self.method,
+            "new_sites": len(self.sites),
+            "threshold_m": self.threshold_m,
+            "share_before": self.share_before,
+            "share_after": self.share_after,
+            "exact": sol(self.exact),
+            "greedy": sol(self.greedy),
+            "uncoverable_places": len(self.uncoverable),
         }
 
 
@@ -104,12 +119,19 @@ def propose_sites(
         raise ProposalError("there are no candidate sites to choose from")
     walk = get_profile(profile, speed_kmh)
     threshold_m = threshold_min * walk.metres_per_minute
-    sites, demand, candidates = _as_places(sites, "sites"), _as_places(demand, "demand"), _as_places(candidates, "candidates")
+    sites, demand, candidates = (
+        _as_places(sites, "sites"),
+        _as_places(demand, "demand"),
+        _as_places(candidates, "candidates"),
+    )
     everyone = np.vstack([_lonlat(sites), _lonlat(candidates)])
     limit = threshold_m if method in ("mclp", "lscp") else 2 * threshold_m
     matrix = AccessMatrix.compute(
-        network, snap_points(network, everyone, max_snap_m=max_snap_m), snap_points(network, _lonlat(demand), max_snap_m=max_snap_m),
-        limit, progress=False,
+        network,
+        snap_points(network, everyone, max_snap_m=max_snap_m),
+        snap_points(network, _lonlat(demand), max_snap_m=max_snap_m),
+        limit,
+        progress=False,
     )
     weights = demand["weight"].to_numpy(float)
     n_existing = len(sites)
@@ -137,14 +159,22 @@ def propose_sites(
     total = weights.sum() or 1.0
     unreachable = ~(np.asarray(covers.sum(axis=0)).ravel() > 0)
     return Proposal(
-        method=method, sites=proposed.reset_index(drop=True), exact=exact, greedy=greedy,
-        share_before=float(weights[covered_before].sum() / total), share_after=float(weights[covered_after].sum() / total),
+        method=method,
+        sites=proposed.reset_index(drop=True),
+        exact=exact,
+        greedy=greedy,
+        share_before=float(weights[covered_before].sum() / total),
+        share_after=float(weights[covered_after].sum() / total),
         threshold_m=threshold_m,
-        uncoverable=pd.DataFrame({"demand_id": demand["id"][unreachable], "demand_name": demand["name"][unreachable]}).reset_index(drop=True),
+        uncoverable=pd.DataFrame(
+            {"demand_id": demand["id"][unreachable], "demand_name": demand["name"][unreachable]}
+        ).reset_index(drop=True),
     )
 
 
-def coverage_with_proposal(result: CoverageResult, proposal: Proposal, *, cache_dir: str | Path | None = None) -> CoverageResult:
+def coverage_with_proposal(
+    result: CoverageResult, proposal: Proposal, *, cache_dir: str | Path | None = None
+) -> CoverageResult:
     """The same run with the proposed sites opened too (status ``proposed``), for before/after maps and reports.
 
     Uses the run's network, demand, threshold, speed and search limit; the
@@ -152,12 +182,24 @@ def coverage_with_proposal(result: CoverageResult, proposal: Proposal, *, cache_
     """
     keep = [c for c in _SITE_COLUMNS if c in result.sites.columns]
     new = proposal.sites.assign(status="proposed")
-    sites = pd.concat([result.sites[keep + ["geometry"]], new[[c for c in keep if c in new.columns] + ["geometry"]]], ignore_index=True)
+    sites = pd.concat(
+        [result.sites[keep + ["geometry"]], new[[c for c in keep if c in new.columns] + ["geometry"]]],
+        ignore_index=True,
+    )
     after = compute_coverage(
-        result.network, gpd.GeoDataFrame(sites, geometry="geometry", crs="EPSG:4326"), result.demand[_demand_columns(result)],
-        threshold_m=result.threshold_m, speed_kmh=result.speed_kmh, profile=result.profile_name,
-        search_limit_m=result.matrix.cutoff_m, max_snap_m=result.max_snap_m, access_legs=result.matrix.include_access_legs, preset=result.preset,
-        manifest={**result.manifest, "proposal": proposal.summary()}, cache_dir=cache_dir, progress=False,
+        result.network,
+        gpd.GeoDataFrame(sites, geometry="geometry", crs="EPSG:4326"),
+        result.demand[_demand_columns(result)],
+        threshold_m=result.threshold_m,
+        speed_kmh=result.speed_kmh,
+        profile=result.profile_name,
+        search_limit_m=result.matrix.cutoff_m,
+        max_snap_m=result.max_snap_m,
+        access_legs=result.matrix.include_access_legs,
+        preset=result.preset,
+        manifest={**result.manifest, "proposal": proposal.summary()},
+        cache_dir=cache_dir,
+        progress=False,
     )
     return after
 
@@ -176,7 +218,10 @@ def _choice_order(covers, n_existing, chosen, covered, weights) -> tuple[np.ndar
     remaining = list(chosen)
     order, added = [], []
     while remaining:
-        gains = [float(weights[covers[n_existing + i].indices][~covered[covers[n_existing + i].indices]].sum()) for i in remaining]
+        gains = [
+            float(weights[covers[n_existing + i].indices][~covered[covers[n_existing + i].indices]].sum())
+            for i in remaining
+        ]
         best = int(np.argmax(gains))
         pick = remaining.pop(best)
         order.append(pick)
