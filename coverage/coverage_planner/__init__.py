@@ -2,63 +2,155 @@
 
 The public API, for notebooks and scripts::
 
-    import coverage as cp
+    import coverage_planner as cp
+
     net = cp.load_network("district.osm.pbf")
     sites = cp.read_places("studios.csv", "sites")
     demand = cp.read_places("compounds.csv", "demand")
-    result = cp.compute_coverage(net, sites, demand, threshold_min=15)
-    result.table(); result.summary()
-    cp.write_outputs(result, "runs/today")
+    result = cp.compute_coverage(net, sites, demand, threshold_min=15, profile="elderly")
+    result.table(); result.summary(); result.left_out()
+
+    pool = cp.build_candidates(result, grid_spacing=200)
+    proposal = cp.propose_sites(result, pool, method="mclp", k=3)
+    proposal.after.summary()
+    proposal.write("runs/proposal")
+    cp.write_run(result, "runs/today")
 """
 
-from coverage_planner._errors import CoverageError, InputError, InputErrors, NetworkError, ScenarioError
-from coverage_planner.access.matrix import AccessMatrix
-from coverage_planner.access.snapping import Snap, snap_points
-from coverage_planner.analysis import compute_coverage
-from coverage_planner.config import Scenario
-from coverage_planner.demo import write_demo_inputs
-from coverage_planner.network.download import download_network, load_network
-from coverage_planner.network.graph import WalkNetwork
-from coverage_planner.outputs.maps import coverage_map, save_map
-from coverage_planner.outputs.tables import write_outputs
-from coverage_planner.pipeline import run_scenario
-from coverage_planner.places.reading import check_within_area, read_places
-from coverage_planner.plan.models import LSCP, MCLP, PCenter, PMedian, ProblemError
-from coverage_planner.plan.proposal import Proposal, propose_sites
-from coverage_planner.profiles import GB50180_PRESETS, PROFILES, WalkProfile, get_profile
-from coverage_planner.results import CoverageResult
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from coverage_planner import settings
+from coverage_planner._errors import (
+    CoverageError,
+    DataError,
+    InputError,
+    InputErrors,
+    NetworkError,
+    ScenarioError,
+)
+
+# Public names and the module that defines each, imported on first use: `import coverage_planner`
+# stays fast, and a command that needs no map never imports folium or matplotlib.
+_LAZY = {
+    "AccessMatrix": "coverage_planner.access.matrix",
+    "Snap": "coverage_planner.access.snapping",
+    "snap_points": "coverage_planner.access.snapping",
+    "compute_coverage": "coverage_planner.analysis",
+    "with_sites": "coverage_planner.analysis",
+    "Scenario": "coverage_planner.config",
+    "write_demo_inputs": "coverage_planner.demo",
+    "ScenarioDiff": "coverage_planner.diff",
+    "download_network": "coverage_planner.network.download",
+    "load_network": "coverage_planner.network.download",
+    "WalkNetwork": "coverage_planner.network.graph",
+    "coverage_map": "coverage_planner.outputs.maps",
+    "save_map": "coverage_planner.outputs.maps",
+    "write_report": "coverage_planner.outputs.report",
+    "write_run": "coverage_planner.outputs.run_folder",
+    "write_outputs": "coverage_planner.outputs.tables",
+    "run_scenario": "coverage_planner.pipeline",
+    "check_within_area": "coverage_planner.places.reading",
+    "read_places": "coverage_planner.places.reading",
+    "build_candidates": "coverage_planner.plan.candidates",
+    "LSCP": "coverage_planner.plan.models",
+    "MCLP": "coverage_planner.plan.models",
+    "PCenter": "coverage_planner.plan.models",
+    "PMedian": "coverage_planner.plan.models",
+    "ProblemError": "coverage_planner.plan.models",
+    "ProposalError": "coverage_planner.plan.models",
+    "Proposal": "coverage_planner.plan.proposal",
+    "propose_sites": "coverage_planner.plan.proposal",
+    "GB50180_PRESETS": "coverage_planner.profiles",
+    "PROFILES": "coverage_planner.profiles",
+    "WalkProfile": "coverage_planner.profiles",
+    "get_profile": "coverage_planner.profiles",
+    "CoverageResult": "coverage_planner.results",
+}
+
+if TYPE_CHECKING:
+    from coverage_planner.access.matrix import AccessMatrix
+    from coverage_planner.access.snapping import Snap, snap_points
+    from coverage_planner.analysis import compute_coverage, with_sites
+    from coverage_planner.config import Scenario
+    from coverage_planner.demo import write_demo_inputs
+    from coverage_planner.diff import ScenarioDiff
+    from coverage_planner.network.download import download_network, load_network
+    from coverage_planner.network.graph import WalkNetwork
+    from coverage_planner.outputs.maps import coverage_map, save_map
+    from coverage_planner.outputs.report import write_report
+    from coverage_planner.outputs.run_folder import write_run
+    from coverage_planner.outputs.tables import write_outputs
+    from coverage_planner.pipeline import run_scenario
+    from coverage_planner.places.reading import check_within_area, read_places
+    from coverage_planner.plan.candidates import build_candidates
+    from coverage_planner.plan.models import LSCP, MCLP, PCenter, PMedian, ProblemError, ProposalError
+    from coverage_planner.plan.proposal import Proposal, propose_sites
+    from coverage_planner.profiles import GB50180_PRESETS, PROFILES, WalkProfile, get_profile
+    from coverage_planner.results import CoverageResult
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'coverage_planner' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+try:
+    __version__ = version("coverage-planner")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
-    "AccessMatrix",
-    "CoverageError",
+    "GB50180_PRESETS",
     "LSCP",
     "MCLP",
+    "PROFILES",
+    "AccessMatrix",
+    "CoverageError",
+    "CoverageResult",
+    "DataError",
+    "InputError",
+    "InputErrors",
+    "NetworkError",
     "PCenter",
     "PMedian",
     "ProblemError",
     "Proposal",
-    "propose_sites",
-    "CoverageResult",
-    "GB50180_PRESETS",
-    "InputError",
-    "InputErrors",
-    "NetworkError",
-    "PROFILES",
+    "ProposalError",
     "Scenario",
+    "ScenarioDiff",
     "ScenarioError",
     "Snap",
     "WalkNetwork",
     "WalkProfile",
+    "__version__",
+    "build_candidates",
     "check_within_area",
     "compute_coverage",
     "coverage_map",
-    "save_map",
     "download_network",
     "get_profile",
     "load_network",
+    "propose_sites",
     "read_places",
     "run_scenario",
+    "save_map",
+    "settings",
     "snap_points",
+    "with_sites",
     "write_demo_inputs",
     "write_outputs",
+    "write_report",
+    "write_run",
 ]

@@ -47,6 +47,10 @@ class InputErrors(CoverageError, ValueError):
         super().__init__(f"{len(errors)} problem(s) in the input:\n{shown}{more}")
 
 
+class DataError(CoverageError, ValueError):
+    """Places or parameters handed to the API (not read from a file) that cannot be used as given."""
+
+
 class NetworkError(CoverageError):
     """The walking network could not be built or loaded."""
 

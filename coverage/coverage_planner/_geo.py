@@ -33,6 +33,12 @@ def place_points(geoms: np.ndarray) -> np.ndarray:
     return np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
 
 
+def place_lonlat(frame) -> np.ndarray:
+    """(n, 2) lon/lat of each place of a WGS-84 GeoDataFrame: the point, or a point on a polygon's surface."""
+    points = place_points(frame.geometry.array)
+    return np.column_stack([shapely.get_x(points), shapely.get_y(points)])
+
+
 def utm_crs_for(lon: float, lat: float) -> pyproj.CRS:
     """The UTM zone CRS that contains a WGS-84 point (metres, conformal)."""
     zone = int((lon + 180) // 6) % 60 + 1

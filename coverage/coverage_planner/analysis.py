@@ -7,9 +7,10 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import shapely
+import pandas as pd
 
-from coverage_planner._geo import place_points
+from coverage_planner._errors import DataError
+from coverage_planner._geo import place_lonlat
 from coverage_planner._timing import StageTimer
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.matrix_cache import cached_access_matrix
@@ -19,6 +20,8 @@ from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.profiles import get_profile
 from coverage_planner.results import CoverageResult
 
+#: Columns `compute_coverage` adds to the sites (the rest are the sites as read).
+SITE_RESULT_COLUMNS = ("snap_m", "off_network", "component", "snap_edge", "demand_covered")
 #: Columns `compute_coverage` adds to the demand places (the rest are the places as read).
 DEMAND_RESULT_COLUMNS = (
     "demand_id",
@@ -85,20 +88,22 @@ def compute_coverage(
     walk = get_profile(profile, speed_kmh)
     metres_per_min = walk.metres_per_minute
     threshold_m = float(threshold_m) if threshold_m is not None else threshold_min * metres_per_min
-    threshold_min = threshold_m / metres_per_min
     search_limit_m = max(float(search_limit_m or 2 * threshold_m), threshold_m)
 
     timer = StageTimer()
-    sites = _as_places(sites, "sites")
-    demand = _as_places(demand, "demand")
+    sites = prepare_places(sites, "sites")
+    demand = prepare_places(demand, "demand")
     with timer.stage("snap places to edges"):
         if cache_dir is None:
-            site_snap = snap_points(network, _lonlat(sites), max_snap_m=max_snap_m)
-            demand_snap = snap_points(network, _lonlat(demand), max_snap_m=max_snap_m)
+            site_snap = snap_points(network, place_lonlat(sites), max_snap_m=max_snap_m)
+            demand_snap = snap_points(network, place_lonlat(demand), max_snap_m=max_snap_m)
         else:
             # One cache lookup for both (one file read and at most one write).
             both, places_snapped = cached_snap_points(
-                network, np.concatenate([_lonlat(sites), _lonlat(demand)]), max_snap_m=max_snap_m, cache_dir=cache_dir
+                network,
+                np.concatenate([place_lonlat(sites), place_lonlat(demand)]),
+                max_snap_m=max_snap_m,
+                cache_dir=cache_dir,
             )
             site_snap, demand_snap = both.take(np.arange(len(sites))), both.take(np.arange(len(sites), len(both)))
     ids = dict(site_ids=sites["id"].to_numpy(), demand_ids=demand["id"].to_numpy())
@@ -126,6 +131,123 @@ def compute_coverage(
                 **ids,
             )
             cache_stats["places_snapped"] = places_snapped
+    return _assemble(
+        network,
+        sites,
+        demand,
+        site_snap,
+        demand_snap,
+        matrix,
+        threshold_m=threshold_m,
+        speed_kmh=walk.speed_kmh,
+        profile_name=walk.name,
+        preset=preset,
+        manifest=dict(manifest or {}),
+        cache_stats=cache_stats,
+        timings=timer.seconds,
+        max_snap_m=float(max_snap_m),
+    )
+
+
+def with_sites(
+    result: CoverageResult,
+    new_sites: gpd.GeoDataFrame,
+    *,
+    walks: AccessMatrix | None = None,
+    snap: Snap | None = None,
+    manifest: dict[str, Any] | None = None,
+    progress: bool | None = False,
+) -> CoverageResult:
+    """The same run with more sites open, walking only from the new ones.
+
+    The network, demand places, their snaps, the coverage rule (threshold,
+    speed, profile, search limit, snap limit, access legs) and the existing
+    sites' walks all come from ``result``; only the new sites are snapped and
+    walked from (unless their walks are given).
+
+    Parameters
+    ----------
+    result : CoverageResult
+        The run to extend.
+    new_sites : GeoDataFrame
+        Sites to add (points or polygons, any CRS); ``id`` and ``name`` as in
+        `compute_coverage`. Their ids must differ from the existing sites'.
+    walks : AccessMatrix, optional
+        Walks from the new sites to ``result``'s demand places, already computed
+        with the same cutoff and access-leg rule (as `propose_sites` has them).
+    snap : Snap, optional
+        Where the new sites join the network, when already known.
+    manifest : dict, optional
+        Provenance for the new result (default: ``result``'s).
+    progress : bool or None, default False
+        Show a progress bar for the walks.
+
+    Returns
+    -------
+    CoverageResult
+        Sites are ``result``'s followed by the new ones.
+
+    Raises
+    ------
+    DataError
+        When a new site's id is already used.
+    """
+    new = prepare_places(new_sites, "sites")
+    clash = sorted(set(new["id"]) & set(result.sites["id"].astype(str)))
+    if clash:
+        raise DataError(f"new sites: id {clash[0]!r} is already used by an existing site")
+    network = result.network
+    site_snap, demand_snap = result.site_snap, result.demand_snap
+    if site_snap is None or demand_snap is None:
+        raise DataError("this result carries no snaps; build it with compute_coverage or run_scenario")
+    if snap is None:
+        snap = snap_points(network, place_lonlat(new), max_snap_m=result.max_snap_m)
+    if walks is None:
+        walks = AccessMatrix.compute(
+            network,
+            snap,
+            demand_snap,
+            result.matrix.cutoff_m,
+            include_access_legs=result.matrix.include_access_legs,
+            site_ids=new["id"].to_numpy(),
+            demand_ids=result.matrix.demand_ids,
+            progress=progress,
+        )
+    old_sites = result.sites.drop(columns=[c for c in SITE_RESULT_COLUMNS if c in result.sites.columns])
+    sites = gpd.GeoDataFrame(pd.concat([old_sites, new], ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    demand = result.demand.drop(columns=[c for c in DEMAND_RESULT_COLUMNS if c in result.demand.columns])
+    return _assemble(
+        network,
+        sites,
+        demand,
+        Snap.concat([site_snap, snap]),
+        demand_snap,
+        AccessMatrix.stack(result.matrix, walks),
+        threshold_m=result.threshold_m,
+        speed_kmh=result.speed_kmh,
+        profile_name=result.profile_name,
+        preset=result.preset,
+        manifest=dict(result.manifest if manifest is None else manifest),
+        cache_stats=None,
+        timings={},
+        max_snap_m=result.max_snap_m,
+    )
+
+
+def _assemble(
+    network: WalkNetwork,
+    sites: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    site_snap: Snap,
+    demand_snap: Snap,
+    matrix: AccessMatrix,
+    *,
+    threshold_m: float,
+    speed_kmh: float,
+    **rest: Any,
+) -> CoverageResult:
+    """Nearest site, walk metres and minutes and covered per place, from the walk matrix."""
+    metres_per_min = speed_kmh * 1000.0 / 60.0
     nearest, metres = matrix.nearest()
     has_site = nearest >= 0
     site_id = np.where(has_site, sites["id"].to_numpy(object)[np.maximum(nearest, 0)], None)
@@ -148,19 +270,36 @@ def compute_coverage(
         matrix=matrix,
         network=network,
         threshold_m=threshold_m,
-        threshold_min=threshold_min,
-        speed_kmh=walk.speed_kmh,
-        profile_name=walk.name,
-        preset=preset,
-        manifest=dict(manifest or {}),
-        cache_stats=cache_stats,
-        timings=timer.seconds,
-        max_snap_m=float(max_snap_m),
+        threshold_min=threshold_m / metres_per_min,
+        speed_kmh=speed_kmh,
+        site_snap=site_snap,
+        demand_snap=demand_snap,
+        **rest,
     )
 
 
-def _as_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
-    """Fill the columns the engine needs when a plain GeoDataFrame is passed in."""
+def prepare_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
+    """A copy of ``frame`` in WGS-84 with the columns the engine needs.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Places as `read_places` returns them, or any GeoDataFrame of points or polygons.
+    kind : str
+        ``"sites"``, ``"demand"`` or ``"candidates"``: names generated ids (``sites-1`` …) and errors.
+
+    Returns
+    -------
+    GeoDataFrame
+        With string ``id`` (generated when absent), ``name`` (default: the id),
+        ``weight`` (default 1) and ``status`` (default ``real``); the caller's
+        frame is never changed.
+
+    Raises
+    ------
+    DataError
+        When two places share an id.
+    """
     frame = frame.to_crs(4326) if frame.crs is not None and not frame.crs.equals("EPSG:4326") else frame
     frame = frame.reset_index(drop=True)  # a new frame: the caller's is never changed
     if "id" not in frame.columns:
@@ -168,7 +307,7 @@ def _as_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     frame["id"] = frame["id"].astype(str)
     if frame["id"].duplicated().any():
         dup = frame.loc[frame["id"].duplicated(), "id"].iloc[0]
-        raise ValueError(f"{kind}: duplicate id {dup!r}; every place needs its own id")
+        raise DataError(f"{kind}: duplicate id {dup!r}; every place needs its own id")
     if "name" not in frame.columns:
         frame["name"] = frame["id"]
     if "weight" not in frame.columns:
@@ -176,12 +315,6 @@ def _as_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     if "status" not in frame.columns:
         frame["status"] = "real"
     return frame
-
-
-def _lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """(n, 2) lon/lat of each place: the point, or a point on the surface of a polygon."""
-    points = place_points(frame.geometry.array)
-    return np.column_stack([shapely.get_x(points), shapely.get_y(points)])
 
 
 def _with_snap(frame: gpd.GeoDataFrame, snap: Snap) -> gpd.GeoDataFrame:
@@ -192,4 +325,4 @@ def _with_snap(frame: gpd.GeoDataFrame, snap: Snap) -> gpd.GeoDataFrame:
     return frame
 
 
-__all__ = ["compute_coverage"]
+__all__ = ["DEMAND_RESULT_COLUMNS", "SITE_RESULT_COLUMNS", "compute_coverage", "prepare_places", "with_sites"]

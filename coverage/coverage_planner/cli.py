@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from coverage_planner._errors import CoverageError
 from coverage_planner._timing import StageTimer
@@ -18,13 +19,46 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# No markup: names, paths and messages come from data and must print literally ("[bold]", "[/]").
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+def _table(title: str, columns: list[str], rows: list[list[object]], right: tuple[str, ...] = ()) -> Table:
+    """A table of plain text cells (the consoles print no markup, so names print literally)."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left")
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    return table
+
+
+# The walking rule, overridable on `run` and `propose` (the scenario file is not changed).
+WalkProfileOption = Annotated[
+    Optional[str], typer.Option("--profile", help="Walking profile instead of the scenario's: adult or elderly.")
+]
+ThresholdOption = Annotated[
+    Optional[float], typer.Option("--threshold-min", help="Minutes that count as covered, instead of the scenario's.")
+]
+SpeedOption = Annotated[
+    Optional[float], typer.Option("--speed-kmh", help="Walking speed in km/h, instead of the profile's.")
+]
+TimingsOption = Annotated[bool, typer.Option("--timings", help="Print the time each stage took.")]
+
+
+def _scenario_with_overrides(path: Path, profile: str | None, threshold_min: float | None, speed_kmh: float | None):
+    from coverage_planner.config import Scenario
+
+    scenario = Scenario.from_toml(path)
+    if profile is None and threshold_min is None and speed_kmh is None:
+        return scenario
+    return scenario.with_walk(profile=profile, speed_kmh=speed_kmh, threshold_min=threshold_min)
 
 
 @app.command()
@@ -41,43 +75,40 @@ def run(
     map_: Annotated[bool, typer.Option("--map/--no-map", help="Write map.html (offline, self-contained).")] = True,
     lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
-    profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage took.")] = False,
+    profile: WalkProfileOption = None,
+    threshold_min: ThresholdOption = None,
+    speed_kmh: SpeedOption = None,
+    timings: TimingsOption = False,
 ) -> None:
     """Compute walk times from every demand place to its nearest site; write tables, report and map."""
-    from coverage_planner.outputs.report import write_report
-    from coverage_planner.outputs.tables import write_outputs
+    from coverage_planner.outputs.run_folder import write_run
     from coverage_planner.pipeline import run_scenario
 
+    timer = StageTimer()
     try:
-        result = run_scenario(scenario, progress=None if not quiet else False, use_cache=not no_cache)
-        timer = StageTimer()
-        with timer.stage("write tables"):
-            written = write_outputs(result, out_dir)
-        if map_:
-            from coverage_planner.outputs.maps import coverage_map, save_map
-
-            with timer.stage("write map"):
-                written.append(save_map(coverage_map(result, lang=lang, basemap=basemap), Path(out_dir) / "map.html"))
-        if report:
-            with timer.stage("write report"):
-                written += write_report(result, out_dir, lang=lang, map_file="map.html" if map_ else None)
+        config = _scenario_with_overrides(scenario, profile, threshold_min, speed_kmh)
+        result = run_scenario(config, progress=None if not quiet else False, use_cache=not no_cache)
+        written = write_run(result, out_dir, map=map_, report=report, lang=lang, basemap=basemap, timer=timer)
     except CoverageError as exc:
         _fail(exc)
         return
     _print_warnings(result)
     if not quiet:
         _print_summary(result)
-        out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")
-    if profile:
+        out.print(f"Wrote {str(', '.join(p.name for p in written))} to {str(out_dir)}")
+    if timings:
         _print_timings({**result.timings, **timer.seconds})
 
 
 def _print_warnings(result) -> None:
     for message in result.manifest.get("warnings", []):
-        err.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+        err.print(Text.assemble(("warning: ", "bold yellow"), str(message)), highlight=False)
     if result.cache_stats and result.cache_stats.get("rebuilt"):
         err.print(
-            f"[yellow]note:[/] the walk-distance cache {result.cache_stats['cache_file']} could not be read; it was rebuilt from scratch",
+            Text.assemble(
+                ("note: ", "yellow"),
+                f"the walk-distance cache {result.cache_stats['cache_file']} could not be read; it was rebuilt from scratch",
+            ),
             highlight=False,
         )
 
@@ -267,18 +298,20 @@ def propose(
     method: Annotated[
         str,
         typer.Option(
-            help="mclp: k sites covering most weight; lscp: fewest sites covering all (or --target-share); pmedian: k sites minimising walk distance; pcenter: k sites minimising the worst walk."
+            help="mclp: k sites covering most weight; lscp: fewest sites covering all (or --target-share); "
+            "pmedian: k sites minimising walk distance; pcenter: k sites minimising the worst walk."
         ),
     ] = "mclp",
     k: Annotated[Optional[int], typer.Option("--k", help="Number of new sites (mclp, pmedian, pcenter).")] = None,
     target_share: Annotated[
-        Optional[float], typer.Option(help="lscp: share of demand weight to reach, e.g. 0.95.")
+        Optional[float], typer.Option(help="lscp: share of all demand weight to reach, e.g. 0.95.")
     ] = None,
     candidates: Annotated[Optional[Path], typer.Option(help="A place file of candidate sites.")] = None,
     candidate_tags: Annotated[
         Optional[str],
         typer.Option(
-            help="OSM tags of candidate places, e.g. 'amenity=community_centre|library,office=government' (needs a local OSM network file)."
+            help="OSM tags of candidate places, e.g. 'amenity=community_centre|library,office=government' "
+            "(needs a local OSM network file)."
         ),
     ] = None,
     grid_spacing: Annotated[
@@ -289,112 +322,69 @@ def propose(
     ] = None,
     report: Annotated[
         bool,
-        typer.Option(
-            "--report/--no-report", help="Write report.html/.md with coverage before and after the proposed sites."
-        ),
+        typer.Option("--report/--no-report", help="Write report.html/.md with coverage before and after."),
     ] = True,
     map_: Annotated[
         bool, typer.Option("--map/--no-map", help="Write map.html with the proposed sites (★) and their walk bands.")
     ] = True,
     lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
-    profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage took.")] = False,
+    profile: WalkProfileOption = None,
+    threshold_min: ThresholdOption = None,
+    speed_kmh: SpeedOption = None,
+    timings: TimingsOption = False,
 ) -> None:
-    """Propose new sites: exact (HiGHS) and greedy, with before/after coverage, map and report; then `add-site --from`."""
-    import json
+    """Propose new sites: exact (HiGHS) and greedy, with before/after coverage, map and report; then `add-site --from`.
 
-    from coverage_planner._io import write_text_atomic
-    from coverage_planner.config import Scenario
-    from coverage_planner.diff import ScenarioDiff
-    from coverage_planner.network.download import default_cache_dir
+    Candidates come from --candidates, --candidate-tags and/or --grid-spacing (at least one).
+    """
     from coverage_planner.pipeline import run_scenario
-    from coverage_planner.places.reading import read_places
-    from coverage_planner.plan.candidates import DEFAULT_TAGS, candidates_from_osm, candidates_on_grid, merge_candidates
-    from coverage_planner.plan.proposal import coverage_with_proposal, propose_sites
+    from coverage_planner.plan.candidates import build_candidates
+    from coverage_planner.plan.proposal import propose_sites
 
     timer = StageTimer()
     try:
-        config_ = Scenario.from_toml(scenario)
-        result = run_scenario(config_, progress=False)
-        network, config = result.network, result.manifest
-        with timer.stage("candidates"):
-            pools = []
-            if candidates is not None:
-                pools.append(read_places(candidates, "candidates"))
-            if candidate_tags is not None or (candidates is None and grid_spacing is None):
-                source = result.network.source.path
-                if not source or not str(source).lower().endswith((".pbf", ".osm", ".osm.gz", ".osm.bz2")):
-                    raise CoverageError(
-                        "--candidate-tags needs the scenario's network to be a local OSM file; give --candidates or --grid-spacing"
-                    )
-                pools.append(
-                    candidates_from_osm(
-                        source, network, _parse_tags(candidate_tags) if candidate_tags else DEFAULT_TAGS
-                    )
-                )
-            if grid_spacing is not None:
-                pools.append(candidates_on_grid(network, grid_spacing))
-            pool = merge_candidates(pools, network, existing=result.sites)
-        with timer.stage("propose (snap, walks, solve)"):
-            proposal = propose_sites(
-                network,
-                result.sites,
-                result.demand,
-                pool,
-                method=method,
-                k=k,
-                target_share=target_share,
-                threshold_min=result.threshold_min,
-                speed_kmh=result.speed_kmh,
-                max_snap_m=result.max_snap_m,
-                time_limit=time_limit,
+        if candidates is None and candidate_tags is None and grid_spacing is None:
+            raise CoverageError(
+                "say where new sites could go: --candidates FILE, --candidate-tags 'amenity=community_centre|library' "
+                "and/or --grid-spacing METRES"
             )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out_dir / "proposed_sites.csv", "\ufeff" + proposal.to_sites_frame().to_csv(index=False))
-        summary = {**proposal.summary(), "candidates": len(pool), "scenario": config.get("scenario")}
-        write_text_atomic(
-            out_dir / "proposal.json", json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n"
-        )
-        if map_ or report:
-            with timer.stage("coverage with the proposed sites"):
-                after = coverage_with_proposal(
-                    result, proposal, cache_dir=config_.network.cache_dir or default_cache_dir()
-                )
-        if map_:
-            from coverage_planner.outputs.maps import coverage_map, save_map
-
-            with timer.stage("write map"):
-                save_map(coverage_map(after, lang=lang, basemap=basemap), out_dir / "map.html")
-        if report:
-            from coverage_planner.outputs.report import write_report
-
-            with timer.stage("write report"):
-                diff = ScenarioDiff.from_results(result, after, labels=("now", "with proposed sites"))
-                write_report(after, out_dir, lang=lang, diff=diff, map_file="map.html" if map_ else None)
+        config = _scenario_with_overrides(scenario, profile, threshold_min, speed_kmh)
+        result = run_scenario(config, progress=False)
+        with timer.stage("candidates"):
+            tags = _parse_tags(candidate_tags) if candidate_tags else None
+            pool = build_candidates(result, file=candidates, tags=tags, grid_spacing=grid_spacing)
+        with timer.stage("propose (snap, walks, solve)"):
+            proposal = propose_sites(result, pool, method=method, k=k, target_share=target_share, time_limit=time_limit)
+        with timer.stage("write proposal, map and report"):
+            written = proposal.write(out_dir, map=map_, report=report, lang=lang, basemap=basemap)
     except CoverageError as exc:
         _fail(exc)
         return
-    table = Table(title=f"{method}: {len(proposal.sites)} new site(s) from {len(pool)} candidates")
-    for column in ("rank", "id", "name", "added weight"):
-        table.add_column(column)
-    for row in proposal.sites.itertuples(index=False):
-        table.add_row(str(row.rank), str(row.id), str(row.name), f"{row.added_weight:g}")
-    out.print(table)
+    rows = [[r.rank, r.id, r.name, r.source, f"{r.added_weight:g}"] for r in proposal.sites.itertuples(index=False)]
+    title = f"{method}: {len(proposal.sites)} new site(s) from {len(pool)} candidates"
+    out.print(_table(title, ["rank", "id", "name", "source", "added weight"], rows, right=("rank", "added weight")))
     exact, greedy = proposal.exact, proposal.greedy
-    out.print(f"Covered weight share: {proposal.share_before:.1%} → {proposal.share_after:.1%}")
     out.print(
-        f"Exact (HiGHS): objective {exact.objective:g}, bound {exact.bound:g}, gap {exact.gap:.2%}, {exact.solve_time_s:.2f} s, {exact.status}"
+        f"Covered weight share: {proposal.share_before:.1%} → {proposal.share_after:.1%} "
+        f"(at most {proposal.coverable_share:.1%} is coverable by existing and candidate sites)"
+    )
+    out.print(
+        f"Exact (HiGHS): objective {exact.objective:g}, bound {exact.bound:g}, gap {exact.gap:.2%}, "
+        f"{exact.solve_time_s:.2f} s, {exact.status}"
     )
     out.print(f"Greedy: objective {greedy.objective:g}, {greedy.solve_time_s:.3f} s")
     if len(proposal.uncoverable):
+        names = ", ".join(proposal.uncoverable["demand_name"].astype(str).head(5))
         out.print(
-            f"[yellow]{len(proposal.uncoverable)} place(s) no candidate can reach within the threshold, e.g. {', '.join(proposal.uncoverable['demand_name'].astype(str).head(5))}[/]"
+            f"{len(proposal.uncoverable)} place(s) no existing or candidate site reaches within the threshold, e.g. {names}",
+            style="yellow",
         )
-    extras = (", map.html" if map_ else "") + (", report.html" if report else "")
     out.print(
-        f"Wrote proposed_sites.csv, proposal.json{extras} to {out_dir}; add them with: coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}"
+        f"Wrote {', '.join(p.name for p in written)} to {out_dir}; add them with: "
+        f"coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}"
     )
-    if profile:
+    if timings:
         _print_timings({**result.timings, **timer.seconds})
 
 
@@ -594,7 +584,7 @@ def _print_summary(result) -> None:
         (result.sites.get("status") == "placeholder").sum()
     )
     if placeholders:
-        out.print(f"[yellow]{placeholders} place(s) are placeholders (status = placeholder), not real locations.[/]")
+        out.print(f"{placeholders} place(s) are placeholders (status = placeholder), not real locations.", style="yellow")
 
 
 if __name__ == "__main__":

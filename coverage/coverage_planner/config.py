@@ -7,7 +7,7 @@ reported with the file and the key at fault.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,48 @@ class Scenario:
             osm_demand=reader.osm_demand(data["osm_demand"]) if "osm_demand" in data else None,
             raw=data,
         )
+
+    def with_walk(
+        self,
+        *,
+        profile: str | None = None,
+        speed_kmh: float | None = None,
+        threshold_min: float | None = None,
+    ) -> Scenario:
+        """The same scenario with its walking rule overridden (as the CLI's ``--profile`` etc. do).
+
+        Parameters
+        ----------
+        profile : str, optional
+            Walking profile name (``adult``, ``elderly``); replaces the file's profile and speed.
+        speed_kmh : float, optional
+            Walking speed; replaces the profile's speed.
+        threshold_min : float, optional
+            Minutes that count as covered; replaces the file's threshold, distance or preset.
+
+        Returns
+        -------
+        Scenario
+            A new scenario; this one is unchanged.
+
+        Raises
+        ------
+        ScenarioError
+            When an override is out of range or names an unknown profile.
+        """
+        table = dict(self.raw.get("walk", {}))
+        if profile is not None:
+            table["profile"] = profile
+            table.pop("speed_kmh", None)
+        if speed_kmh is not None:
+            table["speed_kmh"] = float(speed_kmh)
+        if threshold_min is not None:
+            for key in ("threshold_m", "preset"):
+                table.pop(key, None)
+            table["threshold_min"] = float(threshold_min)
+        where = f"{self.path or '<scenario>'} (with command-line overrides)"
+        walk = _Reader(where, Path(".")).walk(table)
+        return replace(self, walk=walk, raw={**self.raw, "walk": table})
 
     def input_files(self) -> dict[str, Path]:
         """The files this scenario reads, by role."""

@@ -11,12 +11,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from coverage_planner import settings
 from coverage_planner._errors import InputError, InputErrors
 from coverage_planner._timing import StageTimer
 from coverage_planner.access.crs_check import warn_if_gcj02
 from coverage_planner.analysis import compute_coverage
 from coverage_planner.config import OsmDemandConfig, Scenario
-from coverage_planner.network.download import default_cache_dir, load_network
+from coverage_planner.network.download import load_network
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.outputs.manifest import build_manifest
 from coverage_planner.places.cache import cached_read_places
@@ -46,7 +47,7 @@ def run_scenario(
     network : an already loaded network to reuse (skips loading).
     use_cache : reuse the parsed network, validated place files and per-site
         walk rows from the cache folder (``[network] cache_dir``, default
-        `default_cache_dir`).
+        `coverage_planner.settings.cache_dir`).
     progress : show progress bars (default: only on a terminal).
 
     Raises
@@ -55,7 +56,7 @@ def run_scenario(
     """
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
-    cache_dir = scenario.network.cache_dir or default_cache_dir()
+    cache_dir = scenario.network.cache_dir or settings.cache_dir()
     timer = StageTimer()
     with timer.stage("read places"):
         places = _read_scenario_places(scenario, cache_dir if use_cache else None)

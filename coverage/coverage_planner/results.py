@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 
 from coverage_planner.access.matrix import AccessMatrix
-from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M
+from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M, Snap
 from coverage_planner.network.graph import WalkNetwork
 
 # Columns of coverage.csv, in order (the contract comes first).
@@ -65,6 +65,38 @@ class CoverageResult:
     cache_stats: dict[str, Any] | None = None  # how many site rows came from the matrix cache
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (not in the manifest)
     max_snap_m: float = DEFAULT_MAX_SNAP_M  # places farther from every walkable way were left off-network
+    site_snap: Snap | None = field(default=None, repr=False)  # where sites join the network (reused by planning)
+    demand_snap: Snap | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        placeholders = int((self.demand.get("status") == "placeholder").sum()) if len(self.demand) else 0
+        extra = f", {placeholders} placeholder(s)" if placeholders else ""
+        return (
+            f"<CoverageResult: {len(self.sites)} sites, {len(self.demand)} places, "
+            f"{self.share_covered():.1%} within {self.threshold_min:g} min "
+            f"({self.threshold_m:.0f} m at {self.speed_kmh:g} km/h, {self.profile_name}){extra}>"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+            for label, value in self._overview()
+        )
+        return f"<table><caption style='text-align:left'><b>CoverageResult</b></caption>{rows}</table>"
+
+    def _overview(self) -> list[tuple[str, str]]:
+        weighted = self.share_covered(weighted=True)
+        return [
+            ("rule", f"{self.threshold_min:g} min walk ({self.threshold_m:.0f} m at {self.speed_kmh:g} km/h, {self.profile_name})"),
+            ("sites", f"{len(self.sites)}"),
+            ("demand places", f"{len(self.demand)}"),
+            ("covered places", f"{int(self.demand['covered'].sum())} ({self.share_covered():.1%})"),
+            ("covered weight", "n/a" if weighted != weighted else f"{weighted:.1%}"),
+            ("off the network", f"{int(self.demand['off_network'].sum())}" if "off_network" in self.demand else "0"),
+            ("network", f"{self.network.n_nodes:,} nodes, {self.network.n_edges:,} edges"),
+        ]
 
     @property
     def metres_per_minute(self) -> float:

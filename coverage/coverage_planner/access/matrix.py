@@ -74,6 +74,67 @@ class AccessMatrix:
             (np.ones(int(keep.sum()), dtype=bool), (self.rows[keep], self.cols[keep])), shape=self.shape
         )
 
+    @classmethod
+    def stack(cls, top: AccessMatrix, bottom: AccessMatrix) -> AccessMatrix:
+        """The sites of ``top`` followed by those of ``bottom``, over the same demand places.
+
+        Parameters
+        ----------
+        top, bottom : AccessMatrix
+            Walks to the same demand places (same ids, order, cutoff and access-leg rule).
+
+        Returns
+        -------
+        AccessMatrix
+            Rows of ``bottom`` come after those of ``top``; pairs stay sorted by site then place.
+
+        Raises
+        ------
+        ValueError
+            When the two do not share demand places, cutoff or access-leg rule.
+        """
+        if not np.array_equal(top.demand_ids, bottom.demand_ids):
+            raise ValueError("stacked matrices must cover the same demand places in the same order")
+        if top.cutoff_m != bottom.cutoff_m or top.include_access_legs != bottom.include_access_legs:
+            raise ValueError("stacked matrices must share the cutoff and the access-leg rule")
+        return cls(
+            np.concatenate([top.site_ids, bottom.site_ids]),
+            top.demand_ids,
+            np.concatenate([top.rows, bottom.rows + top.shape[0]]),
+            np.concatenate([top.cols, bottom.cols]),
+            np.concatenate([top.metres, bottom.metres]),
+            top.cutoff_m,
+            top.include_access_legs,
+        )
+
+    def take_sites(self, indices: np.ndarray) -> AccessMatrix:
+        """The rows of some sites, renumbered in the order given.
+
+        Parameters
+        ----------
+        indices : array of int
+            Site rows to keep, each at most once.
+
+        Returns
+        -------
+        AccessMatrix
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        new_row = np.full(self.shape[0], -1, dtype=np.int64)
+        new_row[indices] = np.arange(len(indices))
+        keep = new_row[self.rows] >= 0
+        rows, cols, metres = new_row[self.rows[keep]], self.cols[keep], self.metres[keep]
+        order = np.lexsort((cols, rows))
+        return AccessMatrix(
+            self.site_ids[indices],
+            self.demand_ids,
+            rows[order],
+            cols[order],
+            metres[order],
+            self.cutoff_m,
+            self.include_access_legs,
+        )
+
     def nearest(self) -> tuple[np.ndarray, np.ndarray]:
         """For each demand place: index of the nearest site (-1 if none) and its metres (NaN if none).
 
@@ -250,7 +311,7 @@ def _c_walks(
 
 def _scipy_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray):
     """Prepare SciPy's csgraph Dijkstra from one source node per site (same contract as `_c_walks`)."""
-    graph = _graph_with_site_sources(network, site_snap)
+    graph = graph_with_site_sources(network, site_snap)
     d_ok = np.flatnonzero(demand_snap.snapped)
     du, dv = network.edge_u[demand_snap.edge[d_ok]], network.edge_v[demand_snap.edge[d_ok]]
     d_from_u, d_to_v = demand_snap.from_u_m[d_ok], demand_snap.to_v_m[d_ok]
@@ -329,7 +390,7 @@ def _same_edge_walks(site_snap: Snap, demand_snap: Snap) -> tuple[np.ndarray, np
     return rows, cols, np.abs(demand_snap.from_u_m[cols] - site_snap.from_u_m[rows])
 
 
-def _graph_with_site_sources(network: WalkNetwork, snap: Snap) -> sparse.csr_matrix:
+def graph_with_site_sources(network: WalkNetwork, snap: Snap) -> sparse.csr_matrix:
     """The network's CSR plus one source-only node per site, joined to both ends of its edge."""
     n, k = network.n_nodes, len(snap)
     ok = np.flatnonzero(snap.snapped)

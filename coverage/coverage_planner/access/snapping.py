@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 
 from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.settings import DEFAULT_MAX_SNAP_M
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,21 @@ class Snap:
         """The snaps of a subset of places, in the given order."""
         return Snap(*(getattr(self, f)[indices] for f in SNAP_FIELDS))
 
+    @classmethod
+    def concat(cls, snaps: list[Snap]) -> Snap:
+        """The snaps of several sets of places, one after the other.
+
+        Parameters
+        ----------
+        snaps : list of Snap
+            Snaps on the same network.
+
+        Returns
+        -------
+        Snap
+        """
+        return cls(*(np.concatenate([getattr(s, f) for s in snaps]) for f in SNAP_FIELDS))
+
     def fingerprints(self) -> np.ndarray:
         """One hex key per place of where it joins the network (edge, offsets, leg)."""
         rows = np.column_stack(
@@ -75,7 +91,6 @@ class Snap:
 #: The arrays of a `Snap`, in order.
 SNAP_FIELDS = tuple(f.name for f in fields(Snap))
 
-DEFAULT_MAX_SNAP_M = 250.0
 # Below this many points, scanning edge bounding boxes beats building the edge index.
 _FEW_POINTS = 64
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from coverage_planner import settings
 from coverage_planner._errors import NetworkError
+from coverage_planner._osmnx import osmnx_http_cache, use_our_http_cache
 from coverage_planner.network._osm_reader import FOOT_FORBIDDEN, NOT_WALKABLE_HIGHWAYS
 from coverage_planner.network.cache import cached_osm_network
 from coverage_planner.network.graph import OSM_SUFFIXES, NetworkSource, WalkNetwork
@@ -29,33 +28,6 @@ def overpass_walk_filter() -> str:
         f'["highway"]["area"!~"yes"]["highway"!~"^({highways})$"]'
         f'["foot"!~"^({foot})$"]["access"!~"^(private|no)$"]["service"!~"^private$"]'
     )
-
-
-def default_cache_dir() -> Path:
-    """Where downloaded networks are kept (``$COVERAGE_PLANNER_CACHE`` or ~/.cache/coverage-planner)."""
-    env = os.environ.get("COVERAGE_PLANNER_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "coverage-planner"
-
-
-def use_our_http_cache() -> None:
-    """Point osmnx's HTTP cache into our cache folder, unless the user chose one (osmnx's default is ./cache)."""
-    import osmnx as ox
-
-    if str(ox.settings.cache_folder) == "./cache":
-        ox.settings.cache_folder = str(default_cache_dir() / "osmnx-http")
-
-
-@contextmanager
-def osmnx_http_cache(*, enabled: bool) -> Iterator[None]:
-    """Turn osmnx's own HTTP cache off for a refresh (it would answer again from disk), then restore it."""
-    import osmnx as ox
-
-    before = ox.settings.use_cache
-    ox.settings.use_cache = before and enabled
-    try:
-        yield
-    finally:
-        ox.settings.use_cache = before
 
 
 def download_network(
@@ -77,7 +49,7 @@ def download_network(
         of them (their union, e.g. four districts).
     bbox : (west, south, east, north) in degrees.
     polygon : a shapely (Multi)Polygon in WGS-84.
-    cache_dir : cache folder (default `default_cache_dir`).
+    cache_dir : cache folder (default `coverage_planner.settings.cache_dir`).
     refresh : download again even when cached.
     """
     if sum(x is not None for x in (place, bbox, polygon)) != 1:
@@ -88,7 +60,7 @@ def download_network(
         "polygon": polygon.wkt if polygon is not None else None,
     }
     key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = Path(cache_dir) if cache_dir else settings.cache_dir()
     cached = cache / "networks" / f"walk-{key}.graphml"
     label = ("; ".join(place) if isinstance(place, list) else place) or (f"bbox {bbox}" if bbox else "polygon")
     if cached.is_file() and not refresh:
@@ -155,7 +127,7 @@ def load_network(
     ----------
     source : a local .osm, .osm.gz, .osm.bz2, .osm.pbf or .graphml file.
     place, bbox : download instead (see `download_network`).
-    cache_dir : cache folder (default `default_cache_dir`).
+    cache_dir : cache folder (default `coverage_planner.settings.cache_dir`).
     use_cache : read and write the parsed-network cache for local OSM files.
     allow_private : keep access=private ways (local files only).
     """
@@ -163,6 +135,6 @@ def load_network(
         if use_cache and not str(source).lower().endswith(".graphml"):
             if not Path(source).is_file() or not str(source).lower().endswith(OSM_SUFFIXES):
                 return WalkNetwork.from_file(source, allow_private=allow_private)
-            return cached_osm_network(source, cache_dir or default_cache_dir(), allow_private=allow_private)[0]
+            return cached_osm_network(source, cache_dir or settings.cache_dir(), allow_private=allow_private)[0]
         return WalkNetwork.from_file(source, allow_private=allow_private)
     return download_network(place=place, bbox=bbox, cache_dir=cache_dir)

@@ -29,7 +29,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
-from coverage_planner.access.matrix import _graph_with_site_sources
+from coverage_planner.access.matrix import graph_with_site_sources
 from coverage_planner.access.snapping import Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.results import CoverageResult
@@ -227,7 +227,7 @@ def _node_distances(
     network: WalkNetwork, snap: Snap, limit_m: float, chunk_size: int
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(site index, walk metres to every node) for each snapped site, inf beyond ``limit_m``."""
-    graph = _graph_with_site_sources(network, snap)
+    graph = graph_with_site_sources(network, snap)
     sources = np.flatnonzero(snap.snapped)
     for i in range(0, len(sources), chunk_size):
         chunk = sources[i : i + chunk_size]

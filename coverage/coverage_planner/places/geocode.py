@@ -59,7 +59,7 @@ class OsmGeocoder:
     def _ask(self, query: str) -> dict:
         import osmnx as ox
 
-        from coverage_planner.network.download import use_our_http_cache
+        from coverage_planner._osmnx import use_our_http_cache
 
         use_our_http_cache()
         try:

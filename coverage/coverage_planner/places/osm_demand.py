@@ -24,10 +24,11 @@ import pyproj
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from coverage_planner import settings
 from coverage_planner._errors import NetworkError
 from coverage_planner._geo import utm_crs_for
 from coverage_planner._io import atomic_path, write_text_atomic
-from coverage_planner.network.download import default_cache_dir, osmnx_http_cache, use_our_http_cache
+from coverage_planner._osmnx import osmnx_http_cache, use_our_http_cache
 from coverage_planner.network.graph import file_sha256
 from coverage_planner.outputs.manifest import OSM_ATTRIBUTION
 
@@ -109,7 +110,7 @@ def residential_areas(
         ``subdistrict``. When OSM has no boundary polygon for it, an
         `OsmDemandWarning` says so and the column stays empty.
     tags : OSM tags to download (osmnx form), default `RESIDENTIAL_TAGS`.
-    cache_dir : cache folder (default `coverage_planner.network.download.default_cache_dir`).
+    cache_dir : cache folder (default `coverage_planner.settings.cache_dir`).
     refresh : download again even when cached (bypassing osmnx's HTTP cache).
     min_area_m2 : smaller areas are dropped (slivers, mis-tagged houses).
 
@@ -142,7 +143,7 @@ def residential_areas(
         "tags": tags,
     }
     key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder = Path(cache_dir) if cache_dir is not None else settings.cache_dir()
     gpkg, record_path = (
         folder / "osm-demand" / f"residential-{key}.gpkg",
         folder / "osm-demand" / f"residential-{key}.json",

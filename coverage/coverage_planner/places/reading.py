@@ -122,6 +122,22 @@ def _norm(header: str) -> str:
 
 
 _ALIAS_TO_FIELD = {_norm(a): field for field, names in COLUMN_ALIASES.items() for a in names}
+
+
+def field_for_header(header: str) -> str | None:
+    """The place field a column header names (any alias, any case), or None.
+
+    Parameters
+    ----------
+    header : str
+        A column header as written in a place file, e.g. ``"经度"`` or ``"Longitude"``.
+
+    Returns
+    -------
+    str or None
+        The canonical field (``"lon"``), or None for a column that is no place field.
+    """
+    return _ALIAS_TO_FIELD.get(_norm(header))
 _STATUS_LOOKUP = {a.casefold(): value for value, names in STATUS_ALIASES.items() for a in names}
 
 
@@ -202,7 +218,7 @@ def read_places(
         raise ValueError(f"keep_columns {clash} are already output columns of the schema")
     if not path.is_file():
         raise InputError(path, "file not found" if not path.exists() else "not a file")
-    table = read_raw(path, sheet=sheet, is_header=_looks_like_header)
+    table = read_raw(path, sheet=sheet, is_header=looks_like_header)
     if not table.rows:
         raise InputError(path, "the file has a header but no data rows")
     cols = _resolve_columns(path, table, keep_columns, weight_column)
@@ -211,7 +227,7 @@ def read_places(
     return frame
 
 
-def _looks_like_header(cells: Sequence[str]) -> bool:
+def looks_like_header(cells: Sequence[str]) -> bool:
     fields = {_ALIAS_TO_FIELD.get(_norm(c)) for c in cells if c}
     return {"lon", "lat"} <= fields
 

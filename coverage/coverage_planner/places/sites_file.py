@@ -21,7 +21,7 @@ from coverage_planner._errors import InputError
 from coverage_planner._io import atomic_path
 from coverage_planner.places import china
 from coverage_planner.places._tabular import read_raw
-from coverage_planner.places.reading import _ALIAS_TO_FIELD, _looks_like_header, _norm, read_places
+from coverage_planner.places.reading import field_for_header, looks_like_header, read_places
 
 NEW_SITE_FIELDS = (
     "id",
@@ -43,7 +43,7 @@ def new_site_rows(rows: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
 
     Coordinates stay as given; ``crs`` is the default for rows without one.
     """
-    renamed = {c: _ALIAS_TO_FIELD.get(_norm(c), c) for c in rows.columns}
+    renamed = {c: field_for_header(c) or c for c in rows.columns}
     frame = rows.rename(columns=renamed)
     frame = frame[[c for c in NEW_SITE_FIELDS if c in frame.columns]].copy()
     for field in ("lon", "lat"):
@@ -116,7 +116,7 @@ def append_sites(path: str | Path, rows: pd.DataFrame) -> Path:
     if suffix not in (".csv", ".txt", ".xlsx", ".xlsm"):
         raise InputError(path, "sites can be added to CSV or XLSX files; edit GIS files in a GIS")
     before = read_places(path, "sites")
-    table = read_raw(path, is_header=_looks_like_header)
+    table = read_raw(path, is_header=looks_like_header)
     fields = _header_fields(table.header)
     rows = rows.copy()
     # Proposed or placeholder sites must stay labelled: a file without a status column gets one.
@@ -139,7 +139,7 @@ def append_sites(path: str | Path, rows: pd.DataFrame) -> Path:
     shutil.copy2(path, backup)
     if add_status:
         _add_column(path, table.header, "状态" if _looks_chinese(table.header) else "status")
-        table = read_raw(path, is_header=_looks_like_header)
+        table = read_raw(path, is_header=looks_like_header)
         fields = _header_fields(table.header)
     column_field = {i: f for f, i in fields.items()}
     cells = [
@@ -156,7 +156,7 @@ def append_sites(path: str | Path, rows: pd.DataFrame) -> Path:
 
 def _header_fields(header: list[str]) -> dict[str, int]:
     """Field name → column index for the file's recognised headers."""
-    return {_ALIAS_TO_FIELD[_norm(h)]: i for i, h in enumerate(header) if _norm(h) in _ALIAS_TO_FIELD}
+    return {field: i for i, h in enumerate(header) if (field := field_for_header(h))}
 
 
 def _looks_chinese(header: list[str]) -> bool:

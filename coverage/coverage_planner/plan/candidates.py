@@ -14,7 +14,9 @@ import geopandas as gpd
 import numpy as np
 import osmium
 
-from coverage_planner.network.graph import WalkNetwork
+from coverage_planner._errors import DataError
+from coverage_planner.network.graph import OSM_SUFFIXES, WalkNetwork
+from coverage_planner.places.reading import read_places
 
 #: OSM tags of places that could host a community service, used by default.
 DEFAULT_TAGS: dict[str, tuple[str, ...]] = {
@@ -59,7 +61,7 @@ def candidates_on_grid(
 ) -> gpd.GeoDataFrame:
     """One network node per square cell of ``spacing_m``: the node nearest the cell's centre."""
     if spacing_m <= 0:
-        raise ValueError(f"grid spacing must be positive, got {spacing_m}")
+        raise DataError(f"grid spacing must be positive, got {spacing_m}")
     x, y = network.to_metric.transform(network.node_lonlat[:, 0], network.node_lonlat[:, 1])
     keep = network.component == 0 if main_component_only else np.ones(network.n_nodes, dtype=bool)
     nodes = np.flatnonzero(keep)
@@ -91,7 +93,7 @@ def merge_candidates(
     min_separation_m: float = 50.0,
 ) -> gpd.GeoDataFrame:
     """Concatenate candidate sets in priority order, dropping any within ``min_separation_m`` of an existing site or a kept candidate."""
-    columns = ["id", "name", "type", "status", "geometry"]
+    columns = ["id", "name", "type", "status", "source", "geometry"]
     pool = (
         gpd.GeoDataFrame(
             [row for frame in frames for row in frame.reindex(columns=columns).itertuples(index=False)],
@@ -133,4 +135,66 @@ def merge_candidates(
     return pool.iloc[kept].reset_index(drop=True)
 
 
-__all__ = ["DEFAULT_TAGS", "candidates_from_osm", "candidates_on_grid", "merge_candidates"]
+def build_candidates(
+    result,
+    *,
+    file: str | Path | None = None,
+    tags: dict[str, tuple[str, ...]] | None = None,
+    grid_spacing: float | None = None,
+    min_separation_m: float = 50.0,
+) -> gpd.GeoDataFrame:
+    """One pool of candidate sites for `propose_sites`, from any of three sources.
+
+    Sources are pooled in priority order (file, OSM features, grid); a
+    candidate within ``min_separation_m`` of an existing site or of one already
+    kept is dropped. Each candidate says where it came from (``source``).
+
+    Parameters
+    ----------
+    result : CoverageResult
+        Coverage now: gives the network and the existing sites.
+    file : str or Path, optional
+        A place file of candidate premises (CSV, XLSX, GeoJSON, GeoPackage),
+        read like a sites file.
+    tags : dict of str to tuple of str, optional
+        OSM tags of features that could host a site, e.g.
+        ``{"amenity": ("community_centre", "library")}`` (`DEFAULT_TAGS` is a
+        starting point); needs the result's network to come from a local OSM file.
+    grid_spacing : float, optional
+        Also one network node every this many metres.
+    min_separation_m : float, default 50
+        Closer candidates count as one.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``id, name, type, status, source`` and point geometry (WGS-84).
+
+    Raises
+    ------
+    DataError
+        When no source is given, or OSM tags are asked for a network that
+        does not come from a local OSM file.
+    """
+    if file is None and tags is None and grid_spacing is None:
+        raise DataError("give at least one source of candidates: a file, OSM tags or a grid spacing")
+    network = result.network
+    pools = []
+    if file is not None:
+        pools.append(read_places(file, "candidates").assign(source=f"file {Path(file).name}"))
+    if tags is not None:
+        osm_file = network.source.path
+        if not osm_file or not str(osm_file).lower().endswith(OSM_SUFFIXES):
+            raise DataError(
+                "candidates from OSM tags need the network to come from a local OSM file (.osm, .osm.pbf); "
+                "give a candidates file or a grid spacing instead"
+            )
+        label = "; ".join(f"{k}={'|'.join(v)}" for k, v in tags.items())
+        pools.append(candidates_from_osm(osm_file, network, tags).assign(source=f"OSM {label}"))
+    if grid_spacing is not None:
+        grid = candidates_on_grid(network, grid_spacing)
+        pools.append(grid.assign(source=f"network node every {grid_spacing:g} m"))
+    return merge_candidates(pools, network, existing=result.sites, min_separation_m=min_separation_m)
+
+
+__all__ = ["DEFAULT_TAGS", "build_candidates", "candidates_from_osm", "candidates_on_grid", "merge_candidates"]

@@ -56,15 +56,8 @@ Common rules
 
 from __future__ import annotations
 
-import numpy as np
-
 from coverage_planner.plan._covering import LSCP, MCLP
 from coverage_planner.plan._location import LocationProblem, ProblemError, ProposalError, Solution
 from coverage_planner.plan._median import PCenter, PMedian
 
 __all__ = ["LSCP", "MCLP", "LocationProblem", "PCenter", "PMedian", "ProblemError", "ProposalError", "Solution"]
-
-
-def _median_cost(problem: PMedian, chosen) -> float:
-    """Σ weight × walk (penalty when out of reach) with the candidates at ``chosen`` open."""
-    return problem.evaluate(np.asarray(chosen, dtype=np.int64))

@@ -1,7 +1,14 @@
-"""`propose_sites`: from places and a network to proposed new sites, with before/after coverage."""
+"""`propose_sites`: from a coverage result and candidates to proposed new sites, with coverage after.
+
+The result already knows the network, where every place joins it, the
+coverage rule and the walks from the existing sites, so planning walks only
+from the candidates and asks for nothing the user already gave.
+"""
 
 from __future__ import annotations
 
+import html
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,12 +16,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from coverage_planner._geo import place_lonlat
+from coverage_planner._io import write_text_atomic
 from coverage_planner.access.matrix import AccessMatrix
-from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M, snap_points
-from coverage_planner.analysis import DEMAND_RESULT_COLUMNS, _as_places, _lonlat, compute_coverage
-from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.access.snapping import snap_points
+from coverage_planner.analysis import prepare_places, with_sites
 from coverage_planner.plan.models import LSCP, MCLP, PCenter, PMedian, ProposalError, Solution
-from coverage_planner.profiles import get_profile
 from coverage_planner.results import CoverageResult
 
 PROPOSAL_METHODS = ("mclp", "lscp", "pmedian", "pcenter")
@@ -22,29 +29,72 @@ PROPOSAL_METHODS = ("mclp", "lscp", "pmedian", "pcenter")
 
 @dataclass
 class Proposal:
-    """Proposed new sites and what they change.
+    """Proposed new sites, how they were found, and coverage before and after.
 
     Attributes
     ----------
-    method : "mclp", "lscp", "pmedian" or "pcenter".
-    sites : the proposed candidates (GeoDataFrame, WGS-84) in choice order, with
-        ``rank`` and ``added_weight`` (demand weight newly within the threshold).
-    exact, greedy : the two solutions (objective, bound, gap, solve time).
-    share_before, share_after : share of demand weight within the threshold.
-    uncoverable : demand places no existing or candidate site can reach.
+    method : str
+        ``"mclp"``, ``"lscp"``, ``"pmedian"`` or ``"pcenter"``.
+    sites : GeoDataFrame
+        The proposed candidates (WGS-84) in choice order, with ``rank``,
+        ``added_weight`` (demand weight newly within the threshold) and
+        ``status = proposed``.
+    exact, greedy : Solution
+        The two solves (objective, bound, gap, solve time).
+    before, after : CoverageResult
+        Coverage now, and with the proposed sites open too.
+    share_before, share_after : float
+        Share of all demand weight within the threshold, before and after.
+    coverable_share : float
+        The largest share any choice of candidates could reach (places no
+        existing or candidate site reaches within the threshold excluded).
+    uncoverable : DataFrame
+        Demand places no existing or candidate site reaches (``demand_id``, ``demand_name``).
+    candidates : GeoDataFrame
+        The pool chosen from.
     """
 
     method: str
     sites: gpd.GeoDataFrame
     exact: Solution
     greedy: Solution
+    before: CoverageResult = field(repr=False)
+    after: CoverageResult = field(repr=False)
     share_before: float
     share_after: float
-    threshold_m: float
-    uncoverable: pd.DataFrame = field(default_factory=pd.DataFrame)
+    coverable_share: float
+    uncoverable: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    candidates: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame, repr=False)
+    target_share: float | None = None
+
+    @property
+    def threshold_m(self) -> float:
+        """The coverage threshold in metres (the before run's)."""
+        return self.before.threshold_m
+
+    def __repr__(self) -> str:
+        return (
+            f"<Proposal {self.method}: {len(self.sites)} new site(s) from {len(self.candidates)} candidates, "
+            f"covered weight {self.share_before:.1%} → {self.share_after:.1%}>"
+        )
+
+    def _repr_html_(self) -> str:
+        names = ", ".join(html.escape(str(n)) for n in self.sites["name"].head(10))
+        more = " …" if len(self.sites) > 10 else ""
+        return (
+            f"<p><b>Proposal</b> ({html.escape(self.method)}): {len(self.sites)} new site(s) from "
+            f"{len(self.candidates)} candidates; covered weight {self.share_before:.1%} → {self.share_after:.1%} "
+            f"(at most {self.coverable_share:.1%} is coverable)</p><p>{names}{more}</p>"
+        )
 
     def to_sites_frame(self) -> pd.DataFrame:
-        """Rows ready for ``coverage-planner add-site --from``: id, name, lon, lat, type, status = proposed."""
+        """Rows ready for ``coverage-planner add-site --from``.
+
+        Returns
+        -------
+        DataFrame
+            ``id, name, lon, lat, type, status`` (status ``proposed``), in choice order.
+        """
         return pd.DataFrame(
             {
                 "id": self.sites["id"],
@@ -57,7 +107,13 @@ class Proposal:
         )
 
     def summary(self) -> dict:
-        """Objective, bound, gap and times of both methods, and the coverage change (for proposal.json)."""
+        """Objective, bound, gap and times of both solves, and the coverage change.
+
+        Returns
+        -------
+        dict
+            What ``proposal.json`` holds.
+        """
 
         def sol(s: Solution) -> dict:
             return {
@@ -71,45 +127,118 @@ class Proposal:
         return {
             "method": self.method,
             "new_sites": len(self.sites),
+            "candidates": len(self.candidates),
             "threshold_m": self.threshold_m,
+            "target_share": self.target_share,
             "share_before": self.share_before,
             "share_after": self.share_after,
+            "coverable_share": self.coverable_share,
             "exact": sol(self.exact),
             "greedy": sol(self.greedy),
             "uncoverable_places": len(self.uncoverable),
+            "scenario": self.before.manifest.get("scenario"),
         }
+
+    def write(
+        self,
+        out_dir: str | Path,
+        *,
+        map: bool = True,
+        report: bool = True,
+        lang: str = "zh",
+        basemap: str = "osm",
+    ) -> list[Path]:
+        """Write the proposal: ``proposed_sites.csv``, ``proposal.json``, and a map and report of coverage after.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            Folder to write into (created when missing).
+        map : bool, default True
+            Also write ``map.html``: coverage with the proposed sites (★) and their walk bands.
+        report : bool, default True
+            Also write the report comparing coverage now and with the proposed sites.
+        lang : {"zh", "en"}, default "zh"
+            Language of map and report.
+        basemap : str, default "osm"
+            Basemap of the map (see `coverage_map`).
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        # Writers are imported here: planning does not need them, and they are slow to import.
+        from coverage_planner.diff import ScenarioDiff
+        from coverage_planner.outputs.maps import coverage_map, save_map
+        from coverage_planner.outputs.report import write_report
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = [
+            write_text_atomic(out_dir / "proposed_sites.csv", "\ufeff" + self.to_sites_frame().to_csv(index=False)),
+            write_text_atomic(
+                out_dir / "proposal.json",
+                json.dumps(self.summary(), ensure_ascii=False, indent=2, default=str) + "\n",
+            ),
+        ]
+        if map:
+            written.append(save_map(coverage_map(self.after, lang=lang, basemap=basemap), out_dir / "map.html"))
+        if report:
+            diff = ScenarioDiff.from_results(self.before, self.after, labels=("now", "with proposed sites"))
+            written += write_report(self.after, out_dir, lang=lang, diff=diff, map_file="map.html" if map else None)
+        return [Path(p) for p in written]
 
 
 def propose_sites(
-    network: WalkNetwork,
-    sites: gpd.GeoDataFrame,
-    demand: gpd.GeoDataFrame,
+    result: CoverageResult,
     candidates: gpd.GeoDataFrame,
     *,
     method: str = "mclp",
     k: int | None = None,
     target_share: float | None = None,
-    threshold_min: float = 15.0,
-    profile: str = "adult",
-    speed_kmh: float | None = None,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
     time_limit: float | None = None,
+    progress: bool | None = False,
 ) -> Proposal:
-    """Propose new sites among ``candidates``; existing ``sites`` stay open and count.
+    """Propose new sites among ``candidates``; the result's sites stay open and count.
+
+    The coverage rule (threshold, speed, profile, search and snap limits,
+    access legs), the demand places' snaps and the existing sites' walks come
+    from ``result``; only the candidates are snapped and walked from.
 
     Parameters
     ----------
-    method : "mclp" (k sites covering the most weight), "lscp" (fewest sites
-        covering every coverable place, or ``target_share`` of the weight) or
-        "pmedian" (k sites minimising weighted walk distance) or "pcenter"
-        (k sites minimising the worst walk).
-    k : number of new sites (mclp, pmedian).
-    target_share : for lscp, the share of demand weight to reach (default: all coverable).
-    threshold_min, profile, speed_kmh : the coverage rule, as in `compute_coverage`.
-    time_limit : seconds for the exact solver; the best solution found is kept with its gap.
+    result : CoverageResult
+        Coverage now, from `compute_coverage` or `run_scenario`.
+    candidates : GeoDataFrame
+        Where a new site could open (points or polygons, any CRS), e.g. from
+        `build_candidates`; ``id`` and ``name`` as for sites.
+    method : {"mclp", "lscp", "pmedian", "pcenter"}, default "mclp"
+        ``mclp``: k sites covering the most demand weight; ``lscp``: fewest
+        sites covering every coverable place, or ``target_share`` of all
+        demand weight; ``pmedian``: k sites minimising the weighted walk
+        (places beyond the search limit carry a penalty); ``pcenter``: k sites
+        minimising the worst walk.
+    k : int, optional
+        Number of new sites (mclp, pmedian, pcenter).
+    target_share : float, optional
+        For lscp: share of all demand weight to reach (default: every
+        coverable place). A share above `Proposal.coverable_share` cannot be met.
+    time_limit : float, optional
+        Seconds for the exact solver; the best answer found is kept with its gap.
+    progress : bool or None, default False
+        Show a progress bar for the candidates' walks.
 
-    Demand weights come from the ``weight`` column (`read_places` fills it
-    from the scenario's weight column; default 1).
+    Returns
+    -------
+    Proposal
+        With ``.after``, the coverage result with the proposed sites open.
+
+    Raises
+    ------
+    ProposalError
+        For an unknown method, a missing k, an empty candidate pool or a
+        target share no choice of candidates reaches.
     """
     if method not in PROPOSAL_METHODS:
         raise ProposalError(f"method must be one of {', '.join(PROPOSAL_METHODS)}, not {method!r}")
@@ -117,28 +246,36 @@ def propose_sites(
         raise ProposalError(f"{method} needs k, the number of new sites")
     if len(candidates) == 0:
         raise ProposalError("there are no candidate sites to choose from")
-    walk = get_profile(profile, speed_kmh)
-    threshold_m = threshold_min * walk.metres_per_minute
-    sites, demand, candidates = (
-        _as_places(sites, "sites"),
-        _as_places(demand, "demand"),
-        _as_places(candidates, "candidates"),
-    )
-    everyone = np.vstack([_lonlat(sites), _lonlat(candidates)])
-    limit = threshold_m if method in ("mclp", "lscp") else 2 * threshold_m
-    matrix = AccessMatrix.compute(
+    if result.demand_snap is None:
+        raise ProposalError("this result carries no snaps; build it with compute_coverage or run_scenario")
+    pool = prepare_places(candidates, "candidates")
+    network = result.network
+    snap = snap_points(network, place_lonlat(pool), max_snap_m=result.max_snap_m)
+    walks = AccessMatrix.compute(
         network,
-        snap_points(network, everyone, max_snap_m=max_snap_m),
-        snap_points(network, _lonlat(demand), max_snap_m=max_snap_m),
-        limit,
-        progress=False,
+        snap,
+        result.demand_snap,
+        result.matrix.cutoff_m,
+        include_access_legs=result.matrix.include_access_legs,
+        site_ids=pool["id"].to_numpy(),
+        demand_ids=result.matrix.demand_ids,
+        progress=progress,
     )
-    weights = demand["weight"].to_numpy(float)
-    n_existing = len(sites)
-    covers = matrix.covers(threshold_m)
+    matrix = AccessMatrix.stack(result.matrix, walks)
+    weights = result.demand["weight"].to_numpy(float)
+    n_existing = len(result.sites)
+    covers = matrix.covers(result.threshold_m)
+    coverable = np.asarray(covers.sum(axis=0)).ravel() > 0
+    total = weights.sum() or 1.0
+    coverable_share = float(weights[coverable].sum() / total)
     if method == "mclp":
         problem = MCLP(covers, weights, n_existing, k)
     elif method == "lscp":
+        if target_share is not None and target_share > coverable_share + 1e-12:
+            raise ProposalError(
+                f"target share {target_share:.1%} cannot be reached: existing and candidate sites together reach "
+                f"at most {coverable_share:.1%} of the demand weight within the threshold"
+            )
         problem = LSCP(covers, weights, n_existing, target_share if target_share is not None else 1.0)
     elif method == "pmedian":
         problem = PMedian(matrix.to_csr(), weights, n_existing, k)
@@ -148,68 +285,37 @@ def propose_sites(
     greedy = problem.solve("greedy")
     problem.solution = exact
 
-    chosen = exact.chosen
     covered_before = np.asarray(covers[:n_existing].sum(axis=0)).ravel() > 0
-    order, added = _choice_order(covers, n_existing, chosen, covered_before, weights)
-    proposed = candidates.iloc[order].copy()
+    order, added = _choice_order(covers, n_existing, exact.chosen, covered_before, weights)
+    proposed = pool.iloc[order].copy()
     proposed["rank"] = np.arange(1, len(order) + 1)
     proposed["added_weight"] = added
     proposed["status"] = "proposed"
-    covered_after = covered_before | (np.asarray(covers[n_existing + chosen].sum(axis=0)).ravel() > 0)
-    total = weights.sum() or 1.0
-    unreachable = ~(np.asarray(covers.sum(axis=0)).ravel() > 0)
+    proposed = proposed.reset_index(drop=True)
+    after = with_sites(
+        result,
+        proposed,
+        walks=walks.take_sites(order),
+        snap=snap.take(order),
+        manifest={**result.manifest, "proposal": {"method": method, "new_sites": len(order)}},
+    )
+    demand = result.demand
     return Proposal(
         method=method,
-        sites=proposed.reset_index(drop=True),
+        sites=proposed,
         exact=exact,
         greedy=greedy,
+        before=result,
+        after=after,
         share_before=float(weights[covered_before].sum() / total),
-        share_after=float(weights[covered_after].sum() / total),
-        threshold_m=threshold_m,
+        share_after=after.share_covered(weighted=True) if weights.sum() > 0 else float("nan"),
+        coverable_share=coverable_share,
         uncoverable=pd.DataFrame(
-            {"demand_id": demand["id"][unreachable], "demand_name": demand["name"][unreachable]}
+            {"demand_id": demand["demand_id"][~coverable], "demand_name": demand["demand_name"][~coverable]}
         ).reset_index(drop=True),
+        candidates=pool,
+        target_share=target_share,
     )
-
-
-def coverage_with_proposal(
-    result: CoverageResult, proposal: Proposal, *, cache_dir: str | Path | None = None
-) -> CoverageResult:
-    """The same run with the proposed sites opened too (status ``proposed``), for before/after maps and reports.
-
-    Uses the run's network, demand, threshold, speed and search limit; the
-    proposed sites' walks are computed like any other site's.
-    """
-    keep = [c for c in _SITE_COLUMNS if c in result.sites.columns]
-    new = proposal.sites.assign(status="proposed")
-    sites = pd.concat(
-        [result.sites[keep + ["geometry"]], new[[c for c in keep if c in new.columns] + ["geometry"]]],
-        ignore_index=True,
-    )
-    after = compute_coverage(
-        result.network,
-        gpd.GeoDataFrame(sites, geometry="geometry", crs="EPSG:4326"),
-        result.demand[_demand_columns(result)],
-        threshold_m=result.threshold_m,
-        speed_kmh=result.speed_kmh,
-        profile=result.profile_name,
-        search_limit_m=result.matrix.cutoff_m,
-        max_snap_m=result.max_snap_m,
-        access_legs=result.matrix.include_access_legs,
-        preset=result.preset,
-        manifest={**result.manifest, "proposal": proposal.summary()},
-        cache_dir=cache_dir,
-        progress=False,
-    )
-    return after
-
-
-_SITE_COLUMNS = ("id", "name", "type", "district", "subdistrict", "community", "status", "weight")
-
-
-def _demand_columns(result: CoverageResult) -> list[str]:
-    """The demand columns as read (without the previous run's results)."""
-    return [c for c in result.demand.columns if c not in DEMAND_RESULT_COLUMNS]
 
 
 def _choice_order(covers, n_existing, chosen, covered, weights) -> tuple[np.ndarray, np.ndarray]:
@@ -228,3 +334,6 @@ def _choice_order(covers, n_existing, chosen, covered, weights) -> tuple[np.ndar
         added.append(gains[best])
         covered[covers[n_existing + pick].indices] = True
     return np.array(order, dtype=np.int64), np.array(added)
+
+
+__all__ = ["PROPOSAL_METHODS", "Proposal", "propose_sites"]
