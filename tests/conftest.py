@@ -14,6 +14,20 @@ os.environ.setdefault("COVERAGE_PLANNER_CACHE", tempfile.mkdtemp(prefix="coverag
 
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
 
+# In CI (CI=true) nothing may be skipped: missing shared data, browser, C kernel or reference
+# library must fail the run. Skips stay for a developer's partial checkout.
+STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes") or bool(os.environ.get("COVERAGE_PLANNER_STRICT_TESTS"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped where nothing may be skipped (CI): {reason}"
+
 
 def raw_file(name: str) -> Path:
     path = RAW / name

@@ -117,7 +117,7 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
     n = len(lonlat)
     x, y = network.to_metric.transform(lonlat[:, 0], lonlat[:, 1])
     points = shapely.points(x, y)
-    if n <= _FEW_POINTS and "edge_tree" not in network.__dict__ and np.isfinite(max_snap_m):
+    if n <= _FEW_POINTS and not network.has_edge_index and np.isfinite(max_snap_m):
         edge, leg = _nearest_edges_few(network, points, np.column_stack([x, y]), float(max_snap_m))
     else:
         edge, leg = _nearest_edges_tree(network, points, max_snap_m)

@@ -14,7 +14,8 @@ import shapely
 from scipy import sparse
 
 from coverage_planner._cache.arrays import read_arrays, write_arrays
-from coverage_planner.network.graph import NetworkSource, WalkNetwork, file_sha256
+from coverage_planner._cache.keys import file_sha256
+from coverage_planner.network.graph import NetworkSource, WalkNetwork
 
 FORMAT_VERSION = 5
 
@@ -68,11 +69,10 @@ def load_saved_network(path: str | Path) -> WalkNetwork:
     if network.crs.to_epsg() == int(data["metric_epsg"]):
         network.coords_metric = data["coords_metric"]
     n = network.n_nodes
-    # Seed the cached properties (functools.cached_property reads the instance dict).
-    network.__dict__["csr"] = sparse.csr_matrix(
-        (data["csr_data"], data["csr_indices"], data["csr_indptr"]), shape=(n, n)
+    network.seed_derived(
+        csr=sparse.csr_matrix((data["csr_data"], data["csr_indices"], data["csr_indptr"]), shape=(n, n)),
+        component=data["component"],
     )
-    network.__dict__["component"] = data["component"]
     return network
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from coverage_planner._cache.keys import file_sha256
 from coverage_planner._errors import NetworkError
 from coverage_planner._geo import polyline_lengths_m, utm_crs_for
 from coverage_planner.network._osm_reader import RawEdges, read_walkable_edges
@@ -360,6 +360,27 @@ class WalkNetwork:
         """Spatial index of `edges_metric`, for snapping."""
         return shapely.STRtree(self.edges_metric)
 
+    @property
+    def has_edge_index(self) -> bool:
+        """Whether `edge_tree` is built already (snapping a few points is faster without building it)."""
+        return "edge_tree" in self.__dict__
+
+    def seed_derived(self, *, csr: sparse.csr_matrix | None = None, component: np.ndarray | None = None) -> None:
+        """Set derived arrays read back from a verified cache, so they are not computed again.
+
+        Parameters
+        ----------
+        csr : scipy.sparse.csr_matrix, optional
+            The node × node edge-length matrix (`csr`).
+        component : ndarray of int, optional
+            Component of each node (`component`).
+        """
+        # functools.cached_property reads the instance dict first.
+        if csr is not None:
+            self.__dict__["csr"] = csr
+        if component is not None:
+            self.__dict__["component"] = component
+
     @cached_property
     def graph(self) -> nx.MultiDiGraph:
         """The network as an osmnx-style MultiDiGraph (both directions of every edge, WGS-84)."""
@@ -422,6 +443,22 @@ class WalkNetwork:
             }
         )
 
+    def _repr_html_(self) -> str:
+        import html
+
+        source = self.source.path and Path(self.source.path).name
+        rows = [
+            ("nodes", f"{self.n_nodes:,}"),
+            ("edges", f"{self.n_edges:,}"),
+            ("walkable length", f"{self.edge_length.sum() / 1000:,.1f} km"),
+            ("connected pieces", f"{int(self.component.max()) + 1 if self.n_nodes else 0:,}"),
+            ("bounds (W, S, E, N)", ", ".join(f"{v:.5f}" for v in self.bounds)),
+            ("source", f"{self.source.kind}{': ' + source if source else ''}"),
+            ("OSM snapshot", str(self.source.snapshot or "unknown")),
+        ]
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<table><caption style='text-align:left'><b>WalkNetwork</b></caption>{body}</table>"
+
     def __repr__(self) -> str:
         return (
             f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, "
@@ -439,19 +476,3 @@ def _lonlat(xy: tuple[float, float], to_wgs) -> np.ndarray:
 def _shape_key(line: np.ndarray) -> tuple:
     # Rounded to ~1 cm so the two directed copies of one street compare equal.
     return tuple(np.round(line, 7).ravel().tolist())
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in blocks (remembered while its size and modification time stay the same)."""
-    stat = os.stat(path)
-    return _sha256_of(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-@lru_cache(maxsize=256)
-def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
-    # size and mtime_ns are part of the key: an edited file is hashed again.
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -7,26 +7,11 @@ byte-identical manifest, so runs can be compared and cached.
 from __future__ import annotations
 
 import platform
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from coverage_planner.network.graph import file_sha256
-
-OSM_ATTRIBUTION = (
-    "Map data © OpenStreetMap contributors, available under the Open Database License (ODbL) 1.0, "
-    "https://www.openstreetmap.org/copyright"
-)
-
-
-@lru_cache(maxsize=1)
-def package_version() -> str:
-    """Installed version of coverage-planner."""
-    try:
-        return metadata.version("coverage-planner")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+from coverage_planner._cache.keys import file_sha256
+from coverage_planner._meta import OSM_ATTRIBUTION, package_version
 
 
 def describe_input(path: str | Path, rows: int | None = None) -> dict[str, Any]:

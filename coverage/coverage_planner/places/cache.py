@@ -20,8 +20,8 @@ import pandas as pd
 import shapely
 
 from coverage_planner._cache.arrays import read_arrays, write_arrays
-from coverage_planner.network.graph import file_sha256
-from coverage_planner.outputs.manifest import package_version
+from coverage_planner._cache.keys import file_sha256
+from coverage_planner._meta import package_version
 from coverage_planner.places.reading import read_places
 
 

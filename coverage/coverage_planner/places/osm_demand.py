@@ -25,12 +25,12 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from coverage_planner import settings
+from coverage_planner._cache.keys import file_sha256
 from coverage_planner._errors import NetworkError
 from coverage_planner._geo import utm_crs_for
 from coverage_planner._io import atomic_path, write_text_atomic
+from coverage_planner._meta import OSM_ATTRIBUTION
 from coverage_planner._osmnx import osmnx_http_cache, use_our_http_cache
-from coverage_planner.network.graph import file_sha256
-from coverage_planner.outputs.manifest import OSM_ATTRIBUTION
 
 __all__ = [
     "DEMAND_COLUMNS",
