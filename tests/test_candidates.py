@@ -1,8 +1,4 @@
-"""Candidate sites (coverage_planner.plan.candidates): OSM features, grid nodes, merging; checked on the Monaco extract.
-
-Complements tests/test_site_candidates.py (separation, features over grid
-points, spacing errors are tested there).
-"""
+"""Candidate sites (coverage_planner.plan.candidates): OSM features, grid nodes, merging; checked on the Monaco extract."""
 
 from __future__ import annotations
 
@@ -11,9 +7,11 @@ from functools import cache
 import geopandas as gpd
 import numpy as np
 import osmium
+import pytest
 import shapely
 from conftest import raw_file
 
+from coverage_planner import DataError
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import snap_points
 from coverage_planner.network.graph import WalkNetwork
@@ -158,3 +156,19 @@ def test_merged_candidates_feed_a_location_problem():
     )
     solution = MCLP.from_access(matrix, k=5).solve()
     assert len(solution.selected_ids) == 5 and set(solution.selected_ids) <= set(pool["id"])
+
+
+def test_merged_candidates_keep_their_distance_and_prefer_features():
+    grid = candidates_on_grid(monaco(), 150)
+    merged = merge_candidates([osm_features(), grid], monaco(), min_separation_m=80)
+    xy = metric_xy(monaco(), merged)
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    np.fill_diagonal(d, np.inf)
+    assert d.min() >= 80
+    assert set(osm_features()["id"]) <= set(merged["id"])  # features come first: none is dropped for a grid point
+    assert merged["id"].is_unique
+
+
+def test_grid_spacing_must_be_positive():
+    with pytest.raises(DataError, match="positive"):
+        candidates_on_grid(monaco(), 0)
