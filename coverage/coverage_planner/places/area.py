@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from coverage_planner._errors import InputError, InputErrors
+from coverage_planner._errors import DataError, InputError, InputErrors
 from coverage_planner._geo import place_points
 from coverage_planner.places import china
 
@@ -48,7 +48,7 @@ def check_within_area(
     """
     min_lon, min_lat, max_lon, max_lat = map(float, bounds)
     if not (min_lon <= max_lon and min_lat <= max_lat):
-        raise ValueError(f"bounds must be (min_lon, min_lat, max_lon, max_lat), got {bounds}")
+        raise DataError(f"bounds must be (min_lon, min_lat, max_lon, max_lat), got {bounds}")
     if len(places) == 0:
         return
     metres_per_lon = _METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2))

@@ -26,6 +26,8 @@ import coordTransform as _ct
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from coverage_planner._errors import DataError
+
 __all__ = [
     "CHINA_BOUNDS",
     "CRS_ALIASES",
@@ -100,7 +102,7 @@ def normalize_crs(name: str) -> str:
         key = key.replace(junk, "")
     found = CRS_ALIASES.get(key)
     if found is None:
-        raise ValueError(
+        raise DataError(
             f"unknown coordinate system {name!r}; use one of wgs84 (WGS-84, GPS, OSM), "
             "gcj02 (GCJ-02, 火星坐标, 高德, Tencent) or bd09 (BD-09, 百度)"
         )

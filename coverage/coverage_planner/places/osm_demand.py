@@ -26,7 +26,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from coverage_planner import settings
 from coverage_planner._cache.keys import file_sha256
-from coverage_planner._errors import NetworkError
+from coverage_planner._errors import DataError, NetworkError
 from coverage_planner._geo import utm_crs_for
 from coverage_planner._io import atomic_path, write_text_atomic
 from coverage_planner._meta import OSM_ATTRIBUTION
@@ -132,7 +132,7 @@ def residential_areas(
         cannot find or has no boundary polygon for; no residential area at all.
     """
     if sum(x is not None for x in (places, polygon, bbox)) != 1:
-        raise ValueError("give exactly one of places, polygon or bbox")
+        raise DataError("give exactly one of places, polygon or bbox")
     place_list = [places] if isinstance(places, str) else list(places) if places is not None else None
     tags = dict(tags or RESIDENTIAL_TAGS)
     query = {
@@ -186,9 +186,9 @@ def demand_from_areas(areas: gpd.GeoDataFrame, *, extra_columns: Sequence[str] =
     """
     names = [*DEMAND_COLUMNS, *extra_columns]
     if clash := [c for c in extra_columns if c in DEMAND_COLUMNS or c in ("osm_id", "geometry")]:
-        raise ValueError(f"extra_columns {clash} are already written or would be read as the id")
+        raise DataError(f"extra_columns {clash} are already written or would be read as the id")
     if missing := [c for c in names if c not in areas.columns]:
-        raise ValueError(f"the areas have no column(s) {missing}")
+        raise DataError(f"the areas have no column(s) {missing}")
     return gpd.GeoDataFrame(areas[names].copy(), geometry=areas.geometry.to_crs("EPSG:4326"))
 
 
@@ -214,7 +214,7 @@ def write_demand(areas: gpd.GeoDataFrame, path: str | Path, *, extra_columns: Se
             frame.insert(len(DEMAND_COLUMNS) + 1, "lat", shapely.get_y(points))
             frame.to_csv(tmp, index=False, encoding="utf-8-sig")
         else:
-            raise ValueError(f"write demand as .gpkg, .geojson or .csv, not {path.suffix!r}")
+            raise DataError(f"write demand as .gpkg, .geojson or .csv, not {path.suffix!r}")
     return path
 
 

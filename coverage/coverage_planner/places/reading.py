@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage_planner._errors import InputError, InputErrors
+from coverage_planner._errors import DataError, InputError, InputErrors
 from coverage_planner._geo import place_points
 from coverage_planner.places import china
 from coverage_planner.places._tabular import (
@@ -138,6 +138,8 @@ def field_for_header(header: str) -> str | None:
         The canonical field (``"lon"``), or None for a column that is no place field.
     """
     return _ALIAS_TO_FIELD.get(_norm(header))
+
+
 _STATUS_LOOKUP = {a.casefold(): value for value, names in STATUS_ALIASES.items() for a in names}
 
 
@@ -211,11 +213,11 @@ def read_places(
     """
     path = Path(path)
     if kind not in PLACE_KINDS:
-        raise ValueError(f"kind must be one of {PLACE_KINDS}, not {kind!r}")
+        raise DataError(f"kind must be one of {PLACE_KINDS}, not {kind!r}")
     default_crs = china.normalize_crs(default_crs)
     reserved = set(PLACE_COLUMNS) | set(OPTIONAL_COLUMNS)
     if clash := [c for c in keep_columns if c in reserved]:
-        raise ValueError(f"keep_columns {clash} are already output columns of the schema")
+        raise DataError(f"keep_columns {clash} are already output columns of the schema")
     if not path.is_file():
         raise InputError(path, "file not found" if not path.exists() else "not a file")
     table = read_raw(path, sheet=sheet, is_header=looks_like_header)
