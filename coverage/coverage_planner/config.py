@@ -71,10 +71,14 @@ class WalkConfig:
 
 @dataclass(frozen=True)
 class GeocodeConfig:
-    """Where answers of OSM's geocoder are kept, and whether it may be asked online."""
+    """Where answers of OSM's geocoder are kept, and whether it may be asked online (off unless asked for).
+
+    A 地址查询 can hold a person's address, so nothing is sent unless the
+    scenario says ``[geocode] online = true``.
+    """
 
     cache_file: Path
-    online: bool = True
+    online: bool = False
 
 
 @dataclass(frozen=True)
@@ -319,7 +323,7 @@ class _Reader:
         cache = table.get("cache", "geocode_cache.json")
         if not isinstance(cache, str) or not cache:
             raise self.fail("geocode.cache", "must be a file path (a string)")
-        online = table.get("online", True)
+        online = table.get("online", False)
         if not isinstance(online, bool):
             raise self.fail("geocode.online", "must be true or false")
         return GeocodeConfig((self.base_dir / cache).resolve(), online)

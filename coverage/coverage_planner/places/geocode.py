@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from coverage_planner._io import write_text_atomic
+
+
+class GeocodeNotice(UserWarning):
+    """Said once before the first query leaves this machine: what is sent, and to where."""
 
 
 class GeocodeUnavailable(Exception):
@@ -27,11 +32,13 @@ class OsmGeocoder:
     Parameters
     ----------
     cache_file : the JSON cache (created when the first answer arrives).
-    online : ask Nominatim for queries not in the cache; when False, an
-        uncached query raises `GeocodeUnavailable`.
+    online : ask Nominatim for queries not in the cache (off by default: a
+        query can hold a person's address); when False, an uncached query
+        raises `GeocodeUnavailable`. The first query sent says once, as a
+        `GeocodeNotice` warning, what is sent and to where.
     """
 
-    def __init__(self, cache_file: str | Path, *, online: bool = True) -> None:
+    def __init__(self, cache_file: str | Path, *, online: bool = False) -> None:
         self.cache_file = Path(cache_file)
         self.online = online
         self.asked_online = 0
@@ -47,7 +54,17 @@ class OsmGeocoder:
             if self.unreachable:
                 raise GeocodeUnavailable(self.unreachable)
             if not self.online:
-                raise GeocodeUnavailable("it is not in the geocode cache and online lookups are off")
+                raise GeocodeUnavailable(
+                    "it is not in the geocode cache and online lookups are off ([geocode] online = true turns them on)"
+                )
+            if self.asked_online == 0:
+                warnings.warn(
+                    f"geocoding online: the 地址查询 texts not yet in {self.cache_file.name} are sent, one by one, to "
+                    "OpenStreetMap's public Nominatim service (nominatim.openstreetmap.org, through osmnx); "
+                    "[geocode] online = false stops it",
+                    GeocodeNotice,
+                    stacklevel=3,
+                )
             self._cache[key] = self._ask(key)
             self.asked_online += 1
             write_text_atomic(
