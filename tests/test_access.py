@@ -11,7 +11,7 @@ import pytest
 import shapely
 from reference import networkx_walk_distances
 
-from coverage_planner.access.matrix import AccessMatrix, _kernel
+from coverage_planner.access.matrix import AccessMatrix, kernel_available
 from coverage_planner.access.snapping import snap_points
 
 CUTOFF_M = 1500.0
@@ -35,7 +35,7 @@ def dense(matrix):
 
 ENGINES = [
     pytest.param(
-        "c", marks=pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")
+        "c", marks=pytest.mark.skipif(not kernel_available(), reason="C walk kernel not built (no compiler at install)")
     ),
     "scipy",
 ]
@@ -155,7 +155,7 @@ def test_chunking_does_not_change_the_result(monaco):
     assert np.array_equal(one.metres, other.metres)
 
 
-@pytest.mark.skipif(_kernel is None, reason="C walk kernel not built (no compiler at install)")
+@pytest.mark.skipif(not kernel_available(), reason="C walk kernel not built (no compiler at install)")
 def test_c_kernel_and_scipy_give_identical_pairs_on_andorra():
     from conftest import raw_file
 

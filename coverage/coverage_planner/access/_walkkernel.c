@@ -8,17 +8,38 @@
  * so the cost grows with the walk and the places, not with the city. Demand places are read straight off each settled
  * node, so the output is the sparse (source, place, metres) list directly.
  *
- * Inputs are any contiguous buffers (NumPy arrays); no NumPy headers needed.
+ * Two entry points, both keyword-only:
+ *   Graph(n_nodes=, indptr=, indices=, weights=) copies and checks the network's CSR once;
+ *   bounded_walks(graph=, <source and place arrays>, n_places=, cutoff=) checks its own
+ *   arrays on every call and runs the searches.
+ * The CSR is checked when the Graph is built, not per call: a call costs what its walks
+ * and places cost, and scanning the whole network on every chunk of sites would break that.
+ * Every index the searches follow is checked at this boundary (dtype through the buffer
+ * format, lengths, ranges), so no input reaches memory outside its array; bad input raises
+ * ValueError naming the argument and the first bad position.
+ *
+ * Inputs are C-contiguous one-dimensional buffers (NumPy arrays); no NumPy headers needed.
  * Edge targets are int32 (half the memory traffic of int64; 2^31 nodes is
  * far beyond any city), everything else int64/float64.
- * The GIL is released while computing, so Python threads can share the work.
+ * The GIL is released while computing, so Python threads can share the work; the arrays
+ * passed to bounded_walks must not be modified while it runs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Thread-local storage: C11 keyword, MSVC's spelling, or the GCC/Clang extension. */
+#if defined(_MSC_VER)
+#define THREAD_LOCAL __declspec(thread)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define THREAD_LOCAL _Thread_local
+#else
+#define THREAD_LOCAL __thread
+#endif
 
 typedef struct { double d; int64_t node; } Item;  /* 16 bytes either way */
 /* A 4-ary heap: half the levels of a binary one, and a node's children share a cache line. */
@@ -100,9 +121,9 @@ static int cmp_int64(const void *a, const void *b) {
  * network: distances stay INFINITY and list heads -1 outside a search (every entry a search
  * sets is reset before it returns), so a new call only extends the arrays when the network
  * is larger than any before. */
-static __thread double *scratch_dist;
-static __thread int64_t *scratch_touched, *scratch_head;
-static __thread int64_t scratch_cap;
+static THREAD_LOCAL double *scratch_dist;
+static THREAD_LOCAL int64_t *scratch_touched, *scratch_head;
+static THREAD_LOCAL int64_t scratch_cap;
 
 static int scratch_reserve(int64_t n) {
     if (n <= scratch_cap) return 0;
@@ -118,20 +139,39 @@ static int scratch_reserve(int64_t n) {
     return 0;
 }
 
-/* Returns 0 on success, -1 when out of memory. Pairs come out sorted by source, then place.
- * Demand entries are (node, place, metres from that node to the place), two per place;
- * places on the source's own edge are also reached straight along it: entries
- * edge_lo[k]..edge_hi[k] of (edge_dem_idx, edge_dem_along). */
-static int run(
-    int64_t n_nodes, const int64_t *indptr, const int32_t *indices, const double *weights,
-    int64_t n_src, const int64_t *src_a, const double *off_a, const int64_t *src_b, const double *off_b,
-    const double *budget, int64_t n_dem, int64_t n_entries, const int64_t *dem_node, const int64_t *dem_idx,
-    const double *dem_off, const int64_t *edge_lo, const int64_t *edge_hi, const double *src_along,
-    const int64_t *edge_dem_idx, const double *edge_dem_along, const int64_t *src_id, const double *src_leg,
-    const double *dem_leg, double cutoff, Pairs *out)
-{
+/* The network, copied and checked once (see GraphType below). */
+typedef struct {
+    PyObject_HEAD
+    int64_t n_nodes, n_edges;
+    int64_t *indptr;
+    int32_t *indices;
+    double *weights;
+} Graph;
+
+/* One call's sources and places, all checked before run() sees them.
+ * Source k starts at src_a[k] / src_b[k] at off_a[k] / off_b[k] metres with budget[k]
+ * network metres to spend (negative: skip it). Demand entries are (node, place, metres
+ * from that node to the place), two per place; places on the source's own edge are also
+ * reached straight along it: entries edge_lo[k]..edge_hi[k] of (edge_dem_idx, edge_dem_along). */
+typedef struct {
+    int64_t n_src;
+    const int64_t *src_a, *src_b, *edge_lo, *edge_hi, *src_id;
+    const double *off_a, *off_b, *budget, *src_along, *src_leg;
+    int64_t n_places, n_entries;
+    const int64_t *dem_node, *dem_idx, *edge_dem_idx;
+    const double *dem_off, *edge_dem_along, *dem_leg;
+    double cutoff;
+} Walks;
+
+/* Returns 0 on success, -1 when out of memory. Pairs come out sorted by source, then place. */
+static int run(const Graph *g, const Walks *walks, Pairs *out) {
+    const Walks w_copy = *walks, *w = &w_copy;  /* a local copy: stores to the outputs cannot alias it */
+    const int64_t n_dem = w->n_places, n_entries = w->n_entries;
+    const int64_t *indptr = g->indptr, *dem_node = w->dem_node, *dem_idx = w->dem_idx;
+    const int32_t *indices = g->indices;
+    const double *weights = g->weights, *dem_off = w->dem_off;
     int status = -1;
-    if (scratch_reserve(n_nodes ? n_nodes : 1)) return -1;
+    if (scratch_reserve(g->n_nodes ? g->n_nodes : 1)) return -1;
     double *dist = scratch_dist;
     int64_t *touched = scratch_touched, *head = scratch_head;
     double *best = malloc((size_t)(n_dem ? n_dem : 1) * sizeof(double));
@@ -144,24 +184,24 @@ static int run(
     /* Node -> its demand entries, as linked lists threaded through `next`. */
     for (int64_t e = 0; e < n_entries; e++) { next[e] = head[dem_node[e]]; head[dem_node[e]] = e; }
 
-    for (int64_t k = 0; k < n_src; k++) {
-        double limit = budget[k];
+    for (int64_t k = 0; k < w->n_src; k++) {
+        double limit = w->budget[k];
         int64_t n_touched_dem = 0;
         n_touched = 0;
         if (!(limit >= 0)) continue;
-        for (int64_t e = edge_lo[k]; e < edge_hi[k]; e++) {
-            double cand = fabs(edge_dem_along[e] - src_along[k]);
-            int64_t j = edge_dem_idx[e];
+        for (int64_t e = w->edge_lo[k]; e < w->edge_hi[k]; e++) {
+            double cand = fabs(w->edge_dem_along[e] - w->src_along[k]);
+            int64_t j = w->edge_dem_idx[e];
             if (cand <= limit && cand < best[j]) {
                 if (best[j] == INFINITY) touched_dem[n_touched_dem++] = j;
                 best[j] = cand;
             }
         }
-        const int64_t starts[2] = {src_a[k], src_b[k]};
-        const double offs[2] = {off_a[k], off_b[k]};
+        const int64_t starts[2] = {w->src_a[k], w->src_b[k]};
+        const double offs[2] = {w->off_a[k], w->off_b[k]};
         for (int s = 0; s < 2; s++) {
             int64_t x = starts[s];
-            if (x < 0 || offs[s] > limit || !(offs[s] < dist[x])) continue;
+            if (offs[s] > limit || !(offs[s] < dist[x])) continue;
             if (dist[x] == INFINITY) touched[n_touched++] = x;
             dist[x] = offs[s];
             if (heap_push(&heap, offs[s], x)) goto done;
@@ -191,17 +231,19 @@ static int run(
         }
         /* Places in increasing order: sort the few reached, or scan all places when scanning is
          * cheaper (a scan costs under a nanosecond a place, qsort tens per element reached). */
+        const int64_t id = w->src_id[k];
+        const double leg = w->src_leg[k];
         if (n_touched_dem * 48 < n_dem) {
             qsort(touched_dem, (size_t)n_touched_dem, sizeof(int64_t), cmp_int64);
             for (int64_t t = 0; t < n_touched_dem; t++) {
                 int64_t j = touched_dem[t];
-                if (emit(out, src_id[k], j, best[j], src_leg[k], dem_leg[j], cutoff)) goto done;
+                if (emit(out, id, j, best[j], leg, w->dem_leg[j], w->cutoff)) goto done;
                 best[j] = INFINITY;
             }
         } else {
             for (int64_t j = 0; j < n_dem; j++) {
                 if (best[j] == INFINITY) continue;
-                if (emit(out, src_id[k], j, best[j], src_leg[k], dem_leg[j], cutoff)) goto done;
+                if (emit(out, id, j, best[j], leg, w->dem_leg[j], w->cutoff)) goto done;
                 best[j] = INFINITY;
             }
         }
@@ -217,40 +259,372 @@ done:
     return status;
 }
 
-static int check(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, const char *name) {
-    if (b->len != itemsize * count) {
-        PyErr_Format(PyExc_ValueError, "%s: expected %zd items of %zd bytes, got %zd bytes", name, count, itemsize, b->len);
+/* ------------------------------------------------------------------ boundary checks */
+
+typedef enum { INT64, INT32, FLOAT64 } Kind;
+static const char *const kind_name[] = {"int64", "int32", "float64"};
+
+/* The single type code of a native-byte-order buffer format ('@', '=' or the native '<'/'>'
+ * prefix allowed), or 0 when the format is anything else. */
+static char format_code(const Py_buffer *b) {
+    const uint16_t one = 1;
+    const int little = *(const unsigned char *)&one;
+    const char *f = b->format ? b->format : "B";
+    if (*f == '@' || *f == '=' || *f == (little ? '<' : '>') || (!little && *f == '!')) f++;
+    return f[0] && !f[1] ? f[0] : 0;
+}
+
+static int has_kind(const Py_buffer *b, Kind kind) {
+    char c = format_code(b);
+    switch (kind) {
+    case INT64: return (c == 'l' || c == 'q') && b->itemsize == 8;
+    case INT32: return (c == 'i' || c == 'l') && b->itemsize == 4;
+    default: return c == 'd' && b->itemsize == 8;
+    }
+}
+
+/* A NumPy-style name for a buffer's element type, for error messages. */
+static void describe(const Py_buffer *b, char *out, size_t size) {
+    char c = format_code(b);
+    int bits = (int)(8 * b->itemsize);
+    if (!c) snprintf(out, size, "buffer format '%.20s'", b->format ? b->format : "B");
+    else if (c == 'd' || c == 'f' || c == 'e') snprintf(out, size, "float%d", bits);
+    else if (strchr("bhilqn", c)) snprintf(out, size, "int%d", bits);
+    else if (strchr("BHILQN", c)) snprintf(out, size, "uint%d", bits);
+    else if (c == '?') snprintf(out, size, "bool");
+    else snprintf(out, size, "buffer format '%c'", c);
+}
+
+/* A C-contiguous one-dimensional buffer of `kind`; raises and returns -1 otherwise. */
+static int get_view(PyObject *obj, const char *name, Kind kind, Py_buffer *view) {
+    if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a one-dimensional %s array, not %.100s", name, kind_name[kind],
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "%s must be a C-contiguous one-dimensional %s array", name, kind_name[kind]);
+        return -1;
+    }
+    if (view->ndim != 1) {
+        PyErr_Format(PyExc_ValueError, "%s must be one-dimensional, got %d dimensions", name, view->ndim);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (!has_kind(view, kind)) {
+        char got[64];
+        describe(view, got, sizeof got);
+        PyErr_Format(PyExc_ValueError, "%s must be %s (native byte order), got %s", name, kind_name[kind], got);
+        PyBuffer_Release(view);
         return -1;
     }
     return 0;
 }
 
-static PyObject *bounded_walks(PyObject *self, PyObject *args) {
-    Py_buffer ip, ix, w, sa, oa, sb, ob, bu, dn, di, dof, elo, ehi, sal, ei, eal, sid, sl, dl;
-    long long n_nodes, n_dem;
+static Py_ssize_t count(const Py_buffer *b) { return b->len / b->itemsize; }
+
+static int check_count(const Py_buffer *b, const char *name, Py_ssize_t expected, const char *what) {
+    if (count(b) == expected) return 0;
+    PyErr_Format(PyExc_ValueError, "%s has %zd items, expected %zd (%s)", name, count(b), expected, what);
+    return -1;
+}
+
+/* Every value in [0, n). The first pass has no early exit (the usual, all-good case is one tight loop);
+ * only a bad array is scanned again to find where. */
+static int check_range64(const int64_t *v, Py_ssize_t len, const char *name, int64_t n, const char *what) {
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < len; i++) bad |= (uint64_t)v[i] >= (uint64_t)n;
+    if (!bad) return 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (v[i] < 0 || v[i] >= n) {
+            PyErr_Format(PyExc_ValueError, "%s[%zd] = %lld is outside [0, %lld) (%s)", name, i, (long long)v[i],
+                         (long long)n, what);
+            return -1;
+        }
+    return 0;
+}
+
+static int check_range32(const int32_t *v, Py_ssize_t len, const char *name, int64_t n, const char *what) {
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < len; i++) bad |= (int64_t)v[i] < 0 || (int64_t)v[i] >= n;
+    if (!bad) return 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (v[i] < 0 || v[i] >= n) {
+            PyErr_Format(PyExc_ValueError, "%s[%zd] = %d is outside [0, %lld) (%s)", name, i, (int)v[i],
+                         (long long)n, what);
+            return -1;
+        }
+    return 0;
+}
+
+typedef enum { ANY_BUT_NAN, FINITE, FINITE_NONNEG } Rule;
+
+static int bad_double(double x, Rule rule) {
+    switch (rule) {
+    case ANY_BUT_NAN: return x != x;
+    case FINITE: return !(x >= -DBL_MAX && x <= DBL_MAX);
+    default: return !(x >= 0 && x <= DBL_MAX);
+    }
+}
+
+static int raise_bad_double(const char *name, Py_ssize_t i, double x, Rule rule) {
+    static const char *const want[] = {"a number (not NaN)", "finite", "finite and non-negative"};
+    char *text = PyOS_double_to_string(x, 'r', 0, 0, NULL);
+    if (!text) return -1;
+    if (i < 0) PyErr_Format(PyExc_ValueError, "%s = %s must be %s", name, text, want[rule]);
+    else PyErr_Format(PyExc_ValueError, "%s[%zd] = %s must be %s", name, i, text, want[rule]);
+    PyMem_Free(text);
+    return -1;
+}
+
+static int check_doubles(const double *v, Py_ssize_t len, const char *name, Rule rule) {
+    int bad = 0;
+    switch (rule) {  /* one branch-free loop per rule, as in check_range64 */
+    case ANY_BUT_NAN: for (Py_ssize_t i = 0; i < len; i++) bad |= v[i] != v[i]; break;
+    case FINITE: for (Py_ssize_t i = 0; i < len; i++) bad |= !(v[i] >= -DBL_MAX) | !(v[i] <= DBL_MAX); break;
+    default: for (Py_ssize_t i = 0; i < len; i++) bad |= !(v[i] >= 0) | !(v[i] <= DBL_MAX); break;
+    }
+    if (!bad) return 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (bad_double(v[i], rule)) return raise_bad_double(name, i, v[i], rule);
+    return 0;
+}
+
+/* Keyword-only arguments all required: "|$" parses them as optional, so say which one is missing. */
+static int require(PyObject *const *objs, char *const *names, const char *func) {
+    for (int i = 0; names[i]; i++)
+        if (!objs[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required keyword argument '%s'", func, names[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* When argument parsing failed: name a positional use or an unknown keyword (CPython may only say "takes at
+ * most N arguments"), else keep its message. Only on the error path, so calls do not pay for it. */
+static PyObject *call_error(PyObject *args, PyObject *kwargs, char *const *names, const char *func) {
+    if (!PyErr_ExceptionMatches(PyExc_TypeError)) return NULL;
+    if (PyTuple_GET_SIZE(args)) {
+        PyErr_Clear();
+        return PyErr_Format(PyExc_TypeError, "%s() takes keyword arguments only (%zd given by position)", func,
+                            PyTuple_GET_SIZE(args));
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (kwargs && PyDict_Next(kwargs, &pos, &key, &value)) {
+        int known = 0;
+        for (int i = 0; names[i] && !known; i++)
+            known = PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, names[i]) == 0;
+        if (!known) {
+            PyErr_Clear();
+            return PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", func, key);
+        }
+    }
+    return NULL;
+}
+
+static int as_int64(PyObject *obj, const char *name, long long *out) {
+    *out = PyLong_AsLongLong(obj);
+    if (*out != -1 || !PyErr_Occurred()) return 0;
+    if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be an integer, not %.100s", name, Py_TYPE(obj)->tp_name);
+    }
+    return -1;
+}
+
+static int as_double(PyObject *obj, const char *name, double *out) {
+    *out = PyFloat_AsDouble(obj);
+    if (*out != -1.0 || !PyErr_Occurred()) return 0;
+    if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a number, not %.100s", name, Py_TYPE(obj)->tp_name);
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ Graph */
+
+static void Graph_dealloc(Graph *self) {
+    free(self->indptr);
+    free(self->indices);
+    free(self->weights);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Copies the CSR (so it cannot change after the check) and checks the copy: indptr starts at 0,
+ * never decreases and ends at len(indices); every target is a node; every length finite, >= 0. */
+static PyObject *Graph_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"n_nodes", "indptr", "indices", "weights", NULL};
+    PyObject *o[4] = {NULL, NULL, NULL, NULL};
+    long long n_nodes;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOO:Graph", names, &o[0], &o[1], &o[2], &o[3]))
+        return call_error(args, kwargs, names, "Graph");
+    if (require(o, names, "Graph") || as_int64(o[0], "n_nodes", &n_nodes)) return NULL;
+    if (n_nodes < 0) return PyErr_Format(PyExc_ValueError, "n_nodes = %lld must be non-negative", n_nodes);
+    Py_buffer ip, ix, w;
+    if (get_view(o[1], "indptr", INT64, &ip)) return NULL;
+    if (get_view(o[2], "indices", INT32, &ix)) { PyBuffer_Release(&ip); return NULL; }
+    if (get_view(o[3], "weights", FLOAT64, &w)) { PyBuffer_Release(&ip); PyBuffer_Release(&ix); return NULL; }
+    Graph *self = NULL;
+    Py_ssize_t n_edges = count(&ix);
+    if (count(&ip) - 1 != n_nodes) {
+        PyErr_Format(PyExc_ValueError, "indptr has %zd items, expected n_nodes + 1 = %lld", count(&ip), n_nodes + 1);
+        goto release;
+    }
+    if (check_count(&w, "weights", n_edges, "one per entry of indices")) goto release;
+    self = (Graph *)type->tp_alloc(type, 0);
+    if (!self) goto release;
+    self->n_nodes = n_nodes;
+    self->n_edges = n_edges;
+    self->indptr = malloc((size_t)ip.len);
+    self->indices = malloc(ix.len ? (size_t)ix.len : 1);
+    self->weights = malloc(w.len ? (size_t)w.len : 1);
+    if (!self->indptr || !self->indices || !self->weights) { PyErr_NoMemory(); goto fail; }
+    memcpy(self->indptr, ip.buf, (size_t)ip.len);
+    memcpy(self->indices, ix.buf, (size_t)ix.len);
+    memcpy(self->weights, w.buf, (size_t)w.len);
+    const int64_t *p = self->indptr;
+    if (p[0] != 0) { PyErr_Format(PyExc_ValueError, "indptr[0] = %lld must be 0", (long long)p[0]); goto fail; }
+    int decreasing = 0;
+    for (int64_t i = 0; i < n_nodes; i++) decreasing |= p[i + 1] < p[i];
+    if (decreasing)
+        for (int64_t i = 0; i < n_nodes; i++)
+            if (p[i + 1] < p[i]) {
+                PyErr_Format(PyExc_ValueError, "indptr[%lld] = %lld is less than indptr[%lld] = %lld: indptr must not decrease",
+                             (long long)(i + 1), (long long)p[i + 1], (long long)i, (long long)p[i]);
+                goto fail;
+            }
+    if (p[n_nodes] != n_edges) {
+        PyErr_Format(PyExc_ValueError, "indptr[%lld] = %lld must equal len(indices) = %zd", n_nodes,
+                     (long long)p[n_nodes], n_edges);
+        goto fail;
+    }
+    if (check_range32(self->indices, n_edges, "indices", n_nodes, "n_nodes") ||
+        check_doubles(self->weights, n_edges, "weights", FINITE_NONNEG))
+        goto fail;
+    goto release;
+fail:
+    Py_CLEAR(self);
+release:
+    PyBuffer_Release(&ip); PyBuffer_Release(&ix); PyBuffer_Release(&w);
+    return (PyObject *)self;
+}
+
+static PyObject *Graph_n_nodes(Graph *self, void *closure) { return PyLong_FromLongLong(self->n_nodes); }
+static PyObject *Graph_n_edges(Graph *self, void *closure) { return PyLong_FromLongLong(self->n_edges); }
+
+static PyGetSetDef Graph_getset[] = {
+    {"n_nodes", (getter)Graph_n_nodes, NULL, "Number of nodes.", NULL},
+    {"n_edges", (getter)Graph_n_edges, NULL, "Number of directed CSR entries.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject GraphType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "coverage_planner.access._walkkernel.Graph",
+    .tp_basicsize = sizeof(Graph),
+    .tp_dealloc = (destructor)Graph_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Graph(*, n_nodes, indptr, indices, weights)\n\n"
+              "A walking network for bounded_walks: CSR rows int64 (n_nodes + 1, from 0, non-decreasing, ending at\n"
+              "len(indices)), targets int32 in [0, n_nodes), lengths float64 (finite, >= 0). The arrays are copied\n"
+              "and checked once here (ValueError naming the argument and position), so calls need not rescan them.",
+    .tp_getset = Graph_getset,
+    .tp_new = Graph_new,
+};
+
+/* ---------------------------------------------------------------- bounded_walks */
+
+/* The array arguments, in this order after `graph` (then n_places and cutoff). */
+enum { SRC_A, OFF_A, SRC_B, OFF_B, BUDGET, EDGE_LO, EDGE_HI, SRC_ALONG, SRC_ID, SRC_LEG,
+       DEM_NODE, DEM_IDX, DEM_OFF, EDGE_DEM_IDX, EDGE_DEM_ALONG, DEM_LEG, N_ARRAYS };
+static const Kind array_kind[N_ARRAYS] = {INT64, FLOAT64, INT64, FLOAT64, FLOAT64, INT64, INT64, FLOAT64, INT64,
+                                          FLOAT64, INT64, INT64, FLOAT64, INT64, FLOAT64, FLOAT64};
+
+static PyObject *bounded_walks(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"graph", "src_a", "off_a", "src_b", "off_b", "budget", "edge_lo", "edge_hi",
+                            "src_along", "src_id", "src_leg", "dem_node", "dem_idx", "dem_off", "edge_dem_idx",
+                            "edge_dem_along", "dem_leg", "n_places", "cutoff", NULL};
+    PyObject *o[N_ARRAYS + 3] = {NULL};
+    long long n_places;
     double cutoff;
-    if (!PyArg_ParseTuple(args, "Ly*y*y*y*y*y*y*y*Ly*y*y*y*y*y*y*y*y*y*y*d", &n_nodes, &ip, &ix, &w, &sa, &oa, &sb, &ob, &bu,
-                          &n_dem, &dn, &di, &dof, &elo, &ehi, &sal, &ei, &eal, &sid, &sl, &dl, &cutoff))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOOOOOOOOOOOOOOOO:bounded_walks", names, &o[0], &o[1], &o[2],
+                                     &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
+                                     &o[14], &o[15], &o[16], &o[17], &o[18]))
+        return call_error(args, kwargs, names, "bounded_walks");
+    if (require(o, names, "bounded_walks")) return NULL;
+    if (!PyObject_TypeCheck(o[0], &GraphType))
+        return PyErr_Format(PyExc_TypeError, "graph must be a Graph(n_nodes=, indptr=, indices=, weights=), not %.100s",
+                            Py_TYPE(o[0])->tp_name);
+    Graph *g = (Graph *)o[0];
+    if (as_int64(o[N_ARRAYS + 1], "n_places", &n_places) || as_double(o[N_ARRAYS + 2], "cutoff", &cutoff)) return NULL;
+    if (n_places < 0) return PyErr_Format(PyExc_ValueError, "n_places = %lld must be non-negative", n_places);
+    if (bad_double(cutoff, FINITE_NONNEG)) {
+        raise_bad_double("cutoff", -1, cutoff, FINITE_NONNEG);
         return NULL;
+    }
+
+    Py_buffer v[N_ARRAYS];
+    int held = 0;
+    for (; held < N_ARRAYS; held++)
+        if (get_view(o[held + 1], names[held + 1], array_kind[held], &v[held])) break;
     PyObject *result = NULL;
     Pairs out = {0};
-    Py_ssize_t n_src = sa.len / 8, n_edges = ix.len / 4, n_entries = dn.len / 8, n_edge_entries = ei.len / 8;
-    if (check(&ip, 8, n_nodes + 1, "indptr") || check(&w, 8, n_edges, "weights") || check(&oa, 8, n_src, "off_a") ||
-        check(&sb, 8, n_src, "src_b") || check(&ob, 8, n_src, "off_b") || check(&bu, 8, n_src, "budget") ||
-        check(&di, 8, n_entries, "dem_idx") || check(&dof, 8, n_entries, "dem_off") ||
-        check(&elo, 8, n_src, "edge_lo") || check(&ehi, 8, n_src, "edge_hi") || check(&sal, 8, n_src, "src_along") ||
-        check(&eal, 8, n_edge_entries, "edge_dem_along") ||
-        check(&sid, 8, n_src, "src_id") || check(&sl, 8, n_src, "src_leg") || check(&dl, 8, n_dem, "dem_leg"))
+    if (held < N_ARRAYS) goto release;
+#define NAME(i) names[(i) + 1]
+#define I64(i) ((const int64_t *)v[i].buf)
+#define F64(i) ((const double *)v[i].buf)
+    const Py_ssize_t n_src = count(&v[SRC_A]), n_entries = count(&v[DEM_NODE]), n_edge = count(&v[EDGE_DEM_IDX]);
+    /* Lengths: per source, per demand entry, per on-edge entry, per place. */
+    for (int i = OFF_A; i <= SRC_LEG; i++)
+        if (check_count(&v[i], NAME(i), n_src, "one per source, like src_a")) goto release;
+    if (check_count(&v[DEM_IDX], "dem_idx", n_entries, "one per demand entry, like dem_node") ||
+        check_count(&v[DEM_OFF], "dem_off", n_entries, "one per demand entry, like dem_node") ||
+        check_count(&v[EDGE_DEM_ALONG], "edge_dem_along", n_edge, "one per on-edge entry, like edge_dem_idx") ||
+        check_count(&v[DEM_LEG], "dem_leg", (Py_ssize_t)n_places, "n_places"))
         goto release;
-    /* Node indices are trusted below: check them once here. */
-    const int64_t *nodes = dn.buf;
-    for (Py_ssize_t e = 0; e < n_entries; e++)
-        if (nodes[e] < 0 || nodes[e] >= n_nodes) { PyErr_SetString(PyExc_ValueError, "dem_node: node index out of range"); goto release; }
+    /* Every index the searches follow, and every number they add. */
+    if (check_range64(I64(SRC_A), n_src, "src_a", g->n_nodes, "graph.n_nodes") ||
+        check_range64(I64(SRC_B), n_src, "src_b", g->n_nodes, "graph.n_nodes") ||
+        check_range64(I64(DEM_NODE), n_entries, "dem_node", g->n_nodes, "graph.n_nodes") ||
+        check_range64(I64(DEM_IDX), n_entries, "dem_idx", n_places, "n_places") ||
+        check_range64(I64(EDGE_DEM_IDX), n_edge, "edge_dem_idx", n_places, "n_places"))
+        goto release;
+    const int64_t *lo = I64(EDGE_LO), *hi = I64(EDGE_HI);
+    for (Py_ssize_t k = 0; k < n_src; k++)
+        if (!(0 <= lo[k] && lo[k] <= hi[k] && hi[k] <= n_edge)) {
+            PyErr_Format(PyExc_ValueError,
+                         "edge_lo[%zd] = %lld, edge_hi[%zd] = %lld: need 0 <= edge_lo <= edge_hi <= len(edge_dem_idx) = %zd",
+                         k, (long long)lo[k], k, (long long)hi[k], n_edge);
+            goto release;
+        }
+    if (check_doubles(F64(OFF_A), n_src, "off_a", FINITE_NONNEG) ||
+        check_doubles(F64(OFF_B), n_src, "off_b", FINITE_NONNEG) ||
+        check_doubles(F64(BUDGET), n_src, "budget", ANY_BUT_NAN) ||
+        check_doubles(F64(SRC_ALONG), n_src, "src_along", FINITE) ||
+        check_doubles(F64(SRC_LEG), n_src, "src_leg", FINITE_NONNEG) ||
+        check_doubles(F64(DEM_OFF), n_entries, "dem_off", FINITE_NONNEG) ||
+        check_doubles(F64(EDGE_DEM_ALONG), n_edge, "edge_dem_along", FINITE) ||
+        check_doubles(F64(DEM_LEG), (Py_ssize_t)n_places, "dem_leg", FINITE_NONNEG))
+        goto release;
+    const Walks walks = {
+        .n_src = n_src, .src_a = I64(SRC_A), .src_b = I64(SRC_B), .edge_lo = lo, .edge_hi = hi,
+        .src_id = I64(SRC_ID), .off_a = F64(OFF_A), .off_b = F64(OFF_B), .budget = F64(BUDGET),
+        .src_along = F64(SRC_ALONG), .src_leg = F64(SRC_LEG), .n_places = n_places, .n_entries = n_entries,
+        .dem_node = I64(DEM_NODE), .dem_idx = I64(DEM_IDX), .edge_dem_idx = I64(EDGE_DEM_IDX),
+        .dem_off = F64(DEM_OFF), .edge_dem_along = F64(EDGE_DEM_ALONG), .dem_leg = F64(DEM_LEG), .cutoff = cutoff,
+    };
+#undef NAME
+#undef I64
+#undef F64
     int status;
+    Py_INCREF(g);  /* the searches read it without the GIL */
     Py_BEGIN_ALLOW_THREADS
-    status = run(n_nodes, ip.buf, ix.buf, w.buf, n_src, sa.buf, oa.buf, sb.buf, ob.buf, bu.buf, n_dem, n_entries, dn.buf,
-                 di.buf, dof.buf, elo.buf, ehi.buf, sal.buf, ei.buf, eal.buf, sid.buf, sl.buf, dl.buf, cutoff, &out);
+    status = run(g, &walks, &out);
     Py_END_ALLOW_THREADS
+    Py_DECREF(g);
     if (status) { PyErr_NoMemory(); goto release; }
     /* y# turns a NULL pointer into None: hand it an empty string instead. */
     result = Py_BuildValue(
@@ -259,22 +633,33 @@ static PyObject *bounded_walks(PyObject *self, PyObject *args) {
         out.size ? (const char *)out.dist : "", (Py_ssize_t)(out.size * 8));
 release:
     free(out.row); free(out.col); free(out.dist);
-    PyBuffer_Release(&ip); PyBuffer_Release(&ix); PyBuffer_Release(&w); PyBuffer_Release(&sa); PyBuffer_Release(&oa);
-    PyBuffer_Release(&sb); PyBuffer_Release(&ob); PyBuffer_Release(&bu); PyBuffer_Release(&dn); PyBuffer_Release(&di);
-    PyBuffer_Release(&dof); PyBuffer_Release(&elo); PyBuffer_Release(&ehi); PyBuffer_Release(&sal); PyBuffer_Release(&ei);
-    PyBuffer_Release(&eal); PyBuffer_Release(&sid); PyBuffer_Release(&sl); PyBuffer_Release(&dl);
+    for (int i = 0; i < held; i++) PyBuffer_Release(&v[i]);
     return result;
 }
 
 static PyMethodDef methods[] = {
-    {"bounded_walks", bounded_walks, METH_VARARGS,
-     "bounded_walks(n_nodes, indptr, indices, weights, src_a, off_a, src_b, off_b, budget, n_dem, dem_node, dem_idx, dem_off,"
-     " edge_lo, edge_hi, src_along, edge_dem_idx, edge_dem_along, src_id, src_leg, dem_leg, cutoff)"
-     " -> (rows, cols, metres) as bytes of int64/int64/float64: every (source id, demand) pair whose walk, access legs"
-     " included, is within the cutoff (the network part within the source's budget)."},
+    {"bounded_walks", (PyCFunction)(void (*)(void))bounded_walks, METH_VARARGS | METH_KEYWORDS,
+     "bounded_walks(*, graph, src_a, off_a, src_b, off_b, budget, edge_lo, edge_hi, src_along, src_id, src_leg,"
+     " dem_node, dem_idx, dem_off, edge_dem_idx, edge_dem_along, dem_leg, n_places, cutoff)\n\n"
+     "-> (rows, cols, metres) as bytes of int64/int64/float64: every (source id, place) pair whose walk, access legs\n"
+     "included, is within the cutoff (the network part within the source's budget), sorted by source then place.\n\n"
+     "Per source k (int64 src_a, src_b, edge_lo, edge_hi, src_id; float64 the rest): it enters the graph at nodes\n"
+     "src_a[k] and src_b[k] (in [0, graph.n_nodes)) after off_a[k] and off_b[k] metres, may walk budget[k] metres\n"
+     "on the network (negative: skipped; NaN rejected), reaches the on-edge entries edge_lo[k]..edge_hi[k] straight\n"
+     "along its edge from src_along[k], is labelled src_id[k] in the output and adds its leg src_leg[k].\n"
+     "Per demand entry e (two per place, one per edge end): node dem_node[e], place dem_idx[e] in [0, n_places),\n"
+     "dem_off[e] metres between them. Per on-edge entry: place edge_dem_idx[e] at edge_dem_along[e] metres along.\n"
+     "Per place: its leg dem_leg. Offsets, legs and cutoff must be finite and non-negative.\n"
+     "Every array is checked on each call: ValueError names the argument and the first bad position."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_walkkernel", "Bounded multi-source Dijkstra.", -1, methods};
 
-PyMODINIT_FUNC PyInit__walkkernel(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__walkkernel(void) {
+    if (PyType_Ready(&GraphType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    if (PyModule_AddObjectRef(m, "Graph", (PyObject *)&GraphType) < 0) { Py_DECREF(m); return NULL; }
+    return m;
+}

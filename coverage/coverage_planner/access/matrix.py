@@ -11,6 +11,8 @@ edge when a site shares it).
 from __future__ import annotations
 
 import os
+import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,13 +21,49 @@ from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
+from coverage_planner import settings
 from coverage_planner.access.snapping import Snap
 from coverage_planner.network.graph import WalkNetwork
 
 try:  # the optional C kernel; without a compiler at install time SciPy does the work
     from coverage_planner.access import _walkkernel as _kernel
-except ImportError:  # pragma: no cover - depends on the build
+
+    _KERNEL_IMPORT_ERROR = ""
+except ImportError as exc:  # pragma: no cover - depends on the build
     _kernel = None
+    _KERNEL_IMPORT_ERROR = str(exc)
+
+_FALLBACK_WARNED = False
+
+
+def kernel_available() -> bool:
+    """Whether the bundled C walk kernel was built and imports.
+
+    Returns
+    -------
+    bool
+        True when ``AccessMatrix.compute(engine="auto")`` runs the C kernel;
+        False when it falls back to SciPy (same results, slower).
+    """
+    return _kernel is not None
+
+
+def _warn_scipy_fallback() -> None:
+    """Say once per process that walks run on the slower SciPy fallback because the C kernel is missing."""
+    global _FALLBACK_WARNED
+    if _FALLBACK_WARNED:
+        return
+    _FALLBACK_WARNED = True
+    reason = f" ({_KERNEL_IMPORT_ERROR})" if _KERNEL_IMPORT_ERROR else ""
+    warnings.warn(
+        f"the C walk kernel coverage_planner.access._walkkernel was not built{reason}; walk distances use the "
+        "SciPy fallback, which gives the same results but is slower. To build the kernel, install a C compiler "
+        "(gcc or clang; on Windows the MSVC Build Tools) and reinstall coverage-planner from its source, e.g. "
+        "`pip install --force-reinstall --no-deps .` in a checkout. Pass engine='scipy' to choose the fallback "
+        "without this warning.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 @dataclass
@@ -185,7 +223,9 @@ class AccessMatrix:
 
         Memory: the pairs found (24 bytes each) and arrays sized by the places;
         the C kernel also keeps 24 bytes per network node per worker thread
-        between calls (at most 4 threads), never sites × nodes.
+        between calls (at most 4 threads), never sites × nodes, and its own
+        checked copy of the network (about 8 bytes a node and 12 an edge) while
+        the network is alive.
         """
         n_sites, n_demand = len(site_snap), len(demand_snap)
         site_ids = np.arange(n_sites) if site_ids is None else np.asarray(site_ids)
@@ -199,6 +239,8 @@ class AccessMatrix:
             raise ValueError(f"engine must be 'auto', 'c' or 'scipy', not {engine!r}")
         if engine == "c" and _kernel is None:
             raise RuntimeError("the C walk kernel is not built; reinstall with a C compiler or use engine='scipy'")
+        if engine == "auto" and _kernel is None:
+            _warn_scipy_fallback()
         use_c = engine == "c" or (engine == "auto" and _kernel is not None)
         if use_c:
             walks = _c_walks(network, site_snap, demand_snap, budget, legs_s, legs_d, float(cutoff_m))
@@ -243,7 +285,7 @@ def _pool() -> ThreadPoolExecutor:
     """
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="walks"))
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=settings.walk_threads(), thread_name_prefix="walks"))
     return _POOL[1]
 
 
@@ -260,53 +302,74 @@ def _c_walks(
 
     Metres are whole walks: the site's access leg, the network part (along a
     shared edge, or via the edges' ends) and the place's access leg; only
-    walks within ``cutoff_m`` are returned.
+    walks within ``cutoff_m`` are returned. The kernel checks every array it
+    is given (dtype, lengths, index ranges) and raises ``ValueError`` rather
+    than read out of bounds.
     """
-    indptr, indices, weights = network.routing_arrays
+    graph = _kernel_graph(network)
     dem_node, dem_idx, dem_off = _demand_entries(network, demand_snap)
     # Places on each site's own edge: a range of the places sorted by edge.
     edge_idx, edge_along, edge_lo, edge_hi = _places_on_site_edges(site_snap, demand_snap)
     site_legs = np.ascontiguousarray(legs_s, dtype=np.float64)
     demand_legs = np.ascontiguousarray(legs_d, dtype=np.float64)
     edge = np.maximum(site_snap.edge, 0)
-    site_from_u = np.ascontiguousarray(
-        np.nan_to_num(site_snap.from_u_m), dtype=np.float64
-    )  # also how far along its edge
-    ends = [
-        np.ascontiguousarray(a, dtype=t)
-        for a, t in (
-            (network.edge_u[edge], np.int64),
-            (site_from_u, np.float64),
-            (network.edge_v[edge], np.int64),
-            (np.nan_to_num(site_snap.to_v_m), np.float64),
-        )
-    ]
+    site_from_u = np.ascontiguousarray(np.nan_to_num(site_snap.from_u_m), dtype=np.float64)  # also how far along
+    src_a = np.ascontiguousarray(network.edge_u[edge], dtype=np.int64)
+    src_b = np.ascontiguousarray(network.edge_v[edge], dtype=np.int64)
+    off_b = np.ascontiguousarray(np.nan_to_num(site_snap.to_v_m), dtype=np.float64)
+    budget = np.ascontiguousarray(budget, dtype=np.float64)
 
     def walks(chunk: np.ndarray):
         raw = _kernel.bounded_walks(
-            network.n_nodes,
-            indptr,
-            indices,
-            weights,
-            *(a[chunk] for a in ends),
-            np.ascontiguousarray(budget[chunk], dtype=np.float64),
-            len(demand_snap),
-            dem_node,
-            dem_idx,
-            dem_off,
-            edge_lo[chunk],
-            edge_hi[chunk],
-            site_from_u[chunk],
-            edge_idx,
-            edge_along,
-            np.ascontiguousarray(chunk, dtype=np.int64),
-            site_legs[chunk],
-            demand_legs,
-            cutoff_m,
+            graph=graph,
+            src_a=src_a[chunk],
+            off_a=site_from_u[chunk],
+            src_b=src_b[chunk],
+            off_b=off_b[chunk],
+            budget=budget[chunk],
+            edge_lo=edge_lo[chunk],
+            edge_hi=edge_hi[chunk],
+            src_along=site_from_u[chunk],
+            src_id=np.ascontiguousarray(chunk, dtype=np.int64),
+            src_leg=site_legs[chunk],
+            dem_node=dem_node,
+            dem_idx=dem_idx,
+            dem_off=dem_off,
+            edge_dem_idx=edge_idx,
+            edge_dem_along=edge_along,
+            dem_leg=demand_legs,
+            n_places=len(demand_snap),
+            cutoff=cutoff_m,
         )
         return tuple(np.frombuffer(b, dtype=t) for b, t in zip(raw, (np.int64, np.int64, np.float64)))
 
     return walks
+
+
+# The kernel's copy of each network's CSR, checked once (see _walkkernel.c); dropped with the network.
+# No lock: dict reads and writes are atomic, and two threads racing only build the same Graph twice.
+_GRAPHS: dict[int, tuple[weakref.ref, object]] = {}
+
+
+def _kernel_graph(network: WalkNetwork):
+    """The network as a checked kernel ``Graph``, built on first use and kept while the network lives.
+
+    Checking the CSR (O(nodes + edges)) on every chunk would make each call
+    scale with the city instead of the walks, so it is done once per network.
+    """
+    key = id(network)
+    hit = _GRAPHS.get(key)
+    if hit is not None and hit[0]() is network:
+        return hit[1]
+    indptr, indices, weights = network.routing_arrays
+    graph = _kernel.Graph(n_nodes=network.n_nodes, indptr=indptr, indices=indices, weights=weights)
+
+    def forget(ref: weakref.ref, key: int = key) -> None:
+        if _GRAPHS.get(key, (None,))[0] is ref:
+            _GRAPHS.pop(key, None)
+
+    _GRAPHS[key] = (weakref.ref(network, forget), graph)
+    return graph
 
 
 def _scipy_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray):
