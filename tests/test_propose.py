@@ -152,3 +152,18 @@ def test_propose_without_candidate_options_says_what_to_give(tmp_path):
     toml = write_osm_scenario(tmp_path / "in", raw_file("monaco.osm.pbf"), n_sites=3, n_demand=50, threshold_min=5)
     result = CliRunner().invoke(app, ["propose", str(toml), "--out", str(tmp_path / "p"), "--k", "2"])
     assert result.exit_code == 2 and "--grid-spacing" in result.output
+
+
+def test_proposed_sites_csv_neutralises_formulas_and_add_site_reads_the_names_back(monaco_result, tmp_path):
+    from coverage_planner.places.sites_file import read_new_sites
+
+    pool = cp.build_candidates(monaco_result, grid_spacing=300)
+    pool["name"] = [f'=HYPERLINK("http://x","{i}")' if i % 2 else f"-{i} 号楼" for i in range(len(pool))]
+    proposal = cp.propose_sites(monaco_result, pool, method="mclp", k=3)
+    proposal.write(tmp_path, map=False, report=False)
+    import csv
+
+    with open(tmp_path / "proposed_sites.csv", encoding="utf-8-sig", newline="") as fh:
+        names = [row["name"] for row in csv.DictReader(fh)]
+    assert names and all(n.startswith("'") for n in names)
+    assert list(read_new_sites(tmp_path / "proposed_sites.csv")["name"]) == list(proposal.sites["name"])

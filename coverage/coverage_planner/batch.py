@@ -10,7 +10,6 @@ hashes, same tool version) is skipped on a rerun.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 import traceback
@@ -19,9 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from coverage_planner._errors import CoverageError
+from coverage_planner._errors import CoverageError, ScenarioError
 from coverage_planner.config import Scenario
 from coverage_planner.network.graph import file_sha256
+from coverage_planner.escape import safe_folder_name, short_hash
 from coverage_planner.outputs.manifest import package_version
 
 
@@ -38,17 +38,47 @@ class BatchTask:
 def plan_batch(
     scenarios: list[str | Path], out_dir: str | Path, *, report: bool = False, lang: str = "zh"
 ) -> list[BatchTask]:
-    """One task per scenario file, each with its own output folder under ``out_dir`` (named after the file)."""
+    """One task per scenario file, each with its own output folder inside ``out_dir``, named after the file.
+
+    Parameters
+    ----------
+    scenarios : list of str or Path
+        Scenario TOML files.
+    out_dir : str or Path
+        The batch's output folder.
+    report : bool, default False
+        Also write each scenario's report.
+    lang : str, default "zh"
+        Language of the reports.
+
+    Returns
+    -------
+    list of BatchTask
+        In the order given. Folder names keep letters of any script, digits,
+        ``_``, ``-`` and inner dots (`coverage_planner.escape.safe_folder_name`),
+        so no name climbs out of ``out_dir`` (a file called ``...toml`` goes to
+        ``scenario``). Two scenarios never share a folder, also not on a
+        case-insensitive file system: the second ``scenario.toml`` is named
+        after its folder too (``b_scenario``), and a name still taken gets
+        the first 8 hex digits of the SHA-256 of the file's resolved path
+        (and ``-2``, ``-3`` … for the same file listed again).
+    """
+    root = Path(out_dir).resolve()
     tasks, used = [], set()
     for path in scenarios:
         path = Path(path)
-        name = re.sub(r"[^\w.-]+", "_", path.stem) or "scenario"
-        if name in used:  # two scenario.toml files in different folders
-            name = f"{path.parent.name}_{name}"
-        while name in used:
-            name += "_"
-        used.add(name)
-        tasks.append(BatchTask(str(path.resolve()), str(Path(out_dir).resolve() / name), report, lang))
+        resolved = path.resolve()
+        name = safe_folder_name(path.stem)
+        if name.casefold() in used:  # two scenario.toml files in different folders
+            name = safe_folder_name(f"{resolved.parent.name}_{name}")
+        if name.casefold() in used:  # a name taken by yet another scenario, or the same file twice
+            base = f"{safe_folder_name(name, max_length=70)}-{short_hash(str(resolved))}"
+            name, n = base, 1
+            while name.casefold() in used:
+                n += 1
+                name = f"{base}-{n}"
+        used.add(name.casefold())
+        tasks.append(BatchTask(str(resolved), str(root / name), report, lang))
     return tasks
 
 
@@ -57,6 +87,9 @@ def run_task(task: BatchTask) -> dict:
     start = time.perf_counter()
     outcome = {"scenario": task.scenario, "out_dir": task.out_dir, "status": "ok", "error": "", "covered_share": None}
     try:
+        out_dir = Path(task.out_dir)
+        if out_dir.is_symlink():  # a link put there would send the outputs outside the batch's folder
+            raise ScenarioError(f"{task.scenario}: the output folder {out_dir} is a link to {out_dir.resolve()}")
         if _up_to_date(task):
             outcome["status"] = "skipped"
         else:

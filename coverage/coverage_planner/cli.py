@@ -235,12 +235,11 @@ def add_site(
     from coverage_planner.diff import ScenarioDiff
     from coverage_planner.outputs.tables import write_outputs
     from coverage_planner.pipeline import add_sites
+    from coverage_planner.places.sites_file import read_new_sites
 
     try:
         if from_file is not None:
-            if not from_file.is_file():
-                raise CoverageError(f"--from file not found: {from_file}")
-            rows = pd.read_csv(from_file, encoding="utf-8-sig", dtype=str)
+            rows = read_new_sites(from_file)
         elif name is None or lon is None or lat is None:
             raise CoverageError("give --name, --lon and --lat, or --from FILE")
         else:
@@ -584,7 +583,9 @@ def _print_summary(result) -> None:
         (result.sites.get("status") == "placeholder").sum()
     )
     if placeholders:
-        out.print(f"{placeholders} place(s) are placeholders (status = placeholder), not real locations.", style="yellow")
+        out.print(
+            f"{placeholders} place(s) are placeholders (status = placeholder), not real locations.", style="yellow"
+        )
 
 
 if __name__ == "__main__":

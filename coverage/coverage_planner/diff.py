@@ -10,6 +10,7 @@ import pandas as pd
 
 from coverage_planner._errors import InputError
 from coverage_planner._io import atomic_path
+from coverage_planner.escape import csv_frame, restore_csv_frame
 from coverage_planner.results import SUMMARY_DIMENSIONS, CoverageResult
 
 CHANGE_ORDER = ["newly covered", "no longer covered", "faster", "slower", "unchanged", "added", "removed"]
@@ -99,12 +100,16 @@ class ScenarioDiff:
         return self.places[self.places["change"] == "no longer covered"]
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write diff_places.csv and diff_summary.csv (UTF-8 with BOM), atomically."""
+        """Write diff_places.csv and diff_summary.csv (UTF-8 with BOM), atomically.
+
+        Text cells a spreadsheet would run as a formula start with ``'``
+        (`coverage_planner.escape.csv_cell`); numbers stay numbers.
+        """
         out_dir = Path(out_dir)
         written = []
         for name, frame in (("diff_places.csv", self.places), ("diff_summary.csv", self.summary)):
             with atomic_path(out_dir / name) as tmp:
-                frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+                csv_frame(frame).to_csv(tmp, index=False, encoding="utf-8-sig")
             written.append(out_dir / name)
         return written
 
@@ -134,7 +139,10 @@ def _summary(merged: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
 
 
 def read_coverage_table(run_dir: str | Path) -> pd.DataFrame:
-    """The coverage.csv of an output folder of ``coverage-planner run``, checked."""
+    """The coverage.csv of an output folder of ``coverage-planner run``, checked.
+
+    Text the writer quoted against formula injection comes back as it was.
+    """
     run_dir = Path(run_dir)
     path = run_dir / "coverage.csv"
     if not path.is_file():
@@ -143,6 +151,7 @@ def read_coverage_table(run_dir: str | Path) -> pd.DataFrame:
         table = pd.read_csv(path, encoding="utf-8-sig", dtype={"demand_id": str, "nearest_site_id": str})
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(path, f"cannot be read as a coverage table ({exc})") from None
+    table = restore_csv_frame(table)
     missing = [c for c in ("demand_id", "demand_name", "walk_min", "covered") if c not in table.columns]
     if missing:
         raise InputError(path, f"missing column(s) {', '.join(missing)}; was it written by `coverage-planner run`?")

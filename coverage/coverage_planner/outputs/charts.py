@@ -124,7 +124,15 @@ def share_by_group(result: CoverageResult, dimension: str, lang: str = "zh") -> 
 
 def _style(lang: str):
     font = cjk_font() if lang == "zh" else None
-    return plt.rc_context({"font.family": [font] if font else ["DejaVu Sans"], "axes.unicode_minus": False})
+    # parse_math off: a "$" in a place name is text, not the start of a formula (which can also fail to parse).
+    return plt.rc_context(
+        {
+            "font.family": [font] if font else ["DejaVu Sans"],
+            "axes.unicode_minus": False,
+            "text.parse_math": False,
+            "text.usetex": False,
+        }
+    )
 
 
 def _png(fig) -> bytes:

@@ -11,7 +11,6 @@ hollow and counted in the legend. `save_map` writes one HTML file; with
 
 from __future__ import annotations
 
-import html as _html
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from branca.element import Element
 
 from coverage_planner._io import atomic_path
 from coverage_planner.outputs._offline_assets import inline_assets
+from coverage_planner.escape import html_in_js_template, html_text
 from coverage_planner.outputs.isochrones import DEFAULT_BANDS_MIN, isochrone_bands, union_bands
 from coverage_planner.places import china
 from coverage_planner.results import CoverageResult
@@ -183,15 +183,15 @@ def coverage_map(
     shown = threshold if threshold in bands else bands[-1]
     for i, band in reversed(list(enumerate(bands))):  # largest first, so smaller bands draw on top
         colour = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-        rows = per_site[per_site["band_min"] == band].assign(site=lambda f: f["site_name"].map(str).map(_html.escape))
-        layer = folium.FeatureGroup(name=text["band"].format(b=band), show=band == shown)
+        rows = per_site[per_site["band_min"] == band].assign(site=lambda f: _escaped(f["site_name"]))
+        layer = folium.FeatureGroup(name=html_text(text["band"].format(b=band)), show=band == shown)
         style = {"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.08, "className": "cp-band"}
         _geojson(rows[["site", "geometry"]], shift, lambda f, s=style: s, tooltip=["site"]).add_to(layer)
         layer.add_to(m)
     union = union_bands(per_site) if len(per_site) else per_site
     for i, band in reversed(list(enumerate(bands))):
         colour = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-        layer = folium.FeatureGroup(name=text["union"].format(b=band), show=False)
+        layer = folium.FeatureGroup(name=html_text(text["union"].format(b=band)), show=False)
         style = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.18, "className": "cp-union"}
         _geojson(union[union["band_min"] == band][["geometry"]], shift, lambda f, s=style: s).add_to(layer)
         layer.add_to(m)
@@ -296,7 +296,7 @@ def _demand_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool, te
     props = {k: _escaped(demand[c]) for k, c in fields.items() if c in demand and demand[c].notna().any()}
     props["walk_min"] = demand["walk_min"].round(1)
     props["snap_m"] = demand["snap_m"].round(0)
-    props["status"] = status.map({"placeholder": text["placeholder"], "real": text["real"]}).fillna(status)
+    props["status"] = _escaped(status.map({"placeholder": text["placeholder"], "real": text["real"]}).fillna(status))
     frame = gpd.GeoDataFrame(
         {**props, "_colour": classes["colour"], "_key": classes["key"], "_ph": status == "placeholder"},
         geometry=demand.geometry,
@@ -305,13 +305,13 @@ def _demand_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool, te
     shown = [
         k for k in ("name", "type", "district", "community", "nearest", "walk_min", "snap_m", "status") if k in props
     ]
-    layer = folium.FeatureGroup(name=text["demand"])
+    layer = folium.FeatureGroup(name=html_text(text["demand"]))
     _geojson(
         frame,
         shift,
         _demand_style,
         marker=folium.CircleMarker(radius=5),
-        popup=folium.GeoJsonPopup(fields=shown, aliases=[text[k] for k in shown]),
+        popup=folium.GeoJsonPopup(fields=shown, aliases=[html_text(text[k]) for k in shown]),
         tooltip=["name"] if "name" in props else None,
     ).add_to(layer)
     return layer
@@ -337,7 +337,7 @@ def _footprint_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool,
         crs=4326,
     )
     shapes["geometry"] = shapes.to_crs(result.network.crs).simplify(1.0).to_crs(4326)
-    layer = folium.FeatureGroup(name=text["footprints"])
+    layer = folium.FeatureGroup(name=html_text(text["footprints"]))
 
     def style(feature: dict) -> dict[str, Any]:
         return {
@@ -356,7 +356,7 @@ def _district_layer(districts: gpd.GeoDataFrame, shift: bool, text: dict) -> fol
     frame = districts.to_crs(4326)
     named = "name" in frame and frame["name"].notna().any()
     frame = gpd.GeoDataFrame({"name": _escaped(frame["name"])} if named else {}, geometry=frame.geometry, crs=4326)
-    layer = folium.FeatureGroup(name=text["districts"])
+    layer = folium.FeatureGroup(name=html_text(text["districts"]))
     style = {"color": "#333333", "weight": 2, "fill": False, "dashArray": "8 5", "className": "cp-district"}
     _geojson(frame, shift, lambda f: style, tooltip=["name"] if named else None).add_to(layer)
     return layer
@@ -376,7 +376,10 @@ def _site_layers(
             ~extra["id"].astype(str).isin(set(sites["id"].astype(str))) if "id" in extra else np.ones(len(extra), bool)
         )
         frames.append(extra[outside_run].assign(_new=True))
-    layers = {False: folium.FeatureGroup(name=text["sites"]), True: folium.FeatureGroup(name=text["proposed"])}
+    layers = {
+        False: folium.FeatureGroup(name=html_text(text["sites"])),
+        True: folium.FeatureGroup(name=html_text(text["proposed"])),
+    }
     for frame in frames:
         lon, lat = _shift_xy(frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy(), shift)
         for row, x, y in zip(frame.to_dict("records"), lon, lat):
@@ -387,16 +390,19 @@ def _site_layers(
 def _site_marker(row: dict, lon: float, lat: float, text: dict) -> folium.Marker:
     kind = "proposed" if row["_new"] else "existing"
     placeholder = row.get("status") == "placeholder"
+    name = next((v for v in (row.get("name"), row.get("id")) if not _missing(v)), "")
+    # folium puts tooltip and popup text into JavaScript template literals: escape for HTML and for those.
     lines = [
-        f"<b>{_html.escape(str(row.get('name', row.get('id', ''))))}</b>",
-        text["proposed" if row["_new"] else "sites"],
+        f"<b>{html_in_js_template(name)}</b>",
+        html_in_js_template(text["proposed" if row["_new"] else "sites"]),
     ]
     for key, column in (("type", "type"), ("district", "district"), ("covers", "demand_covered"), ("snap_m", "snap_m")):
         value = row.get(column)
-        if value is not None and not (isinstance(value, float) and np.isnan(value)) and value != "":
-            lines.append(f"{text[key]}: {_html.escape(str(round(value) if isinstance(value, float) else value))}")
+        if not _missing(value) and value != "":
+            shown = round(value) if isinstance(value, float) else value
+            lines.append(f"{html_in_js_template(text[key])}: {html_in_js_template(shown)}")
     if placeholder:
-        lines.append(f"<b style='color:#b35806'>{text['placeholder']}</b>")
+        lines.append(f"<b style='color:#b35806'>{html_in_js_template(text['placeholder'])}</b>")
     symbol, colour = ("★", PROPOSED) if row["_new"] else ("■", SITE)
     icon = folium.DivIcon(
         html=f'<div class="cp-site cp-{kind}{" cp-placeholder-site" if placeholder else ""}"><div class="cp-icon" style="color:{colour}">{symbol}</div></div>',
@@ -406,12 +412,13 @@ def _site_marker(row: dict, lon: float, lat: float, text: dict) -> folium.Marker
     return folium.Marker(
         [round(lat, 5), round(lon, 5)],
         icon=icon,
-        tooltip=str(row.get("name", "")),
+        tooltip=html_in_js_template(name),
         popup=folium.Popup("<br>".join(lines), max_width=300),
     )
 
 
 def _legend(result: CoverageResult, classes: pd.DataFrame, bands: Sequence[float], text: dict) -> str:
+    # Only this module's own labels and numbers go into the legend, never text from the data.
     threshold, limits = float(result.threshold_min), classes.attrs["limits"]
     counts = classes["key"].value_counts()
     search_min = result.matrix.cutoff_m / result.metres_per_minute
@@ -493,8 +500,17 @@ def _status(frame: pd.DataFrame) -> pd.Series:
 
 
 def _escaped(values: pd.Series) -> pd.Series:
-    """Text for popups (folium puts properties into innerHTML); missing stays missing."""
-    return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else _html.escape(str(v)))
+    """Text for GeoJSON tooltips and popups, which folium puts into innerHTML; missing stays missing.
+
+    The GeoJSON goes into the page through ``tojson`` (``<``, ``>``, ``&``
+    and ``'`` escaped); `html_text` also escapes braces, as folium renders
+    its script once more as a Jinja2 template.
+    """
+    return values.map(lambda v: None if _missing(v) else html_text(v)).astype(object)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 __all__ = ["BASEMAPS", "LABELS", "coverage_map", "default_bands", "demand_classes", "save_map"]

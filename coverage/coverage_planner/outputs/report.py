@@ -11,6 +11,7 @@ import base64
 import datetime
 import json
 import math
+import re
 from pathlib import Path
 
 import jinja2
@@ -20,6 +21,7 @@ import pandas as pd
 from coverage_planner._io import atomic_path, write_text_atomic
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.outputs.charts import share_by_group, walk_time_histogram
+from coverage_planner.escape import markdown_table, markdown_text
 from coverage_planner.results import CoverageResult
 
 TEXT = {
@@ -202,7 +204,8 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     try:
         for name, frame in sheets.items():
             sheet = book.add_worksheet(name)
-            sheet.write_row(0, 0, [str(c) for c in frame.columns])
+            for col, column in enumerate(frame.columns):  # write_string: text stays text, never a formula
+                sheet.write_string(0, col, str(column))
             for col, column in enumerate(frame.columns):
                 for row, value in enumerate(frame[column].tolist(), start=1):
                     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
@@ -272,7 +275,7 @@ def _html(frame: pd.DataFrame) -> str:
 
 
 def _markdown(context: dict, summary: pd.DataFrame, left_out: pd.DataFrame, diff: ScenarioDiff | None, t: dict) -> str:
-    lines = [f"# {t['title']} — {context['name']}", "", context["headline"], ""]
+    lines = [f"# {t['title']} — {markdown_text(context['name'] or '')}", "", markdown_text(context["headline"]), ""]
     if context["placeholders"]:
         lines += [f"> {t['placeholder'].format(n=context['placeholders'])}", ""]
     lines += [f"**{context['share'] * 100:.1f}%** ({context['covered']}/{context['total']} {t['places']})", ""]
@@ -281,16 +284,18 @@ def _markdown(context: dict, summary: pd.DataFrame, left_out: pd.DataFrame, diff
             lines += [
                 f"## {t['share']}: {t['by'][dim]}",
                 "",
-                _group_table(summary, dim, t).to_markdown(index=False),
+                markdown_table(_group_table(summary, dim, t)),
                 "",
             ]
     if diff is not None:
-        lines += [f"## {t['diff']}", "", _diff_counts(diff, t), "", _diff_table(diff, t).to_markdown(index=False), ""]
+        lines += [f"## {t['diff']}", "", _diff_counts(diff, t), "", markdown_table(_diff_table(diff, t)), ""]
     lines += [
         f"## {t['left_out']} ({len(left_out)})",
         "",
-        left_out.to_markdown(index=False) if len(left_out) else "-",
+        markdown_table(left_out) if len(left_out) else "-",
         "",
     ]
-    lines += [f"## {t['manifest']}", "", "```json", context["manifest"], "```", ""]
+    # A fence longer than any run of backticks in the manifest (names are in it), so it cannot be closed early.
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", context["manifest"])), default=0))
+    lines += [f"## {t['manifest']}", "", f"{fence}json", context["manifest"], fence, ""]
     return "\n".join(lines)

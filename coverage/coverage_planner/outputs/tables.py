@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from coverage_planner.escape import csv_frame
 from coverage_planner.outputs.manifest import build_manifest
 from coverage_planner.results import CoverageResult
 
@@ -26,7 +27,9 @@ def write_outputs(result: CoverageResult, out_dir: str | Path) -> list[Path]:
     """Write the run's tables and manifest into ``out_dir`` atomically.
 
     CSV files are UTF-8 with a byte-order mark so Excel shows Chinese names
-    correctly.
+    correctly; text cells a spreadsheet would run as a formula (``=…``,
+    ``+…``, ``-…``, ``@…``) start with ``'`` (see
+    `coverage_planner.escape.csv_cell`), numbers stay numbers.
 
     Returns
     -------
@@ -38,8 +41,8 @@ def write_outputs(result: CoverageResult, out_dir: str | Path) -> list[Path]:
     manifest["outputs"] = list(OUTPUT_FILES)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
-        result.table().to_csv(staging / "coverage.csv", index=False, encoding="utf-8-sig")
-        result.summary().to_csv(staging / "summary.csv", index=False, encoding="utf-8-sig")
+        csv_frame(result.table()).to_csv(staging / "coverage.csv", index=False, encoding="utf-8-sig")
+        csv_frame(result.summary()).to_csv(staging / "summary.csv", index=False, encoding="utf-8-sig")
         gpkg = staging / "coverage.gpkg"
         _for_gpkg(result.sites).to_file(gpkg, layer="sites", driver="GPKG")
         _for_gpkg(result.demand).to_file(gpkg, layer="demand", driver="GPKG")

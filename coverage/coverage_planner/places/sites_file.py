@@ -19,6 +19,7 @@ import pandas as pd
 
 from coverage_planner._errors import InputError
 from coverage_planner._io import atomic_path
+from coverage_planner.escape import restore_csv_frame
 from coverage_planner.places import china
 from coverage_planner.places._tabular import read_raw
 from coverage_planner.places.reading import field_for_header, looks_like_header, read_places
@@ -36,6 +37,34 @@ NEW_SITE_FIELDS = (
     "address",
     "status",
 )
+
+
+def read_new_sites(path: str | Path) -> pd.DataFrame:
+    """Rows of sites to add, from a CSV such as ``proposed_sites.csv`` written by `Proposal.write`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A UTF-8 CSV with name, lon, lat and optionally id, type, district, status, crs.
+
+    Returns
+    -------
+    DataFrame
+        All cells as text, with the quote our CSV writers put before formula-like text removed.
+
+    Raises
+    ------
+    InputError
+        When the file is missing or is not a readable CSV.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    try:
+        rows = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read as a UTF-8 CSV ({exc})") from None
+    return restore_csv_frame(rows).replace({"": None})
 
 
 def new_site_rows(rows: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:

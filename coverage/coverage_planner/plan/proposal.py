@@ -170,13 +170,16 @@ class Proposal:
         """
         # Writers are imported here: planning does not need them, and they are slow to import.
         from coverage_planner.diff import ScenarioDiff
+        from coverage_planner.escape import csv_frame
         from coverage_planner.outputs.maps import coverage_map, save_map
         from coverage_planner.outputs.report import write_report
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [
-            write_text_atomic(out_dir / "proposed_sites.csv", "\ufeff" + self.to_sites_frame().to_csv(index=False)),
+            write_text_atomic(
+                out_dir / "proposed_sites.csv", "\ufeff" + csv_frame(self.to_sites_frame()).to_csv(index=False)
+            ),
             write_text_atomic(
                 out_dir / "proposal.json",
                 json.dumps(self.summary(), ensure_ascii=False, indent=2, default=str) + "\n",
