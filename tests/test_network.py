@@ -134,7 +134,7 @@ def test_unreadable_network_file_is_a_clear_error(tmp_path):
 
 
 def test_unknown_network_suffix_is_rejected(tmp_path):
-    odd = tmp_path / "roads.shp"
+    odd = tmp_path / "roads.dwg"
     odd.write_text("x")
     with pytest.raises(NetworkError, match="unknown network file type"):
         WalkNetwork.from_file(odd)

@@ -18,7 +18,8 @@ EXAMPLE = """\
 name = "My district"
 
 [network]
-path = "district.osm.pbf"     # .osm, .osm.gz, .osm.pbf or .graphml
+path = "district.osm.pbf"     # .osm, .osm.gz, .osm.pbf, .graphml, or road lines: .shp, .gpkg, .geojson
+# class_column = "highway"    # road lines: OSM classes to filter by; also layer, crs, coordinate_system, noding
 # place = "回民区, 呼和浩特市, 内蒙古"   # or download (needs internet once; then cached)
 # bbox = [111.60, 40.78, 111.70, 40.85]  # west, south, east, north
 
@@ -42,6 +43,12 @@ class NetworkConfig:
     bbox: tuple[float, float, float, float] | None = None
     cache_dir: Path | None = None
     allow_private: bool = False
+    # Road-line layers only (see coverage_planner.network.lines.read_line_network); None = the loader's default.
+    layer: str | None = None
+    crs: str | None = None
+    coordinate_system: str | None = None
+    class_column: str | None = None
+    noding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -261,7 +268,8 @@ class _Reader:
         return names
 
     def network(self, table: Any) -> NetworkConfig:
-        self.only(table, "network", {"path", "place", "bbox", "cache_dir", "allow_private"})
+        line_keys = ("layer", "crs", "coordinate_system", "class_column", "noding")
+        self.only(table, "network", {"path", "place", "bbox", "cache_dir", "allow_private", *line_keys})
         given = [k for k in ("path", "place", "bbox") if k in table]
         if len(given) != 1:
             raise ScenarioError(
@@ -272,13 +280,54 @@ class _Reader:
         if place is not None and not self.place_names(table, "place", "network"):
             raise self.fail("network.place", "must be a place name or a list of place names")
         cache = table.get("cache_dir")
+        path = self.path(table, "path", "network") if "path" in table else None
         return NetworkConfig(
-            path=self.path(table, "path", "network") if "path" in table else None,
+            path=path,
             place=place,
             bbox=bbox,
             cache_dir=(self.base_dir / cache).resolve() if isinstance(cache, str) else None,
             allow_private=bool(table.get("allow_private", False)),
+            **self.line_layer_options(table, path, line_keys),
         )
+
+    def line_layer_options(self, table: dict, path: Path | None, keys: tuple[str, ...]) -> dict[str, str | None]:
+        """The [network] keys for road-line layers, checked (they need ``path`` to be a line layer)."""
+        from coverage_planner.network.graph import LINE_SUFFIXES  # heavy imports, only when needed
+
+        out: dict[str, str | None] = dict.fromkeys(keys)
+        given = [k for k in keys if k in table]
+        if not given:
+            return out
+        if path is None or not str(path).lower().endswith(LINE_SUFFIXES):
+            raise self.fail(
+                f"network.{given[0]}", f"applies only when path is a road-line layer ({', '.join(LINE_SUFFIXES)})"
+            )
+        for key in given:
+            value = table[key]
+            if not isinstance(value, str) or not value.strip():
+                raise self.fail(f"network.{key}", f"must be text, got {value!r}")
+            out[key] = value.strip()
+        if out["crs"] is not None:
+            import pyproj
+
+            try:
+                pyproj.CRS.from_user_input(out["crs"])
+            except pyproj.exceptions.CRSError:
+                raise self.fail(
+                    "network.crs",
+                    f'{out["crs"]!r} is not a coordinate reference system; give one such as "EPSG:4326" or '
+                    '"EPSG:32649" (GCJ-02 or BD-09 go in coordinate_system)',
+                ) from None
+        if out["coordinate_system"] is not None:
+            from coverage_planner.places.china import normalize_crs
+
+            try:
+                out["coordinate_system"] = normalize_crs(out["coordinate_system"])
+            except ValueError as exc:
+                raise self.fail("network.coordinate_system", str(exc)) from None
+        if out["noding"] is not None and out["noding"] not in ("vertices", "crossings"):
+            raise self.fail("network.noding", f'must be "vertices" or "crossings", not {out["noding"]!r}')
+        return out
 
     def places(self, table: Any, section: str) -> PlacesConfig:
         self.only(table, section, {"path", "weight_column", "keep_columns", "crs", "compound_ledger"})

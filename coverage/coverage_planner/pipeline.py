@@ -78,6 +78,11 @@ def run_scenario(
                 cache_dir=cache_dir,
                 use_cache=use_cache,
                 allow_private=cfg.allow_private,
+                layer=cfg.layer,
+                crs=cfg.crs,
+                coordinate_system=cfg.coordinate_system,
+                class_column=cfg.class_column,
+                noding=cfg.noding,
             )
     roles = (("sites", scenario.sites), ("demand", scenario.demand))
     with timer.stage("check places against the network"):

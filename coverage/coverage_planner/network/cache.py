@@ -17,7 +17,7 @@ from coverage_planner._cache.arrays import read_arrays, write_arrays
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner.network.graph import NetworkSource, WalkNetwork
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6  # 6: the source record gained `details`
 
 
 def save_network(network: WalkNetwork, path: str | Path) -> Path:
@@ -92,8 +92,8 @@ def cached_osm_network(
             network = load_saved_network(cached)
             if network.source.sha256 == digest:
                 return network, True
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or stale: rebuild below
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # unreadable, stale or from another version: rebuild below
     network = WalkNetwork.from_osm_file(path, allow_private=allow_private)
     save_network(network, cached)
     return network, False

@@ -12,7 +12,8 @@ from coverage_planner._errors import NetworkError
 from coverage_planner._osmnx import osmnx_http_cache, use_our_http_cache
 from coverage_planner.network._osm_reader import FOOT_FORBIDDEN, NOT_WALKABLE_HIGHWAYS
 from coverage_planner.network.cache import cached_osm_network
-from coverage_planner.network.graph import OSM_SUFFIXES, NetworkSource, WalkNetwork
+from coverage_planner.network.graph import LINE_SUFFIXES, OSM_SUFFIXES, NetworkSource, WalkNetwork
+from coverage_planner.network.lines import read_line_network
 
 
 def overpass_walk_filter() -> str:
@@ -117,20 +118,42 @@ def load_network(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     allow_private: bool = False,
+    layer: str | None = None,
+    crs: str | None = None,
+    coordinate_system: str | None = None,
+    class_column: str | None = None,
+    noding: str | None = None,
 ) -> WalkNetwork:
     """Load a walking network from a local file, or download (and cache) one.
 
     A parsed OSM file is cached (keyed by the file's sha256), so the next run
-    skips parsing; downloads are cached as GraphML.
+    skips parsing; downloads are cached as GraphML. Road-line layers (.shp,
+    .gpkg, .geojson, .json) are read by
+    `coverage_planner.network.lines.read_line_network`, uncached (it is fast).
 
     Parameters
     ----------
-    source : a local .osm, .osm.gz, .osm.bz2, .osm.pbf or .graphml file.
+    source : a local .osm, .osm.gz, .osm.bz2, .osm.pbf, .graphml, .shp, .gpkg, .geojson or .json file.
     place, bbox : download instead (see `download_network`).
     cache_dir : cache folder (default `coverage_planner.settings.cache_dir`).
     use_cache : read and write the parsed-network cache for local OSM files.
     allow_private : keep access=private ways (local files only).
+    layer, crs, coordinate_system, class_column, noding : road-line layers only;
+        see `coverage_planner.network.lines.read_line_network`.
     """
+    line_options = {
+        "layer": layer,
+        "crs": crs,
+        "coordinate_system": coordinate_system,
+        "class_column": class_column,
+        "noding": noding,
+    }
+    given = {k: v for k, v in line_options.items() if v is not None}
+    if source is not None and str(source).lower().endswith(LINE_SUFFIXES):
+        return read_line_network(source, allow_private=allow_private, **given)
+    if given:
+        where = source if source is not None else "a downloaded network"
+        raise NetworkError(f"{where}: {', '.join(given)} apply only to road-line layers ({', '.join(LINE_SUFFIXES)})")
     if source is not None:
         if use_cache and not str(source).lower().endswith(".graphml"):
             if not Path(source).is_file() or not str(source).lower().endswith(OSM_SUFFIXES):

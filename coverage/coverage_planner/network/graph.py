@@ -31,6 +31,7 @@ from coverage_planner._geo import polyline_lengths_m, utm_crs_for
 from coverage_planner.network._osm_reader import RawEdges, read_walkable_edges
 
 OSM_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".xml")
+LINE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json")  # road-line layers (see `network.lines`)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class NetworkSource:
     query: str | None = None
     snapshot: str | None = None  # OSM replication timestamp, or newest edit seen
     snapshot_basis: str | None = None
+    # What a loader found and did beyond the graph itself (line layers: CRS basis, class filter, noding).
+    details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,17 +142,26 @@ class WalkNetwork:
 
     @classmethod
     def from_file(cls, path: str | Path, *, allow_private: bool = False) -> WalkNetwork:
-        """Load a network from an OSM file or a GraphML file, chosen by suffix.
+        """Load a network from an OSM file, a GraphML file or a road-line layer, chosen by suffix.
 
-        ``allow_private`` applies to OSM files; a GraphML network is used as saved.
+        ``allow_private`` applies to OSM files (and to line layers' class
+        filter); a GraphML network is used as saved. Line layers (.shp, .gpkg,
+        .geojson) load with default options; see
+        `coverage_planner.network.lines.read_line_network` for the others.
         """
         name = str(path).lower()
         if name.endswith(".graphml"):
             return cls.from_graphml(path)
         if name.endswith(OSM_SUFFIXES):
             return cls.from_osm_file(path, allow_private=allow_private)
+        if name.endswith(LINE_SUFFIXES):
+            # Imported here: the line-layer module builds on this one.
+            from coverage_planner.network.lines import read_line_network
+
+            return read_line_network(path, allow_private=allow_private)
         raise NetworkError(
-            f"{path}: unknown network file type; expected one of {', '.join(OSM_SUFFIXES + ('.graphml',))}"
+            f"{path}: unknown network file type; expected one of "
+            f"{', '.join(OSM_SUFFIXES + ('.graphml',) + LINE_SUFFIXES)}"
         )
 
     @classmethod
@@ -201,6 +213,52 @@ class WalkNetwork:
             header_timestamp=None,
         )
         return cls._from_raw(raw, source or NetworkSource(kind="graph"))
+
+    @classmethod
+    def from_edges(
+        cls,
+        u: np.ndarray,
+        v: np.ndarray,
+        coords: Sequence[np.ndarray],
+        *,
+        way_id: np.ndarray,
+        highway: Sequence[str],
+        name: Sequence[str | None],
+        source: NetworkSource,
+    ) -> WalkNetwork:
+        """Build from edges already cut at junctions, the constructor every loader ends in.
+
+        Parameters
+        ----------
+        u, v : (m,) int64
+            Node ids at the two ends of each edge; equal ids are the same node.
+        coords : sequence of (k, 2) float arrays
+            Each edge's shape in WGS-84 lon/lat, drawn from ``u`` to ``v`` (k ≥ 2).
+        way_id : (m,) int64
+            The way (or source line) each edge was cut from.
+        highway, name : sequences of str and str or None
+            Class and name of each edge.
+        source : NetworkSource
+            Provenance for manifests.
+
+        Returns
+        -------
+        WalkNetwork
+            Edges in a fixed order, lengths great-circle from the shapes.
+        """
+        if len(u) == 0:
+            raise NetworkError(f"{source.path or 'the network'}: no edges")
+        raw = RawEdges(
+            u=np.asarray(u, dtype=np.int64),
+            v=np.asarray(v, dtype=np.int64),
+            way_id=np.asarray(way_id, dtype=np.int64),
+            highway=list(highway),
+            name=list(name),
+            coords=list(coords),
+            newest_edit=None,
+            header_timestamp=None,
+        )
+        return cls._from_raw(raw, source)
 
     @classmethod
     def _from_raw(cls, raw: RawEdges, source: NetworkSource) -> WalkNetwork:
@@ -414,6 +472,26 @@ class WalkNetwork:
             ox.save_graphml(g, tmp)
         return path
 
+    def to_geopackage(self, path: str | Path) -> Path:
+        """Save as an OSMnx GeoPackage (layers ``nodes`` and ``edges``, as ``ox.save_graph_geopackage`` writes).
+
+        ``ox.graph_from_gdfs`` rebuilds the graph from the two layers, and
+        `load_network` reads the file back with its topology.
+
+        Parameters
+        ----------
+        path : str or Path
+            The .gpkg file to write (replaced atomically).
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
+        from coverage_planner.network.geopackage import write_osmnx_geopackage
+
+        return write_osmnx_geopackage(self, path)
+
     def edges_frame(self) -> gpd.GeoDataFrame:
         """One row per undirected edge, with its component label (WGS-84)."""
         return gpd.GeoDataFrame(
@@ -431,15 +509,17 @@ class WalkNetwork:
         )
 
     def quality_report(self) -> pd.DataFrame:
-        """One row per connected component: nodes, edges and walkable length."""
+        """One row per connected component: nodes, edges, walkable length and dangling ends (dead-end nodes)."""
         comp_of_edge = self.component[self.edge_u]
         n_comp = int(self.component.max()) + 1
+        degree = np.bincount(np.concatenate([self.edge_u, self.edge_v]), minlength=self.n_nodes)
         return pd.DataFrame(
             {
                 "component": np.arange(n_comp),
                 "nodes": np.bincount(self.component, minlength=n_comp),
                 "edges": np.bincount(comp_of_edge, minlength=n_comp),
                 "length_m": np.bincount(comp_of_edge, weights=self.edge_length, minlength=n_comp),
+                "dangling_ends": np.bincount(self.component[degree == 1], minlength=n_comp),
             }
         )
 
