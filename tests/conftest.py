@@ -16,7 +16,9 @@ RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data"
 
 # In CI (CI=true) nothing may be skipped: missing shared data, browser, C kernel or reference
 # library must fail the run. Skips stay for a developer's partial checkout.
-STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes") or bool(os.environ.get("COVERAGE_PLANNER_STRICT_TESTS"))
+STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes") or bool(
+    os.environ.get("COVERAGE_PLANNER_STRICT_TESTS")
+)
 
 
 @pytest.hookimpl(hookwrapper=True)

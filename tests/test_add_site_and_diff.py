@@ -98,7 +98,10 @@ def test_diff_lists_the_newly_covered_place(scenario, left_out_place, tmp_path):
     assert diff.no_longer_covered().empty
     overall = diff.summary[diff.summary["dimension"] == "all"].iloc[0]
     assert overall["covered_after"] - overall["covered_before"] == len(diff.newly_covered())
-    assert (tmp_path / "b" / "diff_places.csv").is_file() and (tmp_path / "b" / "diff_summary.csv").is_file()
+    # The comparison goes beside the runs, never into a run folder (which stays one run's).
+    target = tmp_path / "diff_a_b"
+    assert (target / "diff_places.csv").is_file() and (target / "diff_summary.csv").is_file()
+    assert not (tmp_path / "b" / "diff_places.csv").exists()
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from conftest import raw_file
 from real_places import write_beijing_scenario, write_osm_scenario
 
-from coverage_planner import run_scenario, write_outputs
+from coverage_planner import ScenarioError, run_scenario, write_outputs
 from coverage_planner.batch import plan_batch, run_batch
+from coverage_planner.outputs.run_folder import is_one_run
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +30,20 @@ def scenarios(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def first_run(scenarios, tmp_path_factory):
+def client():
+    """One two-worker cluster for the whole module (starting one costs seconds)."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as c:
+            yield c
+
+
+@pytest.fixture(scope="module")
+def first_run(scenarios, tmp_path_factory, client):
     good, bad = scenarios
     out = tmp_path_factory.mktemp("out")
-    return out, run_batch([*good, bad], out, n_workers=2)
+    return out, run_batch([*good, bad], out, client=client)
 
 
 def test_every_good_scenario_matches_a_single_process_run(scenarios, first_run, tmp_path):
@@ -52,13 +65,29 @@ def test_a_scenario_with_bad_input_fails_alone_with_its_error(first_run):
     assert "demand.csv" in failed["error"].iloc[0] and "row 4" in failed["error"].iloc[0]
 
 
-def test_rerun_skips_scenarios_whose_inputs_did_not_change(scenarios, first_run):
+def test_rerun_skips_scenarios_whose_inputs_did_not_change(scenarios, first_run, client):
     good, bad = scenarios
     out, _ = first_run
     demand = pd.read_csv(good[1].parent / "demand.csv")
     demand.iloc[:-1].to_csv(good[1].parent / "demand.csv", index=False)  # edit one scenario's input
-    outcomes = run_batch([*good, bad], out, n_workers=2)
+    outcomes = run_batch([*good, bad], out, client=client)
     assert list(outcomes["status"]) == ["skipped", "ok", "skipped", "failed"]
+
+
+def test_a_folder_whose_outputs_no_longer_match_its_manifest_is_run_again(scenarios, first_run, client):
+    good, _ = scenarios
+    out, _ = first_run
+    folder = Path(plan_batch(good, out)[2].out_dir)
+    summary = folder / "summary.csv"
+    summary.write_bytes(summary.read_bytes() + b"\n")  # e.g. a table left from another run
+    outcomes = run_batch(good, out, client=client)
+    assert list(outcomes["status"]) == ["skipped", "skipped", "ok"]
+    assert is_one_run(folder)
+
+
+def test_a_tls_scheduler_without_certificates_is_refused_before_connecting(tmp_path):
+    with pytest.raises(ScenarioError, match="certificates"):
+        run_batch([], tmp_path, scheduler="tls://127.0.0.1:1")
 
 
 def test_output_folders_are_named_after_the_scenarios_and_never_collide(tmp_path):

@@ -87,7 +87,9 @@ def test_every_import_follows_the_data_flow():
             if theirs is None:
                 offences.append(f"{name}:{line} imports {target}, which is in no layer")
             elif theirs > mine:
-                offences.append(f"{name}:{line} ({group_of(name)}) imports {target} ({group_of(target)}), a later stage")
+                offences.append(
+                    f"{name}:{line} ({group_of(name)}) imports {target} ({group_of(target)}), a later stage"
+                )
     assert offences == []
 
 

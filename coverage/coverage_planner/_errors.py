@@ -57,3 +57,11 @@ class NetworkError(CoverageError):
 
 class ScenarioError(CoverageError):
     """A scenario file is missing, malformed or inconsistent."""
+
+
+class CoverageWarning(UserWarning):
+    """Something a user should know that does not stop the run (the CLI prints each as one line)."""
+
+
+class CacheWarning(CoverageWarning):
+    """A cache entry failed verification and was rebuilt; results equal a cold run."""

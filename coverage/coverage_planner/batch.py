@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from coverage_planner._cache.keys import file_sha256
 from coverage_planner._errors import CoverageError, ScenarioError
+from coverage_planner._meta import package_version
 from coverage_planner.config import Scenario
-from coverage_planner.network.graph import file_sha256
 from coverage_planner.escape import safe_folder_name, short_hash
-from coverage_planner.outputs.manifest import package_version
+from coverage_planner.outputs.run_folder import is_one_run, recorded_outputs
 
 
 @dataclass(frozen=True)
@@ -93,15 +94,11 @@ def run_task(task: BatchTask) -> dict:
         if _up_to_date(task):
             outcome["status"] = "skipped"
         else:
-            from coverage_planner.outputs.tables import write_outputs
+            from coverage_planner.outputs.run_folder import write_run
             from coverage_planner.pipeline import run_scenario
 
             result = run_scenario(task.scenario, progress=False)
-            write_outputs(result, task.out_dir)
-            if task.report:
-                from coverage_planner.outputs.report import write_report
-
-                write_report(result, task.out_dir, lang=task.lang)
+            write_run(result, task.out_dir, map=task.report, report=task.report, lang=task.lang)
             outcome["covered_share"] = round(result.share_covered(), 6)
     except CoverageError as exc:
         outcome.update(status="failed", error=str(exc))
@@ -127,43 +124,85 @@ def run_batch(
     out_dir: str | Path,
     *,
     scheduler: str | None = None,
+    client=None,
     n_workers: int = 2,
     report: bool = False,
     lang: str = "zh",
 ) -> pd.DataFrame:
-    """Run scenarios on a Dask cluster: an existing one at ``scheduler``, or a LocalCluster.
+    """Run scenarios on a Dask cluster: a client's, an existing one at ``scheduler``, or a new LocalCluster.
 
     Parameters
     ----------
-    scenarios : scenario TOML files.
-    out_dir : each scenario's outputs go to ``out_dir / <scenario name>``.
-    scheduler : address of a running ``dask scheduler`` (e.g. "tcp://10.0.0.5:8786");
-        None starts a LocalCluster of ``n_workers`` processes, one thread each.
-    report : also write each scenario's report.
+    scenarios : list of str or Path
+        Scenario TOML files.
+    out_dir : str or Path
+        Each scenario's outputs go to ``out_dir / <scenario name>``.
+    scheduler : str, optional
+        Address of a running ``dask scheduler``. ``tls://HOST:8786`` uses the
+        certificates of Dask's own security configuration
+        (``distributed.comm.tls.*``); plain ``tcp://`` is unauthenticated and
+        carries pickles, so it belongs only on a trusted network.
+    client : distributed.Client, optional
+        A client to use as is (it is not closed); for notebooks and tests that
+        keep one cluster for many batches.
+    n_workers : int, default 2
+        Worker processes of the LocalCluster started when neither ``client``
+        nor ``scheduler`` is given (one thread each).
+    report : bool, default False
+        Also write each scenario's map and report.
+    lang : {"zh", "en"}, default "zh"
+        Language of the reports.
 
     Returns
     -------
-    DataFrame with one row per scenario: status (ok, skipped, failed), error,
-    covered_share, seconds, worker_peak_rss_mb (the worker's peak memory so
-    far: a worker runs several scenarios one after another), out_dir.
+    DataFrame
+        One row per scenario: status (ok, skipped, failed), error,
+        covered_share, seconds, worker_peak_rss_mb (the worker's peak memory
+        so far: a worker runs several scenarios one after another), out_dir.
+
+    Raises
+    ------
+    ScenarioError
+        For a ``tls://`` scheduler when Dask's configuration names no certificates.
     """
     from dask.distributed import Client, LocalCluster
 
     tasks = plan_batch(scenarios, out_dir, report=report, lang=lang)
+    if client is not None:
+        return _gather(client, tasks)
     cluster = None
+    kwargs = {}
+    if scheduler is not None and scheduler.startswith("tls://"):
+        kwargs["security"] = _tls_security()
     if scheduler is None:
         # Processes, not threads: each scenario holds its own network and GIL-bound pandas work.
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
-        with Client(scheduler or cluster) as client:
-            futures = client.map(run_task, tasks, pure=False)
-            outcomes = client.gather(futures)
+        with Client(scheduler or cluster, **kwargs) as own:
+            return _gather(own, tasks)
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def _gather(client, tasks: list[BatchTask]) -> pd.DataFrame:
+    outcomes = client.gather(client.map(run_task, tasks, pure=False))
     return pd.DataFrame(
         outcomes, columns=["scenario", "status", "error", "covered_share", "seconds", "worker_peak_rss_mb", "out_dir"]
     )
+
+
+def _tls_security():
+    """Dask's security settings from its configuration; a tls:// address with no certificates is refused."""
+    from distributed.security import Security
+
+    security = Security()
+    if not (security.tls_client_cert or security.tls_ca_file):
+        raise ScenarioError(
+            "a tls:// scheduler needs certificates: set distributed.comm.tls.ca-file and "
+            "distributed.comm.tls.client.cert/key in Dask's configuration (e.g. ~/.config/dask/distributed.yaml)"
+        )
+    return security
 
 
 def _up_to_date(task: BatchTask) -> bool:
@@ -187,6 +226,7 @@ def _up_to_date(task: BatchTask) -> bool:
     for role, path in scenario.input_files().items():
         if not path.is_file() or recorded.get(role) != file_sha256(path):
             return False
-    if task.report and not (Path(task.out_dir) / "report.html").is_file():
+    # Every output the manifest lists must be there, unchanged: a mixed or interrupted folder is rerun.
+    if not is_one_run(task.out_dir):
         return False
-    return True
+    return not (task.report and "report.html" not in (recorded_outputs(task.out_dir) or {}))

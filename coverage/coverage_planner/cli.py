@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from coverage_planner._errors import CoverageError
+from coverage_planner._errors import CoverageError, CoverageWarning
 from coverage_planner._timing import StageTimer
 
 app = typer.Typer(
@@ -22,6 +23,23 @@ app = typer.Typer(
 # No markup: names, paths and messages come from data and must print literally ("[bold]", "[/]").
 out = Console(markup=False)
 err = Console(stderr=True, markup=False)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings (cache rebuilt, geocoding online …) as one plain line each; others as Python prints them."""
+    if issubclass(category, CoverageWarning):
+        err.print(Text.assemble(("note: ", "yellow"), str(message)), highlight=False, soft_wrap=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
+@app.callback()
+def _main() -> None:
+    """Who can walk to a service within N minutes on the real street network, and where coverage is missing."""
+    warnings.showwarning = _show_warning
 
 
 def _fail(exc: Exception) -> None:
@@ -103,14 +121,6 @@ def run(
 def _print_warnings(result) -> None:
     for message in result.manifest.get("warnings", []):
         err.print(Text.assemble(("warning: ", "bold yellow"), str(message)), highlight=False)
-    if result.cache_stats and result.cache_stats.get("rebuilt"):
-        err.print(
-            Text.assemble(
-                ("note: ", "yellow"),
-                f"the walk-distance cache {result.cache_stats['cache_file']} could not be read; it was rebuilt from scratch",
-            ),
-            highlight=False,
-        )
 
 
 def _print_timings(seconds: dict[str, float]) -> None:
@@ -222,7 +232,13 @@ def add_site(
     from_file: Annotated[
         Optional[Path], typer.Option("--from", help="CSV of sites to add (e.g. proposed_sites.csv from `propose`).")
     ] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the rerun's outputs here.")] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write the rerun's tables, map and report here.")
+    ] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="With --out: write the report.")] = True,
+    map_: Annotated[bool, typer.Option("--map/--no-map", help="With --out: write map.html.")] = True,
+    lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
+    basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Append site(s) to the scenario's sites file (a backup is kept) and rerun, walking only from the new sites.
@@ -233,7 +249,7 @@ def add_site(
     import pandas as pd
 
     from coverage_planner.diff import ScenarioDiff
-    from coverage_planner.outputs.tables import write_outputs
+    from coverage_planner.outputs.run_folder import write_run
     from coverage_planner.pipeline import add_sites
     from coverage_planner.places.sites_file import read_new_sites
 
@@ -248,22 +264,28 @@ def add_site(
         before, after, backup = add_sites(
             scenario, rows, crs=crs, source=from_file, progress=None if not quiet else False
         )
+        diff = ScenarioDiff.from_results(before, after, labels=("before", "with the new site(s)"))
         if out_dir is not None:
-            write_outputs(after, out_dir)
+            write_run(after, out_dir, map=map_, report=report, lang=lang, basemap=basemap, diff=diff)
     except CoverageError as exc:
         _fail(exc)
         return
     _print_warnings(after)
-    diff = ScenarioDiff.from_results(before, after)
-    out.print(f"Added {len(after.sites) - len(before.sites)} site(s); the previous sites file is kept as {backup.name}")
+    added = after.sites.iloc[len(before.sites) :]
+    out.print(f"Added {', '.join(added['name'].astype(str))}; the previous sites file is kept as {backup.name}")
     if after.cache_stats:
         out.print(
-            f"Walked from {after.cache_stats['sites_computed']} new site(s); {after.cache_stats['sites_reused']} came from the cache"
+            f"Walked from {after.cache_stats['sites_computed']} new site(s); "
+            f"{after.cache_stats['sites_reused']} came from the cache"
         )
+    newly = diff.newly_covered()
+    names = ", ".join(newly["demand_name"].astype(str).head(10)) + (" …" if len(newly) > 10 else "")
     out.print(
-        f"Covered places: {before.share_covered():.1%} → {after.share_covered():.1%} "
-        f"({len(diff.newly_covered())} newly covered)"
+        f"Covered places: {before.share_covered():.1%} → {after.share_covered():.1%}; "
+        f"{len(newly)} newly covered{': ' + names if len(newly) else ''}"
     )
+    if out_dir is not None:
+        out.print(f"Wrote the rerun's tables{', map' if map_ else ''}{', report' if report else ''} to {out_dir}")
     if not quiet:
         _print_diff(diff)
 
@@ -274,7 +296,11 @@ def diff(
     after_dir: Annotated[Path, typer.Argument(help="Output folder of the later run.")],
     out_dir: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", help="Where to write diff_places.csv and diff_summary.csv (default: AFTER_DIR)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Where to write diff_places.csv and diff_summary.csv (default: a folder diff_BEFORE_AFTER beside AFTER_DIR).",
+        ),
     ] = None,
 ) -> None:
     """Compare two runs: places newly covered or left out, walk-time changes, shares by district and type."""
@@ -282,12 +308,13 @@ def diff(
 
     try:
         result = ScenarioDiff.from_run_dirs(before_dir, after_dir)
-        written = result.write(out_dir or after_dir)
+        target = out_dir or after_dir.parent / f"diff_{before_dir.name}_{after_dir.name}"
+        written = result.write(target)
     except CoverageError as exc:
         _fail(exc)
         return
     _print_diff(result)
-    out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir or after_dir}")
+    out.print(f"Wrote {', '.join(p.name for p in written)} to {target}")
 
 
 @app.command()
@@ -461,13 +488,20 @@ def fetch_network(
 ) -> None:
     """Get a walking network: download it (cached), or clip a large local extract to an area by streaming."""
     from coverage_planner.network.download import download_network, load_network
-    from coverage_planner.network.extract import clip_osm
+    from coverage_planner.network.extract import EmptyClipError, check_bbox, clip_osm
 
     try:
         box = _parse_bbox(bbox) if bbox is not None else None
+        if box is not None:
+            check_bbox(box, "--bbox")
         shape = _read_polygon(polygon) if polygon is not None else None
         if osm_file is not None and (box is not None or shape is not None):
-            stats = clip_osm(osm_file, out_file, bbox=box, polygon=shape, walkable_only=walkable_only)
+            try:
+                stats = clip_osm(osm_file, out_file, bbox=box, polygon=shape, walkable_only=walkable_only)
+            except EmptyClipError as exc:
+                # Nothing written: an empty extract would only fail later, far from the cause.
+                err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+                raise typer.Exit(code=1) from None
             out.print(f"Kept {stats.ways} ways and {stats.tagged_nodes} tagged nodes → {out_file}")
             return
         if osm_file is not None:

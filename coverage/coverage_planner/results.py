@@ -89,7 +89,10 @@ class CoverageResult:
     def _overview(self) -> list[tuple[str, str]]:
         weighted = self.share_covered(weighted=True)
         return [
-            ("rule", f"{self.threshold_min:g} min walk ({self.threshold_m:.0f} m at {self.speed_kmh:g} km/h, {self.profile_name})"),
+            (
+                "rule",
+                f"{self.threshold_min:g} min walk ({self.threshold_m:.0f} m at {self.speed_kmh:g} km/h, {self.profile_name})",
+            ),
             ("sites", f"{len(self.sites)}"),
             ("demand places", f"{len(self.demand)}"),
             ("covered places", f"{int(self.demand['covered'].sum())} ({self.share_covered():.1%})"),

@@ -5,6 +5,12 @@ CRC per member, which costs more than reading a small city's network itself
 (≈5 ms against ≈1 ms here). Why not pickle: a cache file must never be able
 to run code. Only plain dtypes (numbers, bools, fixed-width strings) are
 allowed, so ``np.frombuffer`` reads every array straight from the file.
+
+Every file carries a CRC-32 of its header and data and the version of the
+package that wrote it: a file with flipped bytes, edited metadata or from
+another version fails `read_arrays` (ValueError) and is rebuilt by its caller,
+never trusted. CRC-32 (zlib, in C) rather than a cryptographic hash: it
+guards against damage, not against an attacker who can write the cache folder.
 """
 
 from __future__ import annotations
@@ -12,14 +18,19 @@ from __future__ import annotations
 import json
 import os
 import struct
+import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from coverage_planner._errors import CacheWarning
 from coverage_planner._io import atomic_path
+from coverage_planner._meta import package_version
 
-MAGIC = b"CPARRAYS1\n"
+MAGIC = b"CPARRAYS2\n"
+_PREFIX = len(MAGIC) + 8 + 4  # magic, header length, CRC-32 of header + data
 _ALIGN = 64
 
 
@@ -35,31 +46,69 @@ def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str
         padding = -len(data) % _ALIGN
         blobs.append(data + b"\0" * padding)
         offset += len(data) + padding
-    header = json.dumps({"meta": meta or {}, "arrays": entries}, ensure_ascii=True).encode()
-    header += b" " * (-(len(MAGIC) + 8 + len(header)) % _ALIGN)
+    header = json.dumps(
+        {"meta": meta or {}, "arrays": entries, "writer": package_version()}, ensure_ascii=True
+    ).encode()
+    header += b" " * (-(_PREFIX + len(header)) % _ALIGN)
+    crc = zlib.crc32(header)
+    for blob in blobs:
+        crc = zlib.crc32(blob, crc)
     path = Path(path)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            fh.write(MAGIC + struct.pack("<Q", len(header)) + header)
+            fh.write(MAGIC + struct.pack("<QI", len(header), crc) + header)
             for blob in blobs:
                 fh.write(blob)
     return path
 
 
+def try_write_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> bool:
+    """`write_arrays` for a cache: a file that cannot be written is only a slower next run.
+
+    Returns
+    -------
+    bool
+        Whether the file was written; when not, one `CacheWarning` says why.
+    """
+    try:
+        write_arrays(path, arrays, meta)
+    except OSError as exc:
+        warn_cache(path, f"cannot be written ({type(exc).__name__}: {exc}); the next run recomputes it")
+        return False
+    return True
+
+
+def warn_cache(path: str | Path, what: str) -> None:
+    """One line saying a cache entry was not used (and so was rebuilt)."""
+    warnings.warn(f"cache {path} {what}", CacheWarning, stacklevel=3)
+
+
 def read_arrays(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a file written by `write_arrays`: (meta, arrays). Raises ValueError when it is damaged."""
+    """Read a file written by `write_arrays`: (meta, arrays).
+
+    Raises
+    ------
+    ValueError
+        When the file is damaged (bad magic, truncated, CRC mismatch) or was
+        written by another version of the package.
+    OSError
+        When it cannot be read at all (missing, a directory, no permission).
+    """
     # Read into a bytearray (writable arrays, like np.load's); readinto avoids a second copy.
     with open(path, "rb") as fh:
         raw = bytearray(os.fstat(fh.fileno()).st_size)
         if fh.readinto(raw) != len(raw):
             raise ValueError(f"{path}: file changed while reading")
-    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 8:
-        raise ValueError(f"{path}: not an array file")
-    (size,) = struct.unpack("<Q", raw[len(MAGIC) : len(MAGIC) + 8])
-    start = len(MAGIC) + 8
+    if not raw.startswith(MAGIC) or len(raw) < _PREFIX:
+        raise ValueError(f"{path}: not an array file of this version")
+    size, crc = struct.unpack("<QI", raw[len(MAGIC) : _PREFIX])
+    if zlib.crc32(memoryview(raw)[_PREFIX:]) != crc:
+        raise ValueError(f"{path}: checksum mismatch (damaged)")
     try:
-        header = json.loads(raw[start : start + size])
-        base = start + size
+        header = json.loads(raw[_PREFIX : _PREFIX + size])
+        if header.get("writer") != package_version():
+            raise ValueError(f"written by version {header.get('writer')}, not {package_version()}")
+        base = _PREFIX + size
         arrays = {}
         for name, entry in header["arrays"].items():
             begin = base + entry["offset"]
@@ -71,9 +120,9 @@ def read_arrays(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
             arrays[name] = np.frombuffer(
                 raw, dtype=dtype, count=entry["nbytes"] // max(dtype.itemsize, 1), offset=begin
             ).reshape(entry["shape"])
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: damaged array file ({exc})") from exc
     return header["meta"], arrays
 
 
-__all__ = ["read_arrays", "write_arrays"]
+__all__ = ["read_arrays", "try_write_arrays", "warn_cache", "write_arrays"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coverage_planner._cache.arrays import read_arrays, write_arrays
+from coverage_planner._cache.arrays import read_arrays, try_write_arrays, warn_cache
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import Snap
 from coverage_planner.network.graph import WalkNetwork
@@ -104,13 +104,14 @@ def _read(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
         cols = np.split(data["cols"], bounds)
         metres = np.split(data["metres"], bounds)
         return {str(k): (c, m) for k, c, m in zip(data["keys"], cols, metres)}, False
-    except Exception:  # noqa: BLE001 - any damage means: recompute everything
+    except Exception as exc:  # noqa: BLE001 - any damage means: recompute everything
+        warn_cache(path, f"failed verification ({exc}) and was rebuilt (walked from every site again)")
         return {}, True
 
 
 def _write(path: Path, known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     keys = sorted(known)
-    write_arrays(
+    try_write_arrays(
         path,
         {
             "keys": np.array(keys, dtype="U64"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coverage_planner._cache.arrays import read_arrays, write_arrays
+from coverage_planner._cache.arrays import read_arrays, try_write_arrays, warn_cache
 from coverage_planner.access.snapping import SNAP_FIELDS as _FIELDS
 from coverage_planner.access.snapping import Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
@@ -75,14 +75,15 @@ def _read(path: Path) -> tuple[np.ndarray, Snap | None]:
         snap = Snap(*(data[f] for f in _FIELDS))
         xy = data["lonlat"]
         if len(xy) != len(snap) or xy.shape[1:] != (2,):
-            return empty, None
+            raise ValueError("snaps and points differ in length")
         return xy, snap
-    except Exception:  # noqa: BLE001 - a damaged cache is only a slower run
+    except Exception as exc:  # noqa: BLE001 - a damaged cache is only a slower run
+        warn_cache(path, f"failed verification ({exc}) and was rebuilt (places snapped again)")
         return empty, None
 
 
 def _write(path: Path, lonlat: np.ndarray, snap: Snap) -> None:
-    write_arrays(path, {"lonlat": lonlat, **{f: getattr(snap, f) for f in _FIELDS}})
+    try_write_arrays(path, {"lonlat": lonlat, **{f: getattr(snap, f) for f in _FIELDS}})
 
 
 __all__ = ["cached_snap_points"]

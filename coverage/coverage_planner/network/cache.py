@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from scipy import sparse
 
-from coverage_planner._cache.arrays import read_arrays, write_arrays
+from coverage_planner._cache.arrays import read_arrays, warn_cache, write_arrays
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner.network.graph import NetworkSource, WalkNetwork
 
@@ -92,8 +92,12 @@ def cached_osm_network(
             network = load_saved_network(cached)
             if network.source.sha256 == digest:
                 return network, True
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # unreadable, stale or from another version: rebuild below
+            warn_cache(cached, "held another file's network and was rebuilt")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            warn_cache(cached, f"failed verification ({exc}) and was rebuilt (OSM file parsed again)")
     network = WalkNetwork.from_osm_file(path, allow_private=allow_private)
-    save_network(network, cached)
+    try:
+        save_network(network, cached)
+    except OSError as exc:
+        warn_cache(cached, f"cannot be written ({type(exc).__name__}: {exc}); the next run parses again")
     return network, False

@@ -1,13 +1,31 @@
-"""Write everything a run produces into one folder: tables, map and report."""
+"""Write everything a run produces into one folder: tables, map and report, as one unit.
+
+Every file is first written into a staging folder beside the run folder, then
+moved in; what an earlier run wrote and this one did not is removed, and
+``manifest.json`` goes last, listing every output with its sha256. A reader
+(or `batch`'s up-to-date check) that finds a file whose hash differs from the
+manifest's knows the folder is not one run's.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from coverage_planner._cache.keys import file_sha256
+from coverage_planner._io import write_text_atomic
 from coverage_planner._timing import StageTimer
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.outputs.tables import write_outputs
 from coverage_planner.results import CoverageResult
+
+MANIFEST = "manifest.json"
+_STAGING_PREFIX = ".staging-"
 
 
 def write_run(
@@ -21,14 +39,15 @@ def write_run(
     diff: ScenarioDiff | None = None,
     timer: StageTimer | None = None,
 ) -> list[Path]:
-    """Write a run's tables, and optionally its map and report, into ``out_dir``.
+    """Write a run's tables, and optionally its map and report, into ``out_dir`` as one unit.
 
     Parameters
     ----------
     result : CoverageResult
         The run.
     out_dir : str or Path
-        Folder to write into (created when missing).
+        Folder to write into (created when missing). Files of an earlier run
+        that this run does not write again are removed; other files are left alone.
     map : bool, default True
         Write ``map.html`` (offline, self-contained).
     report : bool, default True
@@ -45,23 +64,127 @@ def write_run(
     Returns
     -------
     list of Path
-        The files written.
+        The files written, ``manifest.json`` last.
     """
     timer = timer or StageTimer()
     out_dir = Path(out_dir)
-    with timer.stage("write tables"):
-        written = write_outputs(result, out_dir)
-    if map:
-        from coverage_planner.outputs.maps import coverage_map, save_map
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out_dir))
+    try:
+        with timer.stage("write tables"), _fixed_gpkg_timestamp():
+            write_outputs(result, staging)
+        if map:
+            from coverage_planner.outputs.maps import coverage_map, save_map
 
-        with timer.stage("write map"):
-            written.append(save_map(coverage_map(result, lang=lang, basemap=basemap), out_dir / "map.html"))
-    if report:
-        from coverage_planner.outputs.report import write_report
+            with timer.stage("write map"):
+                save_map(coverage_map(result, lang=lang, basemap=basemap), staging / "map.html")
+        if report:
+            from coverage_planner.outputs.report import write_report
 
-        with timer.stage("write report"):
-            written += write_report(result, out_dir, lang=lang, diff=diff, map_file="map.html" if map else None)
-    return [Path(p) for p in written]
+            with timer.stage("write report"):
+                write_report(result, staging, lang=lang, diff=diff, map_file="map.html" if map else None)
+        return _move_in(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
-__all__ = ["write_run"]
+@contextmanager
+def _fixed_gpkg_timestamp() -> Iterator[None]:
+    """GDAL stamps GeoPackages with the current time; a fixed one makes reruns byte-identical."""
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
+def remove_leftovers(out_dir: str | Path) -> list[Path]:
+    """Remove staging folders and partial files an interrupted run left in ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        A run folder.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    removed = []
+    for path in Path(out_dir).glob(".*"):
+        if path.name.startswith(_STAGING_PREFIX) or ".part" in path.name:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def recorded_outputs(out_dir: str | Path) -> dict[str, str] | None:
+    """The outputs a run folder's manifest lists, name → sha256 (None when there is no readable list).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        A run folder.
+
+    Returns
+    -------
+    dict or None
+    """
+    try:
+        manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    outputs = manifest.get("outputs")
+    return dict(outputs) if isinstance(outputs, dict) else None
+
+
+def is_one_run(out_dir: str | Path) -> bool:
+    """Whether every output the manifest lists is there with the recorded sha256.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        A run folder.
+
+    Returns
+    -------
+    bool
+        False when the manifest is missing, lists no outputs, or any file is
+        missing or differs (an interrupted or mixed folder).
+    """
+    outputs = recorded_outputs(out_dir)
+    if not outputs:
+        return False
+    folder = Path(out_dir)
+    return all((folder / name).is_file() and file_sha256(folder / name) == digest for name, digest in outputs.items())
+
+
+def _move_in(staging: Path, out_dir: Path) -> list[Path]:
+    """Move the staged files into ``out_dir``, drop the earlier run's others, and write the manifest last."""
+    previous = recorded_outputs(out_dir) or {}
+    names = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file() and p.name != MANIFEST)
+    hashes = {name: file_sha256(staging / name) for name in names}
+    manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
+    manifest["outputs"] = hashes
+    written = []
+    for name in names:
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / name, out_dir / name)
+        written.append(out_dir / name)
+    root = out_dir.resolve()
+    for name in previous:
+        stale = (out_dir / name).resolve()
+        # Only files the earlier manifest listed, and only inside this folder.
+        if name not in hashes and name != MANIFEST and stale.is_relative_to(root) and stale.is_file():
+            stale.unlink()
+    text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n"
+    written.append(Path(write_text_atomic(out_dir / MANIFEST, text)))
+    return written
+
+
+__all__ = ["is_one_run", "recorded_outputs", "remove_leftovers", "write_run"]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage_planner._cache.arrays import read_arrays, write_arrays
+from coverage_planner._cache.arrays import read_arrays, warn_cache, write_arrays
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._meta import package_version
 from coverage_planner.places.reading import read_places
@@ -51,12 +51,15 @@ def cached_read_places(
             frame = _frame_from_file(cached)
             frame.attrs["source_path"] = str(path.resolve())
             return frame
-        except Exception:  # noqa: BLE001 - a damaged cache file is re-read from the source
-            pass
+        except Exception as exc:  # noqa: BLE001 - a damaged cache file is re-read from the source
+            warn_cache(cached, f"failed verification ({exc}) and was rebuilt (place file read again)")
     frame = read_places(
         path, kind, keep_columns=keep_columns, weight_column=weight_column, default_crs=default_crs, geocoder=geocoder
     )
-    _frame_to_file(frame, cached)
+    try:
+        _frame_to_file(frame, cached)
+    except OSError as exc:
+        warn_cache(cached, f"cannot be written ({type(exc).__name__}: {exc}); the next run reads the file again")
     return frame
 
 

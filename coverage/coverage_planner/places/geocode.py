@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from coverage_planner._errors import CoverageWarning
 from coverage_planner._io import write_text_atomic
 
 
-class GeocodeNotice(UserWarning):
+class GeocodeNotice(CoverageWarning):
     """Said once before the first query leaves this machine: what is sent, and to where."""
 
 

@@ -1,0 +1,96 @@
+"""A run folder is one unit: every file in it comes from the same run, listed with its hash in the manifest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import raw_file
+from real_places import write_beijing_scenario
+from typer.testing import CliRunner
+
+from coverage_planner._cache.keys import file_sha256
+from coverage_planner.cli import app
+from coverage_planner.outputs import run_folder
+from coverage_planner.outputs.run_folder import is_one_run, recorded_outputs, write_run
+from coverage_planner.pipeline import run_scenario
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    return write_beijing_scenario(
+        tmp_path_factory.mktemp("in"), raw_file("beijing_haidian_cau_map.osm"), threshold_min=5
+    )
+
+
+@pytest.fixture(scope="module")
+def result(scenario):
+    return run_scenario(scenario, progress=False)
+
+
+def manifest(folder):
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_the_manifest_lists_every_output_with_its_sha256(result, tmp_path):
+    written = write_run(result, tmp_path / "out", lang="en", basemap="none")
+    outputs = manifest(tmp_path / "out")["outputs"]
+    files = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert set(outputs) == files - {"manifest.json"}
+    assert all(file_sha256(tmp_path / "out" / name) == digest for name, digest in outputs.items())
+    assert written[-1].name == "manifest.json" and {"map.html", "report.html", "coverage.csv"} <= set(outputs)
+
+
+def test_a_run_without_report_removes_the_earlier_report_and_keeps_other_files(scenario, tmp_path):
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(scenario), "--out", str(out), "-q", "--basemap", "none"]).exit_code == 0
+    (out / "my_notes.txt").write_text("a planner's own file", encoding="utf-8")
+    assert (out / "report.html").is_file()
+    assert runner.invoke(app, ["run", str(scenario), "--out", str(out), "-q", "--no-report", "--no-map"]).exit_code == 0
+    assert not (out / "report.html").exists() and not (out / "map.html").exists()
+    assert not list(out.glob("chart_*.png"))
+    assert (out / "my_notes.txt").read_text(encoding="utf-8") == "a planner's own file"
+    assert set(recorded_outputs(out)) == {"coverage.csv", "summary.csv", "coverage.gpkg"}
+    assert is_one_run(out)
+
+
+def test_an_interrupted_run_leaves_the_earlier_run_whole(result, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_run(result, out, map=False, lang="en")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("coverage_planner.outputs.report.write_report", broken)
+    with pytest.raises(KeyboardInterrupt):
+        write_run(result, out, map=False, lang="en")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert is_one_run(out)
+
+
+def test_a_changed_output_makes_the_folder_not_one_run(result, tmp_path):
+    out = tmp_path / "out"
+    write_run(result, out, map=False, report=False)
+    assert is_one_run(out)
+    (out / "coverage.csv").write_text("demand_id\n", encoding="utf-8")
+    assert not is_one_run(out)
+
+
+def test_leftover_staging_and_partial_files_are_cleaned_up(result, tmp_path):
+    out = tmp_path / "out"
+    (out / ".staging-abc123").mkdir(parents=True)
+    (out / ".staging-abc123" / "coverage.csv").write_text("half", encoding="utf-8")
+    (out / ".coverage.csv.x1y2.part.csv").write_text("half", encoding="utf-8")
+    write_run(result, out, map=False, report=False)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert run_folder.remove_leftovers(out) == []
+
+
+def test_the_same_inputs_give_the_same_manifest_bytes(result, tmp_path):
+    write_run(result, tmp_path / "a", map=False, report=False)
+    write_run(result, tmp_path / "b", map=False, report=False)
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
