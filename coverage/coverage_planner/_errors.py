@@ -12,9 +12,29 @@ class CoverageError(Exception):
 class InputError(CoverageError, ValueError):
     """A problem in an input file, located by file, row and field.
 
-    ``row`` is the 1-based data row as a planner sees it in a spreadsheet
-    (the header is row 1, so the first data row is row 2); ``None`` when the
-    problem concerns the whole file.
+    Parameters
+    ----------
+    path : str or Path or None
+        The input file; ``None`` for input that did not come from a file.
+    message : str
+        What is wrong, for a planner.
+    row : int, optional
+        The 1-based data row as a planner sees it in a spreadsheet (the
+        header is row 1, so the first data row is row 2); ``None`` when the
+        problem concerns the whole file.
+    field : str, optional
+        The column or setting concerned.
+
+    Attributes
+    ----------
+    path : Path or None
+        The input file.
+    row : int or None
+        As given.
+    field : str or None
+        As given.
+    detail : str
+        ``message``, without the location.
     """
 
     def __init__(
@@ -38,7 +58,18 @@ class InputError(CoverageError, ValueError):
 
 
 class InputErrors(CoverageError, ValueError):
-    """Several input problems found in one pass, reported together."""
+    """Several input problems found in one pass, reported together.
+
+    Parameters
+    ----------
+    errors : list of InputError
+        Every problem found; the message shows the first 20.
+
+    Attributes
+    ----------
+    errors : list of InputError
+        As given.
+    """
 
     def __init__(self, errors: list[InputError]) -> None:
         self.errors = errors

@@ -15,6 +15,17 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
     An interrupted or failing writer leaves the target untouched (or absent),
     never half-written.
+
+    Parameters
+    ----------
+    target : str or Path
+        The file to write; its folder is created when missing.
+
+    Yields
+    ------
+    Path
+        A path that does not exist yet, with the target's suffixes (writers
+        read the format from them).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -34,7 +45,20 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 
 def write_text_atomic(target: str | Path, text: str) -> Path:
-    """Write text (UTF-8) to target atomically."""
+    """Write text (UTF-8) to target atomically.
+
+    Parameters
+    ----------
+    target : str or Path
+        The file to write.
+    text : str
+        Its content.
+
+    Returns
+    -------
+    Path
+        ``target``.
+    """
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(target)

@@ -13,7 +13,13 @@ OSM_ATTRIBUTION = (
 
 @lru_cache(maxsize=1)
 def package_version() -> str:
-    """Installed version of coverage-planner ("unknown" in a source tree never installed)."""
+    """Installed version of coverage-planner.
+
+    Returns
+    -------
+    str
+        The version, or "unknown" in a source tree never installed.
+    """
     try:
         return metadata.version("coverage-planner")
     except metadata.PackageNotFoundError:

@@ -18,7 +18,17 @@ def use_our_http_cache() -> None:
 
 @contextmanager
 def osmnx_http_cache(*, enabled: bool) -> Iterator[None]:
-    """Turn osmnx's own HTTP cache off for a refresh (it would answer again from disk), then restore it."""
+    """Turn osmnx's own HTTP cache off for a refresh (it would answer again from disk), then restore it.
+
+    Parameters
+    ----------
+    enabled : bool
+        False turns the cache off inside the block; True leaves it as the user set it.
+
+    Yields
+    ------
+    None
+    """
     import osmnx as ox
 
     before = ox.settings.use_cache

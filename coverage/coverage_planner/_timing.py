@@ -8,13 +8,30 @@ from contextlib import contextmanager
 
 
 class StageTimer:
-    """Accumulates seconds per named stage, in the order stages first ran."""
+    """Accumulates seconds per named stage, in the order stages first ran.
+
+    Attributes
+    ----------
+    seconds : dict of str to float
+        Wall-clock seconds per stage.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        """Time the body of a ``with`` block, adding it to the stage's total.
+
+        Parameters
+        ----------
+        name : str
+            The stage; repeated stages accumulate.
+
+        Yields
+        ------
+        None
+        """
         start = time.perf_counter()
         try:
             yield

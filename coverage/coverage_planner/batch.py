@@ -15,6 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,10 +26,25 @@ from coverage_planner.config import Scenario
 from coverage_planner.escape import safe_folder_name, short_hash
 from coverage_planner.outputs.run_folder import is_one_run, recorded_outputs
 
+if TYPE_CHECKING:
+    import distributed
+
 
 @dataclass(frozen=True)
 class BatchTask:
-    """One scenario to run and where its outputs go."""
+    """One scenario to run and where its outputs go.
+
+    Parameters
+    ----------
+    scenario : str
+        The scenario TOML file, resolved.
+    out_dir : str
+        Its own output folder.
+    report : bool, default False
+        Also write the map and report.
+    lang : {"zh", "en"}, default "zh"
+        Language of the report.
+    """
 
     scenario: str
     out_dir: str
@@ -49,7 +65,7 @@ def plan_batch(
         The batch's output folder.
     report : bool, default False
         Also write each scenario's report.
-    lang : str, default "zh"
+    lang : {"zh", "en"}, default "zh"
         Language of the reports.
 
     Returns
@@ -84,7 +100,21 @@ def plan_batch(
 
 
 def run_task(task: BatchTask) -> dict:
-    """Run one scenario (in a worker or here); never raises: failures come back as a status."""
+    """Run one scenario (in a worker or here); never raises: failures come back as a status.
+
+    A scenario whose manifest still matches its inputs and tool version is skipped.
+
+    Parameters
+    ----------
+    task : BatchTask
+        The scenario and its output folder.
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``out_dir``, ``status`` (ok, skipped, failed), ``error``,
+        ``covered_share``, ``seconds`` and ``worker_peak_rss_mb``.
+    """
     start = time.perf_counter()
     outcome = {"scenario": task.scenario, "out_dir": task.out_dir, "status": "ok", "error": "", "covered_share": None}
     try:
@@ -124,7 +154,7 @@ def run_batch(
     out_dir: str | Path,
     *,
     scheduler: str | None = None,
-    client=None,
+    client: distributed.Client | None = None,
     n_workers: int = 2,
     report: bool = False,
     lang: str = "zh",

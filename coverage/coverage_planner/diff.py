@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,14 +21,19 @@ CHANGE_ORDER = ["newly covered", "no longer covered", "faster", "slower", "uncha
 class ScenarioDiff:
     """Per-place and per-group differences between a run ``before`` and a run ``after``.
 
-    Attributes
+    Build one with `from_tables`, `from_results` or `from_run_dirs`.
+
+    Parameters
     ----------
-    places : one row per demand place in either run: walk minutes and coverage
+    places : DataFrame
+        One row per demand place in either run: walk minutes and coverage
         before and after, the nearest site before and after, and ``change``
         (one of `CHANGE_ORDER`).
-    summary : coverage share before and after, overall and by each grouping
+    summary : DataFrame
+        Coverage share before and after, overall and by each grouping
         column both runs carry.
-    labels : names of the two runs, for printing.
+    labels : tuple of (str, str), default ("before", "after")
+        Names of the two runs, for printing.
     """
 
     places: pd.DataFrame
@@ -43,7 +49,24 @@ class ScenarioDiff:
         labels: tuple[str, str] = ("before", "after"),
         tolerance_min: float = 0.05,
     ) -> ScenarioDiff:
-        """Compare two coverage tables (as in coverage.csv); walk changes under ``tolerance_min`` count as unchanged."""
+        """Compare two coverage tables (as in coverage.csv).
+
+        Parameters
+        ----------
+        before, after : DataFrame
+            Coverage tables with ``demand_id``, ``demand_name``,
+            ``nearest_site_id``, ``walk_min`` and ``covered``; places are
+            matched by ``demand_id``.
+        labels : tuple of (str, str), default ("before", "after")
+            Names of the two runs, for printing.
+        tolerance_min : float, default 0.05
+            Walk changes under this many minutes count as unchanged.
+
+        Returns
+        -------
+        ScenarioDiff
+            The differences.
+        """
         keep = ["demand_id", "demand_name", "nearest_site_id", "walk_min", "covered"]
         dims = [
             c
@@ -78,25 +101,76 @@ class ScenarioDiff:
         return cls(places=merged, summary=_summary(merged, dims), labels=labels)
 
     @classmethod
-    def from_results(cls, before: CoverageResult, after: CoverageResult, **kwargs) -> ScenarioDiff:
-        """Compare two `CoverageResult` objects."""
+    def from_results(cls, before: CoverageResult, after: CoverageResult, **kwargs: Any) -> ScenarioDiff:
+        """Compare two `CoverageResult` objects.
+
+        Parameters
+        ----------
+        before, after : CoverageResult
+            The two runs.
+        **kwargs
+            ``labels`` and ``tolerance_min``, as for `from_tables`.
+
+        Returns
+        -------
+        ScenarioDiff
+            The differences.
+        """
         return cls.from_tables(before.table(), after.table(), **kwargs)
 
     @classmethod
-    def from_run_dirs(cls, before_dir: str | Path, after_dir: str | Path, **kwargs) -> ScenarioDiff:
-        """Compare two output folders written by ``coverage-planner run``."""
+    def from_run_dirs(cls, before_dir: str | Path, after_dir: str | Path, **kwargs: Any) -> ScenarioDiff:
+        """Compare two output folders written by ``coverage-planner run``.
+
+        Parameters
+        ----------
+        before_dir, after_dir : str or Path
+            The two output folders.
+        **kwargs
+            ``labels`` (default: the folders' names) and ``tolerance_min``, as for `from_tables`.
+
+        Returns
+        -------
+        ScenarioDiff
+            The differences.
+
+        Raises
+        ------
+        InputError
+            When a folder has no readable coverage.csv (see `read_coverage_table`).
+        """
         tables = [read_coverage_table(Path(d)) for d in (before_dir, after_dir)]
         kwargs.setdefault("labels", (Path(before_dir).name, Path(after_dir).name))
         return cls.from_tables(*tables, **kwargs)
 
     def counts(self) -> pd.Series:
-        """How many places fall in each kind of change."""
+        """How many places fall in each kind of change.
+
+        Returns
+        -------
+        Series of int
+            Indexed by `CHANGE_ORDER`, zeros included.
+        """
         return self.places["change"].value_counts().reindex(CHANGE_ORDER, fill_value=0)
 
     def newly_covered(self) -> pd.DataFrame:
+        """The places covered after but not before.
+
+        Returns
+        -------
+        DataFrame
+            Rows of `places`.
+        """
         return self.places[self.places["change"] == "newly covered"]
 
     def no_longer_covered(self) -> pd.DataFrame:
+        """The places covered before but not after.
+
+        Returns
+        -------
+        DataFrame
+            Rows of `places`.
+        """
         return self.places[self.places["change"] == "no longer covered"]
 
     def write(self, out_dir: str | Path) -> list[Path]:
@@ -104,6 +178,16 @@ class ScenarioDiff:
 
         Text cells a spreadsheet would run as a formula start with ``'``
         (`coverage_planner.escape.csv_cell`); numbers stay numbers.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            The folder to write into (created when missing).
+
+        Returns
+        -------
+        list of Path
+            The two files written.
         """
         out_dir = Path(out_dir)
         written = []
@@ -142,6 +226,21 @@ def read_coverage_table(run_dir: str | Path) -> pd.DataFrame:
     """The coverage.csv of an output folder of ``coverage-planner run``, checked.
 
     Text the writer quoted against formula injection comes back as it was.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The output folder.
+
+    Returns
+    -------
+    DataFrame
+        The table, ``covered`` as bool and the ids as text.
+
+    Raises
+    ------
+    InputError
+        When coverage.csv is missing, unreadable or lacks a required column.
     """
     run_dir = Path(run_dir)
     path = run_dir / "coverage.csv"

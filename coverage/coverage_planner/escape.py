@@ -96,10 +96,12 @@ def markdown_table(frame: pd.DataFrame) -> str:
     Parameters
     ----------
     frame : DataFrame
+        The table; its index is not written.
 
     Returns
     -------
     str
+        A pipe table.
     """
     out = frame.copy()
     text_columns = []
@@ -123,10 +125,12 @@ def csv_cell(value: object) -> object:
     Parameters
     ----------
     value : object
+        A cell about to be written to CSV.
 
     Returns
     -------
     object
+        ``value``, with one more leading ``'`` when it is text a spreadsheet would run.
     """
     if isinstance(value, str) and _FORMULA.match(value):
         return "'" + value
@@ -144,6 +148,7 @@ def restore_csv_cell(value: object) -> object:
     Returns
     -------
     object
+        ``value`` without the ``'`` that `csv_cell` added.
     """
     if isinstance(value, str) and _QUOTED_FORMULA.match(value):
         return value[1:]
@@ -159,10 +164,12 @@ def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     frame : DataFrame
+        The table to write; it is not modified.
 
     Returns
     -------
     DataFrame
+        The copy; header cells are neutralised too.
     """
     out = frame.copy()
     for column in out.columns:
@@ -182,10 +189,12 @@ def restore_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     frame : DataFrame
+        A table read from a CSV file written through `csv_frame`; it is not modified.
 
     Returns
     -------
     DataFrame
+        A copy with cells and headers as they were before writing.
     """
     out = frame.copy()
     for column in out.columns:
@@ -237,11 +246,14 @@ def short_hash(text: str, length: int = 8) -> str:
     Parameters
     ----------
     text : str
+        Any text, lone surrogates included.
     length : int, default 8
+        How many hex digits to keep (at most 64).
 
     Returns
     -------
     str
+        Lower-case hex digits.
     """
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]
 

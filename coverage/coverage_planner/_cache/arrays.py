@@ -35,7 +35,27 @@ _ALIGN = 64
 
 
 def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> Path:
-    """Write ``arrays`` (and a JSON-able ``meta``) to ``path`` atomically."""
+    """Write named arrays and their metadata to one file, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write; replaced whole or left untouched.
+    arrays : dict of str to ndarray
+        Arrays of plain dtypes (numbers, bools, fixed-width strings).
+    meta : dict of str to Any, optional
+        JSON-able metadata stored in the header.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        When an array has an object dtype.
+    """
     entries, blobs, offset = {}, [], 0
     for name, array in arrays.items():
         array = np.asarray(array)  # (np.ascontiguousarray would turn a 0-d array into 1-d)
@@ -65,6 +85,15 @@ def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str
 def try_write_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> bool:
     """`write_arrays` for a cache: a file that cannot be written is only a slower next run.
 
+    Parameters
+    ----------
+    path : str or Path
+        The cache file.
+    arrays : dict of str to ndarray
+        As for `write_arrays`.
+    meta : dict of str to Any, optional
+        As for `write_arrays`.
+
     Returns
     -------
     bool
@@ -79,12 +108,32 @@ def try_write_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict
 
 
 def warn_cache(path: str | Path, what: str) -> None:
-    """One line saying a cache entry was not used (and so was rebuilt)."""
+    """Warn in one line that a cache entry was not used (and so was rebuilt).
+
+    Parameters
+    ----------
+    path : str or Path
+        The cache entry.
+    what : str
+        What is wrong with it, completing "cache <path> ...".
+    """
     warnings.warn(f"cache {path} {what}", CacheWarning, stacklevel=3)
 
 
 def read_arrays(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a file written by `write_arrays`: (meta, arrays).
+    """Read a file written by `write_arrays`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    meta : dict of str to Any
+        The metadata given to `write_arrays`.
+    arrays : dict of str to ndarray
+        The arrays, writable, by name.
 
     Raises
     ------

@@ -24,7 +24,22 @@ class CoordinateWarning(UserWarning):
 
 @dataclass(frozen=True)
 class CrsCheck:
-    """Median distance from places to the network as given, and if they were GCJ-02."""
+    """Median distance from places to the network as given, and if they were GCJ-02.
+
+    Parameters
+    ----------
+    median_snap_m : float
+        Median distance from the places, read as WGS-84, to the nearest walkable way.
+    median_snap_if_gcj02_m : float
+        The same, with the places read as GCJ-02.
+    places_checked : int
+        How many places lie in China and were compared.
+
+    Attributes
+    ----------
+    looks_like_gcj02 : bool
+        Whether the places are probably GCJ-02.
+    """
 
     median_snap_m: float
     median_snap_if_gcj02_m: float
@@ -44,7 +59,17 @@ class CrsCheck:
 def check_gcj02(network: WalkNetwork, lonlat: np.ndarray) -> CrsCheck | None:
     """Compare snap distances of WGS-84 points as given and shifted as if they were GCJ-02.
 
-    Returns None when fewer than 5 points lie in China (the shift is zero outside China).
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network.
+    lonlat : ndarray of float, shape (n, 2)
+        The places as declared (WGS-84 lon/lat).
+
+    Returns
+    -------
+    CrsCheck or None
+        None when fewer than 5 points lie in China (the shift is zero outside China).
     """
     lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
     in_china = china.in_china(lonlat[:, 0], lonlat[:, 1])
@@ -58,7 +83,22 @@ def check_gcj02(network: WalkNetwork, lonlat: np.ndarray) -> CrsCheck | None:
 
 
 def warn_if_gcj02(network: WalkNetwork, lonlat: np.ndarray, label: str) -> str | None:
-    """Warn (and return the message) when the places in ``label`` look like GCJ-02 declared as WGS-84."""
+    """Warn (and return the message) when the places in ``label`` look like GCJ-02 declared as WGS-84.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network.
+    lonlat : ndarray of float, shape (n, 2)
+        The places as declared (WGS-84 lon/lat).
+    label : str
+        Names the places in the message (a file, or "sites").
+
+    Returns
+    -------
+    str or None
+        The message of the `CoordinateWarning` issued, or None when none was.
+    """
     result = check_gcj02(network, lonlat)
     if result is None or not result.looks_like_gcj02:
         return None

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from coverage_planner._cache.arrays import read_arrays, try_write_arrays, warn_cache
 from coverage_planner.access.matrix import AccessMatrix
@@ -28,16 +30,40 @@ def cached_access_matrix(
     cutoff_m: float,
     cache_dir: str | Path,
     *,
-    site_ids=None,
-    demand_ids=None,
+    site_ids: ArrayLike | None = None,
+    demand_ids: ArrayLike | None = None,
     include_access_legs: bool = True,
     progress: bool | None = None,
-) -> tuple[AccessMatrix, dict]:
+) -> tuple[AccessMatrix, dict[str, Any]]:
     """`AccessMatrix.compute`, walking only from sites the cache has not seen.
 
-    Returns the matrix (identical to a full computation) and stats
-    ``{"cache_file", "sites_reused", "sites_computed", "rebuilt"}``; an
-    unreadable cache file is rebuilt, and ``rebuilt`` says so.
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network.
+    site_snap : Snap
+        Where each site joins the network; a site's cached row is found by
+        this, so renaming a site keeps its row and moving it walks anew.
+    demand_snap : Snap
+        Where each demand place joins the network.
+    cutoff_m : float
+        Search limit in metres (walk time × speed).
+    cache_dir : str or Path
+        The cache folder; rows live in its ``matrices`` subfolder.
+    site_ids, demand_ids : array_like, optional
+        Labels kept on the matrix (default 0..n-1).
+    include_access_legs : bool, default True
+        Add the straight legs from each place to its edge.
+    progress : bool, optional
+        Show a progress bar (default: only on a terminal).
+
+    Returns
+    -------
+    matrix : AccessMatrix
+        Identical to a full computation.
+    stats : dict of str to Any
+        ``{"cache_file", "sites_reused", "sites_computed", "rebuilt"}``; an
+        unreadable cache file is rebuilt, and ``rebuilt`` says so.
     """
     family = json.dumps(
         [

@@ -25,10 +25,28 @@ FORMAT_VERSION = 1
 def cached_snap_points(
     network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float, cache_dir: str | Path
 ) -> tuple[Snap, int]:
-    """`snap_points` through a per-point disk cache; returns (snap, coordinates newly snapped).
+    """`snap_points` through a per-point disk cache.
 
     The result is identical to ``snap_points(network, lonlat, max_snap_m=...)``.
     An unreadable cache file is ignored and rewritten.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network.
+    lonlat : ndarray of float, shape (n, 2)
+        Longitude, latitude per place.
+    max_snap_m : float
+        As for `snap_points`.
+    cache_dir : str or Path
+        The cache folder; snaps live in its ``snaps`` subfolder.
+
+    Returns
+    -------
+    snap : Snap
+        Where each place joins the network.
+    n_snapped : int
+        How many distinct coordinates were not in the cache and were snapped now.
     """
     lonlat = np.ascontiguousarray(np.asarray(lonlat, dtype=float).reshape(-1, 2))
     key = hashlib.sha256(f"{FORMAT_VERSION}|{network.fingerprint}|{float(max_snap_m)!r}".encode()).hexdigest()[:24]

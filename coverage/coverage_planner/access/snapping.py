@@ -21,13 +21,24 @@ from coverage_planner.settings import DEFAULT_MAX_SNAP_M
 class Snap:
     """Where each place joins the network (arrays aligned with the places).
 
+    Parameters
+    ----------
+    edge : ndarray of int
+        Index of the edge snapped to, -1 when farther than ``max_snap_m``.
+    from_u_m, to_v_m : ndarray of float
+        Distance along the edge from its u end / to its v end (NaN when not snapped).
+    leg_m : ndarray of float
+        Straight-line distance from the place to the nearest edge (for an
+        unsnapped place too: how far off the network it is).
+    component : ndarray of int
+        Network component of the edge (-1 when not snapped).
+    point_lonlat : ndarray of float, shape (n, 2)
+        The snap point on the edge, lon/lat (NaN when not snapped).
+
     Attributes
     ----------
-    edge : index of the edge snapped to, -1 when farther than ``max_snap_m``.
-    from_u_m, to_v_m : distance along the edge from its u end / to its v end.
-    leg_m : straight-line distance from the place to the nearest edge (for an
-        unsnapped place too: how far off the network it is).
-    component : network component of the edge (-1 when not snapped).
+    snapped : ndarray of bool
+        Whether each place joins the network.
     """
 
     edge: np.ndarray
@@ -39,13 +50,25 @@ class Snap:
 
     @property
     def snapped(self) -> np.ndarray:
+        """Whether each place joins the network (its edge is not -1)."""
         return self.edge >= 0
 
     def __len__(self) -> int:
         return len(self.edge)
 
     def take(self, indices: np.ndarray) -> Snap:
-        """The snaps of a subset of places, in the given order."""
+        """The snaps of a subset of places, in the given order.
+
+        Parameters
+        ----------
+        indices : ndarray of int or bool
+            Positions (or a mask) of the places to keep.
+
+        Returns
+        -------
+        Snap
+            One entry per selected place.
+        """
         return Snap(*(getattr(self, f)[indices] for f in SNAP_FIELDS))
 
     @classmethod
@@ -60,11 +83,18 @@ class Snap:
         Returns
         -------
         Snap
+            Their entries, in the order given.
         """
         return cls(*(np.concatenate([getattr(s, f) for s in snaps]) for f in SNAP_FIELDS))
 
     def fingerprints(self) -> np.ndarray:
-        """One hex key per place of where it joins the network (edge, offsets, leg)."""
+        """One hex key per place of where it joins the network (edge, offsets, leg).
+
+        Returns
+        -------
+        ndarray of str
+            Equal keys for equal snaps (offsets and leg rounded to 1e-6 m).
+        """
         rows = np.column_stack(
             [
                 self.edge.astype(float),
@@ -77,7 +107,13 @@ class Snap:
         return np.array([r.tobytes().hex() for r in rows])
 
     def to_frame(self) -> pd.DataFrame:
-        """Snap details as columns (for tables and QA)."""
+        """Snap details as columns (for tables and QA).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``snap_edge``, ``snap_m``, ``off_network`` and ``component``, one row per place.
+        """
         return pd.DataFrame(
             {
                 "snap_edge": self.edge,
@@ -103,15 +139,19 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
 
     Parameters
     ----------
-    network : the walking network.
-    lonlat : (n, 2) array of longitude, latitude.
-    max_snap_m : places farther than this from every edge are off-network:
-        left unsnapped (edge -1), they reach nothing and are never counted as
+    network : WalkNetwork
+        The walking network.
+    lonlat : ndarray of float, shape (n, 2)
+        Longitude, latitude per place.
+    max_snap_m : float, default `settings.DEFAULT_MAX_SNAP_M`
+        Places farther than this from every edge are off-network: left
+        unsnapped (edge -1), they reach nothing and are never counted as
         covered.
 
     Returns
     -------
     Snap
+        Where each place joins the network.
     """
     lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
     n = len(lonlat)

@@ -45,7 +45,8 @@ def inline_assets(html: str) -> str:
 
     Parameters
     ----------
-    html : a rendered folium page.
+    html : str
+        A rendered folium page.
 
     Returns
     -------
@@ -87,6 +88,16 @@ def external_references(html: str) -> list[str]:
 
     Map tiles are requested by Leaflet at run time and simply stay blank
     offline, so they are not references in this sense.
+
+    Parameters
+    ----------
+    html : str
+        A page.
+
+    Returns
+    -------
+    list of str
+        The addresses (or the CSS text that imports one), in page order.
     """
     found = [m.group("url") for m in _SCRIPT.finditer(html)]
     found += [m.group("url") for m in _LINK.finditer(html) if "stylesheet" in m.group(0).lower()]
@@ -101,6 +112,21 @@ def asset(url: str) -> str:
 
     An exact URL is preferred; failing that, the same file of another
     version of the same library (folium and folium-offline release apart).
+
+    Parameters
+    ----------
+    url : str
+        An absolute ``https://`` address from a folium page.
+
+    Returns
+    -------
+    str
+        The file's text.
+
+    Raises
+    ------
+    OfflineAssetError
+        When the installed package does not ship the file, or is not installed.
     """
     shipped = _shipped()
     if url in shipped:

@@ -8,14 +8,30 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._meta import OSM_ATTRIBUTION, package_version
 
+if TYPE_CHECKING:
+    from coverage_planner.results import CoverageResult
+
 
 def describe_input(path: str | Path, rows: int | None = None) -> dict[str, Any]:
-    """Path, sha256 and size of one input file."""
+    """Path, sha256 and size of one input file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    rows : int, optional
+        Rows read from it, recorded when given.
+
+    Returns
+    -------
+    dict of str to Any
+        ``{"path", "sha256", "bytes"}``, and ``"rows"`` when given.
+    """
     path = Path(path)
     info: dict[str, Any] = {"path": str(path), "sha256": file_sha256(path), "bytes": path.stat().st_size}
     if rows is not None:
@@ -23,8 +39,21 @@ def describe_input(path: str | Path, rows: int | None = None) -> dict[str, Any]:
     return info
 
 
-def build_manifest(result, *, scenario=None) -> dict[str, Any]:
-    """Assemble the manifest of a `CoverageResult` (and the scenario it came from, if any)."""
+def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str, Any]:
+    """Assemble the manifest of a `CoverageResult` (and the scenario it came from, if any).
+
+    Parameters
+    ----------
+    result : CoverageResult
+        The computed coverage; its sites' and demand's ``source_path`` attrs name the input files.
+    scenario : Scenario, optional
+        The scenario the run came from; its ``name`` and ``path`` (hashed) are recorded.
+
+    Returns
+    -------
+    dict of str to Any
+        JSON-able; the same inputs give the same manifest.
+    """
     net = result.network
     inputs: dict[str, Any] = {}
     for role, frame in (("sites", result.sites), ("demand", result.demand)):

@@ -32,11 +32,21 @@ class OsmGeocoder:
 
     Parameters
     ----------
-    cache_file : the JSON cache (created when the first answer arrives).
-    online : ask Nominatim for queries not in the cache (off by default: a
+    cache_file : str or Path
+        The JSON cache (created when the first answer arrives).
+    online : bool, default False
+        Ask Nominatim for queries not in the cache (off by default: a
         query can hold a person's address); when False, an uncached query
         raises `GeocodeUnavailable`. The first query sent says once, as a
         `GeocodeNotice` warning, what is sent and to where.
+
+    Attributes
+    ----------
+    asked_online : int
+        Queries sent to Nominatim so far.
+    unreachable : str or None
+        Why Nominatim could not be reached, set on the first connection
+        failure (later uncached queries fail at once instead of retrying).
     """
 
     def __init__(self, cache_file: str | Path, *, online: bool = False) -> None:
@@ -50,6 +60,23 @@ class OsmGeocoder:
             self._cache = {}
 
     def __call__(self, query: str) -> tuple[float, float] | None:
+        """Look up one query, from the cache or (when online) from Nominatim.
+
+        Parameters
+        ----------
+        query : str
+            A place name or address; runs of whitespace count as one space.
+
+        Returns
+        -------
+        tuple of (float, float) or None
+            WGS-84 lon, lat, or None when the geocoder does not know the query.
+
+        Raises
+        ------
+        GeocodeUnavailable
+            When the query is not cached and cannot be asked now.
+        """
         key = " ".join(query.split())
         if key not in self._cache:
             if self.unreachable:
@@ -98,8 +125,24 @@ def geocode_row(
 ) -> tuple[float, float]:
     """Coordinates for a place-file row that only has a geocode query; the row becomes a placeholder.
 
-    Problems are appended to ``problems`` as (field, message), the way
-    `coverage_planner.places.reading` collects them.
+    Parameters
+    ----------
+    query : str
+        The row's geocode query.
+    geocoder : callable or None
+        ``query -> (lon, lat) | None``, such as an `OsmGeocoder`; None when
+        geocoding is not set up (the row is then a problem).
+    values : dict of str to Any
+        The row's parsed fields; on success ``crs``, ``status`` (placeholder)
+        and ``location_source`` are set in it.
+    problems : list of tuple of (str, str)
+        Problems are appended here as (field, message), the way
+        `coverage_planner.places.reading` collects them.
+
+    Returns
+    -------
+    tuple of (float, float)
+        Lon, lat; NaN, NaN when the query could not be answered.
     """
     hint = "fill in 经度/纬度 (longitude/latitude) with the real location"
     if geocoder is None:

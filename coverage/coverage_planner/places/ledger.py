@@ -36,6 +36,23 @@ def normalise_compound_types(places: gpd.GeoDataFrame, path: str | Path) -> gpd.
     """Map each row's ``type`` onto the four compound types (or 社区); unknown values are errors.
 
     Blank types stay blank (a ledger may not know every compound's type yet).
+
+    Parameters
+    ----------
+    places : GeoDataFrame
+        Places read from a ledger, with ``source_row`` and ``type`` columns.
+    path : str or Path
+        The ledger file, named in errors.
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy with each ``type`` spelled canonically.
+
+    Raises
+    ------
+    InputErrors
+        Naming every row whose type is unknown.
     """
     errors = []
     mapped = []
@@ -62,7 +79,21 @@ def normalise_compound_types(places: gpd.GeoDataFrame, path: str | Path) -> gpd.
 
 
 def check_unique_names_per_community(places: gpd.GeoDataFrame, path: str | Path) -> None:
-    """Raise when two places share a name within one community."""
+    """Raise when two places share a name within one community.
+
+    Parameters
+    ----------
+    places : GeoDataFrame
+        Places with ``source_row`` and ``name`` columns; without a
+        ``community`` column there is nothing to check.
+    path : str or Path
+        The ledger file, named in errors.
+
+    Raises
+    ------
+    InputErrors
+        Naming every repeated row and the row it repeats.
+    """
     if "community" not in places:
         return
     seen: dict[tuple, int] = {}
@@ -99,7 +130,18 @@ TEMPLATE_COLUMNS: dict[str, str] = {
 
 
 def write_compound_template(path: str | Path) -> Path:
-    """Write the empty compound ledger (小区台账) template: a header sheet and a 说明 sheet."""
+    """Write the empty compound ledger (小区台账) template: a header sheet and a 说明 sheet.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.xlsx`` file to write (atomically).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     import openpyxl
     from openpyxl.styles import Font
 

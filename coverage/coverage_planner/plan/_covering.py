@@ -3,8 +3,10 @@ r"""The covering models: LSCP and MCLP (public through `coverage_planner.plan.mo
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import sparse
 
 from coverage_planner.plan import _greedy, _milp
@@ -14,7 +16,15 @@ from coverage_planner.plan._location import LocationProblem, ProblemError
 class _Covering(LocationProblem):
     """Shared parts of LSCP and MCLP: the 0/1 cover matrix and who is covered."""
 
-    def __init__(self, matrix, weights=None, n_existing=0, *, service_radius: float | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        matrix: sparse.sparray | sparse.spmatrix,
+        weights: ArrayLike | None = None,
+        n_existing: int = 0,
+        *,
+        service_radius: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.service_radius = None if service_radius is None else float(service_radius)
         super().__init__(matrix, weights, n_existing, **kwargs)
 
@@ -53,16 +63,40 @@ class _Covering(LocationProblem):
 
     @property
     def uncoverable_ids(self) -> np.ndarray:
+        """Ids of the places nothing covers."""
         return self.demand_ids[self.uncoverable]
 
-    def covered(self, chosen=None) -> np.ndarray:
-        """Bool per place: covered once the candidates at positions ``chosen`` (default: the solution's) open."""
+    def covered(self, chosen: ArrayLike | None = None) -> np.ndarray:
+        """Which places are covered once the candidates at positions ``chosen`` open.
+
+        Parameters
+        ----------
+        chosen : array_like of int, optional
+            Candidate positions; default: the solution's.
+
+        Returns
+        -------
+        ndarray of bool
+            One value per demand place, existing sites' coverage included.
+        """
         chosen = self.chosen if chosen is None else np.asarray(chosen, dtype=np.int64)
         out = self.covered_by_existing.copy()
         out[_row_entries(self._cover, chosen)] = True
         return out
 
-    def covered_weight(self, chosen=None) -> float:
+    def covered_weight(self, chosen: ArrayLike | None = None) -> float:
+        """The weight covered once the candidates at positions ``chosen`` open.
+
+        Parameters
+        ----------
+        chosen : array_like of int, optional
+            Candidate positions; default: the solution's.
+
+        Returns
+        -------
+        float
+            Summed weight of the covered places, existing sites' coverage included.
+        """
         return float(self.weights[self.covered(chosen)].sum())
 
     def _left(self) -> np.ndarray:
@@ -108,11 +142,52 @@ class LSCP(_Covering):
 
     ``objective`` is the number of new sites (spopt's LSCP objective also
     counts existing sites).
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix
+        Sites × demand places; a nonzero entry means "covers". Existing sites
+        first (see ``n_existing``).
+    weights : array_like of float, optional
+        One non-negative number per demand place (default 1).
+    n_existing : int, default 0
+        The first ``n_existing`` sites are existing ones.
+    target_share : float, optional
+        Share s in (0, 1] of the coverable weight to cover; None (or 1) is the classic model.
+    **kwargs
+        ``existing``, ``site_ids`` and ``demand_ids`` as for `LocationProblem`;
+        ``service_radius`` (metres), kept as ``.service_radius`` (`from_access`
+        and `from_cost_matrix` build the cover matrix from it).
+
+    Attributes
+    ----------
+    covered_by_existing : ndarray of bool
+        Per place: an existing site covers it.
+    coverable : ndarray of bool
+        Per place: some existing site or candidate covers it.
+    uncoverable : ndarray of int
+        Places nothing covers (indices); reported, never an error.
+    uncoverable_ids : ndarray
+        Their ids.
+    weight_to_add : float or None
+        Weight new sites must add (None: classic, cover every coverable place).
+
+    Raises
+    ------
+    ProblemError
+        When ``target_share`` is not in (0, 1], or as for `LocationProblem`.
     """
 
     name = "LSCP"
 
-    def __init__(self, matrix, weights=None, n_existing=0, target_share: float | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        matrix: sparse.sparray | sparse.spmatrix,
+        weights: ArrayLike | None = None,
+        n_existing: int = 0,
+        target_share: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         if target_share is not None and not (isinstance(target_share, (int, float)) and 0 < target_share <= 1):
             raise ProblemError(f"LSCP: target_share must be a share in (0, 1], got {target_share!r}")
         super().__init__(matrix, weights, n_existing, **kwargs)
@@ -122,7 +197,19 @@ class LSCP(_Covering):
         #: weight new sites must add (None: classic, cover every coverable place)
         self.weight_to_add = None if self.target_share == 1.0 else max(self.target_share * reach - have, 0.0)
 
-    def evaluate(self, chosen) -> float:
+    def evaluate(self, chosen: ArrayLike) -> float:
+        """The number of new sites in ``chosen``.
+
+        Parameters
+        ----------
+        chosen : array_like of int
+            Candidate positions (0 = first candidate).
+
+        Returns
+        -------
+        float
+            Distinct positions in ``chosen``.
+        """
         return float(len(np.unique(np.asarray(chosen, dtype=np.int64))))
 
     def _greedy_steps(self, k, allowed, *, ranking=False):
@@ -202,15 +289,67 @@ class MCLP(_Covering):
     ``objective`` is the total covered weight, existing sites' coverage
     included (as spopt reports it). Fewer than k sites are chosen when more
     would add nothing (spopt's ``= k`` reaches the same objective).
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix
+        Sites × demand places; a nonzero entry means "covers". Existing sites
+        first (see ``n_existing``).
+    weights : array_like of float, optional
+        One non-negative number per demand place (default 1).
+    n_existing : int, default 0
+        The first ``n_existing`` sites are existing ones.
+    k : int
+        At most this many new sites (required).
+    **kwargs
+        ``existing``, ``site_ids`` and ``demand_ids`` as for `LocationProblem`;
+        ``service_radius`` (metres), kept as ``.service_radius`` (`from_access`
+        and `from_cost_matrix` build the cover matrix from it).
+
+    Attributes
+    ----------
+    covered_by_existing : ndarray of bool
+        Per place: an existing site covers it.
+    coverable : ndarray of bool
+        Per place: some existing site or candidate covers it.
+    uncoverable : ndarray of int
+        Places nothing covers (indices); reported, never an error.
+    uncoverable_ids : ndarray
+        Their ids.
+
+    Raises
+    ------
+    ProblemError
+        When ``k`` is missing, not a whole number ≥ 0 or more than the
+        candidates, or as for `LocationProblem`.
     """
 
     name = "MCLP"
 
-    def __init__(self, matrix, weights=None, n_existing=0, k: int | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        matrix: sparse.sparray | sparse.spmatrix,
+        weights: ArrayLike | None = None,
+        n_existing: int = 0,
+        k: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(matrix, weights, n_existing, **kwargs)
         self.k = self._check_k(k)
 
-    def evaluate(self, chosen) -> float:
+    def evaluate(self, chosen: ArrayLike) -> float:
+        """The covered weight with ``chosen`` open, existing sites' coverage included.
+
+        Parameters
+        ----------
+        chosen : array_like of int
+            Candidate positions (0 = first candidate).
+
+        Returns
+        -------
+        float
+            As `covered_weight`.
+        """
         return self.covered_weight(chosen)
 
     def _greedy_steps(self, k, allowed, *, ranking=False):
@@ -269,12 +408,33 @@ def _row_entries(matrix: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
     return matrix.indices[np.repeat(start, lengths) + offsets]
 
 
-def min_cover(A: sparse.csr_matrix, positions: np.ndarray, *, time_limit=None, mip_gap=0.0):
+def min_cover(
+    A: sparse.csr_matrix, positions: np.ndarray, *, time_limit: float | None = None, mip_gap: float = 0.0
+) -> tuple[np.ndarray | None, float, str]:
     """Fewest columns of the 0/1 matrix ``A`` covering every row (each row must have an entry).
 
     Rows containing another row are dropped first (covering the smaller
-    covers them). Returns (chosen ``positions``, proven lower bound on the
-    count, status); chosen is None when no cover was found in time.
+    covers them).
+
+    Parameters
+    ----------
+    A : scipy.sparse.csr_matrix
+        Places × columns, 1 where the column covers the place.
+    positions : ndarray of int
+        The candidate position of each column.
+    time_limit : float, optional
+        Seconds for HiGHS; None for no limit.
+    mip_gap : float, default 0.0
+        Relative gap at which HiGHS may stop (0: prove optimality).
+
+    Returns
+    -------
+    chosen : ndarray of int or None
+        The chosen ``positions``; None when no cover was found in time.
+    bound : float
+        Proven lower bound on the count.
+    status : str
+        As `_milp.MilpResult.status`.
     """
     A = sparse.csr_matrix(A)
     A = A[~_milp.superset_rows(A)]

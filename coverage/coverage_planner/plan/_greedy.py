@@ -31,8 +31,25 @@ def greedy_cover(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add candidates (rows of the 0/1 ``cover``) by covered weight until ``k``, ``target`` or no gain.
 
-    ``weight`` is the weight still to cover per demand column (0 where already
-    covered). Returns the chosen rows in order and each one's added weight.
+    Parameters
+    ----------
+    cover : scipy.sparse.csr_matrix
+        Candidates × demand places, 1 where the candidate covers the place.
+    weight : ndarray of float
+        The weight still to cover per demand column (0 where already covered).
+    k : int, optional
+        At most this many candidates; None for no limit.
+    target : float, optional
+        Stop once this much weight is added; None for no target.
+    allowed : ndarray of bool, optional
+        Which candidates may be chosen (default: all).
+
+    Returns
+    -------
+    chosen : ndarray of int
+        The chosen rows, in the order added.
+    gains : ndarray of float
+        Each one's added weight.
     """
     cover = sparse.csr_matrix(cover, dtype=np.float64)
     left = np.asarray(weight, dtype=np.float64).copy()
@@ -65,9 +82,28 @@ def greedy_median(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add candidates by the drop in weighted walk (p-median).
 
-    ``rows, cols, metres``: candidate × demand pairs; ``current``: each place's
-    walk before any candidate opens (its nearest existing site, or the
-    penalty). Returns the chosen rows and each one's drop in Σ weight × walk.
+    Parameters
+    ----------
+    rows, cols, metres : ndarray
+        Candidate × demand pairs: candidate position, demand place, walk in metres.
+    current : ndarray of float
+        Each place's walk before any candidate opens (its nearest existing
+        site, or the penalty).
+    weight : ndarray of float
+        Weight per demand place.
+    n_candidates : int
+        Number of candidates.
+    k : int
+        At most this many candidates; fewer when more would not lower the walk.
+    allowed : ndarray of bool, optional
+        Which candidates may be chosen (default: all).
+
+    Returns
+    -------
+    chosen : ndarray of int
+        The chosen rows, in the order added.
+    gains : ndarray of float
+        Each one's drop in Σ weight × walk.
     """
     cur = np.asarray(current, dtype=np.float64).copy()
     allowed = np.ones(n_candidates, dtype=bool) if allowed is None else allowed.copy()
@@ -100,8 +136,29 @@ def greedy_center(
     """Add candidates by the drop in the worst walk (p-center); near-ties go to the larger weighted-walk drop.
 
     Only places in ``current`` that are finite count (the others are not
-    reachable from any site). Returns the chosen rows and each one's drop in
-    the worst walk.
+    reachable from any site).
+
+    Parameters
+    ----------
+    rows, cols, metres : ndarray
+        Candidate × demand pairs: candidate position, demand place, walk in metres.
+    current : ndarray of float
+        Each place's walk before any candidate opens.
+    weight : ndarray of float
+        Weight per demand place (for the tie-break).
+    n_candidates : int
+        Number of candidates.
+    k : int
+        At most this many candidates; fewer when more would not lower the worst walk.
+    allowed : ndarray of bool, optional
+        Which candidates may be chosen (default: all).
+
+    Returns
+    -------
+    chosen : ndarray of int
+        The chosen rows, in the order added.
+    gains : ndarray of float
+        Each one's drop in the worst walk.
     """
     cur = np.asarray(current, dtype=np.float64).copy()
     allowed = np.ones(n_candidates, dtype=bool) if allowed is None else allowed.copy()

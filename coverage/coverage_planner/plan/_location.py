@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import sparse
 
 from coverage_planner._errors import CoverageError
@@ -24,18 +26,30 @@ ProposalError = ProblemError
 class Solution:
     """One solve of a location problem.
 
-    Attributes
+    Parameters
     ----------
-    method : "exact" or "greedy".
-    chosen : new sites as candidate positions (0 = first candidate), ascending.
-    selected, selected_ids : the same sites as rows / ids of the site × demand matrix.
-    objective : the model's objective for this answer, computed from the data (not the solver).
-    bound : best proven bound on the optimum (NaN when the method gives none).
-    gap : ``|bound − objective| / |objective|``; 0 when proven optimal.
-    status : "optimal", "time_limit" (best found, see gap), "gap_limit" (HiGHS stopped
-        within ``mip_gap``) or "heuristic".
-    solve_time_s, build_time_s : wall-clock seconds of the whole solve / of building the MILP.
-    tie_break : whether putting the answer in canonical form changed it (see `LocationProblem._canonical`).
+    method : {"exact", "greedy"}
+        How it was solved.
+    chosen : ndarray of int
+        New sites as candidate positions (0 = first candidate), ascending.
+    selected : ndarray of int
+        The same sites as rows of the site × demand matrix.
+    selected_ids : ndarray
+        The same sites as ids.
+    objective : float
+        The model's objective for this answer, computed from the data (not the solver).
+    bound : float
+        Best proven bound on the optimum (NaN when the method gives none).
+    gap : float
+        ``|bound − objective| / |objective|``; 0 when proven optimal.
+    status : {"optimal", "time_limit", "gap_limit", "heuristic"}
+        "time_limit": best found, see gap; "gap_limit": HiGHS stopped within ``mip_gap``.
+    solve_time_s : float
+        Wall-clock seconds of the whole solve.
+    build_time_s : float, default NaN
+        Wall-clock seconds of building the MILP.
+    tie_break : bool, default False
+        Whether putting the answer in canonical form changed it (see `LocationProblem._canonical`).
     """
 
     method: str
@@ -56,20 +70,52 @@ class LocationProblem:
 
     Parameters
     ----------
-    matrix : scipy.sparse matrix, sites × demand places. For the covering
-        models a nonzero entry means "covers"; for the distance models every
-        stored entry (explicit zeros too) is a walk in metres and absent
-        pairs are out of reach.
-    weights : one non-negative number per demand place (default 1).
-    n_existing : the first ``n_existing`` sites are existing ones; or give
-        ``existing`` (bool mask or indices) instead.
-    site_ids, demand_ids : labels (default 0..n-1).
+    matrix : scipy.sparse matrix
+        Sites × demand places. For the covering models a nonzero entry means
+        "covers"; for the distance models every stored entry (explicit zeros
+        too) is a walk in metres and absent pairs are out of reach.
+    weights : array_like of float, optional
+        One non-negative number per demand place (default 1).
+    n_existing : int, default 0
+        The first ``n_existing`` sites are existing ones.
+    existing : array_like of bool or int, optional
+        Instead of ``n_existing``: a bool mask or the indices of the existing sites.
+    site_ids, demand_ids : array_like, optional
+        Labels (default 0..n-1).
+
+    Attributes
+    ----------
+    n_sites, n_demand : int
+        The matrix's shape.
+    existing : ndarray of bool
+        Which sites are existing ones (always open).
+    candidates : ndarray of int
+        Rows of the candidate sites; a candidate's position is its index here.
+    weights : ndarray of float
+        Weight per demand place.
+    solution : Solution or None
+        The last solve's answer; ``chosen``, ``selected``, ``selected_ids``,
+        ``objective``, ``bound``, ``gap``, ``status`` and ``solve_time_s``
+        read from it (empty, NaN or "unsolved" before a solve).
+
+    Raises
+    ------
+    ProblemError
+        When the matrix is not sparse, there is no candidate, or the weights
+        or existing sites do not fit the matrix.
     """
 
     name = "location problem"
 
     def __init__(
-        self, matrix, weights=None, n_existing: int = 0, *, existing=None, site_ids=None, demand_ids=None
+        self,
+        matrix: sparse.sparray | sparse.spmatrix,
+        weights: ArrayLike | None = None,
+        n_existing: int = 0,
+        *,
+        existing: ArrayLike | None = None,
+        site_ids: ArrayLike | None = None,
+        demand_ids: ArrayLike | None = None,
     ) -> None:
         if not sparse.issparse(matrix):
             raise ProblemError(
@@ -95,12 +141,39 @@ class LocationProblem:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_access(cls, matrix: AccessMatrix, *, n_existing: int = 0, existing=None, weights=None, **params):
+    def from_access(
+        cls,
+        matrix: AccessMatrix,
+        *,
+        n_existing: int = 0,
+        existing: ArrayLike | None = None,
+        weights: ArrayLike | None = None,
+        **params: Any,
+    ) -> Self:
         """Build the problem from an `AccessMatrix` whose rows are existing + candidate sites.
 
         Ids are taken from the matrix; the covering models use the matrix's
         cutoff as service radius unless ``service_radius`` is given, the
         distance models use it as the search limit.
+
+        Parameters
+        ----------
+        matrix : AccessMatrix
+            Walks from existing and candidate sites to the demand places.
+        n_existing : int, default 0
+            The first ``n_existing`` rows are existing sites.
+        existing : array_like of bool or int, optional
+            Instead of ``n_existing``: a bool mask or the rows of the existing sites.
+        weights : array_like of float, optional
+            One non-negative number per demand place (default 1).
+        **params
+            The model's own parameters (``k``, ``target_share``,
+            ``service_radius``, ``penalty_m``, ``search_limit_m``).
+
+        Returns
+        -------
+        LocationProblem
+            The problem, of the class it is called on.
         """
         sp, params = cls._sparse_from_access(matrix, dict(params))
         return cls(
@@ -108,11 +181,39 @@ class LocationProblem:
         )
 
     @classmethod
-    def from_cost_matrix(cls, cost_matrix, *, n_existing: int = 0, existing=None, weights=None, **params):
+    def from_cost_matrix(
+        cls,
+        cost_matrix: ArrayLike,
+        *,
+        n_existing: int = 0,
+        existing: ArrayLike | None = None,
+        weights: ArrayLike | None = None,
+        **params: Any,
+    ) -> Self:
         """Build the problem from a dense demand × sites cost matrix, laid out as spopt lays it out.
 
-        Entries that are ``inf`` or NaN are out of reach. The covering models
-        need ``service_radius``.
+        Parameters
+        ----------
+        cost_matrix : array_like of float, shape (n_demand, n_sites)
+            Walk per pair; entries that are ``inf`` or NaN are out of reach.
+        n_existing : int, default 0
+            The first ``n_existing`` sites (columns) are existing ones.
+        existing : array_like of bool or int, optional
+            Instead of ``n_existing``: a bool mask or the columns of the existing sites.
+        weights : array_like of float, optional
+            One non-negative number per demand place (default 1).
+        **params
+            The model's own parameters; the covering models need ``service_radius``.
+
+        Returns
+        -------
+        LocationProblem
+            The problem, of the class it is called on.
+
+        Raises
+        ------
+        ProblemError
+            When ``cost_matrix`` is not 2-D, or a covering model has no usable ``service_radius``.
         """
         cost = np.asarray(cost_matrix, dtype=np.float64)
         if cost.ndim != 2:
@@ -126,10 +227,23 @@ class LocationProblem:
 
         Parameters
         ----------
-        method : "exact" (MILP with HiGHS) or "greedy".
-        time_limit : seconds for HiGHS; the best answer found (never worse
-            than greedy) is returned with its bound and gap.
-        mip_gap : relative gap at which HiGHS may stop (0: prove optimality).
+        method : {"exact", "greedy"}, default "exact"
+            "exact": a MILP solved by HiGHS.
+        time_limit : float, optional
+            Seconds for HiGHS; the best answer found (never worse than
+            greedy) is returned with its bound and gap.
+        mip_gap : float, default 0.0
+            Relative gap at which HiGHS may stop (0: prove optimality).
+
+        Returns
+        -------
+        Solution
+            The answer, in canonical form.
+
+        Raises
+        ------
+        ProblemError
+            When ``method`` or ``time_limit`` is not valid.
         """
         if method not in ("exact", "greedy"):
             raise ProblemError(f"method must be 'exact' or 'greedy', not {method!r}")
@@ -164,15 +278,42 @@ class LocationProblem:
         )
         return self.solution
 
-    def evaluate(self, chosen) -> float:
-        """The objective with existing sites and the candidates at positions ``chosen`` open."""
+    def evaluate(self, chosen: ArrayLike) -> float:
+        """The objective with existing sites and the candidates at positions ``chosen`` open.
+
+        Parameters
+        ----------
+        chosen : array_like of int
+            Candidate positions (0 = first candidate).
+
+        Returns
+        -------
+        float
+            The model's objective.
+        """
         raise NotImplementedError
 
     def ranking(self, solution: Solution | None = None) -> tuple[np.ndarray, np.ndarray]:
         """A solution's new sites (candidate positions) in the order greedy adds them, with each one's gain.
 
-        The gain is the model's greedy gain: covered weight for LSCP and MCLP,
-        the drop in Σ weight × walk for PMedian and PCenter.
+        Parameters
+        ----------
+        solution : Solution, optional
+            Default: the last solve's.
+
+        Returns
+        -------
+        order : ndarray of int
+            The solution's candidate positions; sites without marginal gain
+            come last, by position.
+        gains : ndarray of float
+            The model's greedy gain of each: covered weight for LSCP and
+            MCLP, the drop in Σ weight × walk for PMedian and PCenter.
+
+        Raises
+        ------
+        ProblemError
+            When there is no solution to rank yet.
         """
         solution = solution or self.solution
         if solution is None:
@@ -184,14 +325,27 @@ class LocationProblem:
         return np.concatenate([order, rest]).astype(np.int64), np.concatenate([gains, np.zeros(len(rest))])
 
     # --------------------------------------------- the current solution's view
-    chosen = property(lambda self: self._sol("chosen", np.zeros(0, dtype=np.int64)))
-    selected = property(lambda self: self._sol("selected", np.zeros(0, dtype=np.int64)))
-    selected_ids = property(lambda self: self._sol("selected_ids", self.site_ids[:0]))
-    objective = property(lambda self: self._sol("objective", float("nan")))
-    bound = property(lambda self: self._sol("bound", float("nan")))
-    gap = property(lambda self: self._sol("gap", float("nan")))
-    status = property(lambda self: self._sol("status", "unsolved"))
-    solve_time_s = property(lambda self: self._sol("solve_time_s", float("nan")))
+    chosen = property(
+        lambda self: self._sol("chosen", np.zeros(0, dtype=np.int64)), doc="`Solution.chosen` (empty before a solve)."
+    )
+    selected = property(
+        lambda self: self._sol("selected", np.zeros(0, dtype=np.int64)),
+        doc="`Solution.selected` (empty before a solve).",
+    )
+    selected_ids = property(
+        lambda self: self._sol("selected_ids", self.site_ids[:0]), doc="`Solution.selected_ids` (empty before a solve)."
+    )
+    objective = property(
+        lambda self: self._sol("objective", float("nan")), doc="`Solution.objective` (NaN before a solve)."
+    )
+    bound = property(lambda self: self._sol("bound", float("nan")), doc="`Solution.bound` (NaN before a solve).")
+    gap = property(lambda self: self._sol("gap", float("nan")), doc="`Solution.gap` (NaN before a solve).")
+    status = property(
+        lambda self: self._sol("status", "unsolved"), doc='`Solution.status` ("unsolved" before a solve).'
+    )
+    solve_time_s = property(
+        lambda self: self._sol("solve_time_s", float("nan")), doc="`Solution.solve_time_s` (NaN before a solve)."
+    )
 
     def _sol(self, field: str, default):
         return default if self.solution is None else getattr(self.solution, field)

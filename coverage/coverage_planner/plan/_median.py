@@ -3,8 +3,10 @@ r"""The distance models: p-median and p-center (public through `coverage_planner
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import sparse
 
 from coverage_planner.plan import _greedy, _milp
@@ -17,14 +19,14 @@ class _Distance(LocationProblem):
 
     def __init__(
         self,
-        matrix,
-        weights=None,
-        n_existing=0,
+        matrix: sparse.sparray | sparse.spmatrix,
+        weights: ArrayLike | None = None,
+        n_existing: int = 0,
         k: int | None = None,
         *,
         penalty_m: float | None = None,
         search_limit_m: float | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         self._limit_arg, self._penalty_arg = search_limit_m, penalty_m
         super().__init__(matrix, weights, n_existing, **kwargs)
@@ -68,8 +70,19 @@ class _Distance(LocationProblem):
         order = np.lexsort((self._d, self._p))
         self._p, self._d, self._m = self._p[order], self._d[order], self._m[order]
 
-    def walks(self, chosen=None) -> np.ndarray:
-        """Each place's walk with existing sites and ``chosen`` candidates (default: the solution's) open."""
+    def walks(self, chosen: ArrayLike | None = None) -> np.ndarray:
+        """Each place's walk with existing sites and ``chosen`` candidates open.
+
+        Parameters
+        ----------
+        chosen : array_like of int, optional
+            Candidate positions; default: the solution's.
+
+        Returns
+        -------
+        ndarray of float
+            Metres per demand place; ``penalty_m`` where no open site is within reach.
+        """
         chosen = self.chosen if chosen is None else np.asarray(chosen, dtype=np.int64)
         out = self.walk_existing.copy()
         mine = np.isin(self._p, chosen)
@@ -92,11 +105,62 @@ class PMedian(_Distance):
     the edge of the search. The model is built on the pairs that beat each
     place's nearest existing site. ``objective`` is Σ weight × walk in
     metre-weights (divide by the walking speed for time).
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix
+        Sites × demand places; every stored entry (explicit zeros too) is a
+        walk in metres, absent pairs are out of reach. Existing sites first
+        (see ``n_existing``).
+    weights : array_like of float, optional
+        One non-negative number per demand place (default 1).
+    n_existing : int, default 0
+        The first ``n_existing`` sites are existing ones.
+    k : int
+        At most this many new sites (required).
+    penalty_m : float, optional
+        The walk P of a place with no open site within reach; default twice
+        the search limit.
+    search_limit_m : float, optional
+        Pairs farther apart are out of reach; default: the longest pair given
+        (`from_access`: the matrix's cutoff).
+    **kwargs
+        ``existing``, ``site_ids`` and ``demand_ids`` as for `LocationProblem`.
+
+    Attributes
+    ----------
+    search_limit_m, penalty_m : float
+        As used.
+    walk_existing : ndarray of float
+        Each place's walk with only the existing sites open (penalty when none in reach).
+    coverable : ndarray of bool
+        Per place: some site or candidate within reach.
+    uncoverable : ndarray of int
+        Places nothing reaches (indices); reported, never an error.
+
+    Raises
+    ------
+    ProblemError
+        When ``k`` is missing, not a whole number ≥ 0 or more than the
+        candidates, a walk is negative or not finite, ``penalty_m`` is not
+        positive, or as for `LocationProblem`.
     """
 
     name = "p-median"
 
-    def evaluate(self, chosen) -> float:
+    def evaluate(self, chosen: ArrayLike) -> float:
+        """The total weighted walk with existing sites and ``chosen`` open.
+
+        Parameters
+        ----------
+        chosen : array_like of int
+            Candidate positions (0 = first candidate).
+
+        Returns
+        -------
+        float
+            Σ weight × walk, in metre-weights.
+        """
         return float(self.weights @ self.walks(chosen))
 
     def _greedy_steps(self, k, allowed, *, ranking=False):
@@ -173,6 +237,45 @@ class PCenter(_Distance):
     every such place at all, the worst walk is the penalty P whatever is
     chosen; the sites are then chosen as an MCLP within the search limit
     (most weight brought within reach).
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix
+        Sites × demand places; every stored entry (explicit zeros too) is a
+        walk in metres, absent pairs are out of reach. Existing sites first
+        (see ``n_existing``).
+    weights : array_like of float, optional
+        One non-negative number per demand place (default 1).
+    n_existing : int, default 0
+        The first ``n_existing`` sites are existing ones.
+    k : int
+        At most this many new sites (required).
+    penalty_m : float, optional
+        The walk P of a place with no open site within reach; default twice
+        the search limit.
+    search_limit_m : float, optional
+        Pairs farther apart are out of reach; default: the longest pair given
+        (`from_access`: the matrix's cutoff).
+    **kwargs
+        ``existing``, ``site_ids`` and ``demand_ids`` as for `LocationProblem`.
+
+    Attributes
+    ----------
+    search_limit_m, penalty_m : float
+        As used.
+    walk_existing : ndarray of float
+        Each place's walk with only the existing sites open (penalty when none in reach).
+    coverable : ndarray of bool
+        Per place: some site or candidate within reach.
+    uncoverable : ndarray of int
+        Places nothing reaches (indices); reported, never an error.
+
+    Raises
+    ------
+    ProblemError
+        When ``k`` is missing, not a whole number ≥ 0 or more than the
+        candidates, a walk is negative or not finite, ``penalty_m`` is not
+        positive, or as for `LocationProblem`.
     """
 
     name = "p-center"
@@ -181,7 +284,20 @@ class PCenter(_Distance):
         super()._read(coo)
         self._places = self.coverable & (self.weights > 0)
 
-    def evaluate(self, chosen) -> float:
+    def evaluate(self, chosen: ArrayLike) -> float:
+        """The worst walk with existing sites and ``chosen`` open.
+
+        Parameters
+        ----------
+        chosen : array_like of int
+            Candidate positions (0 = first candidate).
+
+        Returns
+        -------
+        float
+            Metres, over the places with positive weight that some site or
+            candidate reaches (0 when there are none).
+        """
         walks = self.walks(chosen)[self._places]
         return float(walks.max(initial=0.0))
 

@@ -28,7 +28,21 @@ MAX_GRAM_WORK = 30_000_000
 
 @dataclass
 class Program:
-    """``min c·x`` s.t. ``row_lo ≤ A x ≤ row_hi``, ``0 ≤ x ≤ upper``, ``x[integer]`` whole."""
+    """``min c·x`` s.t. ``row_lo ≤ A x ≤ row_hi``, ``0 ≤ x ≤ upper``, ``x[integer]`` whole.
+
+    Parameters
+    ----------
+    c : ndarray of float
+        Cost per variable.
+    A : scipy.sparse.csr_matrix
+        Constraint rows × variables.
+    row_lo, row_hi : ndarray of float
+        Bounds per constraint row (``-inf`` / ``inf`` for none).
+    integer : ndarray of bool
+        Which variables must be whole.
+    upper : ndarray of float or float, default 1.0
+        Upper bound per variable.
+    """
 
     c: np.ndarray
     A: sparse.csr_matrix
@@ -40,7 +54,21 @@ class Program:
 
 @dataclass
 class MilpResult:
-    """What HiGHS found. ``x`` is None when no feasible point was found in time."""
+    """What HiGHS found.
+
+    Parameters
+    ----------
+    x : ndarray of float or None
+        The incumbent; None when no feasible point was found in time.
+    value : float
+        ``c·x`` of the incumbent (inf without one).
+    bound : float
+        Proven lower bound on ``c·x`` (-inf when none).
+    status : {"optimal", "time_limit", "gap_limit", "infeasible"}
+        How the solve ended; "gap_limit" stopped within ``mip_gap``.
+    seconds : float
+        Wall-clock time of the solve.
+    """
 
     x: np.ndarray | None
     value: float  # c·x of the incumbent (inf without one)
@@ -50,7 +78,22 @@ class MilpResult:
 
 
 def solve(program: Program, *, time_limit: float | None = None, mip_gap: float = 0.0) -> MilpResult:
-    """Solve ``program``: its LP relaxation first, then, if that is fractional, the MILP."""
+    """Solve ``program``: its LP relaxation first, then, if that is fractional, the MILP.
+
+    Parameters
+    ----------
+    program : Program
+        The minimisation.
+    time_limit : float, optional
+        Seconds for both solves together; None for no limit.
+    mip_gap : float, default 0.0
+        Relative gap at which HiGHS may stop (0: prove optimality).
+
+    Returns
+    -------
+    MilpResult
+        The incumbent, its value, the proven bound and the status.
+    """
     start = time.perf_counter()
     kwargs = {
         "constraints": [LinearConstraint(program.A, program.row_lo, program.row_hi)] if program.A.shape[0] else [],
@@ -104,11 +147,21 @@ def solve(program: Program, *, time_limit: float | None = None, mip_gap: float =
 def dedupe_rows(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     """Group identical rows of a 0/1 CSR matrix.
 
-    Returns ``(first, group)``: the index of each distinct row's first
-    occurrence (ascending), and for every row the number of its group.
     Rows are compared through two independent 64-bit hashes of their column
     sets (a clash is about 2⁻¹²⁸ likely); the hash values are seeded, so the
     grouping is deterministic.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        A 0/1 matrix.
+
+    Returns
+    -------
+    first : ndarray of int
+        The index of each distinct row's first occurrence (ascending).
+    group : ndarray of int
+        For every row the number of its group (a position in ``first``).
     """
     n_rows, n_cols = matrix.shape
     rng = np.random.default_rng(20240603)
@@ -131,8 +184,18 @@ def dominated_columns(matrix: sparse.csr_matrix) -> np.ndarray:
 
     Column j is dominated by j' when rows(j) ⊆ rows(j') and either the
     inclusion is strict or j' < j (of identical columns the first is kept);
-    empty columns are dominated. Returns a bool mask; all False when the
-    product would be too large to build (see `MAX_GRAM_WORK`).
+    empty columns are dominated.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        A 0/1 matrix.
+
+    Returns
+    -------
+    ndarray of bool
+        One value per column; when the product would be too large to build
+        (see `MAX_GRAM_WORK`) only the empty columns are marked.
     """
     B = sparse.csc_matrix(matrix, dtype=np.int32)
     B.data[:] = 1
@@ -152,8 +215,18 @@ def superset_rows(matrix: sparse.csr_matrix) -> np.ndarray:
     """Rows of a 0/1 matrix that contain another row's columns (covering that row covers them).
 
     Row i is redundant when cols(i') ⊆ cols(i) for some other row i' (strictly,
-    or i' < i for identical rows). Returns a bool mask (all False when the
-    product would be too large).
+    or i' < i for identical rows).
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        A 0/1 matrix.
+
+    Returns
+    -------
+    ndarray of bool
+        One value per row; all False when the product would be too large
+        (see `MAX_GRAM_WORK`).
     """
     A = sparse.csr_matrix(matrix, dtype=np.int32)
     A.data[:] = 1

@@ -9,6 +9,7 @@ or to one already kept are dropped, features winning over grid points.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +18,9 @@ import osmium
 from coverage_planner._errors import DataError
 from coverage_planner.network.graph import OSM_SUFFIXES, WalkNetwork
 from coverage_planner.places.reading import read_places
+
+if TYPE_CHECKING:
+    from coverage_planner.results import CoverageResult
 
 #: OSM tags of places that could host a community service, used by default.
 DEFAULT_TAGS: dict[str, tuple[str, ...]] = {
@@ -28,7 +32,24 @@ DEFAULT_TAGS: dict[str, tuple[str, ...]] = {
 def candidates_from_osm(
     osm_file: str | Path, network: WalkNetwork, tags: dict[str, tuple[str, ...]] | None = None
 ) -> gpd.GeoDataFrame:
-    """OSM nodes and ways (their centre) with any of ``tags`` inside the network's bounds."""
+    """OSM nodes and ways (their centre) with any of ``tags`` inside the network's bounds.
+
+    Parameters
+    ----------
+    osm_file : str or Path
+        An OSM file (.osm, .osm.pbf …).
+    network : WalkNetwork
+        The walking network; only features inside its bounds are kept.
+    tags : dict of str to tuple of str, optional
+        OSM key to accepted values; default `DEFAULT_TAGS`.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``id`` (``osm-n…`` / ``osm-w…``), ``name`` (the feature's, else its tag
+        and id), ``type`` (the matching ``key=value``), ``status`` ("real") and
+        point geometry (WGS-84), sorted by id.
+    """
     tags = DEFAULT_TAGS if tags is None else tags
     west, south, east, north = network.bounds
     rows = []
@@ -59,7 +80,28 @@ def candidates_from_osm(
 def candidates_on_grid(
     network: WalkNetwork, spacing_m: float = 200.0, *, main_component_only: bool = True
 ) -> gpd.GeoDataFrame:
-    """One network node per square cell of ``spacing_m``: the node nearest the cell's centre."""
+    """One network node per square cell of ``spacing_m``: the node nearest the cell's centre.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network.
+    spacing_m : float, default 200.0
+        Cell size in metres, in the network's metric CRS.
+    main_component_only : bool, default True
+        Only nodes of the largest connected part of the network.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``id`` (``grid-<node id>``), ``name``, ``type`` ("grid node"),
+        ``status`` ("generated") and point geometry (WGS-84).
+
+    Raises
+    ------
+    DataError
+        When ``spacing_m`` is not positive.
+    """
     if spacing_m <= 0:
         raise DataError(f"grid spacing must be positive, got {spacing_m}")
     x, y = network.to_metric.transform(network.node_lonlat[:, 0], network.node_lonlat[:, 1])
@@ -92,7 +134,25 @@ def merge_candidates(
     existing: gpd.GeoDataFrame | None = None,
     min_separation_m: float = 50.0,
 ) -> gpd.GeoDataFrame:
-    """Concatenate candidate sets in priority order, dropping any within ``min_separation_m`` of an existing site or a kept candidate."""
+    """Concatenate candidate sets in priority order, dropping any within ``min_separation_m`` of an existing site or a kept candidate.
+
+    Parameters
+    ----------
+    frames : list of GeoDataFrame
+        Candidate sets (WGS-84 points), highest priority first; of repeated
+        ids the first is kept.
+    network : WalkNetwork
+        Gives the metric CRS distances are measured in.
+    existing : GeoDataFrame, optional
+        Existing sites (points); candidates near them are dropped.
+    min_separation_m : float, default 50.0
+        Closer candidates count as one.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``id, name, type, status, source`` and geometry, in priority order.
+    """
     columns = ["id", "name", "type", "status", "source", "geometry"]
     pool = (
         gpd.GeoDataFrame(
@@ -136,7 +196,7 @@ def merge_candidates(
 
 
 def build_candidates(
-    result,
+    result: CoverageResult,
     *,
     file: str | Path | None = None,
     tags: dict[str, tuple[str, ...]] | None = None,

@@ -23,9 +23,10 @@ demand × sites cost matrix laid out as spopt lays it out
 candidate), as matrix rows and ids (``selected``, ``selected_ids``), the
 objective computed from the data, the best proven bound, the gap
 ``|bound − objective| / |objective|``, status (``"optimal"``, ``"time_limit"``,
-``"heuristic"``) and times. The problem keeps the last one as ``.solution``
-and shows it through its own attributes (``problem.objective`` …);
-``problem.ranking()`` orders the new sites by greedy marginal gain.
+``"gap_limit"``, ``"heuristic"``) and times. The problem keeps the last one
+as ``.solution`` and shows it through its own attributes
+(``problem.objective`` …); ``problem.ranking()`` orders the new sites by
+greedy marginal gain.
 
 Common rules
 ------------
@@ -41,15 +42,16 @@ Common rules
   whose covering set contains another's is implied by it. The LP relaxation
   is solved first; when it is integral it is optimal. HiGHS's own presolve
   is off: on these 0/1 matrices it costs more than the whole solve.
-* **Ties** are broken by a second-stage solve: once the optimum z* is
-  proven, HiGHS minimises ``Σ (M + position_j) x_j`` over the candidates with
-  the objective held at z* (within 1e-9 relative). Among optimal answers the
-  one with the fewest new sites wins, then the smallest sum of candidate
-  positions; candidates with identical coverage resolve to the lowest
-  position, and the same input always gives the same answer (HiGHS is
-  deterministic). Greedy breaks ties (gains within 1e-9 relative) by lowest
-  position. No epsilon enters the objective, so reported objectives and
-  bounds are exact.
+* **Ties**: an exact answer is put in canonical form: from the highest
+  candidate position down, a new site is dropped when that does not worsen
+  the objective, else moved to the lowest free position below it that keeps
+  the objective (within 1e-9 relative), until a pass changes nothing. So
+  fewer sites and lower positions win among the answers these moves reach;
+  candidates with identical coverage resolve to the lowest position, and
+  the same input always gives the same answer (HiGHS is deterministic).
+  ``Solution.tie_break`` says whether the form changed the answer found.
+  Greedy breaks ties (gains within 1e-9 relative) by lowest position. No
+  epsilon enters the objective, so reported objectives and bounds are exact.
 * **Time limit**: greedy is always run; HiGHS gets the time limit; the
   better answer is returned, with HiGHS's bound and the gap.
 """

@@ -31,10 +31,12 @@ PROPOSAL_METHODS = ("mclp", "lscp", "pmedian", "pcenter")
 class Proposal:
     """Proposed new sites, how they were found, and coverage before and after.
 
-    Attributes
+    Made by `propose_sites`.
+
+    Parameters
     ----------
-    method : str
-        ``"mclp"``, ``"lscp"``, ``"pmedian"`` or ``"pcenter"``.
+    method : {"mclp", "lscp", "pmedian", "pcenter"}
+        The model solved.
     sites : GeoDataFrame
         The proposed candidates (WGS-84) in choice order, with ``rank``,
         ``added_weight`` (demand weight newly within the threshold) and
@@ -52,6 +54,13 @@ class Proposal:
         Demand places no existing or candidate site reaches (``demand_id``, ``demand_name``).
     candidates : GeoDataFrame
         The pool chosen from.
+    target_share : float, optional
+        The lscp target share asked for (None: every coverable place, or not lscp).
+
+    Attributes
+    ----------
+    threshold_m : float
+        The coverage threshold in metres (the before run's).
     """
 
     method: str
