@@ -165,7 +165,7 @@ def greedy_center(
     chosen, gains = [], []
     while len(chosen) < k:
         worst = cur.max(initial=0.0)
-        new_worst = _worst_after(rows, cols, metres, cur, n_candidates)
+        new_worst = worst_after(rows, cols, metres, cur, n_candidates)
         saving = np.bincount(rows, weights=weight[cols] * np.maximum(cur[cols] - metres, 0.0), minlength=n_candidates)
         # Order by worst walk first, then by weighted saving (scaled below one metre of worst walk).
         score = (worst - new_worst) + saving / (1.0 + saving.max(initial=0.0)) * 1e-3
@@ -180,8 +180,25 @@ def greedy_center(
     return np.array(chosen, dtype=np.int64), np.array(gains)
 
 
-def _worst_after(rows, cols, metres, cur, n_candidates) -> np.ndarray:
-    """For each candidate: the worst walk if it alone opened now."""
+def worst_after(
+    rows: np.ndarray, cols: np.ndarray, metres: np.ndarray, cur: np.ndarray, n_candidates: int
+) -> np.ndarray:
+    """For each candidate: the worst walk if it alone opened now.
+
+    Parameters
+    ----------
+    rows, cols, metres : ndarray
+        The candidates' walks as (candidate, place, metres) triples.
+    cur : ndarray of float
+        Each place's walk with the sites open so far.
+    n_candidates : int
+        Number of candidates.
+
+    Returns
+    -------
+    ndarray of float
+        Per candidate, the largest walk over all places once it opens.
+    """
     n = len(cur)
     by_walk = np.argsort(-cur, kind="stable")  # places, worst first
     position = np.empty(n, dtype=np.int64)

@@ -377,7 +377,7 @@ class PCenter(_Distance):
     def _canon_values_with(self, rest) -> np.ndarray:
         use = self._places[self._d]
         walks = self.walks(rest)
-        worst = _greedy._worst_after(
+        worst = _greedy.worst_after(
             self._p[use], self._d[use], self._m[use], np.where(self._places, walks, 0.0), len(self.candidates)
         )
         gain = np.bincount(
