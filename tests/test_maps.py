@@ -1,8 +1,14 @@
-"""Coverage maps: layers, one marker per place, colours, popups, legend, placeholders, GCJ-02, offline HTML, size."""
+"""Coverage maps: layers, one marker per place, colours, popups, legend, placeholders, GCJ-02, Tianditu, streets,
+per-site band colours, labels, title, metric scale, walking routes (checked against NetworkX), offline HTML, size.
+
+The map in a real browser is in test_maps_browser.py.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import folium
 import geopandas as gpd
@@ -12,11 +18,22 @@ import pytest
 import shapely
 from conftest import raw_file
 from real_places import write_beijing_scenario
+from reference import networkx_walk_distances
 
-from coverage_planner import compute_coverage, read_places, run_scenario
+from coverage_planner import compute_coverage, read_places, run_scenario, snap_points
+from coverage_planner._errors import DataError
+from coverage_planner._geo import haversine_m, polyline_lengths_m
 from coverage_planner.outputs._offline_assets import OfflineAssetError, asset, external_references
-from coverage_planner.outputs.isochrones import isochrone_bands
-from coverage_planner.outputs.maps import OUTSIDE, UNREACHED, coverage_map, default_bands, demand_classes, save_map
+from coverage_planner.outputs.isochrones import isochrone_bands, site_colours, walk_routes
+from coverage_planner.outputs.maps import (
+    OUTSIDE,
+    TIANDITU_KEY_VARIABLE,
+    UNREACHED,
+    coverage_map,
+    default_bands,
+    demand_classes,
+    save_map,
+)
 from coverage_planner.places.china import wgs84_to_gcj02
 
 BEIJING = "beijing_haidian_cau_map.osm"
@@ -103,9 +120,18 @@ def test_popups_show_name_type_nearest_site_walk_minutes_and_snap_distance(engli
     popup = next(
         c for g in layer._children.values() for c in g._children.values() if isinstance(c, folium.GeoJsonPopup)
     )
-    assert popup.aliases == ["name", "type", "nearest site", "walk minutes", "to the street (m)", "status"]
+    assert popup.aliases == [
+        "name",
+        "type",
+        "nearest site",
+        "walk minutes",
+        "walk distance (m)",
+        "straight line (m)",
+        "to the street (m)",
+        "status",
+    ]
     first = features(layer)[0]["properties"]
-    assert {"name", "type", "nearest", "walk_min", "snap_m", "status"} <= set(first)
+    assert {"name", "type", "nearest", "walk_min", "walk_m", "crow_m", "snap_m", "status"} <= set(first)
 
 
 def test_popups_show_district_and_community_when_the_places_have_them(result):
@@ -121,12 +147,24 @@ def test_popups_show_district_and_community_when_the_places_have_them(result):
         for c in g._children.values()
         if isinstance(c, folium.GeoJsonPopup)
     )
-    assert popup.aliases == ["名称", "类型", "区", "社区", "最近站点", "步行分钟", "距道路 (米)", "状态"]
+    assert popup.aliases == [
+        "名称",
+        "类型",
+        "区",
+        "社区",
+        "最近站点",
+        "步行分钟",
+        "步行距离 (米)",
+        "直线距离 (米)",
+        "距道路 (米)",
+        "状态",
+    ]
 
 
 def test_legend_counts_places_in_each_class(english, result):
     html = english.get_root().render()
-    legend = re.search(r'<details id="cp-legend".*?</details>', html, re.DOTALL).group(0)
+    legend = html[html.index('<details id="cp-legend"') :]
+    legend = legend[: legend.index("</details>", legend.index('class="note"'))]  # past the folded site colours
     covered = int(result.demand["covered"].sum())
     within5 = int((result.demand["walk_min"] <= 5).sum())
     assert f"≤ 5 min (covered): {within5}" in legend
@@ -155,6 +193,7 @@ def test_placeholder_places_and_sites_are_dashed_and_labelled(result):
     assert all(s["dashArray"] and s["fillOpacity"] < 0.5 and "cp-placeholder" in s["className"] for s in styles)
     assert "占位 (位置未核实): 5 (需求地点 4, 现有站点 1)" in html
     assert html.count(" cp-placeholder-site") == 1  # the one placeholder site's marker
+    assert html.count(json.dumps("占位 (位置未核实)")[1:-1]) == 4  # each flagged place's popup (escaped in the GeoJSON)
 
 
 def test_proposed_sites_get_their_own_symbol_and_layer(result):
@@ -301,3 +340,232 @@ def test_map_for_2000_places_and_20_sites_stays_under_5_mb(monaco, tmp_path):
     assert len(features(overlays(m)["需求地点"])) == 2000
     size = save_map(m, tmp_path / "map.html").stat().st_size
     assert size < 5 * 1024 * 1024, f"{size / 1e6:.2f} MB"
+
+
+# --- from the former test_coverage_map.py ----------------------------------------------------------------------
+
+
+def test_bands_contain_the_places_within_them_and_nest(tmp_path_factory):
+    toml = write_beijing_scenario(tmp_path_factory.mktemp("in"), raw_file(BEIJING), threshold_min=5)
+    result = run_scenario(toml)
+    bands = isochrone_bands(result, (3, 5), buffer_m=25, simplify_m=3, access_legs=False)
+    for _site_id, frame in bands.to_crs(result.network.crs).groupby("site_id"):
+        small, large = frame.sort_values("band_min").geometry.to_numpy()
+        # 3 min inside 5 min, up to the 3 m the outlines were simplified by.
+        assert shapely.area(shapely.difference(small, shapely.buffer(large, 3.5))) < 1.0
+    # Every place within 5 min of some site (by NetworkX on the same graph) lies inside that site's band.
+    net = result.network
+    site_snap = snap_points(net, np.column_stack([result.sites.geometry.x, result.sites.geometry.y]))
+    demand_snap = snap_points(net, np.column_stack([result.demand.geometry.x, result.demand.geometry.y]))
+    walk = networkx_walk_distances(net, site_snap, demand_snap, include_access_legs=False)
+    five = bands[bands["band_min"] == 5].set_index("site_id").to_crs(net.crs)
+    snapped = shapely.points(*net.to_metric.transform(demand_snap.point_lonlat[:, 0], demand_snap.point_lonlat[:, 1]))
+    checked = 0
+    for i, site_id in enumerate(result.sites["id"]):
+        inside = walk[i] <= 5 * result.metres_per_minute - 1.0
+        assert shapely.contains(five.loc[site_id, "geometry"], snapped[inside]).all()
+        checked += int(inside.sum())
+    assert checked > 50
+
+
+def test_map_command_outlines_districts_from_a_file(result, tmp_path):
+    from typer.testing import CliRunner
+
+    from coverage_planner.cli import app
+
+    west, south, east, north = result.network.bounds
+    # A test outline around the extract (not a real district boundary).
+    gpd.GeoDataFrame({"name": ["test outline"]}, geometry=[shapely.box(west, south, east, north)], crs=4326).to_file(
+        tmp_path / "d.geojson"
+    )
+    scenario = Path(result.manifest["scenario"]["path"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "map",
+            str(scenario),
+            "--out",
+            str(tmp_path / "m"),
+            "--districts",
+            str(tmp_path / "d.geojson"),
+            "--lang",
+            "en",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    html = (tmp_path / "m" / "map.html").read_text(encoding="utf-8")
+    assert "districts" in html and f"{round(west, 5)}" in html
+
+
+# --- streets, site colours, labels, title, scale -----------------------------------------------------------------
+
+
+def test_streets_of_the_walk_network_are_one_light_non_interactive_layer(english, result):
+    drawn = features(overlays(english)["streets (walk network)"])
+    assert len(drawn) == 1 and drawn[0]["geometry"]["type"] == "MultiLineString"
+    lines = drawn[0]["geometry"]["coordinates"]
+    metres = sum(polyline_lengths_m(np.array(c), np.array([0, len(c)]))[0] for c in lines)
+    net = result.network
+    # Each street once (parallel ways stay), simplified by 2 m: within 2 % of the network's walkable length.
+    assert metres == pytest.approx(float(net.edge_length[net.edge_u != net.edge_v].sum()), rel=0.02)
+    assert sum(len(c) for c in lines) < len(net.coords)  # simplified, and shared ends merged
+    layer = next(c for c in overlays(english)["streets (walk network)"]._children.values())
+    assert layer.options["interactive"] is False
+    assert layer.style_function(drawn[0])["className"] == "cp-street"
+    plain = coverage_map(result, basemap="none", lang="en", streets=False)
+    assert "streets (walk network)" not in overlays(plain)
+
+
+def test_each_sites_band_has_its_own_colour_and_its_name(english, result):
+    bands = isochrone_bands(result, (5, 10))
+    colours = site_colours(bands)
+    drawn = features(overlays(english)["10-minute walk (each site)"])
+    names = dict(zip(result.sites["id"], result.sites["name"]))
+    ten = bands[bands["band_min"] == 10].reset_index(drop=True)
+    assert [f["properties"]["site"] for f in drawn] == [names[s] for s in ten["site_id"]]
+    assert [f["properties"]["_c"] for f in drawn] == [colours[s] for s in ten["site_id"]]
+    assert {f["properties"]["minutes"] for f in drawn} == {"10 min"}
+    # Sites whose bands overlap get different colours (the palette has more colours than any site has neighbours here).
+    geoms = ten.geometry.to_numpy()
+    pairs = [(a, b) for a in range(len(ten)) for b in range(a + 1, len(ten)) if shapely.intersects(geoms[a], geoms[b])]
+    assert pairs and all(colours[ten["site_id"][a]] != colours[ten["site_id"][b]] for a, b in pairs)
+    assert len(set(colours.values())) > 5
+    html = english.get_root().render()
+    assert "colour of each site" in html and all(f">{names[s]}</div>" in html for s in ten["site_id"])
+
+
+def test_labels_are_permanent_for_sites_and_places_when_asked(result):
+    plain = coverage_map(result, basemap="none", lang="en")
+    labelled = coverage_map(result, basemap="none", lang="en", labels=True)
+    tips = [c for m in markers(overlays(labelled)["existing sites"]) for c in m._children.values()]
+    tips = [t for t in tips if isinstance(t, folium.Tooltip)]
+    assert len(tips) == len(result.sites) and all(t.options["permanent"] for t in tips)
+    assert not any(
+        isinstance(t, folium.Tooltip) and t.options.get("permanent")
+        for m in markers(overlays(plain)["existing sites"])
+        for t in m._children.values()
+    )
+    html = labelled.get_root().render()
+    assert "cp-label-place" in html and "permanent: true" in html and "cp-far" in html
+    assert "cp-label-place" not in plain.get_root().render().split("</style>", 1)[1]
+
+
+def test_page_has_a_title_and_a_metric_only_scale(result, english):
+    html = english.get_root().render()
+    title = re.search(r"<title>(.*?)</title>", html).group(1)
+    assert title == "Beijing test · 10-minute walking coverage · walking at 4.5 km/h"
+    assert '<div class="cp-title">10-minute walking coverage · walking at 4.5 km/h</div>' in html
+    assert "L.control.scale({metric: true, imperial: false" in html and "L.control.scale()" not in html
+    own = coverage_map(result, basemap="none", lang="en", title="</title><script>alert(1)</script> {{ 7*7 }}")
+    page = own.get_root().render()
+    assert "<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt; &#123;&#123; 7*7 &#125;&#125;</title>" in page
+    assert "<script>alert(1)" not in page and "49" not in re.search(r"<title>(.*?)</title>", page).group(1)
+
+
+def test_legend_rows_name_the_layers_they_belong_to(english, tmp_path):
+    html = save_map(english, tmp_path / "map.html", offline=False).read_text(encoding="utf-8")
+    groups = {c.layer_name: c for c in english._children.values() if isinstance(c, folium.FeatureGroup)}
+    rows = re.findall(r'<div class="cp-row" data-cp-layers="([^"]*)">(.*?)</div>\n', html)
+    by_text = {re.sub(r"<[^>]+>", "", text): ids.split() for ids, text in rows}
+    assert by_text["5-minute walk (each site)"] == [str(groups["5-minute walk (each site)"]._id)]
+    assert by_text["10-minute walk (all sites)"] == [str(groups["10-minute walk (all sites)"]._id)]
+    assert by_text["streets (walk network)"] == [str(groups["streets (walk network)"]._id)]
+    assert any(
+        t.startswith("≤ 5 min (covered)") and ids == [str(groups["demand places"]._id)] for t, ids in by_text.items()
+    )
+    assert "map.hasLayer(layers[k])" in html
+
+
+# --- basemaps ----------------------------------------------------------------------------------------------------
+
+
+def test_tianditu_needs_its_key_from_the_environment(result, monkeypatch):
+    monkeypatch.delenv(TIANDITU_KEY_VARIABLE, raising=False)
+    with pytest.raises(DataError, match=TIANDITU_KEY_VARIABLE):
+        coverage_map(result, basemap="tianditu")
+    monkeypatch.setenv(TIANDITU_KEY_VARIABLE, "abc'+alert(1)+'")
+    with pytest.raises(DataError, match="not a Tianditu key"):
+        coverage_map(result, basemap="tianditu")
+
+
+def test_tianditu_tiles_carry_the_key_and_overlays_stay_wgs84(result, monkeypatch):
+    key = "0123456789abcdef0123456789abcdef"  # a made-up key of the right shape; nothing is fetched
+    monkeypatch.setenv(TIANDITU_KEY_VARIABLE, key)
+    m = coverage_map(result, basemap="tianditu", lang="en")
+    tiles = [c for c in m._children.values() if isinstance(c, folium.TileLayer)]
+    assert [t.tiles for t in tiles] == [
+        f"https://t{{s}}.tianditu.gov.cn/DataServer?T={kind}_w&x={{x}}&y={{y}}&l={{z}}&tk={key}"
+        for kind in ("vec", "cva")
+    ]
+    assert tiles[0].options["subdomains"] == "01234567"
+    lon, lat = result.demand.geometry.x.iloc[0], result.demand.geometry.y.iloc[0]
+    first = features(overlays(m)["demand places"])[0]["geometry"]["coordinates"]
+    assert first == pytest.approx([round(lon, 5), round(lat, 5)], abs=1.1e-5)  # CGCS2000 ≈ WGS-84: no shift
+
+
+# --- walking routes ----------------------------------------------------------------------------------------------
+
+
+def test_walk_routes_follow_the_network_for_the_run_walk_distance(result):
+    routes = walk_routes(result)
+    demand = result.demand.reset_index(drop=True)
+    reached = demand["walk_m"].notna()
+    assert routes["place"].tolist() == np.flatnonzero(reached).tolist()
+    # The network part plus the legs is the walk the run measured, and NetworkX finds the same shortest walk.
+    assert np.abs(routes["route_m"] - routes["walk_m"]).max() < 0.06  # walk_m is rounded to 0.1 m
+    net = result.network
+    site_snap = snap_points(net, np.column_stack([result.sites.geometry.x, result.sites.geometry.y]))
+    demand_snap = snap_points(net, np.column_stack([demand.geometry.x, demand.geometry.y]))
+    walk = networkx_walk_distances(net, site_snap, demand_snap, include_access_legs=True)
+    site_at = {s: i for i, s in enumerate(result.sites["id"])}
+    expected = walk[routes["nearest_site_id"].map(site_at).to_numpy(), routes["place"].to_numpy()]
+    assert np.allclose(routes["route_m"], expected, atol=1e-6)
+    # The line is as long as that walk (great-circle metres), starts at the place and ends at its site.
+    for row in routes.itertuples():
+        xy = shapely.get_coordinates(row.geometry)
+        assert polyline_lengths_m(xy, np.array([0, len(xy)]))[0] == pytest.approx(row.route_m, abs=1.0)
+        assert xy[0] == pytest.approx([demand.geometry.x[row.place], demand.geometry.y[row.place]])
+        site = result.sites.geometry.iloc[site_at[row.nearest_site_id]]
+        assert xy[-1] == pytest.approx([site.x, site.y])
+    straight = haversine_m(demand.geometry.x[routes["place"]], demand.geometry.y[routes["place"]], 0, 0)
+    assert len(straight) == len(routes) and (routes["crow_m"] <= routes["route_m"] + 1e-6).all()
+
+
+def test_the_page_carries_each_route_and_the_left_out_ones_in_order(result, english):
+    routes = walk_routes(result)
+    html = english.get_root().render()
+    data = json.loads(re.search(r"var routes = (\[.*?\]);\n", html).group(1))
+    left = json.loads(re.search(r"var left = (\[.*?\]);\n", html).group(1))
+    assert [i for i, r in enumerate(data) if r] == routes["place"].tolist()
+    for place, line in zip(routes["place"], routes.geometry):
+        ints = np.cumsum(np.array(data[place]).reshape(-1, 2), axis=0) / 1e5  # lat, lon
+        xy = shapely.get_coordinates(line)
+        # Simplified by ~1.5 m and rounded to ~1 m: every drawn point lies on the route, and its ends are kept.
+        assert ints[0] == pytest.approx(xy[0, ::-1], abs=1.1e-5) and ints[-1] == pytest.approx(xy[-1, ::-1], abs=1.1e-5)
+        assert shapely.distance(line, shapely.points(ints[:, 1], ints[:, 0])).max() < 3e-5
+    covered = result.demand["covered"].to_numpy()
+    assert left == [p for p in routes["place"] if not covered[p]] and left
+    capped = coverage_map(result, basemap="none", lang="en", routes="outside", max_routes=5).get_root().render()
+    few = json.loads(re.search(r"var routes = (\[.*?\]);\n", capped).group(1))
+    drawn = [i for i, r in enumerate(few) if r]
+    walk = result.demand["walk_m"].to_numpy()
+    farthest = np.argsort(-np.where(covered | np.isnan(walk), -1, walk), kind="stable")[:5]
+    assert drawn == sorted(farthest.tolist())
+    gaode = coverage_map(result, basemap="gaode", lang="en").get_root().render()
+    shifted = json.loads(re.search(r"var routes = (\[.*?\]);\n", gaode).group(1))
+    place = int(routes["place"].iloc[0])
+    glon, glat = (float(v) for v in wgs84_to_gcj02(result.demand.geometry.x[place], result.demand.geometry.y[place]))
+    assert np.array(shifted[place][:2]) / 1e5 == pytest.approx([glat, glon], abs=1.1e-5)  # routes move with Gaode
+    none = coverage_map(result, basemap="none", lang="en", routes="none")
+    assert "routes of places left out" not in overlays(none)
+    assert "var routes" not in none.get_root().render()
+    with pytest.raises(DataError, match="routes"):
+        coverage_map(result, routes="some")
+
+
+def test_the_same_map_renders_to_the_same_bytes(result, tmp_path):
+    pages = [
+        save_map(coverage_map(result, basemap="none", lang="zh", labels=True), tmp_path / f"{i}.html").read_bytes()
+        for i in range(2)
+    ]
+    assert pages[0] == pages[1]

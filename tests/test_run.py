@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from coverage_planner import compute_coverage, read_places, run_scenario
 from coverage_planner.cli import app
+from coverage_planner.outputs.tables import GPKG_LAYERS
 
 runner = CliRunner()
 OUTPUTS = {"coverage.csv", "summary.csv", "coverage.gpkg", "manifest.json"}
@@ -39,7 +40,7 @@ def test_run_writes_the_four_outputs_with_the_agreed_columns(scenario, tmp_path)
     table = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
     assert {"demand_id", "demand_name", "nearest_site_id", "walk_m", "walk_min", "covered"} <= set(table.columns)
     assert len(table) == len(pd.read_csv(scenario.parent / "demand.csv"))
-    assert set(pyogrio.list_layers(out / "coverage.gpkg")[:, 0]) == {"sites", "demand", "network_qa"}
+    assert set(pyogrio.list_layers(out / "coverage.gpkg")[:, 0]) == set(GPKG_LAYERS)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["network"]["sha256"] and manifest["inputs"]["demand"]["sha256"]
     assert manifest["parameters"]["threshold_min"] == 5

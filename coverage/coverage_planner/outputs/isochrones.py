@@ -1,4 +1,4 @@
-"""Walk-time bands around sites, drawn from the network edges a walk reaches (for display only).
+"""Walk-time bands around sites and walking routes to them, drawn from the network a walk follows (for display only).
 
 Coverage is never decided with these polygons: it is decided on the graph
 (`coverage_planner.access.matrix`), and a band only pictures it. A band is built in three
@@ -16,6 +16,11 @@ steps, all in the network's metric CRS:
 
 Lengths along an edge are great-circle metres (the network's
 ``edge_length``), mapped onto the metric line as fractions of its length.
+
+`walk_routes` gives the street path from a place to its nearest site (a
+Dijkstra with predecessors from each site), so a map can show why a place
+400 m away in a straight line is 18 minutes away. `site_colours` gives every
+site a colour that differs from the sites its bands touch.
 """
 
 from __future__ import annotations
@@ -29,13 +34,43 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
+from coverage_planner._geo import haversine_m
 from coverage_planner.access.matrix import graph_with_site_sources
 from coverage_planner.access.snapping import Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.results import CoverageResult
 
 DEFAULT_BANDS_MIN: tuple[float, ...] = (5.0, 10.0, 15.0)
+#: Qualitative colours for sites' bands (ColorBrewer Dark2 and Set1, without yellow and grey), dark enough on white.
+SITE_PALETTE: tuple[str, ...] = (
+    "#1b9e77",
+    "#d95f02",
+    "#7570b3",
+    "#e7298a",
+    "#66a61e",
+    "#a6761d",
+    "#377eb8",
+    "#e41a1c",
+    "#984ea3",
+    "#ff7f00",
+    "#4daf4a",
+    "#a65628",
+)
 _INTERVAL_COLUMNS = ["site", "limit_m", "edge", "start_m", "end_m"]
+
+
+def default_bands(threshold_min: float) -> list[float]:
+    """5, 10 and 15 minutes where below the threshold, and the threshold itself.
+
+    Parameters
+    ----------
+    threshold_min : float
+
+    Returns
+    -------
+    list of float
+    """
+    return sorted({b for b in DEFAULT_BANDS_MIN if b < threshold_min} | {float(threshold_min)})
 
 
 def reached_intervals(
@@ -308,4 +343,213 @@ def _inner(bands: list[float], band: float) -> float:
     return smaller[-1] if smaller else 0.0
 
 
-__all__ = ["DEFAULT_BANDS_MIN", "interval_lines", "isochrone_bands", "reached_intervals", "union_bands"]
+def site_colours(bands: gpd.GeoDataFrame, palette: Sequence[str] = SITE_PALETTE) -> dict[object, str]:
+    """A colour for each site of `isochrone_bands`, unlike the colours of the sites whose bands touch its own.
+
+    Sites are coloured in order (greedy graph colouring on the overlap of
+    their largest bands): each takes the first palette colour no earlier
+    overlapping site has; when all are taken, the one fewest of them use.
+    The same bands give the same colours.
+
+    Parameters
+    ----------
+    bands : geopandas.GeoDataFrame
+        Output of `isochrone_bands` (site_id, band_min, geometry).
+    palette : sequence of str
+        Colours to choose from.
+
+    Returns
+    -------
+    dict
+        site_id → colour, for every site with a band.
+    """
+    if not len(bands):
+        return {}
+    largest = bands.sort_values("band_min", kind="stable").groupby("site_id", sort=False).tail(1)
+    order = {sid: i for i, sid in enumerate(dict.fromkeys(bands["site_id"]))}
+    largest = largest.assign(_o=largest["site_id"].map(order)).sort_values("_o")
+    ids, geoms = largest["site_id"].tolist(), largest.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    touching: dict[int, set[int]] = {}
+    for a, b in zip(left.tolist(), right.tolist()):
+        if a != b:
+            touching.setdefault(a, set()).add(b)
+    chosen: list[int] = []
+    for i in range(len(ids)):
+        used = [chosen[j] for j in touching.get(i, ()) if j < i]
+        free = [c for c in range(len(palette)) if c not in used]
+        chosen.append(free[0] if free else min(range(len(palette)), key=lambda c: (used.count(c), c)))
+    return {sid: palette[c] for sid, c in zip(ids, chosen)}
+
+
+def walk_routes(result: CoverageResult, places: Sequence[int] | np.ndarray | None = None) -> gpd.GeoDataFrame:
+    """The walking route from each place to its nearest site, along the streets the run walked.
+
+    The route starts at the place, crosses its access leg to the street,
+    follows the shortest network path (a SciPy Dijkstra with predecessors
+    from the site, bounded by the run's search limit) and ends at the site.
+    Its network part has the length the run measured, so ``route_m``
+    matches ``walk_m`` (legs drawn always, counted as the run counted them).
+
+    Parameters
+    ----------
+    result : CoverageResult
+        The run.
+    places : sequence of int, optional
+        Positions (0-based rows of ``result.demand``) to route; default all.
+        Places with no site within the search limit, or off the network, get no route.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per routed place, in the order asked: ``place`` (row
+        position), demand_id, nearest_site_id, walk_m (from the run),
+        route_m (network metres plus the legs the run counted),
+        crow_m (straight line, place to site), geometry (LineString, WGS-84,
+        place to site).
+    """
+    net, demand, sites = result.network, result.demand.reset_index(drop=True), result.sites.reset_index(drop=True)
+    wanted = np.arange(len(demand)) if places is None else np.asarray(places, dtype=np.int64)
+    site_of = {str(s): i for i, s in enumerate(sites["id"])}
+    nearest = demand["nearest_site_id"].to_numpy(object)[wanted]
+    site_index = np.array([site_of.get(str(s), -1) if pd.notna(s) else -1 for s in nearest], dtype=np.int64)
+    site_snap = _snap_of(result.site_snap, sites, net, result.max_snap_m)
+    demand_snap = _snap_of(result.demand_snap, demand, net, result.max_snap_m)
+    walk = demand["walk_m"].to_numpy(float)
+    ok = (site_index >= 0) & np.isfinite(walk[wanted]) & (demand_snap.edge[wanted] >= 0)
+    legs = bool(result.matrix.include_access_legs)
+    site_xy = np.column_stack([sites.geometry.x, sites.geometry.y])
+    place_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
+    graph = graph_with_site_sources(net, site_snap)
+    pair_edge = _PairEdges(net)
+    rows: list[tuple] = []
+    todo = np.flatnonzero(ok)
+    needed = np.unique(site_index[todo])
+    limit = float(result.matrix.cutoff_m) + 1.0
+    for start in range(0, len(needed), 32):  # predecessors are chunk × nodes ints
+        chunk = needed[start : start + 32]
+        dist, pred = dijkstra(graph, directed=True, indices=net.n_nodes + chunk, limit=limit, return_predecessors=True)
+        row_of = {int(s): r for r, s in enumerate(chunk)}
+        for t in todo[np.isin(site_index[todo], chunk)]:
+            s, j = int(site_index[t]), int(wanted[t])
+            line, network_m = _route(
+                net, site_snap, demand_snap, s, j, site_xy[s], place_xy[j], dist[row_of[s]], pred[row_of[s]], pair_edge
+            )
+            if line is None:
+                continue
+            extra = float(site_snap.leg_m[s] + demand_snap.leg_m[j]) if legs else 0.0
+            rows.append((j, demand["demand_id"].iloc[j], sites["id"].iloc[s], network_m + extra, line))
+    frame = pd.DataFrame(rows, columns=["place", "demand_id", "nearest_site_id", "route_m", "geometry"])
+    order = {int(p): i for i, p in enumerate(wanted)}
+    frame = frame.assign(_o=frame["place"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
+    frame.insert(3, "walk_m", walk[frame["place"].to_numpy(np.int64)])
+    s_idx = frame["nearest_site_id"].map(site_of).to_numpy(np.int64) if len(frame) else np.zeros(0, np.int64)
+    p_idx = frame["place"].to_numpy(np.int64)
+    frame.insert(5, "crow_m", haversine_m(place_xy[p_idx, 0], place_xy[p_idx, 1], site_xy[s_idx, 0], site_xy[s_idx, 1]))
+    return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry="geometry", crs=4326)
+
+
+def _snap_of(snap: Snap | None, places: gpd.GeoDataFrame, network: WalkNetwork, max_snap_m: float) -> Snap:
+    """The run's snap of ``places``, or the same snap recomputed when the run did not keep it."""
+    if snap is not None and len(snap) == len(places):
+        return snap
+    lonlat = np.column_stack([places.geometry.x.to_numpy(), places.geometry.y.to_numpy()])
+    return snap_points(network, lonlat, max_snap_m=max_snap_m)
+
+
+class _PairEdges:
+    """The shortest edge joining two nodes (the one the CSR, and so the Dijkstra, used)."""
+
+    def __init__(self, network: WalkNetwork):
+        e = np.arange(network.n_edges)
+        n = np.int64(network.n_nodes)
+        keys = np.concatenate([network.edge_u * n + network.edge_v, network.edge_v * n + network.edge_u])
+        edges = np.concatenate([e, e])
+        order = np.lexsort((network.edge_length[edges], keys))
+        keys, edges = keys[order], edges[order]
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = keys[1:] != keys[:-1]
+        self.keys, self.edges, self.n = keys[first], edges[first], n
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self.edges[np.searchsorted(self.keys, a.astype(np.int64) * self.n + b)]
+
+
+def _route(
+    net: WalkNetwork,
+    site_snap: Snap,
+    demand_snap: Snap,
+    s: int,
+    j: int,
+    site_xy: np.ndarray,
+    place_xy: np.ndarray,
+    dist: np.ndarray,
+    pred: np.ndarray,
+    pair_edge: _PairEdges,
+) -> tuple[shapely.LineString | None, float]:
+    """Route of place ``j`` from site ``s`` (LineString place → site) and its network metres."""
+    e, se = int(demand_snap.edge[j]), int(site_snap.edge[s])
+    u, v = int(net.edge_u[e]), int(net.edge_v[e])
+    fu, tv = float(demand_snap.from_u_m[j]), float(demand_snap.to_v_m[j])
+    options = [(dist[u] + fu, "u"), (dist[v] + tv, "v")]
+    if e == se:
+        options.append((abs(float(site_snap.from_u_m[s]) - fu), "same"))
+    metres, how = min(options, key=lambda o: o[0])
+    if not np.isfinite(metres):
+        return None, np.inf
+    parts: list[np.ndarray] = [site_xy[None, :], site_snap.point_lonlat[s][None, :]]
+    if how == "same":
+        parts.append(_along(net, e, float(site_snap.from_u_m[s]), fu))
+    else:
+        source = net.n_nodes + s
+        nodes = [u if how == "u" else v]
+        while (back := int(pred[nodes[-1]])) != source:
+            if back < 0:  # no path back (cannot happen for a finite distance)
+                return None, np.inf
+            nodes.append(back)
+        nodes = np.array(nodes[::-1])  # first node after the site, …, the place's edge end
+        first = int(nodes[0])
+        to_u = first == net.edge_u[se] and (first != net.edge_v[se] or site_snap.from_u_m[s] <= site_snap.to_v_m[s])
+        length_se = float(net.edge_length[se])
+        parts.append(_along(net, se, float(site_snap.from_u_m[s]), 0.0 if to_u else length_se))
+        if len(nodes) > 1:
+            for a, edge in zip(nodes[:-1], pair_edge(nodes[:-1], nodes[1:])):
+                xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
+                parts.append(xy if net.edge_u[edge] == a else xy[::-1])
+        parts.append(_along(net, e, 0.0 if how == "u" else float(net.edge_length[e]), fu))
+    parts += [demand_snap.point_lonlat[j][None, :], place_xy[None, :]]
+    xy = np.vstack(parts)[::-1]  # place → site
+    keep = np.ones(len(xy), dtype=bool)
+    keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)
+    xy = xy[keep]
+    if len(xy) == 1:
+        xy = np.vstack([xy, xy])
+    return shapely.linestrings(xy), float(metres)
+
+
+def _along(net: WalkNetwork, edge: int, start_m: float, end_m: float) -> np.ndarray:
+    """Coordinates of an edge from ``start_m`` to ``end_m`` great-circle metres from its u end (either direction).
+
+    Measured in metres along the shape, not as fractions of it in degrees
+    (a degree of longitude is shorter than one of latitude).
+    """
+    xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
+    run = np.concatenate([[0.0], np.cumsum(haversine_m(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]))])
+    a, b = sorted((min(max(start_m, 0.0), run[-1]), min(max(end_m, 0.0), run[-1])))
+    at = np.column_stack([np.interp([a, b], run, xy[:, 0]), np.interp([a, b], run, xy[:, 1])])
+    inner = xy[(run > a) & (run < b)]
+    piece = np.vstack([at[:1], inner, at[1:]])
+    return piece if start_m <= end_m else piece[::-1]
+
+
+__all__ = [
+    "DEFAULT_BANDS_MIN",
+    "SITE_PALETTE",
+    "default_bands",
+    "interval_lines",
+    "isochrone_bands",
+    "reached_intervals",
+    "site_colours",
+    "union_bands",
+    "walk_routes",
+]

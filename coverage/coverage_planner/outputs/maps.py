@@ -1,17 +1,30 @@
-"""Interactive coverage maps (folium): walk-time bands, sites, demand places coloured by walk minutes.
+"""Interactive coverage maps (folium): streets, walk-time bands, sites, demand places coloured by walk minutes, routes.
 
-`coverage_map` draws a `CoverageResult` for planners: walk-time bands of each
-site and of all sites together (`coverage_planner.outputs.isochrones`, display only), the
-sites (existing and proposed), every demand place coloured by its walk
-minutes, compound outlines and districts when known, a legend and a layer
-control. Placeholder data (``status == "placeholder"``) is drawn dashed and
-hollow and counted in the legend. `save_map` writes one HTML file; with
-``offline=True`` it needs nothing from the web (`coverage_planner.outputs._offline_assets`).
+`coverage_map` draws a `CoverageResult` for planners so that it reads even
+offline, with no basemap tiles: the walk network's streets as a light
+background, walk-time bands of each site (one colour per site, named in
+its tooltip) and of all sites together (`coverage_planner.outputs.isochrones`,
+display only), the sites (existing and proposed), every demand place
+coloured by its walk minutes, compound outlines and districts when known.
+Clicking a place draws its walking route to its nearest site, and a layer
+shows the routes of every place left outside, so a planner sees why a
+compound 400 m away in a straight line is 18 minutes away. The page has a
+title, a metric scale bar, a layer control and a legend that lists only the
+layers shown. Placeholder data (``status == "placeholder"``) is drawn
+dashed and hollow and counted in the legend. `save_map` writes one HTML
+file; with ``offline=True`` it needs nothing from the web
+(`coverage_planner.outputs._offline_assets`).
+
+Basemaps: OpenStreetMap, CARTO, Gaode (GCJ-02: every overlay is shifted for
+display) and Tianditu (天地图, CGCS2000, taken as WGS-84; its key comes from
+the ``TIANDITU_KEY`` environment variable and is written into the page).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,15 +34,26 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element
+from branca.element import Element, MacroElement
+from jinja2 import Template
 
+from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path
-from coverage_planner.outputs._offline_assets import inline_assets
 from coverage_planner.escape import html_in_js_template, html_text
-from coverage_planner.outputs.isochrones import DEFAULT_BANDS_MIN, isochrone_bands, union_bands
+from coverage_planner.outputs._offline_assets import inline_assets
+from coverage_planner.outputs.isochrones import (
+    default_bands,
+    isochrone_bands,
+    site_colours,
+    union_bands,
+    walk_routes,
+)
 from coverage_planner.places import china
 from coverage_planner.results import CoverageResult
 
+#: Environment variable holding the Tianditu key (a browser key of the Tianditu developer console).
+TIANDITU_KEY_VARIABLE = "TIANDITU_KEY"
+_TIANDITU = "https://t{s}.tianditu.gov.cn/DataServer?T={layer}_w&x={x}&y={y}&l={z}&tk={key}"
 #: Tile URL, attribution, subdomains and layer name of each basemap; Gaode's tiles are in GCJ-02.
 BASEMAPS: dict[str, tuple[str, str, str, str] | None] = {
     "osm": (
@@ -50,8 +74,16 @@ BASEMAPS: dict[str, tuple[str, str, str, str] | None] = {
         "1234",
         "高德地图 Gaode (GCJ-02)",
     ),
+    "tianditu": (
+        _TIANDITU,
+        "&copy; 天地图 Tianditu (国家地理信息公共服务平台)",
+        "01234567",
+        "天地图 Tianditu",
+    ),
     "none": None,
 }
+#: Which routes `coverage_map` draws: every routed place, only those left outside, or none.
+ROUTES = ("all", "outside", "none")
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "步行 {t:g} 分钟覆盖",
@@ -63,6 +95,9 @@ LABELS: dict[str, dict[str, str]] = {
         "union": "{b:g} 分钟步行范围 (全部站点)",
         "footprints": "小区范围",
         "districts": "行政区",
+        "streets": "街道 (步行路网)",
+        "routes": "未覆盖地点的步行路线",
+        "route": "所点地点的步行路线",
         "within": "≤ {b:g} 分钟 (覆盖)",
         "between": "{a:g}–{b:g} 分钟 (覆盖)",
         "outside": "> {t:g} 分钟 (未覆盖)",
@@ -75,11 +110,16 @@ LABELS: dict[str, dict[str, str]] = {
         "community": "社区",
         "nearest": "最近站点",
         "walk_min": "步行分钟",
+        "walk_m": "步行距离 (米)",
+        "crow_m": "直线距离 (米)",
         "snap_m": "距道路 (米)",
         "status": "状态",
         "covers": "覆盖需求点",
         "places": "需求地点 (步行时间)",
         "bands": "步行范围",
+        "site_colours": "各站点颜色",
+        "minutes": "分钟",
+        "click": "点击地点可显示到最近站点的步行路线。",
         "note": "范围图仅示意：是否覆盖按路网步行距离计算。",
     },
     "en": {
@@ -92,6 +132,9 @@ LABELS: dict[str, dict[str, str]] = {
         "union": "{b:g}-minute walk (all sites)",
         "footprints": "compounds",
         "districts": "districts",
+        "streets": "streets (walk network)",
+        "routes": "routes of places left out",
+        "route": "walking route of the place clicked",
         "within": "≤ {b:g} min (covered)",
         "between": "{a:g}–{b:g} min (covered)",
         "outside": "> {t:g} min (not covered)",
@@ -104,26 +147,47 @@ LABELS: dict[str, dict[str, str]] = {
         "community": "community",
         "nearest": "nearest site",
         "walk_min": "walk minutes",
+        "walk_m": "walk distance (m)",
+        "crow_m": "straight line (m)",
         "snap_m": "to the street (m)",
         "status": "status",
         "covers": "places covered",
         "places": "demand places (walk time)",
         "bands": "walk-time bands",
+        "site_colours": "colour of each site",
+        "minutes": "min",
+        "click": "Click a place to see its walking route to the nearest site.",
         "note": "Bands are for display: coverage is computed on the street network.",
     },
 }
 COVERED_COLOURS = ["#006837", "#31a354", "#78c679", "#c2e699"]  # darkest = nearest
 OUTSIDE, UNREACHED, SITE, PROPOSED = "#d7301f", "#969696", "#2166ac", "#7b3294"
 BAND_COLOURS = ["#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef"]
-_CSS = """<style>
-div.leaflet-container { background: #f3f1ec; font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", Arial, sans-serif; }
-.cp-legend { position: absolute; bottom: 40px; left: 10px; font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", Arial, sans-serif; z-index: 1000; background: rgba(255,255,255,.94); padding: 8px 10px;
-  border: 1px solid #999; border-radius: 4px; font-size: 12px; line-height: 1.55; max-width: 290px; }
-.cp-legend .sw { display: inline-block; width: 12px; height: 12px; margin-right: 6px; vertical-align: -1px; border-radius: 50%; }
-.cp-legend summary { cursor: pointer; } .cp-legend .note { color: #555; margin-top: 4px; } .cp-legend .warn { color: #b35806; font-weight: bold; }
-.cp-icon { font-size: 22px; line-height: 22px; text-align: center; text-shadow: 0 0 2px #fff, 0 0 2px #fff; }
-.cp-placeholder-site { opacity: .6; outline: 2px dashed #333; }
+STREET, ROUTE = "#b4b4b4", "#253494"
+_FONTS = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", Arial, sans-serif'
+_CSS = f"""<style>
+div.leaflet-container {{ background: #f3f1ec; font-family: {_FONTS}; }}
+.cp-legend {{ position: absolute; bottom: 40px; left: 10px; font-family: {_FONTS}; z-index: 1000;
+  background: rgba(255,255,255,.94); padding: 8px 10px; border: 1px solid #999; border-radius: 4px; font-size: 12px;
+  line-height: 1.55; max-width: 300px; max-height: 70vh; overflow-y: auto; }}
+.cp-legend .sw {{ display: inline-block; width: 12px; height: 12px; margin-right: 6px; vertical-align: -1px;
+  border-radius: 50%; }}
+.cp-legend .ln {{ display: inline-block; width: 16px; height: 0; margin-right: 4px; vertical-align: 3px; }}
+.cp-legend summary {{ cursor: pointer; }} .cp-legend .note {{ color: #555; margin-top: 4px; }}
+.cp-legend .warn {{ color: #b35806; font-weight: bold; }}
+.cp-title {{ position: absolute; top: 10px; left: 50%; transform: translateX(-50%); z-index: 650;
+  background: rgba(255,255,255,.92); padding: 4px 12px; border: 1px solid #999; border-radius: 4px;
+  font: bold 15px {_FONTS}; pointer-events: none; }}
+.cp-icon {{ font-size: 22px; line-height: 22px; text-align: center; text-shadow: 0 0 2px #fff, 0 0 2px #fff; }}
+.cp-placeholder-site {{ opacity: .6; outline: 2px dashed #333; }}
+.cp-street {{ pointer-events: none; }}
+.leaflet-tooltip.cp-label {{ background: rgba(255,255,255,.8); border: 0; box-shadow: none; padding: 0 3px;
+  font-size: 11px; color: #222; }}
+.leaflet-tooltip.cp-label:before {{ display: none; }}
+.leaflet-tooltip.cp-label-site {{ font-weight: bold; color: {SITE}; font-size: 12px; }}
+.cp-far .leaflet-tooltip.cp-label-place {{ display: none; }}
 </style>"""
+_LABEL_ZOOM = 16  # compounds' labels show from this zoom on (sites' always)
 
 
 def coverage_map(
@@ -136,58 +200,114 @@ def coverage_map(
     districts: gpd.GeoDataFrame | None = None,
     buffer_m: float = 25.0,
     simplify_m: float = 3.0,
+    labels: bool = False,
+    streets: bool = True,
+    routes: str = "all",
+    max_routes: int = 3000,
+    title: str | None = None,
 ) -> folium.Map:
     """Build the interactive map of a coverage run.
 
     Parameters
     ----------
-    result : the coverage run.
-    bands_min : walk-time bands to draw; default 5, 10 and 15 minutes up to the
+    result : CoverageResult
+        The coverage run.
+    bands_min : sequence of float, optional
+        Walk-time bands to draw; default 5, 10 and 15 minutes up to the
         run's threshold, plus the threshold itself.
-    basemap : ``"osm"``, ``"cartodb"``, ``"gaode"`` or ``"none"`` (plain
-        background). Gaode's tiles are in GCJ-02, so with it every overlay is
-        shifted to GCJ-02 for display (the data stay WGS-84).
-    lang : ``"zh"`` or ``"en"`` labels.
-    proposed : proposed sites (e.g. ``Proposal.sites``), drawn with their own
+    basemap : {"osm", "cartodb", "gaode", "tianditu", "none"}, default "osm"
+        Background tiles (``"none"``: a plain background). Gaode's tiles are
+        in GCJ-02, so with it every overlay is shifted to GCJ-02 for display
+        (the data stay WGS-84). Tianditu needs a key in the ``TIANDITU_KEY``
+        environment variable; the key is written into the page.
+    lang : {"zh", "en"}, default "zh"
+        Labels.
+    proposed : geopandas.GeoDataFrame, optional
+        Proposed sites (e.g. ``Proposal.sites``), drawn with their own
         symbol. Sites of the result with ``status`` or ``kind`` equal to
         ``"proposed"``, or whose id is in ``proposed``, are drawn that way too.
         Bands are drawn for the run's own sites only.
-    districts : district polygons to outline (a ``name`` column labels them).
-    buffer_m, simplify_m : half-width of the band strips and outline
-        simplification, metres (see `coverage_planner.outputs.isochrones.isochrone_bands`).
+    districts : geopandas.GeoDataFrame, optional
+        District polygons to outline (a ``name`` column labels them).
+    buffer_m, simplify_m : float
+        Half-width of the band strips and outline simplification, metres (see
+        `coverage_planner.outputs.isochrones.isochrone_bands`).
+    labels : bool, default False
+        Permanent name labels on the sites, and on the places from zoom 16 on.
+    streets : bool, default True
+        Draw the walk network as a light background layer (simplified).
+    routes : {"all", "outside", "none"}, default "all"
+        Which places' walking routes the page carries (drawn when a place is
+        clicked): all that reach a site, only those left outside, or none.
+        The routes of places left outside also form a layer (hidden at first).
+    max_routes : int, default 3000
+        At most this many routes, places left outside first, then the
+        covered ones farthest first (keeps the page small).
+    title : str, optional
+        Title shown on the map and as the page title; default the rule
+        (minutes and walking speed). The page title also names the scenario.
 
     Returns
     -------
     folium.Map
-        Layers: one per band for the sites' own bands (the threshold band
-        shown), one per band for all sites together (hidden), compounds,
-        districts, demand places, existing and proposed sites; a legend and
-        a layer control; the view fits the data.
+        Layers: streets, one per band for the sites' own bands (the threshold
+        band shown, a colour per site), one per band for all sites together
+        (hidden), compounds, districts, demand places, routes of the places
+        left outside (hidden), existing and proposed sites; a legend, a
+        metric scale and a layer control; the view fits the data.
+
+    Raises
+    ------
+    DataError
+        Unknown ``basemap``, ``lang`` or ``routes``, or Tianditu without a key.
     """
     if basemap not in BASEMAPS:
-        raise ValueError(f"basemap must be one of {', '.join(BASEMAPS)}, not {basemap!r}")
+        raise DataError(f"basemap must be one of {', '.join(BASEMAPS)}, not {basemap!r}")
     if lang not in LABELS:
-        raise ValueError(f"lang must be one of {', '.join(LABELS)}, not {lang!r}")
+        raise DataError(f"lang must be one of {', '.join(LABELS)}, not {lang!r}")
+    if routes not in ROUTES:
+        raise DataError(f"routes must be one of {', '.join(ROUTES)}, not {routes!r}")
     text = LABELS[lang]
     threshold = float(result.threshold_min)
     bands = default_bands(threshold) if bands_min is None else sorted({float(b) for b in bands_min})
     shift = basemap == "gaode"
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)  # SVG: one element per drawn shape
-    if BASEMAPS[basemap]:
-        url, attribution, subdomains, name = BASEMAPS[basemap]
-        folium.TileLayer(url, attr=attribution, name=name, subdomains=subdomains, max_zoom=19).add_to(m)
+    heading = (
+        title
+        if title is not None
+        else f"{text['title'].format(t=threshold)} · {text['speed'].format(v=result.speed_kmh)}"
+    )
+    scenario = (result.manifest.get("scenario") or {}).get("name") if result.manifest else None
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False)  # SVG: one element per drawn shape
+    m.get_root().title = html_text(f"{scenario} · {heading}" if scenario and title is None else heading)
+    for layer in _basemap_layers(basemap):  # first: a missing Tianditu key fails before any work
+        layer.add_to(m)
     m.get_root().header.add_child(Element(_CSS), name="cp_css")
+    legend = _Legend(text)
 
+    if streets:
+        layer = _streets_layer(result, shift, text)
+        layer.add_to(m)
+        legend.add(f'<span class="ln" style="border-top:2px solid {STREET}"></span>{text["streets"]}', [layer])
     per_site = isochrone_bands(result, bands, buffer_m=buffer_m, simplify_m=simplify_m)
     per_site = per_site[~per_site.geometry.is_empty]
+    colours = site_colours(per_site)
     shown = threshold if threshold in bands else bands[-1]
-    for i, band in reversed(list(enumerate(bands))):  # largest first, so smaller bands draw on top
-        colour = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-        rows = per_site[per_site["band_min"] == band].assign(site=lambda f: _escaped(f["site_name"]))
+    band_layers, union_layers = {}, {}
+    for band in reversed(bands):  # largest first, so smaller bands draw on top
+        rows = per_site[per_site["band_min"] == band]
+        frame = gpd.GeoDataFrame(
+            {
+                "site": _escaped(rows["site_name"]).to_numpy(),
+                "minutes": f"{band:g} {text['minutes']}",
+                "_c": rows["site_id"].map(colours).to_numpy(),
+            },
+            geometry=rows.geometry.to_numpy(),
+            crs=4326,
+        )
         layer = folium.FeatureGroup(name=html_text(text["band"].format(b=band)), show=band == shown)
-        style = {"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.08, "className": "cp-band"}
-        _geojson(rows[["site", "geometry"]], shift, lambda f, s=style: s, tooltip=["site"]).add_to(layer)
+        _geojson(frame, shift, _band_style, tooltip=["site", "minutes"]).add_to(layer)
         layer.add_to(m)
+        band_layers[band] = layer
     union = union_bands(per_site) if len(per_site) else per_site
     for i, band in reversed(list(enumerate(bands))):
         colour = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
@@ -195,22 +315,74 @@ def coverage_map(
         style = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.18, "className": "cp-union"}
         _geojson(union[union["band_min"] == band][["geometry"]], shift, lambda f, s=style: s).add_to(layer)
         layer.add_to(m)
+        union_layers[band] = layer
 
     classes = demand_classes(result, bands)
     if "footprint" in result.demand and result.demand["footprint"].notna().any():
-        _footprint_layer(result, classes, shift, text).add_to(m)
-    if districts is not None and len(districts):
-        _district_layer(districts, shift, text).add_to(m)
-    _demand_layer(result, classes, shift, text).add_to(m)
-    for layer in _site_layers(result, proposed, shift, text):
+        layer = _footprint_layer(result, classes, shift, text, labels)
         layer.add_to(m)
+        legend.add(
+            f'<span class="sw" style="border:1px solid #555;border-radius:2px"></span>{text["footprints"]}', [layer]
+        )
+    if districts is not None and len(districts):
+        layer = _district_layer(districts, shift, text)
+        layer.add_to(m)
+        legend.add(f'<span class="ln" style="border-top:2px dashed #333"></span>{text["districts"]}', [layer])
+    route_frame = _routes_for_map(result, routes, max_routes)
+    demand_layer, demand_geojson = _demand_layer(result, classes, shift, text, labels, route_frame)
+    demand_layer.add_to(m)
+    outside_layer = None
+    if len(route_frame):
+        outside_layer = folium.FeatureGroup(name=html_text(text["routes"]), show=False)
+        outside_layer.add_to(m)
+    site_layers = _site_layers(result, proposed, shift, text, labels)
+    for layer in site_layers.values():
+        layer.add_to(m)
+    if len(route_frame):
+        _Routes(demand_geojson, outside_layer, route_frame, result, shift).add_to(m)
+    if labels:
+        _LabelZoom().add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
+    _MetricScale().add_to(m)
     points = pd.concat([result.demand.geometry, result.sites.geometry], ignore_index=True)
     west, south, east, north = points.total_bounds if len(points) else result.network.bounds
     (west, east), (south, north) = _shift_xy(np.array([west, east]), np.array([south, north]), shift)
     m.fit_bounds(np.round([[south, west], [north, east]], 5).tolist())
-    m.get_root().html.add_child(Element(_legend(result, classes, bands, text)), name="cp_legend")
+    _fill_legend(legend, result, classes, bands, text, demand_layer, band_layers, union_layers, per_site, colours)
+    legend.add_sites(site_layers, text)
+    if outside_layer is not None:
+        legend.add(f'<span class="ln" style="border-top:3px solid {ROUTE}"></span>{text["routes"]}', [outside_layer])
+    legend.add_placeholders(result, text)
+    legend.head = f"<b>{html_text(heading)}</b>"
+    legend.footer = (f'<div class="note">{text["click"]}</div>' if len(route_frame) else "") + (
+        f'<div class="note">{text["note"]}</div>'
+    )
+    legend.add_to(m)
+    m.get_root().html.add_child(Element(f'<div class="cp-title">{html_text(heading)}</div>'), name="cp_title")
     return m
+
+
+def tianditu_key() -> str:
+    """The Tianditu key from the ``TIANDITU_KEY`` environment variable.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    DataError
+        When the variable is unset, empty, or not a key (letters and digits).
+    """
+    key = os.environ.get(TIANDITU_KEY_VARIABLE, "").strip()
+    if not key:
+        raise DataError(
+            f"basemap 'tianditu' needs a Tianditu key: set the environment variable {TIANDITU_KEY_VARIABLE} "
+            "to a browser key from the Tianditu developer console (or choose another basemap)"
+        )
+    if not re.fullmatch(r"[0-9A-Za-z]{8,64}", key):
+        raise DataError(f"{TIANDITU_KEY_VARIABLE} is not a Tianditu key (letters and digits only)")
+    return key
 
 
 def save_map(m: folium.Map, path: str | Path, *, offline: bool = True) -> Path:
@@ -219,7 +391,21 @@ def save_map(m: folium.Map, path: str | Path, *, offline: bool = True) -> Path:
     With ``offline`` (the default) Leaflet's and folium's JavaScript and CSS
     are inlined from the installed ``folium-offline`` package, so the page
     opens with no internet (basemap tiles then stay blank and the data show
-    on a plain background). Without it the page links them from their CDNs.
+    on the streets drawn from the walk network). Without it the page links
+    them from their CDNs.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map from `coverage_map`.
+    path : str or Path
+        The HTML file to write.
+    offline : bool, default True
+        Inline the web assets.
+
+    Returns
+    -------
+    Path
     """
     _number_elements(m.get_root())
     page = m.get_root().render()
@@ -234,10 +420,8 @@ def _number_elements(root) -> None:
     """Give every folium element a sequential id instead of a random one, so the same map renders to the same bytes.
 
     Elements hang off their parents' children and off attributes (a popup's
-    ``html``, a figure's ``header``), walked in a fixed order.
+    ``html``, a figure's ``header``, the legend's layers), walked in a fixed order.
     """
-    from branca.element import Element
-
     stack, seen, elements = [root], set(), []
     while stack:
         element = stack.pop(0)
@@ -255,17 +439,23 @@ def _number_elements(root) -> None:
             element._children = type(children)((child.get_name(), child) for child in children.values())
 
 
-def default_bands(threshold_min: float) -> list[float]:
-    """5, 10 and 15 minutes where below the threshold, and the threshold itself."""
-    return sorted({b for b in DEFAULT_BANDS_MIN if b < threshold_min} | {float(threshold_min)})
-
-
 def demand_classes(result: CoverageResult, bands: Sequence[float]) -> pd.DataFrame:
     """Legend class of every demand place: ``key`` (``within:i`` for the i-th band, ``outside``, ``unreached``) and ``colour``.
 
     Covered places are graded green by the bands up to the threshold (the
     threshold is always a limit), places beyond it red, and places with no
     site within the search limit, or off the network, grey.
+
+    Parameters
+    ----------
+    result : CoverageResult
+    bands : sequence of float
+        Band minutes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``result.demand``; ``attrs["limits"]`` holds the grades' upper limits.
     """
     threshold = float(result.threshold_min)
     limits = sorted({b for b in bands if b < threshold} | {threshold})
@@ -283,8 +473,80 @@ def demand_classes(result: CoverageResult, bands: Sequence[float]) -> pd.DataFra
     return frame
 
 
-def _demand_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool, text: dict) -> folium.FeatureGroup:
-    demand = result.demand
+# ---------------------------------------------------------------- layers
+
+
+def _basemap_layers(basemap: str) -> list[folium.TileLayer]:
+    spec = BASEMAPS[basemap]
+    if spec is None:
+        return []
+    url, attribution, subdomains, name = spec
+    if basemap != "tianditu":
+        return [folium.TileLayer(url, attr=attribution, name=name, subdomains=subdomains, max_zoom=19)]
+    key = tianditu_key()
+    # Tianditu serves streets (vec) and their Chinese labels (cva) as two tile sets.
+    return [
+        folium.TileLayer(
+            url.format(s="{s}", layer=kind, x="{x}", y="{y}", z="{z}", key=key),
+            attr=attribution,
+            name=label,
+            subdomains=subdomains,
+            max_zoom=18,
+            overlay=kind == "cva",
+            control=kind == "vec",
+        )
+        for kind, label in (("vec", name), ("cva", "天地图注记"))
+    ]
+
+
+def _streets_layer(result: CoverageResult, shift: bool, text: dict, simplify_m: float = 2.0) -> folium.FeatureGroup:
+    """The walk network as one light, non-interactive multi-line: edges merged into lines, simplified."""
+    net = result.network
+    merged = shapely.line_merge(shapely.multilinestrings(net.edges_metric))
+    merged = shapely.simplify(merged, simplify_m, preserve_topology=False)
+    lines = shapely.get_parts(merged)
+    lines = lines[shapely.length(lines) > 0]
+    x, y = net.to_metric.transform(
+        *shapely.get_coordinates(lines).T, direction="INVERSE"
+    )  # back to lon/lat, in the same order
+    lonlat = np.column_stack([x, y])
+    counts = shapely.get_num_coordinates(lines)
+    wgs = shapely.linestrings(lonlat, indices=np.repeat(np.arange(len(lines)), counts))
+    frame = gpd.GeoDataFrame(geometry=[shapely.multilinestrings(wgs)], crs=4326)
+    layer = folium.FeatureGroup(name=html_text(text["streets"]))
+    style = {"color": STREET, "weight": 1.5, "opacity": 0.9, "className": "cp-street"}
+    _geojson(frame, shift, lambda f: style, interactive=False).add_to(layer)
+    return layer
+
+
+def _band_style(feature: dict) -> dict[str, Any]:
+    colour = feature["properties"]["_c"]
+    return {"color": colour, "weight": 1.5, "fillColor": colour, "fillOpacity": 0.1, "className": "cp-band"}
+
+
+def _routes_for_map(result: CoverageResult, routes: str, max_routes: int) -> gpd.GeoDataFrame:
+    """The routes the page carries: places left outside first, then covered ones farthest first."""
+    if routes == "none" or max_routes <= 0:
+        return walk_routes(result, [])
+    demand = result.demand.reset_index(drop=True)
+    reached = np.flatnonzero(demand["walk_m"].notna().to_numpy())
+    outside = reached[~demand["covered"].to_numpy(bool)[reached]]
+    order = outside[np.argsort(-demand["walk_m"].to_numpy(float)[outside], kind="stable")]
+    if routes == "all":
+        inside = reached[demand["covered"].to_numpy(bool)[reached]]
+        order = np.concatenate([order, inside[np.argsort(-demand["walk_m"].to_numpy(float)[inside], kind="stable")]])
+    return walk_routes(result, np.sort(order[:max_routes]))
+
+
+def _demand_layer(
+    result: CoverageResult,
+    classes: pd.DataFrame,
+    shift: bool,
+    text: dict,
+    labels: bool,
+    routes: gpd.GeoDataFrame,
+) -> tuple[folium.FeatureGroup, folium.GeoJson]:
+    demand = result.demand.reset_index(drop=True)
     status = _status(demand)
     fields = {
         "name": "demand_name",
@@ -295,26 +557,45 @@ def _demand_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool, te
     }
     props = {k: _escaped(demand[c]) for k, c in fields.items() if c in demand and demand[c].notna().any()}
     props["walk_min"] = demand["walk_min"].round(1)
+    props["walk_m"] = demand["walk_m"].round(0)
+    crow = pd.Series(np.nan, index=demand.index)
+    crow.iloc[routes["place"].to_numpy(np.int64)] = routes["crow_m"].round(0).to_numpy()
+    if crow.notna().any():
+        props["crow_m"] = crow
     props["snap_m"] = demand["snap_m"].round(0)
     props["status"] = _escaped(status.map({"placeholder": text["placeholder"], "real": text["real"]}).fillna(status))
     frame = gpd.GeoDataFrame(
-        {**props, "_colour": classes["colour"], "_key": classes["key"], "_ph": status == "placeholder"},
-        geometry=demand.geometry,
+        {
+            **props,
+            "_colour": classes["colour"].to_numpy(),
+            "_key": classes["key"].to_numpy(),
+            "_ph": (status == "placeholder").to_numpy(),
+            "_i": np.arange(len(demand)),
+        },
+        geometry=demand.geometry.to_numpy(),
         crs=4326,
     )
-    shown = [
-        k for k in ("name", "type", "district", "community", "nearest", "walk_min", "snap_m", "status") if k in props
-    ]
+    order = ("name", "type", "district", "community", "nearest", "walk_min", "walk_m", "crow_m", "snap_m", "status")
+    shown = [k for k in order if k in props]
     layer = folium.FeatureGroup(name=html_text(text["demand"]))
-    _geojson(
+    label_js = None
+    if labels and "name" in props:
+        label_js = folium.JsCode(
+            "function(feature, layer) { if (feature.properties.name) { layer.bindTooltip(feature.properties.name, "
+            "{permanent: true, direction: 'right', offset: [6, 0], interactive: false, "
+            "className: 'cp-label cp-label-place'}); } }"
+        )
+    geojson = _geojson(
         frame,
         shift,
         _demand_style,
         marker=folium.CircleMarker(radius=5),
         popup=folium.GeoJsonPopup(fields=shown, aliases=[html_text(text[k]) for k in shown]),
-        tooltip=["name"] if "name" in props else None,
-    ).add_to(layer)
-    return layer
+        tooltip=["name"] if "name" in props and not labels else None,
+        on_each_feature=label_js,
+    )
+    geojson.add_to(layer)
+    return layer, geojson
 
 
 def _demand_style(feature: dict) -> dict[str, Any]:
@@ -328,7 +609,9 @@ def _demand_style(feature: dict) -> dict[str, Any]:
     return style
 
 
-def _footprint_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool, text: dict) -> folium.FeatureGroup:
+def _footprint_layer(
+    result: CoverageResult, classes: pd.DataFrame, shift: bool, text: dict, labels: bool
+) -> folium.FeatureGroup:
     demand = result.demand
     has = demand["footprint"].notna() & ~gpd.GeoSeries(demand["footprint"]).is_empty
     shapes = gpd.GeoDataFrame(
@@ -348,7 +631,7 @@ def _footprint_layer(result: CoverageResult, classes: pd.DataFrame, shift: bool,
             "className": "cp-footprint",
         }
 
-    _geojson(shapes, shift, style, tooltip=["name"]).add_to(layer)
+    _geojson(shapes, shift, style, tooltip=None if labels else ["name"]).add_to(layer)
     return layer
 
 
@@ -363,8 +646,8 @@ def _district_layer(districts: gpd.GeoDataFrame, shift: bool, text: dict) -> fol
 
 
 def _site_layers(
-    result: CoverageResult, proposed: gpd.GeoDataFrame | None, shift: bool, text: dict
-) -> list[folium.FeatureGroup]:
+    result: CoverageResult, proposed: gpd.GeoDataFrame | None, shift: bool, text: dict, labels: bool
+) -> dict[bool, folium.FeatureGroup]:
     sites = result.sites
     extra = proposed.to_crs(4326) if proposed is not None and len(proposed) else None
     extra_ids = set(extra["id"].astype(str)) if extra is not None and "id" in extra else set()
@@ -383,11 +666,11 @@ def _site_layers(
     for frame in frames:
         lon, lat = _shift_xy(frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy(), shift)
         for row, x, y in zip(frame.to_dict("records"), lon, lat):
-            _site_marker(row, x, y, text).add_to(layers[bool(row["_new"])])
-    return [layers[False]] + ([layers[True]] if len(layers[True]._children) else [])
+            _site_marker(row, x, y, text, labels).add_to(layers[bool(row["_new"])])
+    return {k: v for k, v in layers.items() if not k or len(v._children)}
 
 
-def _site_marker(row: dict, lon: float, lat: float, text: dict) -> folium.Marker:
+def _site_marker(row: dict, lon: float, lat: float, text: dict, labels: bool) -> folium.Marker:
     kind = "proposed" if row["_new"] else "existing"
     placeholder = row.get("status") == "placeholder"
     name = next((v for v in (row.get("name"), row.get("id")) if not _missing(v)), "")
@@ -409,67 +692,261 @@ def _site_marker(row: dict, lon: float, lat: float, text: dict) -> folium.Marker
         icon_size=(22, 22),
         icon_anchor=(11, 11),
     )
+    tooltip = (
+        folium.Tooltip(
+            html_in_js_template(name),
+            permanent=True,
+            direction="right",
+            offset=(10, 0),
+            class_name="cp-label cp-label-site",
+        )
+        if labels
+        else html_in_js_template(name)
+    )
     return folium.Marker(
         [round(lat, 5), round(lon, 5)],
         icon=icon,
-        tooltip=html_in_js_template(name),
+        tooltip=tooltip,
         popup=folium.Popup("<br>".join(lines), max_width=300),
     )
 
 
-def _legend(result: CoverageResult, classes: pd.DataFrame, bands: Sequence[float], text: dict) -> str:
-    # Only this module's own labels and numbers go into the legend, never text from the data.
+# ---------------------------------------------------------------- legend, scale, routes
+
+
+class _Legend(MacroElement):
+    """The legend: rows tied to layers are shown only while one of their layers is on the map.
+
+    Rows are built from this module's labels, numbers and escaped site names
+    (`html_text`); layer names are filled in when the page renders (after
+    `save_map` numbered the elements).
+    """
+
+    _template = Template(
+        """
+{% macro html(this, kwargs) %}
+<details id="cp-legend" class="cp-legend" open><summary>{{ this.head }}</summary>
+{%- for row, layers in this.rows %}
+<div class="cp-row"{% if layers %} data-cp-layers="{{ layers | map(attribute='_id') | map('string') | join(' ') }}"{% endif %}>{{ row }}</div>
+{%- endfor %}
+{{ this.footer }}</details>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function () {
+    var map = {{ this._parent.get_name() }};
+    var layers = { {%- for layer in this.layers %}{{ layer._id | string | tojson }}: {{ layer.get_name() }}{{ "," if not loop.last }}{% endfor -%} };
+    function update() {
+        document.querySelectorAll('#cp-legend [data-cp-layers]').forEach(function (row) {
+            var on = row.getAttribute('data-cp-layers').split(' ').some(function (k) { return map.hasLayer(layers[k]); });
+            row.style.display = on ? '' : 'none';
+        });
+    }
+    map.on('overlayadd overlayremove layeradd layerremove', update);
+    update();
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, text: dict):
+        super().__init__()
+        self._name = "CoverageLegend"
+        self.rows: list[tuple[str, list]] = []
+        self.layers: list = []
+        self.head, self.footer, self.text = "", "", text
+
+    def add(self, row: str, layers: Sequence | None = None) -> None:
+        layers = list(layers or [])
+        self.rows.append((row, layers))
+        self.layers += [layer for layer in layers if layer not in self.layers]
+
+    def add_sites(self, site_layers: dict, text: dict) -> None:
+        symbols = {False: (SITE, "■", "sites"), True: (PROPOSED, "★", "proposed")}
+        for new, layer in site_layers.items():
+            colour, symbol, key = symbols[new]
+            self.add(f'<span style="color:{colour};font-size:15px">{symbol}</span> {text[key]}', [layer])
+
+    def add_placeholders(self, result: CoverageResult, text: dict) -> None:
+        n_places = int((_status(result.demand) == "placeholder").sum())
+        n_sites = int((_status(result.sites) == "placeholder").sum())
+        warn = ' class="warn"' if n_places + n_sites else ""
+        detail = f" ({text['demand']} {n_places}, {text['sites']} {n_sites})" if n_places + n_sites else ""
+        self.add(
+            f'<span{warn}><span class="sw" style="border:2px dashed #333;background:transparent"></span>'
+            f"{text['placeholder']}: {n_places + n_sites}{detail}</span>"
+        )
+
+
+def _fill_legend(
+    legend: _Legend,
+    result: CoverageResult,
+    classes: pd.DataFrame,
+    bands: Sequence[float],
+    text: dict,
+    demand_layer: folium.FeatureGroup,
+    band_layers: dict,
+    union_layers: dict,
+    per_site: gpd.GeoDataFrame,
+    colours: dict,
+) -> None:
     threshold, limits = float(result.threshold_min), classes.attrs["limits"]
     counts = classes["key"].value_counts()
     search_min = result.matrix.cutoff_m / result.metres_per_minute
-    entries = []
+    legend.add(f"<b>{text['places']}</b>", [demand_layer])
     for i, b in enumerate(limits):
         label = text["within"].format(b=b) if i == 0 else text["between"].format(a=limits[i - 1], b=b)
         colour = classes.loc[classes["key"] == f"within:{i}", "colour"]
-        entries.append(
-            (
-                colour.iloc[0] if len(colour) else COVERED_COLOURS[min(i, len(COVERED_COLOURS) - 1)],
-                label,
-                counts.get(f"within:{i}", 0),
-                "",
-            )
+        swatch = colour.iloc[0] if len(colour) else COVERED_COLOURS[min(i, len(COVERED_COLOURS) - 1)]
+        legend.add(
+            f'<span class="sw" style="background:{swatch}"></span>{label}: {counts.get(f"within:{i}", 0)}',
+            [demand_layer],
         )
-    entries.append(
-        (OUTSIDE, text["outside"].format(t=threshold), counts.get("outside", 0), "border:2px solid #67000d;")
+    legend.add(
+        f'<span class="sw" style="background:{OUTSIDE};border:2px solid #67000d;"></span>'
+        f"{text['outside'].format(t=threshold)}: {counts.get('outside', 0)}",
+        [demand_layer],
     )
-    entries.append((UNREACHED, text["unreached"].format(s=search_min), counts.get("unreached", 0), ""))
-    rows = [
-        f'<div><span class="sw" style="background:{c};{extra}"></span>{label}: {n}</div>'
-        for c, label, n, extra in entries
-    ]
-    rows.append(f'<div style="margin-top:4px"><b>{text["bands"]}</b></div>')
-    for i, b in enumerate(bands):
+    legend.add(
+        f'<span class="sw" style="background:{UNREACHED}"></span>'
+        f"{text['unreached'].format(s=search_min)}: {counts.get('unreached', 0)}",
+        [demand_layer],
+    )
+    legend.add(f"<b>{text['bands']}</b>", [*band_layers.values(), *union_layers.values()])
+    for band in bands:
+        legend.add(
+            '<span class="sw" style="background:#bbb;opacity:.6;border-radius:2px"></span>'
+            f"{text['band'].format(b=band)}",
+            [band_layers[band]],
+        )
+    if colours:
+        names = dict(zip(per_site["site_id"], per_site["site_name"]))
+        items = "".join(
+            f'<div><span class="sw" style="background:{colour};opacity:.7;border-radius:2px"></span>'
+            f"{html_text(names.get(site, site))}</div>"
+            for site, colour in colours.items()
+        )
+        legend.add(f"<details><summary>{text['site_colours']}</summary>{items}</details>", list(band_layers.values()))
+    for i, band in enumerate(bands):
         c = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-        rows.append(
-            f'<div><span class="sw" style="background:{c};opacity:.5;border-radius:2px"></span>{text["band"].format(b=b)}</div>'
+        legend.add(
+            f'<span class="sw" style="background:{c};opacity:.5;border-radius:2px"></span>'
+            f"{text['union'].format(b=band)}",
+            [union_layers[band]],
         )
-    rows.append(
-        f'<div><span style="color:{SITE};font-size:15px">■</span> {text["sites"]} &nbsp; <span style="color:{PROPOSED};font-size:15px">★</span> {text["proposed"]}</div>'
+
+
+class _MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+{% endmacro %}"""
     )
-    n_places, n_sites = (
-        int((_status(result.demand) == "placeholder").sum()),
-        int((_status(result.sites) == "placeholder").sum()),
+
+    def __init__(self):
+        super().__init__()
+        self._name = "MetricScale"
+
+
+class _LabelZoom(MacroElement):
+    """Hides the places' permanent labels below zoom 16, where they would pile up."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+    var map = {{ this._parent.get_name() }};
+    function update() { map.getContainer().classList.toggle('cp-far', map.getZoom() < {{ this.zoom }}); }
+    map.on('zoomend', update);
+    update();
+})();
+{% endmacro %}"""
     )
-    warn = ' class="warn"' if n_places + n_sites else ""
-    detail = f" ({text['demand']} {n_places}, {text['sites']} {n_sites})" if n_places + n_sites else ""
-    rows.append(
-        f'<div{warn}><span class="sw" style="border:2px dashed #333;background:transparent"></span>{text["placeholder"]}: {n_places + n_sites}{detail}</div>'
+
+    def __init__(self):
+        super().__init__()
+        self._name = "LabelZoom"
+        self.zoom = _LABEL_ZOOM
+
+
+class _Routes(MacroElement):
+    """Walking routes as compact integer arrays: drawn for a clicked place, and for all places left outside on demand.
+
+    Each route is ``[lat0, lon0, dlat1, dlon1, …]`` in 1e-5 degrees (about a
+    metre), deltas after the first point, indexed by the place's ``_i``. Only
+    numbers go into the script.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+    var map = {{ this._parent.get_name() }};
+    var places = {{ this.places.get_name() }};
+    var outside = {{ this.outside.get_name() }};
+    var routes = {{ this.routes }};
+    var left = {{ this.left }};
+    function line(i) {
+        var r = routes[i], lat = r[0], lon = r[1], pts = [[lat / 1e5, lon / 1e5]];
+        for (var k = 2; k < r.length; k += 2) { lat += r[k]; lon += r[k + 1]; pts.push([lat / 1e5, lon / 1e5]); }
+        return pts;
+    }
+    var shown = L.layerGroup().addTo(map);
+    places.on('click', function (e) {
+        shown.clearLayers();
+        var i = e.layer && e.layer.feature ? e.layer.feature.properties._i : null;
+        if (i === null || !routes[i]) { return; }
+        var pts = line(i);
+        L.polyline(pts, {color: '#ffffff', weight: 7, opacity: 0.9, interactive: false, className: 'cp-route-casing'}).addTo(shown);
+        L.polyline(pts, {color: '{{ this.colour }}', weight: 4, opacity: 0.95, dashArray: '8 6', interactive: false, className: 'cp-route'}).addTo(shown);
+    });
+    map.on('popupclose', function () { shown.clearLayers(); });
+    outside.on('add', function () {
+        if (outside.getLayers().length) { return; }
+        left.forEach(function (i) {
+            L.polyline(line(i), {color: '{{ this.colour }}', weight: 2.5, opacity: 0.8, interactive: false, className: 'cp-route-out'}).addTo(outside);
+        });
+    });
+})();
+{% endmacro %}"""
     )
-    head = f"<b>{text['title'].format(t=threshold)}</b> · {text['speed'].format(v=result.speed_kmh)}"
-    # A <details> the planner can fold away when it hides a popup.
-    return (
-        f'<details id="cp-legend" class="cp-legend" open><summary>{head}</summary><div style="margin-top:4px"><b>{text["places"]}</b></div>'
-        f'{"".join(rows)}<div class="note">{text["note"]}</div></details>'
-    )
+
+    def __init__(
+        self,
+        places: folium.GeoJson,
+        outside: folium.FeatureGroup,
+        routes: gpd.GeoDataFrame,
+        result: CoverageResult,
+        shift: bool,
+    ):
+        super().__init__()
+        self._name = "WalkRoutes"
+        self.places, self.outside, self.colour = places, outside, ROUTE
+        encoded: list[list[int] | None] = [None] * len(result.demand)
+        lines = shapely.simplify(routes.geometry.to_numpy(), 1.5e-5)  # ~1.5 m: drops vertices along straight runs
+        for place, line in zip(routes["place"].to_numpy(np.int64), lines):
+            xy = shapely.get_coordinates(line)
+            lon, lat = _shift_xy(xy[:, 0], xy[:, 1], shift)
+            ints = np.column_stack([np.round(lat * 1e5), np.round(lon * 1e5)]).astype(np.int64)
+            ints[1:] = np.diff(ints, axis=0)
+            encoded[int(place)] = ints.ravel().tolist()
+        self.routes = json.dumps(encoded, separators=(",", ":"))
+        covered = result.demand["covered"].to_numpy(bool)
+        self.left = json.dumps([int(p) for p in routes["place"] if not covered[int(p)]], separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- helpers
 
 
 def _geojson(
-    frame: gpd.GeoDataFrame, shift: bool, style, *, marker=None, popup=None, tooltip: list[str] | None = None
+    frame: gpd.GeoDataFrame,
+    shift: bool,
+    style,
+    *,
+    marker=None,
+    popup=None,
+    tooltip: list[str] | None = None,
+    on_each_feature=None,
+    **options: Any,
 ) -> folium.GeoJson:
     """A GeoJSON layer with coordinates rounded to 1e-5° (~1 m) and shifted to GCJ-02 when asked."""
     if not len(frame):  # folium cannot style or label an empty layer; keep the layer, drop the extras
@@ -485,6 +962,8 @@ def _geojson(
         marker=marker,
         popup=popup,
         tooltip=folium.GeoJsonTooltip(fields=tooltip, labels=False) if tooltip else None,
+        on_each_feature=on_each_feature,
+        **options,
     )
 
 
@@ -513,4 +992,14 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
-__all__ = ["BASEMAPS", "LABELS", "coverage_map", "default_bands", "demand_classes", "save_map"]
+__all__ = [
+    "BASEMAPS",
+    "LABELS",
+    "ROUTES",
+    "TIANDITU_KEY_VARIABLE",
+    "coverage_map",
+    "default_bands",
+    "demand_classes",
+    "save_map",
+    "tianditu_key",
+]
