@@ -189,3 +189,163 @@ def test_diff_of_a_folder_without_outputs_is_a_clear_error(tmp_path):
     (tmp_path / "b").mkdir()
     code, output = cli("diff", tmp_path / "a", tmp_path / "b")
     assert code == 2 and "coverage.csv" in output
+
+
+# ---------------------------------------------------------------- add-site: every edit verified, never silently wrong
+
+
+def _use_sites_file(scenario, name, extra=""):
+    text = scenario.read_text(encoding="utf-8").replace('path = "sites.csv"', f'path = "{name}"{extra}')
+    scenario.write_text(text, encoding="utf-8")
+
+
+def _excel_saved_ledger(path, sites):
+    """Sites as Excel saves them when coordinates are formulas: each formula with its value (xlsxwriter does so)."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    ws = book.add_worksheet("站点")
+    for j, head in enumerate(sites.columns):
+        ws.write(0, j, head)
+    for i, row in enumerate(sites.itertuples(index=False), 1):
+        for j, (head, value) in enumerate(zip(sites.columns, row)):
+            if head in ("lon", "lat"):
+                ws.write_formula(i, j, f"=ROUND({value},7)", None, round(value, 7))
+            else:
+                ws.write(i, j, value)
+    book.close()
+
+
+def test_add_site_refuses_an_excel_ledger_with_formulas_and_leaves_it_untouched(scenario, left_out_place):
+    _, lon, lat = left_out_place
+    xlsx = scenario.parent / "sites.xlsx"
+    _excel_saved_ledger(xlsx, pd.read_csv(scenario.parent / "sites.csv"))
+    _use_sites_file(scenario, "sites.xlsx")
+    assert len(run_scenario(scenario).sites) == len(pd.read_csv(scenario.parent / "sites.csv"))  # it reads
+    original = xlsx.read_bytes()
+    code, output = cli("add-site", scenario, "--name", "What-if (test)", "--lon", lon, "--lat", lat, "-q")
+    assert code == 2 and "formula" in output and "Paste Special" in output and "Traceback" not in output
+    assert xlsx.read_bytes() == original and not list(scenario.parent.glob("sites.xlsx.bak-*"))
+
+
+def test_an_edit_that_breaks_the_ledger_is_undone_from_the_backup(scenario, left_out_place, monkeypatch):
+    """The issue's case: re-saving through openpyxl drops Excel's saved formula values; the re-read catches it."""
+    from coverage_planner.places import sites_file
+
+    _, lon, lat = left_out_place
+    xlsx = scenario.parent / "sites.xlsx"
+    _excel_saved_ledger(xlsx, pd.read_csv(scenario.parent / "sites.csv"))
+    _use_sites_file(scenario, "sites.xlsx")
+    original = xlsx.read_bytes()
+    monkeypatch.setattr(sites_file, "_check_workbook_editable", lambda path, title: None)  # let the edit happen
+    code, output = cli("add-site", scenario, "--name", "What-if (test)", "--lon", lon, "--lat", lat, "-q")
+    assert code == 2 and "holds formulas with no saved values" in output and "the edit was undone" in output
+    assert xlsx.read_bytes() == original  # restored
+    (backup,) = scenario.parent.glob("sites.xlsx.bak-*")
+    assert backup.read_bytes() == original and backup.name in output
+
+
+def test_an_edit_that_changes_an_old_row_is_undone_and_says_which(scenario, left_out_place, monkeypatch):
+    from coverage_planner.places import sites_file
+
+    _, lon, lat = left_out_place
+    sites_csv = scenario.parent / "sites.csv"
+    original = sites_csv.read_bytes()
+    honest = sites_file._append_csv
+    old_name = pd.read_csv(sites_csv)["name"].iloc[2]
+
+    def faulty(path, cells, encoding):  # appends, and garbles an old name on the way (as a bad re-encoding would)
+        honest(path, cells, encoding)
+        path.write_bytes(path.read_bytes().replace(old_name.encode(), b"???", 1))
+
+    monkeypatch.setattr(sites_file, "_append_csv", faulty)
+    code, output = cli("add-site", scenario, "--name", "What-if (test)", "--lon", lon, "--lat", lat, "-q")
+    assert code == 2 and f"row 4 reads name = '???', not {old_name!r}" in output and "restored" in output
+    assert sites_csv.read_bytes() == original
+
+
+def test_add_site_never_writes_to_a_hidden_sheet(scenario, left_out_place):
+    import openpyxl
+
+    _, lon, lat = left_out_place
+    xlsx = scenario.parent / "sites.xlsx"
+    sites = pd.read_csv(scenario.parent / "sites.csv")
+    with pd.ExcelWriter(xlsx) as writer:
+        sites.to_excel(writer, sheet_name="说明", index=False)
+        sites.to_excel(writer, sheet_name="站点", index=False)
+    book = openpyxl.load_workbook(xlsx)
+    book["站点"].sheet_state = "hidden"
+    book.save(xlsx)
+    _use_sites_file(scenario, "sites.xlsx", '\nsheet = "站点"')
+    original = xlsx.read_bytes()
+    code, output = cli("add-site", scenario, "--name", "What-if (test)", "--lon", lon, "--lat", lat, "-q")
+    assert code == 2 and "hidden" in output and xlsx.read_bytes() == original
+
+
+def test_add_site_appends_to_the_declared_sheet_only(scenario, left_out_place):
+    _, lon, lat = left_out_place
+    xlsx = scenario.parent / "sites.xlsx"
+    sites = pd.read_csv(scenario.parent / "sites.csv")
+    with pd.ExcelWriter(xlsx) as writer:
+        sites.head(3).to_excel(writer, sheet_name="旧", index=False)
+        sites.to_excel(writer, sheet_name="站点", index=False)
+    _use_sites_file(scenario, "sites.xlsx", '\nsheet = "站点"')
+    code, output = cli("add-site", scenario, "--name", "What-if (test)", "--lon", lon, "--lat", lat, "-q")
+    assert code == 0, output
+    assert len(pd.read_excel(xlsx, sheet_name="旧")) == 3
+    target = pd.read_excel(xlsx, sheet_name="站点")
+    assert len(target) == len(sites) + 1 and target["name"].iloc[-1] == "What-if (test)"
+
+
+def test_formula_like_names_are_added_as_text_to_csv_and_xlsx(scenario, left_out_place):
+    import openpyxl
+
+    from coverage_planner import read_places
+
+    _, lon, lat = left_out_place
+    name = '=HYPERLINK("http://example.invalid","站点")'
+    sites_csv = scenario.parent / "sites.csv"
+    code, output = cli("add-site", scenario, "--name", name, "--lon", lon, "--lat", lat, "-q")
+    assert code == 0, output
+    assert "'=HYPERLINK" in sites_csv.read_text(encoding="utf-8")  # inert in a spreadsheet
+    assert read_places(sites_csv, "sites")["name"].iloc[-1] == name  # and read back as it was given
+
+    xlsx = scenario.parent / "sites.xlsx"
+    pd.read_csv(sites_csv).iloc[:-1].to_excel(xlsx, index=False)
+    _use_sites_file(scenario, "sites.xlsx")
+    code, output = cli("add-site", scenario, "--name", name, "--lon", lon, "--lat", lat + 1e-4, "-q")
+    assert code == 0, output
+    sheet = openpyxl.load_workbook(xlsx).active
+    cell = next(c for c in sheet[sheet.max_row] if c.value == name)
+    assert cell.data_type == "s"  # text, not a live formula
+
+
+def test_add_site_keeps_a_gbk_sites_file_gbk_byte_for_byte(scenario, left_out_place):
+    from coverage_planner import read_places
+
+    _, lon, lat = left_out_place
+    sites_csv = scenario.parent / "sites.csv"
+    sites = pd.read_csv(sites_csv)
+    sites_csv.write_bytes(sites.to_csv(index=False).encode("gbk"))
+    original = sites_csv.read_bytes()
+    code, output = cli("add-site", scenario, "--name", "海淀法律服务站（试）", "--lon", lon, "--lat", lat, "-q")
+    assert code == 0, output
+    data = sites_csv.read_bytes()
+    assert data.startswith(original) and "海淀法律服务站（试）".encode("gbk") in data[len(original) :]
+    assert read_places(sites_csv, "sites")["name"].tolist() == [*sites["name"], "海淀法律服务站（试）"]
+
+
+def test_leftovers_of_an_interrupted_edit_are_removed(scenario, left_out_place):
+    from coverage_planner._io import atomic_path
+
+    _, lon, lat = left_out_place
+    sites_csv = scenario.parent / "sites.csv"
+    # A writer killed before its rename: the context is entered, the temporary file written, never finished.
+    interrupted = atomic_path(sites_csv)
+    part = interrupted.__enter__()
+    part.write_bytes(sites_csv.read_bytes()[:50])
+    assert part.exists() and part.parent == sites_csv.parent
+    code, output = cli("add-site", scenario, "--name", "What-if (test)", "--lon", lon, "--lat", lat, "-q")
+    assert code == 0, output
+    assert not part.exists() and part.name in output  # removed, and said so
+    assert not list(scenario.parent.glob(".sites.csv.*"))

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from coverage_planner._errors import InputError, InputErrors
+from coverage_planner._errors import DataError, InputError, InputErrors
 from coverage_planner.places import china
 from coverage_planner.places.reading import COLUMN_ALIASES, PLACE_COLUMNS, check_within_area, read_places
 
@@ -144,12 +144,42 @@ def test_gpkg_in_a_projected_crs_is_reprojected_to_wgs84(tmp_path):
     assert lonlat(places, 0) == pytest.approx(HOHHOT[0], abs=1e-7)
 
 
-def test_gpkg_layer_can_be_chosen_with_sheet(tmp_path):
+def test_gpkg_layer_is_chosen_with_layer_or_sheet_and_two_layers_unnamed_are_listed(tmp_path):
     path = tmp_path / "layers.gpkg"
     for layer, point in zip(("sites", "other"), HOHHOT, strict=True):
         gpd.GeoDataFrame({"id": [layer]}, geometry=[Point(point)], crs=4326).to_file(path, layer=layer)
-    assert read_places(path, "sites")["id"].tolist() == ["sites"]
+    with pytest.raises(InputError, match=r"2 layers with geometries \('sites', 'other'\); say which one"):
+        read_places(path, "sites")
+    assert read_places(path, "sites", layer="sites")["id"].tolist() == ["sites"]
     assert read_places(path, "sites", sheet="other")["id"].tolist() == ["other"]
+
+
+def test_sheet_and_layer_together_are_a_data_error(tmp_path):
+    path = tmp_path / "sites.gpkg"
+    gpd.GeoDataFrame({"id": ["A"]}, geometry=[Point(HOHHOT[0])], crs=4326).to_file(path, layer="sites")
+    with pytest.raises(DataError, match="not both"):
+        read_places(path, sheet="sites", layer="sites")
+
+
+def test_declared_gbk_reads_a_gbk_csv_and_a_declared_codec_name_is_normalised(tmp_path):
+    path = write_csv(tmp_path, "名称,经度,纬度\n海东路社区,111.7519,40.8414\n", encoding="gbk")
+    for name in ("gbk", "GB2312", "gb18030", "cp936"):
+        assert read_places(path, encoding=name)["name"].tolist() == ["海东路社区"]
+
+
+def test_a_title_row_wider_than_the_header_is_not_an_unquoted_delimiter(tmp_path):
+    path = write_csv(tmp_path, "呼和浩特市站点清单,,,,\nid,lon,lat\nA,111.75,40.84\n")
+    assert read_places(path)["id"].tolist() == ["A"]
+
+
+def test_coordinates_with_a_decimal_comma_are_never_read_as_thousands(tmp_path):
+    path = write_csv(tmp_path, 'id,lon,lat\nA,"111,752","40,841"\n')
+    with pytest.raises(InputErrors) as excinfo:
+        read_places(path)
+    assert messages(excinfo) == [
+        f"{path}, row 2, field 'lon': '111,752' has a decimal comma; write 111.752 (a point before the decimals)",
+        f"{path}, row 2, field 'lat': '40,841' has a decimal comma; write 40.841 (a point before the decimals)",
+    ]
 
 
 def test_csv_title_rows_above_the_header_are_skipped(tmp_path):
@@ -394,10 +424,10 @@ def test_values_under_an_empty_header_are_an_unknown_column(tmp_path):
         read_places(write_csv(tmp_path, "id,lon,lat,\nA,111.75,40.84,note\n"))
 
 
-def test_text_in_neither_utf8_nor_gbk_is_an_input_error(tmp_path):
+def test_binary_bytes_are_an_input_error(tmp_path):
     path = tmp_path / "places.csv"
     path.write_bytes(b"\xff\xff\x00\x01")
-    with pytest.raises(InputError, match="neither UTF-8 nor GBK"):
+    with pytest.raises(InputError, match="binary, not CSV text"):
         read_places(path)
 
 

@@ -22,7 +22,7 @@ import shapely
 from coverage_planner._cache.arrays import read_arrays, warn_cache, write_arrays
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._meta import package_version
-from coverage_planner.places.reading import read_places
+from coverage_planner.places.reading import read_places, warn_duplicate_site_names
 
 
 def cached_read_places(
@@ -33,34 +33,79 @@ def cached_read_places(
     keep_columns: Sequence[str] = (),
     weight_column: str | None = None,
     default_crs: str = "wgs84",
+    sheet: str | int | None = None,
+    layer: str | int | None = None,
+    encoding: str | None = None,
     geocoder=None,
 ) -> gpd.GeoDataFrame:
-    """`read_places`, served from ``cache_dir`` when the file, options and geocode answers are unchanged."""
+    """`read_places`, served from ``cache_dir`` when the file, options and geocode answers are unchanged.
+
+    The key holds every reading option (a different sheet, layer or encoding
+    is another entry) and the version of the encoding detector, whose
+    answer for a file that is not UTF-8 is part of the result.
+
+    Parameters
+    ----------
+    path : str or Path
+        The place file.
+    kind : str
+        As for `read_places`.
+    cache_dir : str or Path
+        The cache folder; entries go to its ``places`` folder.
+    keep_columns, weight_column, default_crs, sheet, layer, encoding, geocoder
+        As for `read_places`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Equal to what `read_places` returns for the same file and options.
+    """
     path = Path(path)
     if not path.is_file():
         return read_places(path, kind)  # raises the usual clear error
     geocode_file = getattr(geocoder, "cache_file", None)
     geocodes = file_sha256(geocode_file) if geocode_file is not None and Path(geocode_file).is_file() else None
+    options = [list(keep_columns), weight_column, default_crs, sheet, layer, encoding]
     key = json.dumps(
-        [file_sha256(path), kind, list(keep_columns), weight_column, default_crs, geocodes, package_version()],
+        [file_sha256(path), kind, *options, geocodes, package_version(), _detector_version()],
         ensure_ascii=False,
     )
     cached = Path(cache_dir) / "places" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.arrays"
     if cached.is_file():
         try:
             frame = _frame_from_file(cached)
-            frame.attrs["source_path"] = str(path.resolve())
-            return frame
         except Exception as exc:  # noqa: BLE001 - a damaged cache file is re-read from the source
             warn_cache(cached, f"failed verification ({exc}) and was rebuilt (place file read again)")
+        else:
+            frame.attrs["source_path"] = str(path.resolve())
+            if kind == "sites":
+                warn_duplicate_site_names(frame, path)  # as read_places does: a cached file warns too
+            return frame
     frame = read_places(
-        path, kind, keep_columns=keep_columns, weight_column=weight_column, default_crs=default_crs, geocoder=geocoder
+        path,
+        kind,
+        keep_columns=keep_columns,
+        weight_column=weight_column,
+        default_crs=default_crs,
+        sheet=sheet,
+        layer=layer,
+        encoding=encoding,
+        geocoder=geocoder,
     )
     try:
         _frame_to_file(frame, cached)
     except OSError as exc:
         warn_cache(cached, f"cannot be written ({type(exc).__name__}: {exc}); the next run reads the file again")
     return frame
+
+
+def _detector_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("charset-normalizer")
+    except PackageNotFoundError:
+        return "none"
 
 
 # Values an object column may hold, by type code (None is 0).

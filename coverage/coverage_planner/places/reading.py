@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage_planner._errors import DataError, InputError, InputErrors
+from coverage_planner._errors import CoverageWarning, DataError, InputError, InputErrors
 from coverage_planner._geo import place_points
 from coverage_planner.places import china
 from coverage_planner.places._tabular import (
+    SUFFIXES,
     RawTable,
     cell_number,
     cell_text,
@@ -41,14 +43,31 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "PLACE_COLUMNS",
     "PLACE_KINDS",
+    "READ_OPTION_SUFFIXES",
     "STATUS_ALIASES",
+    "DuplicateNameWarning",
     "GeocodeUnavailable",
     "check_within_area",
     "read_places",
+    "warn_duplicate_site_names",
 ]
 
 #: Kinds of place file; ``kind`` also prefixes generated ids ("demand-7").
 PLACE_KINDS: tuple[str, ...] = ("sites", "demand", "candidates")
+
+#: File suffixes each reading option applies to: ``sheet`` to Excel workbooks,
+#: ``layer`` to GIS files, ``encoding`` to CSV text. (`read_places` also takes
+#: ``sheet`` for a GIS file's layer, its older spelling.)
+READ_OPTION_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "sheet": SUFFIXES["xlsx"],
+    "layer": SUFFIXES["vector"],
+    "encoding": SUFFIXES["csv"],
+}
+
+
+class DuplicateNameWarning(CoverageWarning):
+    """Two or more sites share a name: maps, reports and ``add-site`` tell sites apart by name."""
+
 
 #: Accepted header names of each field. Headers match case-insensitively,
 #: after stripping, with runs of spaces and hyphens read as "_".
@@ -114,6 +133,8 @@ STATUS_ALIASES: dict[str, tuple[str, ...]] = {
 _TEXT_FIELDS = ("type", "district", "subdistrict", "community", "address", "community_class")
 _NUMERIC_FIELDS = ("households", "population", "key_targets")
 _FIELD_WORDS = {"lon": "longitude", "lat": "latitude"}
+_COORDINATE_FIELDS = ("lon", "lat", "gate_lon", "gate_lat")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _METRES_PER_DEGREE = 111_320.0
 
 
@@ -151,13 +172,23 @@ def read_places(
     weight_column: str | None = None,
     default_crs: str = "wgs84",
     sheet: str | int | None = None,
+    layer: str | int | None = None,
+    encoding: str | None = None,
     geocoder: Callable[[str], tuple[float, float] | None] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a place file into a validated GeoDataFrame in WGS-84.
 
-    Reads CSV (UTF-8, with or without BOM, or GBK/GB18030), XLSX, GeoJSON and
-    GeoPackage. Headers may use any name in :data:`COLUMN_ALIASES`; a title
-    row above the header in the first five rows is skipped. Tabular files
+    Reads CSV, XLSX, GeoJSON and GeoPackage. CSV is standard (RFC 4180)
+    quoting with a ``,``, ``;`` or tab delimiter, in UTF-8 (with or without
+    BOM), UTF-16 with BOM, or an encoding detected among GBK/GB18030,
+    Windows-1252/Latin-1 and Big5 (or declared with ``encoding``); a file
+    whose rows are in different encodings, or whose encoding cannot be told,
+    is refused. A workbook (GeoPackage) with several sheets (layers) holding
+    places must be told which one to read; hidden sheets are never picked.
+    Formula cells whose values were never saved are an error, as are
+    MultiPoints of several points and coordinates with a decimal comma.
+    Headers may use any name in :data:`COLUMN_ALIASES`; a title row above
+    the header in the first five rows is skipped. Tabular files
     need longitude and latitude columns; vector files use their geometries
     (reprojected to EPSG:4326), and a polygon or line keeps its shape in a
     ``footprint`` column while ``geometry`` becomes a point on its surface.
@@ -189,7 +220,15 @@ def read_places(
         Coordinate system of rows without a ``crs`` value: 'wgs84', 'gcj02'
         or 'bd09' (any spelling :func:`coverage_planner.places.china.normalize_crs` accepts).
     sheet : str or int, optional
-        XLSX sheet or GeoPackage layer, by name or 0-based position.
+        XLSX sheet by name or 0-based position; by default the one visible
+        sheet whose header has longitude and latitude columns (the only sheet
+        when there is one). For a GIS file, the same as ``layer``.
+    layer : str or int, optional
+        GeoPackage layer by name or 0-based position; by default the one
+        layer with geometries.
+    encoding : str, optional
+        Text encoding of a CSV file (a Python codec name such as ``"gbk"``,
+        ``"cp1252"``, ``"utf-8"``); detected when not given.
     geocoder : callable, optional
         For rows with no coordinates but a ``geocode_query`` (地址查询) cell:
         query -> (lon, lat) in WGS-84, or None when not found; it may raise
@@ -205,11 +244,19 @@ def read_places(
     Raises
     ------
     InputError
-        The file is missing, unreadable, empty or has no data rows.
+        The file is missing, unreadable, empty or has no data rows; its
+        encoding cannot be told; it has several sheets or layers and none is named.
     InputErrors
         Column or row problems, all of them, each naming file, row and field.
     ValueError
-        ``kind``, ``default_crs`` or ``keep_columns`` are invalid arguments.
+        ``kind``, ``default_crs``, ``keep_columns``, ``sheet``, ``layer`` or
+        ``encoding`` are invalid arguments, e.g. an option for another kind of
+        file (`DataError`, a ValueError).
+
+    Warns
+    -----
+    DuplicateNameWarning
+        For ``kind="sites"``, when sites share a name.
     """
     path = Path(path)
     if kind not in PLACE_KINDS:
@@ -218,18 +265,81 @@ def read_places(
     reserved = set(PLACE_COLUMNS) | set(OPTIONAL_COLUMNS)
     if clash := [c for c in keep_columns if c in reserved]:
         raise DataError(f"keep_columns {clash} are already output columns of the schema")
+    sheet = _check_options(path, sheet, layer, encoding)
     if not path.is_file():
         raise InputError(path, "file not found" if not path.exists() else "not a file")
-    table = read_raw(path, sheet=sheet, is_header=looks_like_header)
+    table = read_raw(path, sheet=sheet, encoding=encoding, is_header=looks_like_header)
     if not table.rows:
         raise InputError(path, "the file has a header but no data rows")
     cols = _resolve_columns(path, table, keep_columns, weight_column)
     frame = _build(path, table, cols, kind, default_crs, keep_columns, geocoder)
     frame.attrs["source_path"] = str(path.resolve())  # run manifests hash the file it came from
+    if kind == "sites":
+        warn_duplicate_site_names(frame, path)
     return frame
 
 
+def _check_options(path: Path, sheet: str | int | None, layer: str | int | None, encoding: str | None) -> Any:
+    """The sheet or layer to read; an option given for another kind of file is a `DataError`."""
+    suffix = path.suffix.lower()
+    if sheet is not None and layer is not None:
+        raise DataError("give sheet (Excel) or layer (GIS file), not both")
+    given = {"sheet": sheet, "layer": layer, "encoding": encoding}
+    allowed = {**READ_OPTION_SUFFIXES, "sheet": READ_OPTION_SUFFIXES["sheet"] + READ_OPTION_SUFFIXES["layer"]}
+    for option, value in given.items():
+        if value is not None and suffix not in allowed[option]:
+            kinds = ", ".join(READ_OPTION_SUFFIXES[option])
+            raise DataError(f"{option} applies to {kinds} files, not to {path.name}")
+    return layer if layer is not None else sheet
+
+
+def warn_duplicate_site_names(sites: pd.DataFrame, path: str | Path) -> list[str]:
+    """Warn once for each name that several sites share; return those names.
+
+    Two post offices may well both be called "La Poste", so this is no
+    error; but maps, reports and ``add-site`` tell sites apart by name, and
+    two rows with one name at one place are often the same site twice.
+
+    Parameters
+    ----------
+    sites : DataFrame
+        Sites as `read_places` returns them (``name``, ``source_row``, ``geometry``).
+    path : str or Path
+        The sites file, named in the warning.
+
+    Returns
+    -------
+    list of str
+        The shared names, in file order.
+    """
+    shared = sites[sites["name"].duplicated(keep=False)]
+    names = list(dict.fromkeys(shared["name"]))
+    for name in names:
+        group = shared[shared["name"] == name]
+        rows = ", ".join(str(r) for r in group["source_row"])
+        same_place = len({(round(g.x, 6), round(g.y, 6)) for g in group.geometry}) == 1
+        note = "; all at the same point: the same site listed twice?" if same_place else ""
+        warnings.warn(
+            f"{path}: {len(group)} sites are named {name!r} (rows {rows}){note}. Maps, reports and add-site "
+            "tell sites apart by name; consider adding the street or district to each name",
+            DuplicateNameWarning,
+            stacklevel=2,
+        )
+    return names
+
+
 def looks_like_header(cells: Sequence[str]) -> bool:
+    """Whether a row of cells is a place file's header: it names a longitude and a latitude column.
+
+    Parameters
+    ----------
+    cells : sequence of str
+        A row's stripped cells.
+
+    Returns
+    -------
+    bool
+    """
     fields = {_ALIAS_TO_FIELD.get(_norm(c)) for c in cells if c}
     return {"lon", "lat"} <= fields
 
@@ -375,6 +485,10 @@ def _parse_row(
                 if required:
                     raise ValueError(f"missing {_FIELD_WORDS.get(field, field)}")
                 return default
+            if field in _COORDINATE_FIELDS and isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value.strip()):
+                # "43,727" is never a thousands separator in a coordinate.
+                fixed = value.strip().replace(",", ".")
+                raise ValueError(f"{value!r} has a decimal comma; write {fixed} (a point before the decimals)")
             result = cell_number(value)
             if result < 0 and not negative:
                 raise ValueError(f"{value!r} is negative")
@@ -437,6 +551,7 @@ def _points_from_geometries(
     crs = np.asarray(out["crs"], dtype=object)
     for i in np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)):
         errors.append(InputError(path, "missing geometry", row=table.row_numbers[i], field="geometry"))
+    _single_points(path, table, geoms, errors)
     shifted = crs != "wgs84"
     if shifted.any() and not table.geographic:
         errors.append(
@@ -463,6 +578,25 @@ def _points_from_geometries(
     has_shape = ~is_point & ~shapely.is_missing(geoms)
     geoms[~has_shape] = None
     return points, (geoms if has_shape.any() else None)
+
+
+def _single_points(path: Path, table: RawTable, geoms: np.ndarray, errors: list[InputError]) -> None:
+    """A MultiPoint of one point (or one point repeated) becomes that point; of several, it is an error."""
+    multi = np.flatnonzero((shapely.get_type_id(geoms) == shapely.GeometryType.MULTIPOINT) & ~shapely.is_empty(geoms))
+    for i in multi:
+        points = {tuple(xy) for xy in shapely.get_coordinates(geoms[i])}
+        if len(points) == 1:
+            geoms[i] = shapely.points(*points.pop())
+            continue
+        errors.append(
+            InputError(
+                path,
+                f"a MultiPoint of {len(points)} points: each place needs one point. Split it into single "
+                "points (in QGIS: Vector > Geometry Tools > Multipart to Singleparts) or map the place as a polygon",
+                row=table.row_numbers[i],
+                field="geometry",
+            )
+        )
 
 
 def _check_chinese_crs_in_china(

@@ -9,20 +9,39 @@ from __future__ import annotations
 
 import codecs
 import csv
+import glob
 import io
 import shutil
+import warnings
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
-from coverage_planner._errors import InputError
+from coverage_planner._errors import CoverageWarning, InputError, InputErrors
 from coverage_planner._io import atomic_path
-from coverage_planner.escape import restore_csv_frame
+from coverage_planner.escape import csv_cell, restore_csv_frame
 from coverage_planner.places import china
-from coverage_planner.places._tabular import read_raw
-from coverage_planner.places.reading import field_for_header, looks_like_header, read_places
+from coverage_planner.places._tabular import (
+    RawTable,
+    cell_text,
+    column_letter,
+    csv_delimiter,
+    csv_encoding,
+    formula_cells,
+    is_blank,
+    read_raw,
+)
+from coverage_planner.places.reading import (
+    STATUS_ALIASES,
+    DuplicateNameWarning,
+    field_for_header,
+    looks_like_header,
+    read_places,
+)
 
 NEW_SITE_FIELDS = (
     "id",
@@ -71,6 +90,23 @@ def new_site_rows(rows: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
     """Normalise new sites (columns named by English or Chinese aliases) to `NEW_SITE_FIELDS`.
 
     Coordinates stay as given; ``crs`` is the default for rows without one.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        New sites with name, lon, lat and optionally id, crs, type, district, status …
+    crs : str, default "wgs84"
+        Coordinate system of rows without a crs value.
+
+    Returns
+    -------
+    DataFrame
+        Columns among `NEW_SITE_FIELDS`, coordinates as floats, crs normalised.
+
+    Raises
+    ------
+    InputError
+        A missing or non-numeric coordinate, or a site without a name.
     """
     renamed = {c: field_for_header(c) or c for c in rows.columns}
     frame = rows.rename(columns=renamed)
@@ -95,17 +131,41 @@ def new_site_rows(rows: pd.DataFrame, *, crs: str = "wgs84") -> pd.DataFrame:
 
 
 def wgs84_of(rows: pd.DataFrame) -> np.ndarray:
-    """(n, 2) WGS-84 lon/lat of normalised new site rows."""
+    """WGS-84 longitude and latitude of normalised new site rows.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Rows from `new_site_rows`.
+
+    Returns
+    -------
+    ndarray of float, shape (n, 2)
+    """
     lon, lat = china.to_wgs84(rows["lon"].to_numpy(float), rows["lat"].to_numpy(float), rows["crs"].to_numpy(str))
     return np.column_stack([lon, lat])
 
 
-def check_new_sites(path: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
+def check_new_sites(path: str | Path, rows: pd.DataFrame, **options: Any) -> pd.DataFrame:
     """Refuse new sites whose id or name is already in the file; fill ids when the file has an id column.
 
-    Returns the rows with ids filled in.
+    Parameters
+    ----------
+    path : str or Path
+        The sites file.
+    rows : DataFrame
+        New site rows from `new_site_rows`.
+    **options
+        Reading options of the scenario's ``[sites]``, as `read_places` takes them
+        (``keep_columns``, ``weight_column``, ``default_crs``, ``sheet``, ``layer``,
+        ``encoding``, ``geocoder``).
+
+    Returns
+    -------
+    DataFrame
+        The rows with ids filled in.
     """
-    existing = read_places(path, "sites")
+    existing = _read_quietly(path, options)
     rows = rows.copy()
     ids = set(existing["id"])
     if "id" not in rows.columns:
@@ -132,21 +192,52 @@ def check_new_sites(path: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def append_sites(path: str | Path, rows: pd.DataFrame) -> Path:
+def append_sites(path: str | Path, rows: pd.DataFrame, **options: Any) -> Path:
     """Append checked new site rows to a CSV or XLSX sites file; return the backup's path.
 
     Columns are matched to the file's own headers (English or Chinese). When
     the file has no coordinate-system column, GCJ-02/BD-09 coordinates are
-    converted to WGS-84 before writing. The file is read back afterwards; if
-    any old row went missing the backup is restored and an error raised.
+    converted to WGS-84 before writing. Text is written as text: formula-like
+    names are neutralised in CSV (`coverage_planner.escape.csv_cell`, undone
+    on reading) and stored as strings in XLSX. A workbook holding formulas, or
+    whose sheet is hidden, is not edited (saving it from Python would drop
+    the values Excel saved for its formulas). Temporary files an interrupted
+    earlier edit left beside the file are removed first.
+
+    After the edit the file is read again exactly as ``run`` reads it; when
+    anything differs beyond the appended rows (an old row changed or went
+    missing, a new row reads otherwise than given, or the file no longer
+    reads at all) the backup is put back and an `InputError` says why.
+
+    Parameters
+    ----------
+    path : str or Path
+        The sites file (.csv, .txt, .xlsx or .xlsm).
+    rows : DataFrame
+        Checked rows from `check_new_sites`.
+    **options
+        Reading options of the scenario's ``[sites]`` (see `check_new_sites`).
+
+    Returns
+    -------
+    Path
+        The backup of the file as it was.
+
+    Raises
+    ------
+    InputError
+        The file cannot take the rows, or the edit was undone.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".txt", ".xlsx", ".xlsm"):
         raise InputError(path, "sites can be added to CSV or XLSX files; edit GIS files in a GIS")
-    before = read_places(path, "sites")
-    table = read_raw(path, is_header=looks_like_header)
-    fields = _header_fields(table.header)
+    remove_leftovers(path)
+    before = _read_quietly(path, options)
+    table = _raw(path, options)
+    if suffix in (".xlsx", ".xlsm"):
+        _check_workbook_editable(path, table.sheet)
+    fields = _header_fields(table.header_cells)
     rows = rows.copy()
     # Proposed or placeholder sites must stay labelled: a file without a status column gets one.
     add_status = (
@@ -165,22 +256,161 @@ def append_sites(path: str | Path, rows: pd.DataFrame) -> Path:
         rows["lon"], rows["lat"], rows["crs"] = lonlat[:, 0].round(7), lonlat[:, 1].round(7), "wgs84"
 
     backup = path.with_name(f"{path.name}.bak-{datetime.now():%Y%m%d-%H%M%S-%f}")
-    shutil.copy2(path, backup)
-    if add_status:
-        _add_column(path, table.header, "状态" if _looks_chinese(table.header) else "status")
-        table = read_raw(path, is_header=looks_like_header)
-        fields = _header_fields(table.header)
-    column_field = {i: f for f, i in fields.items()}
-    cells = [
-        [_cell(row.get(column_field[i])) if i in column_field else "" for i in range(len(table.header))]
-        for _, row in rows.iterrows()
-    ]
-    (_append_csv if suffix in (".csv", ".txt") else _append_xlsx)(path, cells)
-    after = read_places(path, "sites")
-    if len(after) != len(before) + len(rows) or not after["id"].iloc[: len(before)].equals(before["id"]):
-        shutil.copy2(backup, path)
-        raise InputError(path, f"appending changed existing rows; the original was restored from {backup.name}")
+    with atomic_path(backup) as tmp:
+        shutil.copy2(path, tmp)
+    try:
+        if add_status:
+            _add_column(path, table, "状态" if _looks_chinese(table.header) else "status", options.get("encoding"))
+            table = _raw(path, options)
+            fields = _header_fields(table.header_cells)
+        column_field = {i: f for f, i in fields.items()}
+        # One cell per column of the file, empty columns included (the reader drops those).
+        cells = [
+            [_cell(row.get(column_field[i])) if i in column_field else "" for i in range(len(table.header_cells))]
+            for _, row in rows.iterrows()
+        ]
+        if suffix in (".csv", ".txt"):
+            _append_csv(path, cells, options.get("encoding"))
+        else:
+            _append_xlsx(path, table.sheet, cells)
+    except BaseException:
+        _restore(backup, path)  # an edit that failed half-way is undone, whatever stopped it
+        raise
+    problem = _difference(path, before, rows, fields, options)
+    if problem is not None:
+        _restore(backup, path)
+        raise InputError(path, f"{problem}; the edit was undone: the original was restored from {backup.name}")
     return backup
+
+
+def remove_leftovers(path: str | Path) -> list[Path]:
+    """Remove the temporary files an interrupted edit of ``path`` left beside it.
+
+    Writes go to ``.NAME.<random>.part…`` beside the file and are renamed
+    onto it when complete (`coverage_planner._io.atomic_path`); a process
+    killed in between leaves such a file behind. Two edits of one file at the
+    same time are not supported, so any such file is a leftover.
+
+    Parameters
+    ----------
+    path : str or Path
+        The edited file.
+
+    Returns
+    -------
+    list of Path
+        The files removed (a warning names them).
+    """
+    path = Path(path)
+    pattern = f".{glob.escape(path.name)}.*.part*"
+    removed = [p for p in sorted(path.parent.glob(pattern)) if p.is_file()]
+    for leftover in removed:
+        leftover.unlink(missing_ok=True)
+    if removed:
+        warnings.warn(
+            f"removed {len(removed)} temporary file(s) an interrupted edit of {path.name} left: "
+            + ", ".join(p.name for p in removed),
+            CoverageWarning,
+            stacklevel=2,
+        )
+    return removed
+
+
+def _restore(backup: Path, path: Path) -> None:
+    """Put the backup back in one rename, so the file is never half-restored."""
+    with atomic_path(path) as tmp:
+        shutil.copy2(backup, tmp)
+
+
+def _read_quietly(path: str | Path, options: dict[str, Any]) -> pd.DataFrame:
+    """`read_places` with the scenario's options; shared names were already warned about by the run."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DuplicateNameWarning)
+        return read_places(path, "sites", **options)
+
+
+def _raw(path: Path, options: dict[str, Any]) -> RawTable:
+    sheet = options.get("sheet") if options.get("sheet") is not None else options.get("layer")
+    return read_raw(path, sheet=sheet, encoding=options.get("encoding"), is_header=looks_like_header)
+
+
+def _check_workbook_editable(path: Path, title: str | None) -> None:
+    """Refuse to re-save a workbook whose sheet is hidden or that holds formulas."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    try:
+        sheet = book[title] if title in book.sheetnames else book.worksheets[0]
+        if sheet.sheet_state != "visible":
+            raise InputError(
+                path,
+                f"the sheet {sheet.title!r} is hidden; add-site never writes to a hidden sheet. "
+                "Unhide it in Excel, or add the site there",
+                field="sheet",
+            )
+        for ws in book.worksheets:
+            if formulas := formula_cells(ws):
+                (r, c), text = next(iter(formulas.items()))
+                raise InputError(
+                    path,
+                    f"the workbook holds {len(formulas)} formula cell(s) (sheet {ws.title!r}, e.g. "
+                    f"{column_letter(c - 1)}{r}: {text!r}). Saving it again from Python would drop the values "
+                    "Excel saved for them, so add-site does not edit it: add the site in Excel, or first replace "
+                    "the formulas by their values (Copy, then Paste Special > Values) and save",
+                )
+    finally:
+        book.close()
+
+
+def _difference(
+    path: Path, before: pd.DataFrame, rows: pd.DataFrame, fields: dict[str, int], options: dict[str, Any]
+) -> str | None:
+    """What differs between the file as read after the edit and before it plus the new rows; None if nothing."""
+    try:
+        after = _read_quietly(path, options)
+    except (InputError, InputErrors) as exc:
+        first = exc.errors[0] if isinstance(exc, InputErrors) else exc
+        more = f" (and {len(exc.errors) - 1} more problem(s))" if isinstance(exc, InputErrors) else ""
+        return f"after the edit the file no longer reads as before: {first.detail}{more}"
+    n = len(before)
+    if len(after) != n + len(rows):
+        return f"after the edit the file has {len(after)} sites, not {n} + {len(rows)}"
+    if list(after.columns) != list(before.columns):
+        return f"after the edit the file reads with columns {list(after.columns)}, not {list(before.columns)}"
+    for column in before.columns:
+        old, new = before[column].tolist(), after[column].iloc[:n].tolist()
+        for i, (a, b) in enumerate(zip(old, new)):
+            if not _same(a, b):
+                return f"after the edit, row {before['source_row'].iloc[i]} reads {column} = {b!r}, not {a!r}"
+    lonlat = wgs84_of(rows)
+    status_of = {a.casefold(): value for value, names in STATUS_ALIASES.items() for a in names}
+    for k, (_, row) in enumerate(rows.iterrows()):
+        got = after.iloc[n + k]
+        expected = {
+            "name": cell_text(row["name"]),
+            "status": status_of.get((cell_text(row.get("status")) or "real").casefold()),
+            **{f: cell_text(row.get(f)) for f in ("type", "district", "subdistrict", "community", "address")},
+        }
+        if "id" in fields:
+            expected["id"] = cell_text(row["id"])
+        for field, value in expected.items():
+            if got[field] != value:
+                return f"the new site {row['name']!r} reads back with {field} = {got[field]!r}, not {value!r}"
+        point = got.geometry
+        if abs(point.x - lonlat[k, 0]) > 1e-6 or abs(point.y - lonlat[k, 1]) > 1e-6:
+            return (
+                f"the new site {row['name']!r} reads back at ({point.x:.7f}, {point.y:.7f}), "
+                f"not ({lonlat[k, 0]:.7f}, {lonlat[k, 1]:.7f})"
+            )
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, shapely.Geometry) or isinstance(b, shapely.Geometry):
+        return isinstance(a, shapely.Geometry) and isinstance(b, shapely.Geometry) and a.equals_exact(b, 0.0)
+    if is_blank(a) and is_blank(b):
+        return True
+    return type(a) is type(b) and a == b
 
 
 def _header_fields(header: list[str]) -> dict[str, int]:
@@ -192,42 +422,35 @@ def _looks_chinese(header: list[str]) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for cell in header for ch in cell)
 
 
-def _add_column(path: Path, header: list[str], name: str) -> None:
-    """Add an empty column ``name`` after the last header cell (header row found by its cells)."""
-    wanted = [h.strip() for h in header]
+def _add_column(path: Path, table: RawTable, name: str, encoding: str | None) -> None:
+    """Add an empty column ``name`` after the header row's last cell."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        import openpyxl
-
-        book = openpyxl.load_workbook(path)
-        sheet = book.worksheets[0]
-        for row in sheet.iter_rows():
-            cells = [("" if c.value is None else str(c.value)).strip() for c in row][: len(wanted)]
-            if cells == wanted:
-                sheet.cell(row=row[0].row, column=len(wanted) + 1, value=name)
-                break
+        book = _load_for_editing(path)
+        sheet = book[table.sheet] if table.sheet in book.sheetnames else book.worksheets[0]
+        sheet.cell(row=table.header_row, column=len(table.header_cells) + 1, value=name).data_type = "s"
         with atomic_path(path) as tmp:
             book.save(tmp)
         return
-    raw = path.read_bytes()
-    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:
-        encoding, text = "gb18030", raw.decode("gb18030")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = max(",;\t", key=first.count)
-    lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    out, seen_header = [], False
-    for line in lines:
-        if not seen_header and [c.strip() for c in line][: len(wanted)] == wanted:
-            line, seen_header = line[: len(wanted)] + [name], True
-        elif seen_header:
-            line = line + [""] * (len(wanted) + 1 - len(line))
+    data = path.read_bytes()
+    codec = csv_encoding(path, encoding)
+    text = data.decode(codec)
+    delimiter = csv_delimiter(text)
+    width = len(table.header_cells)
+    out = []
+    for number, line in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1):
+        if number == table.header_row:
+            line = [*line, *[""] * (width - len(line)), csv_cell(name)]
+        elif number > table.header_row and any(cell.strip() for cell in line):
+            line = [*line, *[""] * (width + 1 - len(line))]
         out.append(line)
     buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n" if "\r\n" in text else "\n").writerows(out)
+    csv.writer(buffer, delimiter=delimiter, lineterminator=_newline(text)).writerows(out)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue().encode(encoding))
+        tmp.write_bytes(buffer.getvalue().encode(codec))
+
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
 
 
 def _cell(value):
@@ -236,34 +459,47 @@ def _cell(value):
     return value
 
 
-def _append_csv(path: Path, cells: list[list]) -> None:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(path, "cannot tell the text encoding; save it as UTF-8 CSV")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = max(",;\t", key=first.count)
+def _append_csv(path: Path, cells: list[list], encoding: str | None) -> None:
+    """Append rows as bytes in the file's own encoding, leaving its existing bytes as they are."""
+    data = path.read_bytes()
+    codec = csv_encoding(path, encoding)
+    text = data.decode(codec)
     buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n" if "\r\n" in text else "\n").writerows(cells)
-    joiner = "" if text.endswith(("\n", "\r")) or not text else ("\r\n" if "\r\n" in text else "\n")
-    # Write back in the file's own encoding, with a byte-order mark only if it had one.
-    if encoding == "utf-8-sig" and not raw.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8"
+    writer = csv.writer(buffer, delimiter=csv_delimiter(text), lineterminator=_newline(text))
+    writer.writerows([[csv_cell(c) for c in row] for row in cells])  # "=…" stays text, restored on reading
+    joiner = "" if text.endswith(("\n", "\r")) or not text else _newline(text)
+    # No second byte-order mark in the middle of the file.
+    if codec == "utf-16":
+        codec = "utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
+    elif codec == "utf-8-sig":
+        codec = "utf-8"
+    try:
+        added = (joiner + buffer.getvalue()).encode(codec)
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            path,
+            f"{exc.object[exc.start : exc.end]!r} in a new site cannot be written in this file's encoding "
+            f"({codec}); save the file as UTF-8 CSV and add the site again",
+        ) from None
     with atomic_path(path) as tmp:
-        tmp.write_bytes((text + joiner + buffer.getvalue()).encode(encoding))
+        tmp.write_bytes(data + added)
 
 
-def _append_xlsx(path: Path, cells: list[list]) -> None:
-    import openpyxl
-
-    book = openpyxl.load_workbook(path)
-    sheet = book.worksheets[0]
+def _append_xlsx(path: Path, title: str | None, cells: list[list]) -> None:
+    """Append rows to the sheet that was read, text cells stored as text (never as formulas)."""
+    book = _load_for_editing(path)
+    sheet = book[title] if title in book.sheetnames else book.worksheets[0]
     for row in cells:
         sheet.append([None if c == "" else c for c in row])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # openpyxl stores text starting with "=" as a formula otherwise
     with atomic_path(path) as tmp:
         book.save(tmp)
+
+
+def _load_for_editing(path: Path) -> Any:
+    """The workbook as openpyxl edits it; a macro workbook (.xlsm) keeps its macros when saved again."""
+    import openpyxl
+
+    return openpyxl.load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
