@@ -1,7 +1,15 @@
-"""One call from places and a network to a coverage result."""
+"""One call from places and a network to a coverage result.
+
+With a profile that has costs (``elderly``, ``frail``, ``wheelchair``,
+``drive``) the walks run on the profile's view of the network
+(`WalkNetwork.for_profile`): ``walk_min`` is the cost of the cheapest route
+in minutes, ``walk_m`` that route's length in metres, and the route columns
+(`ROUTE_COLUMNS`) say what it crosses.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +20,12 @@ import pandas as pd
 from coverage_planner._errors import DataError
 from coverage_planner._geo import place_lonlat
 from coverage_planner._timing import StageTimer
-from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.access.matrix import AccessMatrix, route_details
 from coverage_planner.access.matrix_cache import cached_access_matrix
 from coverage_planner.access.snap_cache import cached_snap_points
 from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M, Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
-from coverage_planner.profiles import get_profile
+from coverage_planner.profiles import WalkProfile, get_profile
 from coverage_planner.results import CoverageResult
 
 #: Columns `compute_coverage` adds to the sites (the rest are the sites as read).
@@ -36,6 +44,11 @@ DEMAND_RESULT_COLUMNS = (
     "component",
     "snap_edge",
 )
+#: Columns added to the demand places when routes are read back (walking profiles with costs, or
+#: ``route_details=True``): steps (flights) and their metres, main-road crossings and how many had signals,
+#: and the minutes the costs add to the plain walk of the same route. ``walk_m`` is then the route's own
+#: length (for ``drive`` too, which adds none of these columns).
+ROUTE_COLUMNS = ("route_steps", "route_steps_m", "route_crossings", "route_signal_crossings", "cost_extra_min")
 
 
 def compute_coverage(
@@ -45,7 +58,7 @@ def compute_coverage(
     *,
     threshold_min: float = 15.0,
     speed_kmh: float | None = None,
-    profile: str = "adult",
+    profile: str | WalkProfile | None = None,
     threshold_m: float | None = None,
     search_limit_m: float | None = None,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
@@ -54,6 +67,7 @@ def compute_coverage(
     manifest: dict[str, Any] | None = None,
     cache_dir: str | Path | None = None,
     progress: bool | None = None,
+    route_details: bool | None = None,
 ) -> CoverageResult:
     """Compute network walk distance and time from every demand place to its nearest site.
 
@@ -68,10 +82,19 @@ def compute_coverage(
     sites, demand : GeoDataFrames of points in WGS-84 with ``id`` and ``name``
         columns (as `read_places` returns; other point GeoDataFrames work too).
     threshold_min : walk time that counts as covered.
-    speed_kmh, profile : walking speed, given directly or by profile name
-        (``adult`` 4.5 km/h, ``elderly`` 3.6 km/h).
-    threshold_m : threshold as a distance instead of minutes.
-    search_limit_m : how far to search; pairs beyond it are absent.
+    speed_kmh, profile : walking speed, given directly or by profile (a name
+        or a `WalkProfile`): ``adult`` 4.5 km/h, no costs; ``elderly`` 3.6 km/h
+        with steps, crossing and surface costs; ``frail`` 2.9 km/h and
+        ``wheelchair`` without steps; ``drive`` on a network read with
+        ``mode="drive"`` (see `coverage_planner.profiles` for the values and
+        sources). A speed given with a named profile keeps its costs. Default:
+        ``adult``, or, when ``network`` is a profile's view (an earlier
+        result's network), that profile.
+    threshold_m : threshold as a distance instead of minutes: the metres a
+        walker at the profile's speed covers on a clear path, i.e.
+        ``threshold_m / metres_per_minute`` minutes, compared with the cost of
+        each route (the same as a distance when the profile has no costs).
+    search_limit_m : how far to search (in the same equivalent metres); pairs beyond it are absent.
     max_snap_m : places farther than this from any walkable way are off-network
         (flagged ``off_network``; they reach nothing and are never covered).
     access_legs : count the straight legs from each place to its edge.
@@ -80,12 +103,26 @@ def compute_coverage(
     cache_dir : keep snaps per place and walk rows per site here, so a rerun
         after adding a site snaps and walks only from the new one (see
         `coverage_planner.access.snap_cache`, `coverage_planner.access.matrix_cache`).
+    route_details : bool, optional
+        Read each place's route back (`ROUTE_COLUMNS`; ``walk_m`` its length).
+        Default: when the profile has costs (then walk metres and minutes
+        differ by more than the speed); a plain profile's walk_m is its cost.
 
     Returns
     -------
     CoverageResult
+        On a profile with costs, ``result.network`` is the profile's view of
+        ``network`` and ``result.cost_model`` describes the costs.
+
+    Raises
+    ------
+    NetworkError
+        When the profile does not fit the network (``drive`` on a walking network, or the other way).
     """
+    if profile is None:
+        profile = network.profile or "adult"
     walk = get_profile(profile, speed_kmh)
+    network = network.for_profile(walk)
     metres_per_min = walk.metres_per_minute
     threshold_m = float(threshold_m) if threshold_m is not None else threshold_min * metres_per_min
     search_limit_m = max(float(search_limit_m or 2 * threshold_m), threshold_m)
@@ -146,6 +183,9 @@ def compute_coverage(
         cache_stats=cache_stats,
         timings=timer.seconds,
         max_snap_m=float(max_snap_m),
+        walk_profile=walk,
+        routes=not walk.is_plain if route_details is None else bool(route_details),
+        timer=timer,
     )
 
 
@@ -161,9 +201,9 @@ def with_sites(
     """The same run with more sites open, walking only from the new ones.
 
     The network, demand places, their snaps, the coverage rule (threshold,
-    speed, profile, search limit, snap limit, access legs) and the existing
-    sites' walks all come from ``result``; only the new sites are snapped and
-    walked from (unless their walks are given).
+    speed, profile and its costs, search limit, snap limit, access legs) and
+    the existing sites' walks all come from ``result``; only the new sites
+    are snapped and walked from (unless their walks are given).
 
     Parameters
     ----------
@@ -215,7 +255,8 @@ def with_sites(
         )
     old_sites = result.sites.drop(columns=[c for c in SITE_RESULT_COLUMNS if c in result.sites.columns])
     sites = gpd.GeoDataFrame(pd.concat([old_sites, new], ignore_index=True), geometry="geometry", crs="EPSG:4326")
-    demand = result.demand.drop(columns=[c for c in DEMAND_RESULT_COLUMNS if c in result.demand.columns])
+    added = DEMAND_RESULT_COLUMNS + ROUTE_COLUMNS
+    demand = result.demand.drop(columns=[c for c in added if c in result.demand.columns])
     return _assemble(
         network,
         sites,
@@ -231,6 +272,8 @@ def with_sites(
         cache_stats=None,
         timings={},
         max_snap_m=result.max_snap_m,
+        walk_profile=result.walk_profile,
+        routes="route_steps" in result.demand.columns or network.costs is not None,
     )
 
 
@@ -244,12 +287,31 @@ def _assemble(
     *,
     threshold_m: float,
     speed_kmh: float,
+    walk_profile: WalkProfile | None = None,
+    routes: bool = False,
+    timer: StageTimer | None = None,
     **rest: Any,
 ) -> CoverageResult:
-    """Nearest site, walk metres and minutes and covered per place, from the walk matrix."""
+    """Nearest site, walk metres and minutes and covered per place, from the walk matrix.
+
+    The matrix holds costs (equivalent metres, = metres on a plain network):
+    minutes are cost / metres per minute. With ``routes`` each place's route
+    to its nearest site is read back, and walk_m is that route's length.
+    """
     metres_per_min = speed_kmh * 1000.0 / 60.0
     nearest, metres = matrix.nearest()
     has_site = nearest >= 0
+    details = None
+    if routes:
+        with timer.stage("read routes back") if timer is not None else contextlib.nullcontext():
+            details = route_details(
+                network,
+                site_snap,
+                demand_snap,
+                nearest,
+                matrix.cutoff_m,
+                include_access_legs=matrix.include_access_legs,
+            )
     site_id = np.where(has_site, sites["id"].to_numpy(object)[np.maximum(nearest, 0)], None)
     site_name = np.where(has_site, sites["name"].to_numpy(object)[np.maximum(nearest, 0)], None)
 
@@ -258,10 +320,19 @@ def _assemble(
     demand_out.insert(1, "demand_name", demand["name"])
     demand_out["nearest_site_id"] = site_id
     demand_out["nearest_site_name"] = site_name
-    demand_out["walk_m"] = np.round(metres, 1)
+    # Without costs the cost is the distance; with them, the chosen route's own length.
+    length = metres if network.costs is None or details is None else np.where(has_site, details.length_m, np.nan)
+    demand_out["walk_m"] = np.round(length, 1)
     demand_out["walk_min"] = np.round(metres / metres_per_min, 2)
     demand_out["covered"] = has_site & (metres <= threshold_m)
     demand_out = _with_snap(demand_out, demand_snap)
+    if details is not None and (walk_profile is None or walk_profile.mode == "walk"):
+        demand_out["route_steps"] = np.where(has_site, details.steps, 0)
+        demand_out["route_steps_m"] = np.round(np.where(has_site, details.steps_m, 0.0), 1)
+        demand_out["route_crossings"] = np.where(has_site, details.crossings, 0)
+        demand_out["route_signal_crossings"] = np.where(has_site, details.signal_crossings, 0)
+        extra = (metres - length) / metres_per_min
+        demand_out["cost_extra_min"] = np.round(np.where(has_site, extra, np.nan), 2)
     sites_out = _with_snap(sites.copy(), site_snap)
     sites_out["demand_covered"] = np.bincount(nearest[demand_out["covered"].to_numpy()], minlength=len(sites))
     return CoverageResult(
@@ -274,8 +345,40 @@ def _assemble(
         speed_kmh=speed_kmh,
         site_snap=site_snap,
         demand_snap=demand_snap,
+        walk_profile=walk_profile,
+        cost_model=cost_model(walk_profile, network) if walk_profile is not None else None,
         **rest,
     )
+
+
+def cost_model(profile: WalkProfile, network: WalkNetwork) -> dict[str, Any]:
+    """What a run's travel costs were, for the manifest and report.
+
+    Parameters
+    ----------
+    profile : WalkProfile
+        The profile used.
+    network : WalkNetwork
+        The network the walks ran on (the profile's view when it has costs).
+
+    Returns
+    -------
+    dict
+        ``profile``, ``mode`` (walk or drive), ``speed_kmh``, ``note``,
+        ``plain`` (no costs: cost = distance), ``costs`` (every value of the
+        profile's `WalkCosts` / `DriveCosts`) and ``found`` (what the costs
+        met on this network: steps metres, main-road crossing nodes with and
+        without signals, edges left out, one-way edges …; empty when plain).
+    """
+    return {
+        "profile": profile.name,
+        "mode": profile.mode,
+        "speed_kmh": profile.speed_kmh,
+        "note": profile.note,
+        "plain": profile.is_plain,
+        "costs": profile.costs.to_dict(),
+        "found": dict(network.costs.summary) if network.costs is not None else {},
+    }
 
 
 def prepare_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
@@ -325,4 +428,12 @@ def _with_snap(frame: gpd.GeoDataFrame, snap: Snap) -> gpd.GeoDataFrame:
     return frame
 
 
-__all__ = ["DEMAND_RESULT_COLUMNS", "SITE_RESULT_COLUMNS", "compute_coverage", "prepare_places", "with_sites"]
+__all__ = [
+    "DEMAND_RESULT_COLUMNS",
+    "ROUTE_COLUMNS",
+    "SITE_RESULT_COLUMNS",
+    "compute_coverage",
+    "cost_model",
+    "prepare_places",
+    "with_sites",
+]

@@ -13,6 +13,7 @@ import shapely
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import DEFAULT_MAX_SNAP_M, Snap
 from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.profiles import WalkProfile
 
 # Columns of coverage.csv, in order (the issue's contract comes first).
 COVERAGE_COLUMNS = [
@@ -48,7 +49,10 @@ class CoverageResult:
         carries nearest_site_id, walk_m, walk_min and covered.
     matrix : the sparse site × demand walk distances (within ``search_limit_m``).
     network : the walking network used.
-    threshold_m, threshold_min, speed_kmh : the coverage rule.
+    threshold_m, threshold_min, speed_kmh : the coverage rule. With a profile that has
+        costs, ``threshold_m`` and the matrix are in equivalent metres (minutes ×
+        metres per minute) and ``walk_m`` is each route's own length.
+    walk_profile, cost_model : the profile and a description of its costs.
     manifest : provenance of the run (inputs, hashes, parameters).
     """
 
@@ -67,6 +71,10 @@ class CoverageResult:
     max_snap_m: float = DEFAULT_MAX_SNAP_M  # places farther from every walkable way were left off-network
     site_snap: Snap | None = field(default=None, repr=False)  # where sites join the network (reused by planning)
     demand_snap: Snap | None = field(default=None, repr=False)
+    # The travel profile with its costs (None for results built by hand); see `coverage_planner.profiles`.
+    walk_profile: WalkProfile | None = field(default=None, repr=False)
+    # What the costs were and what they met on the network (`coverage_planner.analysis.cost_model`).
+    cost_model: dict[str, Any] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         placeholders = int((self.demand.get("status") == "placeholder").sum()) if len(self.demand) else 0
@@ -155,6 +163,85 @@ class CoverageResult:
         out = table[~table["covered"]]
         return out.sort_values(["walk_m", "demand_id"], ascending=[False, True], na_position="last")
 
+    def by_site(self, *, bands_min: tuple[float, ...] = (5.0, 10.0, 15.0), pairs: bool = False) -> pd.DataFrame:
+        """Whom each site serves: the places it is nearest to, and how many it reaches within each band.
+
+        Parameters
+        ----------
+        bands_min : tuple of float, default (5, 10, 15)
+            Walk minutes to count reachable places within (``within_5_min`` …).
+            A band beyond the run's search limit cannot be counted and is NA.
+        pairs : bool, default False
+            Return one row per (site, place) pair within the threshold instead.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per site, in site order: ``site_id``, ``site_name``,
+            ``status``; ``nearest_places`` (places whose nearest site it is),
+            ``served_places`` and ``served_weight`` (those of them within the
+            threshold, and their demand weight: the weight it serves),
+            ``served_median_walk_min`` and ``served_max_walk_min``;
+            ``within_<b>_min`` per band (any place it reaches in b minutes,
+            nearest or not); ``covered_places`` (within the threshold of this
+            site), ``shared_places`` (of those, also within the threshold of
+            another site) and ``sole_places`` (of no other site).
+
+            With ``pairs=True``: ``site_id``, ``site_name``, ``demand_id``,
+            ``demand_name``, ``walk_min`` (from this site), ``weight``,
+            ``nearest`` (this is the place's nearest site) and ``sites_covering``
+            (how many sites have the place within the threshold), sorted by
+            site then walk.
+        """
+        m = self.matrix
+        n_sites = len(self.sites)
+        walk_min = m.metres / self.metres_per_minute
+        inside = m.metres <= self.threshold_m
+        rows, cols = m.rows[inside], m.cols[inside]
+        sites_covering = np.bincount(cols, minlength=len(self.demand))
+        nearest_row = _site_rows(self.sites, self.demand["nearest_site_id"])
+        weight = self.demand["weight"].to_numpy(float)
+        if pairs:
+            order = np.lexsort((cols, walk_min[inside], rows))
+            rows, cols = rows[order], cols[order]
+            return pd.DataFrame(
+                {
+                    "site_id": self.sites["id"].to_numpy(object)[rows],
+                    "site_name": self.sites["name"].to_numpy(object)[rows],
+                    "demand_id": self.demand["demand_id"].to_numpy(object)[cols],
+                    "demand_name": self.demand["demand_name"].to_numpy(object)[cols],
+                    "walk_min": np.round(walk_min[inside][order], 2),
+                    "weight": weight[cols],
+                    "nearest": nearest_row[cols] == rows,
+                    "sites_covering": sites_covering[cols],
+                }
+            )
+        served = self.demand["covered"].to_numpy(bool) & (nearest_row >= 0)
+        served_walk = pd.Series(self.demand["walk_min"].to_numpy(float)[served]).groupby(nearest_row[served])
+        reachable = nearest_row >= 0
+        table = pd.DataFrame(
+            {
+                "site_id": self.sites["id"].to_numpy(object),
+                "site_name": self.sites["name"].to_numpy(object),
+                "status": self.sites["status"].to_numpy(object) if "status" in self.sites else "real",
+                "nearest_places": np.bincount(nearest_row[reachable], minlength=n_sites),
+                "served_places": np.bincount(nearest_row[served], minlength=n_sites),
+                "served_weight": np.bincount(nearest_row[served], weights=weight[served], minlength=n_sites),
+                "served_median_walk_min": served_walk.median().reindex(range(n_sites)).to_numpy(),
+                "served_max_walk_min": served_walk.max().reindex(range(n_sites)).to_numpy(),
+            }
+        )
+        for band in bands_min:
+            counts = np.bincount(m.rows[walk_min <= band], minlength=n_sites)
+            column = pd.array(counts, dtype="Int64")
+            if band * self.metres_per_minute > m.cutoff_m + 1e-9:
+                column[:] = pd.NA  # walks beyond the search limit were never computed
+            table[f"within_{band:g}_min"] = column
+        table["covered_places"] = np.bincount(rows, minlength=n_sites)
+        table["shared_places"] = np.bincount(rows[sites_covering[cols] > 1], minlength=n_sites)
+        table["sole_places"] = table["covered_places"] - table["shared_places"]
+        return table
+
     def network_qa(self) -> gpd.GeoDataFrame:
         """One row per network component with how many sites and places snapped onto it.
 
@@ -174,6 +261,11 @@ class CoverageResult:
         lines = self.network.edges_wgs84
         geoms = [shapely.multilinestrings(lines[comp_of_edge == c]) for c in qa["component"]]
         return gpd.GeoDataFrame(qa, geometry=geoms, crs="EPSG:4326")
+
+
+def _site_rows(sites: pd.DataFrame, site_ids: pd.Series) -> np.ndarray:
+    """Row of each id in ``sites`` (-1 for a missing id: no site reached)."""
+    return pd.Index(sites["id"].astype(str)).get_indexer(site_ids.astype(object).where(site_ids.notna(), None))
 
 
 def _summarise(frame: pd.DataFrame, column: str) -> pd.DataFrame:

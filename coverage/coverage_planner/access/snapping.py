@@ -166,7 +166,8 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, *, max_snap_m: float =
     if np.isinf(leg).any():
         # Off-network places still get their true distance, so reports can say how far off they are.
         far = np.flatnonzero(np.isinf(leg))
-        (_, _), far_dist = network.edge_tree.query_nearest(points[far], return_distance=True)
+        # One answer per place: several edges often share the nearest point (a junction).
+        (_, _), far_dist = network.edge_tree.query_nearest(points[far], return_distance=True, all_matches=False)
         leg[far] = far_dist
 
     ok = edge >= 0

@@ -1,8 +1,9 @@
 """A parsed walking network saved as one array file, so later runs skip parsing the OSM file.
 
-The cache key is the OSM file's sha256 plus the walk-filter options and a
-format version, so an edited extract or a changed filter is never served
-stale.
+The cache key is the OSM file's sha256 plus the walk-filter options (and
+whether the ways are walkable or drivable) and a format version, so an
+edited extract or a changed filter is never served stale. The tags the
+travel costs read (`EDGE_TAGS`, `NODE_TAGS`) are saved with the edges.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from coverage_planner._cache.arrays import read_arrays, warn_cache, write_arrays
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner.network.graph import NetworkSource, WalkNetwork
 
-FORMAT_VERSION = 6  # 6: the source record gained `details`
+FORMAT_VERSION = 7  # 6: the source record gained `details`; 7: edge and node tags, walk or drive mode
 
 
 def save_network(network: WalkNetwork, path: str | Path) -> Path:
-    """Write the network's arrays to ``path`` (see `coverage_planner._cache.arrays`, atomically)."""
+    """Write the network's arrays to ``path`` (see `coverage_planner._cache.arrays`, atomically).
+
+    A profile's view (`WalkNetwork.for_profile`) is saved as its edges only:
+    costs are derived again from the tags when the profile asks.
+    """
     arrays = {
         "node_ids": network.node_ids,
         "node_lonlat": network.node_lonlat,
@@ -42,7 +47,18 @@ def save_network(network: WalkNetwork, path: str | Path) -> Path:
         "csr_data": network.csr.data,
         "component": network.component,
     }
-    return write_arrays(path, arrays, {"version": FORMAT_VERSION, "source": network.source.to_dict()})
+    for kind, tags in (("edge_tag", network.edge_tags), ("node_tag", network.node_tags)):
+        for key, values in (tags or {}).items():
+            if not (values != "").any():
+                continue  # an untagged key reads back as "" everywhere
+            # Each distinct value once, and a code per edge: a fixed-width column per tag would be large.
+            distinct, codes = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+            arrays[f"{kind}:{key}:values"] = distinct
+            arrays[f"{kind}:{key}:codes"] = codes.astype(np.int32)
+    meta = {"version": FORMAT_VERSION, "source": network.source.to_dict(), "mode": network.mode}
+    meta["edge_tags"] = network.edge_tags is not None
+    meta["node_tags"] = network.node_tags is not None
+    return write_arrays(path, arrays, meta)
 
 
 def load_saved_network(path: str | Path) -> WalkNetwork:
@@ -53,6 +69,13 @@ def load_saved_network(path: str | Path) -> WalkNetwork:
     # Object arrays, not lists: a per-edge Python loop would cost more than the whole load.
     names = data["edge_name"].astype(object)
     names[~data["edge_has_name"]] = None
+    tags: dict[str, dict[str, np.ndarray]] = {"edge_tag": {}, "node_tag": {}}
+    for name in data:
+        kind, _, rest = name.partition(":")
+        if kind in tags and rest.endswith(":codes"):
+            key = rest.removesuffix(":codes")
+            tags[kind][key] = data[f"{kind}:{key}:values"].astype(object)[data[name]]
+    edge_tags, node_tags = tags["edge_tag"], tags["node_tag"]
     network = WalkNetwork(
         node_ids=data["node_ids"],
         node_lonlat=data["node_lonlat"],
@@ -65,6 +88,9 @@ def load_saved_network(path: str | Path) -> WalkNetwork:
         edge_highway=data["edge_highway"].astype(object),
         edge_name=names,
         source=NetworkSource(**meta["source"]),
+        edge_tags=edge_tags if meta.get("edge_tags") else None,
+        node_tags=node_tags if meta.get("node_tags") else None,
+        mode=str(meta.get("mode", "walk")),
     )
     if network.crs.to_epsg() == int(data["metric_epsg"]):
         network.coords_metric = data["coords_metric"]
@@ -77,25 +103,43 @@ def load_saved_network(path: str | Path) -> WalkNetwork:
 
 
 def cached_osm_network(
-    path: str | Path, cache_dir: str | Path, *, allow_private: bool = False
+    path: str | Path, cache_dir: str | Path, *, allow_private: bool = False, mode: str = "walk"
 ) -> tuple[WalkNetwork, bool]:
     """Load an OSM file through the cache; returns (network, served_from_cache).
 
     A cache file that cannot be read is rebuilt (and overwritten), never trusted.
+
+    Parameters
+    ----------
+    path : str or Path
+        A local OSM file.
+    cache_dir : str or Path
+        The cache folder; networks live in its ``networks`` subfolder.
+    allow_private : bool, default False
+        Keep ``access=private`` ways.
+    mode : str, default "walk"
+        ``"walk"`` (walkable ways) or ``"drive"`` (drivable ways, for the drive profile).
+
+    Returns
+    -------
+    network : WalkNetwork
+    served_from_cache : bool
     """
     path = Path(path)
     digest = file_sha256(path)
-    key = f"{digest[:24]}-{'private' if allow_private else 'public'}-v{FORMAT_VERSION}"
+    # Walking keys keep their old form; a drive network is another entry.
+    kind = "" if mode == "walk" else f"-{mode}"
+    key = f"{digest[:24]}-{'private' if allow_private else 'public'}{kind}-v{FORMAT_VERSION}"
     cached = Path(cache_dir) / "networks" / f"{key}.arrays"
     if cached.is_file():
         try:
             network = load_saved_network(cached)
-            if network.source.sha256 == digest:
+            if network.source.sha256 == digest and network.mode == mode:
                 return network, True
             warn_cache(cached, "held another file's network and was rebuilt")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             warn_cache(cached, f"failed verification ({exc}) and was rebuilt (OSM file parsed again)")
-    network = WalkNetwork.from_osm_file(path, allow_private=allow_private)
+    network = WalkNetwork.from_osm_file(path, allow_private=allow_private, mode=mode)
     try:
         save_network(network, cached)
     except OSError as exc:

@@ -4,14 +4,22 @@
 metres, shape) and derives from it, on demand, the NetworkX graph users know
 (osmnx layout) and the SciPy CSR matrix the hot loops use. Every loader ends
 in the same constructor, so a network is the same whatever file it came from.
+
+A travel profile with costs (`coverage_planner.profiles`) gets its own view of
+the network (`WalkNetwork.for_profile`): the same edges (less any the profile
+cannot use) with `EdgeCosts` attached, so `routing_arrays` carry costs
+instead of lengths and every search on the view is a search on time. A
+drive network (``mode="drive"``) holds drivable ways instead of walkable
+ones; its profile view is directed (one-way streets).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,7 +36,15 @@ from scipy.sparse import csgraph
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._errors import NetworkError
 from coverage_planner._geo import polyline_lengths_m, utm_crs_for
-from coverage_planner.network._osm_reader import RawEdges, read_walkable_edges
+from coverage_planner.network._osm_reader import (
+    EDGE_TAGS,
+    MODES,
+    NODE_TAGS,
+    SIGNALS_INSIDE,
+    RawEdges,
+    read_walkable_edges,
+)
+from coverage_planner.profiles import MAIN_ROADS, UNPAVED_SURFACES, DriveCosts, WalkCosts, WalkProfile
 
 OSM_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".xml")
 LINE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json")  # road-line layers (see `network.lines`)
@@ -51,6 +67,63 @@ class NetworkSource:
         return asdict(self)
 
 
+#: Crossing kinds at an edge end (`EdgeCosts.crossing_u` / `crossing_v`).
+NO_CROSSING, CROSSING, SIGNAL_CROSSING = 0, 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeCosts:
+    """The travel cost of every edge of a network for one profile, in equivalent metres.
+
+    An edge walked whole costs ``length × scale + end_u + end_v``; part of
+    it, from a point ``a`` metres from u to its u end, ``a × scale + end_u``.
+    ``end_u`` is what a route pays for passing the edge's u end (half the
+    wait of a main-road crossing there: a route through that node pays the
+    halves of both edges it uses, see `WalkNetwork.for_profile`).
+
+    Attributes
+    ----------
+    scale : (m,) float, cost of a metre along the edge (> 0).
+    end_u, end_v : (m,) float, cost of passing each end (≥ 0).
+    forward, backward : (m,) bool, whether the edge may be travelled u → v / v → u.
+    steps : (m,) bool, ``highway=steps``.
+    crossing_u, crossing_v : (m,) int8, main-road crossing at each end: 0 none,
+        1 without signals, 2 with signals.
+    profile : str, the profile's name.
+    summary : dict, what the costs found (counts and metres), for reports.
+    """
+
+    scale: np.ndarray
+    end_u: np.ndarray
+    end_v: np.ndarray
+    forward: np.ndarray
+    backward: np.ndarray
+    steps: np.ndarray
+    crossing_u: np.ndarray
+    crossing_v: np.ndarray
+    profile: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def directed(self) -> bool:
+        """Whether some edge may be travelled one way only."""
+        return not (bool(self.forward.all()) and bool(self.backward.all()))
+
+    @cached_property
+    def key(self) -> str:
+        """A digest of the costs (part of the costed network's fingerprint, so caches never mix profiles)."""
+        digest = hashlib.sha256()
+        for array in (np.round(self.scale, 9), np.round(self.end_u, 6), np.round(self.end_v, 6)):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(np.packbits(self.forward).tobytes() + np.packbits(self.backward).tobytes())
+        return digest.hexdigest()[:24]
+
+    def reversed(self) -> EdgeCosts:
+        """The same costs with every edge's allowed directions swapped (searches from the other end)."""
+        summary = {**self.summary, "direction": "to_sites"}
+        return replace(self, forward=self.backward, backward=self.forward, summary=summary)
+
+
 @dataclass
 class WalkNetwork:
     """A walkable, two-way street network.
@@ -65,6 +138,13 @@ class WalkNetwork:
         edge i is ``coords[coord_offsets[i]:coord_offsets[i + 1]]`` (see `edge_coords`).
     edge_way_id, edge_highway, edge_name : OSM attributes per edge.
     source : provenance for manifests.
+    edge_tags : dict of str to (m,) object arrays, optional: the way's value of
+        each of `EDGE_TAGS` per edge ("" when untagged); None when the source had no tags.
+    node_tags : dict of str to (n,) object arrays, optional: `NODE_TAGS` of crossing
+        and signal nodes ("" elsewhere).
+    mode : ``"walk"`` (walkable ways, the default) or ``"drive"`` (drivable ways).
+    costs : EdgeCosts, optional: set on a profile's view (`for_profile`); None means
+        cost = length, two-way.
     """
 
     node_ids: np.ndarray
@@ -80,29 +160,39 @@ class WalkNetwork:
     source: NetworkSource = field(default_factory=lambda: NetworkSource(kind="graph"))
     # `coords` already projected to `crs`, when a cache supplied them (saves a transform per run).
     coords_metric: np.ndarray | None = field(default=None, repr=False)
+    edge_tags: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    node_tags: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    mode: str = "walk"
+    costs: EdgeCosts | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- loaders
     @classmethod
-    def from_osm_file(cls, path: str | Path, *, allow_private: bool = False) -> WalkNetwork:
+    def from_osm_file(cls, path: str | Path, *, allow_private: bool = False, mode: str = "walk") -> WalkNetwork:
         """Build the network from a local OSM file (.osm, .osm.gz, .osm.bz2 or .osm.pbf).
 
         Only walkable ways are kept (see `coverage_planner.network._osm_reader.is_walkable`);
-        one-way tags are ignored since pedestrians walk both ways.
+        one-way tags are ignored since pedestrians walk both ways. With
+        ``mode="drive"`` only drivable ways are kept instead (`is_drivable`),
+        and their one-way tags are kept for the drive profile.
 
         Parameters
         ----------
         path : an OSM XML or PBF file.
         allow_private : keep ``access=private`` ways (e.g. roads inside a gated compound).
+        mode : ``"walk"`` (default) or ``"drive"``.
         """
         path = Path(path)
+        if mode not in MODES:
+            raise NetworkError(f"network mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not path.is_file():
             raise NetworkError(f"network file not found: {path}")
         try:
-            raw = read_walkable_edges(path, allow_private=allow_private)
+            raw = read_walkable_edges(path, allow_private=allow_private, mode=mode)
         except RuntimeError as exc:  # pyosmium reports parse errors this way
             raise NetworkError(f"{path}: not a readable OSM file ({exc})") from exc
         if len(raw.u) == 0:
-            raise NetworkError(f"{path}: no walkable ways found in this OSM file")
+            what = "walkable" if mode == "walk" else "drivable"
+            raise NetworkError(f"{path}: no {what} ways found in this OSM file")
         snapshot, basis = (
             (raw.header_timestamp, "file header replication timestamp")
             if raw.header_timestamp
@@ -115,11 +205,23 @@ class WalkNetwork:
             snapshot=snapshot,
             snapshot_basis=basis if snapshot else None,
         )
-        return cls._from_raw(raw, source)
+        return cls._from_raw(raw, source, mode=mode)
 
     @classmethod
-    def from_graphml(cls, path: str | Path) -> WalkNetwork:
-        """Load a network saved as GraphML (by `to_graphml` or by osmnx)."""
+    def from_graphml(cls, path: str | Path, *, mode: str | None = None) -> WalkNetwork:
+        """Load a network saved as GraphML (by `to_graphml` or by osmnx).
+
+        Parameters
+        ----------
+        path : str or Path
+            The GraphML file.
+        mode : str, optional
+            ``"walk"`` or ``"drive"``; default: as `to_graphml` recorded it, else ``"walk"``.
+
+        Returns
+        -------
+        WalkNetwork
+        """
         import osmnx as ox
 
         path = Path(path)
@@ -138,22 +240,27 @@ class WalkNetwork:
             snapshot=snapshot,
             snapshot_basis="recorded when the GraphML was saved" if snapshot else None,
         )
-        return cls.from_graph(graph, source=source)
+        recorded = graph.graph.get("coverage_mode")
+        return cls.from_graph(graph, source=source, mode=mode or (recorded if recorded in MODES else "walk"))
 
     @classmethod
-    def from_file(cls, path: str | Path, *, allow_private: bool = False) -> WalkNetwork:
+    def from_file(cls, path: str | Path, *, allow_private: bool = False, mode: str | None = None) -> WalkNetwork:
         """Load a network from an OSM file, a GraphML file or a road-line layer, chosen by suffix.
 
         ``allow_private`` applies to OSM files (and to line layers' class
         filter); a GraphML network is used as saved. Line layers (.shp, .gpkg,
         .geojson) load with default options; see
         `coverage_planner.network.lines.read_line_network` for the others.
+        ``mode="drive"`` reads the drivable ways of an OSM file (or a GraphML
+        saved as drive); line layers are walking networks only.
         """
         name = str(path).lower()
         if name.endswith(".graphml"):
-            return cls.from_graphml(path)
+            return cls.from_graphml(path, mode=mode)
         if name.endswith(OSM_SUFFIXES):
-            return cls.from_osm_file(path, allow_private=allow_private)
+            return cls.from_osm_file(path, allow_private=allow_private, mode=mode or "walk")
+        if mode not in (None, "walk"):
+            raise NetworkError(f"{path}: a drive network is read from an OSM or GraphML file, not a road-line layer")
         if name.endswith(LINE_SUFFIXES):
             # Imported here: the line-layer module builds on this one.
             from coverage_planner.network.lines import read_line_network
@@ -165,13 +272,18 @@ class WalkNetwork:
         )
 
     @classmethod
-    def from_graph(cls, graph: nx.Graph, *, source: NetworkSource | None = None) -> WalkNetwork:
+    def from_graph(cls, graph: nx.Graph, *, source: NetworkSource | None = None, mode: str = "walk") -> WalkNetwork:
         """Build from any osmnx-style NetworkX graph (nodes with x/y, optional edge geometry).
 
         Directed twins (u→v and v→u of the same street) become one undirected
         edge; edges in one direction only (one-way streets) are walkable both
         ways. Lengths are recomputed from the shapes so every loader agrees.
+        Edge attributes named like `EDGE_TAGS` (osmnx keeps ``oneway`` and
+        ``maxspeed``) and node attributes named like `NODE_TAGS` are kept; for
+        ``mode="drive"`` an osmnx ``oneway=True`` edge runs the way it is drawn.
         """
+        if mode not in MODES:
+            raise NetworkError(f"network mode must be one of {', '.join(MODES)}, not {mode!r}")
         crs = graph.graph.get("crs", "epsg:4326")
         to_wgs = None
         if not pyproj.CRS.from_user_input(crs).equals(pyproj.CRS.from_epsg(4326)):
@@ -179,7 +291,11 @@ class WalkNetwork:
         xy = {n: (d["x"], d["y"]) for n, d in graph.nodes(data=True)}
         seen: set[tuple] = set()
         u, v, way_ids, highways, names, coords = [], [], [], [], [], []
-        for a, b, data in graph.edges(data=True):
+        tag_values: dict[str, list[str]] = {k: [] for k in EDGE_TAGS}
+        edges = graph.edges(data=True)
+        if mode == "drive":  # keep each street as drawn (osmnx marks the other copy of a two-way street reversed)
+            edges = sorted(edges, key=lambda edge: bool(edge[2].get("reversed", False)))
+        for a, b, data in edges:
             geom = data.get("geometry")
             line = np.asarray(geom.coords) if geom is not None else np.array([xy[a], xy[b]])
             if to_wgs is not None:
@@ -200,8 +316,15 @@ class WalkNetwork:
             nm = data.get("name")
             names.append(None if nm is None else str(nm[0] if isinstance(nm, list) else nm))
             coords.append(line)
+            for key, values in tag_values.items():
+                values.append(_tag_text(data.get(key)))
         if not u:
             raise NetworkError("the graph has no edges")
+        node_tags = {
+            n: {k: _tag_text(d.get(k)) for k in NODE_TAGS if d.get(k)}
+            for n, d in graph.nodes(data=True)
+            if d.get("highway") in ("crossing", "traffic_signals") or d.get("crossing") or d.get("crossing:signals")
+        }
         raw = RawEdges(
             u=np.array(u, dtype=np.int64),
             v=np.array(v, dtype=np.int64),
@@ -211,8 +334,10 @@ class WalkNetwork:
             coords=coords,
             newest_edit=None,
             header_timestamp=None,
+            edge_tags=tag_values if any(any(vs) for vs in tag_values.values()) else {},
+            node_tags=node_tags,
         )
-        return cls._from_raw(raw, source or NetworkSource(kind="graph"))
+        return cls._from_raw(raw, source or NetworkSource(kind="graph"), mode=mode)
 
     @classmethod
     def from_edges(
@@ -225,6 +350,9 @@ class WalkNetwork:
         highway: Sequence[str],
         name: Sequence[str | None],
         source: NetworkSource,
+        edge_tags: dict[str, Sequence[str]] | None = None,
+        node_tags: dict[int, dict[str, str]] | None = None,
+        mode: str = "walk",
     ) -> WalkNetwork:
         """Build from edges already cut at junctions, the constructor every loader ends in.
 
@@ -240,6 +368,12 @@ class WalkNetwork:
             Class and name of each edge.
         source : NetworkSource
             Provenance for manifests.
+        edge_tags : dict of str to sequence of str, optional
+            Values of `EDGE_TAGS` per edge ("" when untagged).
+        node_tags : dict of int to dict, optional
+            Tags (`NODE_TAGS`) of crossing and signal nodes, by node id.
+        mode : str, default "walk"
+            ``"walk"`` or ``"drive"``: which ways these edges are.
 
         Returns
         -------
@@ -257,11 +391,13 @@ class WalkNetwork:
             coords=list(coords),
             newest_edit=None,
             header_timestamp=None,
+            edge_tags={k: list(v) for k, v in (edge_tags or {}).items()},
+            node_tags=dict(node_tags or {}),
         )
-        return cls._from_raw(raw, source)
+        return cls._from_raw(raw, source, mode=mode)
 
     @classmethod
-    def _from_raw(cls, raw: RawEdges, source: NetworkSource) -> WalkNetwork:
+    def _from_raw(cls, raw: RawEdges, source: NetworkSource, *, mode: str = "walk") -> WalkNetwork:
         node_ids, inverse = np.unique(np.concatenate([raw.u, raw.v]), return_inverse=True)
         m = len(raw.u)
         node_lonlat = np.empty((len(node_ids), 2))
@@ -272,6 +408,18 @@ class WalkNetwork:
         shapes = [raw.coords[i] for i in order]
         offsets = np.concatenate([[0], np.cumsum([len(c) for c in shapes])]).astype(np.int64)
         coords = np.concatenate(shapes)
+        edge_tags = None
+        if raw.edge_tags:
+            edge_tags = {k: np.asarray(values, dtype=object)[order] for k, values in raw.edge_tags.items()}
+        node_tags = None
+        if raw.node_tags:
+            node_tags = {k: np.full(len(node_ids), "", dtype=object) for k in NODE_TAGS}
+            ids = np.fromiter(raw.node_tags, dtype=np.int64, count=len(raw.node_tags))
+            at = np.searchsorted(node_ids, ids)
+            found = (at < len(node_ids)) & (node_ids[np.minimum(at, len(node_ids) - 1)] == ids)
+            for i, tags in zip(at[found].tolist(), [t for t, f in zip(raw.node_tags.values(), found) if f]):
+                for k, value in tags.items():
+                    node_tags[k][i] = value
         return cls(
             node_ids=node_ids,
             node_lonlat=node_lonlat,
@@ -284,6 +432,9 @@ class WalkNetwork:
             edge_highway=[raw.highway[i] for i in order],
             edge_name=[raw.name[i] for i in order],
             source=source,
+            edge_tags=edge_tags,
+            node_tags=node_tags,
+            mode=mode,
         )
 
     # ----------------------------------------------------------- properties
@@ -336,8 +487,59 @@ class WalkNetwork:
         return sparse.csr_matrix((weights[first], (rows[first], cols[first])), shape=(n, n))
 
     @cached_property
+    def cost_csr(self) -> sparse.csr_matrix:
+        """The n × n matrix searches run on: `csr` (lengths, two-way) without costs, else the costs' arcs.
+
+        With costs, row u holds an entry u → v for every edge that may be
+        travelled that way, weighted ``length × scale + end_u + end_v`` (the
+        cheapest of parallel edges); for a walking profile it is symmetric.
+        """
+        if self.costs is None:
+            return self.csr
+        indptr, indices, weights, _ = self.routing_arcs
+        return sparse.csr_matrix((weights, indices, indptr), shape=(self.n_nodes, self.n_nodes))
+
+    @cached_property
+    def routing_arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The routing arcs as CSR (indptr, indices, weights) plus the edge behind each arc, for reading routes back.
+
+        Deduplicated as `csr` is (the cheapest of parallel edges, loops
+        dropped), so the arcs are those of `cost_csr`; weights are lengths
+        without costs and costs on a profile's view.
+        """
+        m = self.n_edges
+        if self.costs is None:
+            full = self.edge_length
+            forward = backward = np.ones(m, dtype=bool)
+        else:
+            c = self.costs
+            full = self.edge_length * c.scale + c.end_u + c.end_v
+            forward, backward = c.forward, c.backward
+        index = np.arange(m, dtype=np.int64)
+        rows = np.concatenate([self.edge_u[forward], self.edge_v[backward]])
+        cols = np.concatenate([self.edge_v[forward], self.edge_u[backward]])
+        weights = np.concatenate([full[forward], full[backward]])
+        edges = np.concatenate([index[forward], index[backward]])
+        keep = rows != cols  # a loop never shortens a path
+        rows, cols, weights, edges = rows[keep], cols[keep], weights[keep], edges[keep]
+        order = np.lexsort((weights, cols, rows))
+        rows, cols, weights, edges = rows[order], cols[order], weights[order], edges[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, weights, edges = rows[first], cols[first], weights[first], edges[first]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n_nodes))]).astype(np.int64)
+        return indptr, cols.astype(np.int32), weights.astype(np.float64), edges
+
+    @cached_property
     def routing_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`csr` as contiguous (indptr int64, indices int32, lengths float64), the walk kernel's input (built once)."""
+        """`cost_csr` as contiguous (indptr int64, indices int32, weights float64), the walk kernel's input (built once).
+
+        Without costs the weights are the edge lengths (`csr`); on a profile's
+        view (`for_profile`) they are its costs in equivalent metres.
+        """
+        if self.costs is not None:
+            indptr, indices, weights, _ = self.routing_arcs
+            return indptr, indices, weights
         graph = self.csr
         return (
             np.ascontiguousarray(graph.indptr, dtype=np.int64),
@@ -347,11 +549,238 @@ class WalkNetwork:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A digest of the routing arrays (nodes, edges, lengths), independent of where the network came from."""
+        """A digest of the routing arrays (nodes, edges, lengths, and costs on a profile's view).
+
+        Independent of where the network came from; two views with different
+        costs never share a fingerprint, so caches keyed by it never mix them.
+        """
         digest = hashlib.sha256()
         for array in (self.node_ids, self.edge_u, self.edge_v, np.round(self.edge_length, 6)):
             digest.update(np.ascontiguousarray(array).tobytes())
+        if self.mode != "walk":
+            digest.update(self.mode.encode())
+        if self.costs is not None:
+            digest.update(self.costs.key.encode())
         return digest.hexdigest()[:24]
+
+    # ------------------------------------------------------------ tags and costs
+    def edge_tag(self, key: str) -> np.ndarray:
+        """The value of one of `EDGE_TAGS` per edge, as an object array ("" where untagged or unknown).
+
+        Parameters
+        ----------
+        key : str
+            A tag key, e.g. ``"surface"``.
+
+        Returns
+        -------
+        ndarray of object, shape (m,)
+        """
+        if self.edge_tags is not None and key in self.edge_tags:
+            return self.edge_tags[key]
+        return np.full(self.n_edges, "", dtype=object)
+
+    def node_tag(self, key: str) -> np.ndarray:
+        """The value of one of `NODE_TAGS` per node, as an object array ("" where untagged).
+
+        Parameters
+        ----------
+        key : str
+            ``"highway"``, ``"crossing"`` or ``"crossing:signals"``.
+
+        Returns
+        -------
+        ndarray of object, shape (n,)
+        """
+        if self.node_tags is not None and key in self.node_tags:
+            return self.node_tags[key]
+        return np.full(self.n_nodes, "", dtype=object)
+
+    def crossing_ends(self, main_roads: Sequence[str] = MAIN_ROADS) -> tuple[np.ndarray, np.ndarray]:
+        """Main-road crossings at each edge end: 0 none, 1 without signals, 2 with signals.
+
+        An end counts when the edge is not itself a main road and its node
+        is on one: a side street, footway or ``footway=crossing`` way meeting
+        a ``trunk``/``primary``/``secondary`` road (the classes given). It is
+        signalised when the node is tagged ``highway=traffic_signals``,
+        ``crossing=traffic_signals`` or ``crossing:signals=yes``, or the edge's
+        way ``crossing=traffic_signals`` / ``crossing:signals=yes``.
+
+        Parameters
+        ----------
+        main_roads : sequence of str
+            ``highway=*`` classes that are main roads.
+
+        Returns
+        -------
+        crossing_u, crossing_v : ndarray of int8, shape (m,)
+        """
+        highway = np.asarray(self.edge_highway, dtype=object)
+        main = np.isin(highway, list(main_roads))
+        on_main = np.zeros(self.n_nodes, dtype=bool)
+        on_main[self.edge_u[main]] = True
+        on_main[self.edge_v[main]] = True
+        node_signal = (
+            (self.node_tag("highway") == "traffic_signals")
+            | (self.node_tag("crossing") == "traffic_signals")
+            | (self.node_tag("crossing:signals") == "yes")
+        )
+        edge_signal = (self.edge_tag("crossing") == "traffic_signals") | (self.edge_tag("crossing:signals") == "yes")
+        ends = []
+        for nodes in (self.edge_u, self.edge_v):
+            crossing = ~main & on_main[nodes]
+            signal = node_signal[nodes] | edge_signal
+            ends.append(np.where(crossing, np.where(signal, SIGNAL_CROSSING, CROSSING), NO_CROSSING).astype(np.int8))
+        return ends[0], ends[1]
+
+    def for_profile(self, profile: WalkProfile) -> WalkNetwork:
+        """This network as a profile travels it: a view whose searches run on the profile's costs.
+
+        A profile without costs (``adult``) gets this network itself, so its
+        results are exactly those of a plain distance search. Otherwise the
+        view has the same nodes and edges, less those the profile cannot use
+        (steps for ``frail``/``wheelchair``; unpaved ways for ``wheelchair``),
+        and `EdgeCosts` (see `coverage_planner.profiles` for the values and
+        their sources):
+
+        * walking: a metre costs the product of the factors that apply
+          (steps, unpaved, ``lit=no``, road with ``sidewalk=no``); a main-road
+          crossing (`crossing_ends`) costs its wait, half at each of the two
+          edge ends a route passes there, so going across (side street to
+          side street, or over a ``footway=crossing`` way) pays the whole wait
+          and turning onto the main road pays half (a centreline map cannot
+          say which side of the road the walker is on);
+        * driving (needs a network read with ``mode="drive"``): one-way
+          streets (``oneway=yes|-1``, roundabouts, motorways) are travelled
+          their way only, a metre costs ``reference speed / edge speed`` (from
+          ``maxspeed``, else by class), traffic signals cost their delay; with
+          ``direction="to_sites"`` every edge's directions are swapped, so a
+          search from the sites gives the times from the places to them.
+
+        Views are kept per profile, so asking twice gives the same object;
+        asking a view gives the view of the network it came from.
+
+        Parameters
+        ----------
+        profile : WalkProfile
+            The profile, e.g. ``coverage_planner.profiles.PROFILES["elderly"]``.
+
+        Returns
+        -------
+        WalkNetwork
+
+        Raises
+        ------
+        NetworkError
+            When a drive profile meets a walking network or the other way round,
+            or the profile leaves no edge.
+        """
+        if self.costs is not None:  # a view: ask the network it came from
+            base = self.__dict__.get("_profile_base")
+            if base is None:
+                raise NetworkError("this network already has costs; call for_profile on the network it came from")
+            return base.for_profile(profile)
+        if profile.mode != self.mode:
+            if profile.mode == "drive":
+                raise NetworkError(
+                    "the drive profile needs a network of drivable ways: read it with "
+                    "WalkNetwork.from_osm_file(path, mode='drive') (walking networks have no motorways and "
+                    "ignore one-way streets)"
+                )
+            raise NetworkError(f"the {profile.name} walking profile needs a walking network, not a drive network")
+        if profile.mode == "walk" and profile.is_plain:
+            return self
+        views = self.__dict__.setdefault("_profile_views", {})
+        key = (profile.speed_kmh, profile.costs)
+        if key in views:
+            return views[key]
+        keep, why = self._usable_edges(profile)
+        base = self
+        if not keep.all():
+            if not keep.any():
+                raise NetworkError(f"the {profile.name} profile can use none of this network's edges ({why})")
+            base = self.subset(keep, reason=f"{profile.name} profile: {why}")
+        if profile.mode == "walk":
+            costs = _walk_costs(base, profile)
+        else:
+            costs = _drive_costs(base, profile)
+        costs.summary["edges_left_out"] = int((~keep).sum())
+        costs.summary["metres_left_out"] = round(float(self.edge_length[~keep].sum()), 1)
+        if isinstance(profile.costs, DriveCosts) and profile.costs.direction == "to_sites":
+            costs = costs.reversed()
+        view = replace(base, costs=costs)
+        if base is self:  # same shapes: reuse what was derived from them
+            for name in _SHAPE_CACHES:
+                if name in self.__dict__:
+                    view.__dict__[name] = self.__dict__[name]
+        view.__dict__["_profile_base"] = self
+        view.__dict__["_profile"] = profile
+        views[key] = view
+        return view
+
+    @property
+    def profile(self) -> WalkProfile | None:
+        """The profile this network is a view for (`for_profile`); None for a network as read."""
+        return self.__dict__.get("_profile")
+
+    def _usable_edges(self, profile: WalkProfile) -> tuple[np.ndarray, str]:
+        """Edges a profile may use, and in words which it may not."""
+        keep = np.ones(self.n_edges, dtype=bool)
+        why = []
+        costs = profile.costs
+        if isinstance(costs, WalkCosts):
+            if costs.exclude_steps:
+                steps = np.asarray(self.edge_highway, dtype=object) == "steps"
+                keep &= ~steps
+                why.append("no steps")
+            if costs.exclude_unpaved:
+                keep &= ~np.isin(self.edge_tag("surface"), UNPAVED_SURFACES)
+                why.append("no unpaved ways")
+        return keep, ", ".join(why)
+
+    def subset(self, keep: np.ndarray, *, reason: str = "") -> WalkNetwork:
+        """The network with only some edges (and the nodes they use), tags kept.
+
+        Parameters
+        ----------
+        keep : ndarray of bool, shape (m,)
+            Edges to keep.
+        reason : str, optional
+            Why, recorded in the source's ``details``.
+
+        Returns
+        -------
+        WalkNetwork
+            A new network; edge order follows this one's.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        edges = np.flatnonzero(keep)
+        shapes = [self.edge_coords[e] for e in edges]
+        node_ids = self.node_ids
+        edge_tags = {k: list(v[edges]) for k, v in self.edge_tags.items()} if self.edge_tags else {}
+        node_tags: dict[int, dict[str, str]] = {}
+        if self.node_tags:
+            tagged = np.zeros(self.n_nodes, dtype=bool)
+            for values in self.node_tags.values():
+                tagged |= values != ""
+            for i in np.flatnonzero(tagged).tolist():
+                node_tags[int(node_ids[i])] = {k: v[i] for k, v in self.node_tags.items() if v[i] != ""}
+        details = dict(self.source.details or {})
+        if reason:
+            details["edges_removed"] = {"count": int(len(keep) - len(edges)), "reason": reason}
+        raw = RawEdges(
+            u=node_ids[self.edge_u[edges]],
+            v=node_ids[self.edge_v[edges]],
+            way_id=self.edge_way_id[edges],
+            highway=[self.edge_highway[e] for e in edges],
+            name=[self.edge_name[e] for e in edges],
+            coords=shapes,
+            newest_edit=None,
+            header_timestamp=None,
+            edge_tags=edge_tags,
+            node_tags=node_tags,
+        )
+        return type(self)._from_raw(raw, replace(self.source, details=details or None), mode=self.mode)
 
     @cached_property
     def component(self) -> np.ndarray:
@@ -441,12 +870,28 @@ class WalkNetwork:
 
     @cached_property
     def graph(self) -> nx.MultiDiGraph:
-        """The network as an osmnx-style MultiDiGraph (both directions of every edge, WGS-84)."""
+        """The network as an osmnx-style MultiDiGraph (both directions of every edge, WGS-84).
+
+        Edges carry their OSM tags (`EDGE_TAGS`, where set); on a profile's
+        view only the allowed directions appear, each with its ``cost``.
+        """
         g = nx.MultiDiGraph(crs="epsg:4326")
+        node_tags = self.node_tags or {}
         for i, osmid in enumerate(self.node_ids.tolist()):
             g.add_node(osmid, x=float(self.node_lonlat[i, 0]), y=float(self.node_lonlat[i, 1]))
+        for key, values in node_tags.items():
+            for i in np.flatnonzero(values != "").tolist():
+                g.nodes[int(self.node_ids[i])][key] = values[i]
         ids = self.node_ids
         geoms = self.edges_wgs84
+        tags = {k: v for k, v in (self.edge_tags or {}).items() if k in EDGE_TAGS and k != "oneway"}
+        c = self.costs
+        if c is not None:
+            forward, backward = c.forward, c.backward
+        else:
+            forward, backward = drive_directions(self)
+        # osmnx's reading of ``oneway``: a bool, True where the street runs one way.
+        one_way = forward != backward
         for e in range(self.n_edges):
             a, b = int(ids[self.edge_u[e]]), int(ids[self.edge_v[e]])
             attrs = dict(
@@ -454,8 +899,19 @@ class WalkNetwork:
             )
             if self.edge_name[e] is not None:
                 attrs["name"] = self.edge_name[e]
-            g.add_edge(a, b, geometry=geoms[e], reversed=False, edge_index=e, **attrs)
-            g.add_edge(b, a, geometry=geoms[e].reverse(), reversed=True, edge_index=e, **attrs)
+            attrs.update({k: v[e] for k, v in tags.items() if v[e]})
+            attrs["oneway"] = bool(one_way[e])
+            if c is None and self.mode == "walk":
+                g.add_edge(a, b, geometry=geoms[e], reversed=False, edge_index=e, **attrs)
+                g.add_edge(b, a, geometry=geoms[e].reverse(), reversed=True, edge_index=e, **attrs)
+                continue
+            # A drive network or a profile's view: each allowed direction (with its cost, equivalent metres).
+            if c is not None:
+                attrs["cost"] = float(self.edge_length[e] * c.scale[e] + c.end_u[e] + c.end_v[e])
+            if forward[e]:
+                g.add_edge(a, b, geometry=geoms[e], reversed=False, edge_index=e, **attrs)
+            if backward[e]:
+                g.add_edge(b, a, geometry=geoms[e].reverse(), reversed=bool(forward[e]), edge_index=e, **attrs)
         return g
 
     # --------------------------------------------------------------- exports
@@ -467,6 +923,7 @@ class WalkNetwork:
 
         g = self.graph.copy()
         g.graph["coverage_source"] = json.dumps(self.source.to_dict())
+        g.graph["coverage_mode"] = self.mode
         path = Path(path)
         with atomic_path(path) as tmp:
             ox.save_graphml(g, tmp)
@@ -540,11 +997,171 @@ class WalkNetwork:
         return f"<table><caption style='text-align:left'><b>WalkNetwork</b></caption>{body}</table>"
 
     def __repr__(self) -> str:
+        extra = "" if self.mode == "walk" else f", mode={self.mode}"
+        extra += f", profile={self.costs.profile}" if self.costs is not None else ""
         return (
             f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, "
             f"{self.edge_length.sum() / 1000:.1f} km, source={self.source.kind}"
-            f"{': ' + Path(self.source.path).name if self.source.path else ''})"
+            f"{': ' + Path(self.source.path).name if self.source.path else ''}{extra})"
         )
+
+
+# Derived from the shapes alone, so a costed view of the same edges can share them.
+_SHAPE_CACHES = (
+    "crs",
+    "to_metric",
+    "to_wgs84",
+    "csr",
+    "component",
+    "edges_wgs84",
+    "edges_metric",
+    "edge_bounds_metric",
+    "edge_coords",
+    "edge_tree",
+)
+# Roads (not footways or paths): where ``sidewalk=no`` means walking on the carriageway.
+_NOT_ROADS = frozenset({"footway", "path", "pedestrian", "steps", "cycleway", "bridleway", "corridor", "track"})
+_MAXSPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$")
+_UNIT_KMH = {None: 1.0, "km/h": 1.0, "kmh": 1.0, "kph": 1.0, "mph": 1.609344, "knots": 1.852}
+
+
+def _walk_costs(network: WalkNetwork, profile: WalkProfile) -> EdgeCosts:
+    """Edge costs of a walking profile on the edges it may use (see `WalkNetwork.for_profile`)."""
+    costs = profile.costs
+    assert isinstance(costs, WalkCosts)
+    m = network.n_edges
+    highway = np.asarray(network.edge_highway, dtype=object)
+    steps = highway == "steps"
+    unpaved = np.isin(network.edge_tag("surface"), UNPAVED_SURFACES)
+    unlit = network.edge_tag("lit") == "no"
+    no_sidewalk = ~np.isin(highway, list(_NOT_ROADS)) & np.isin(network.edge_tag("sidewalk"), ["no", "none"])
+    scale = np.ones(m)
+    scale[steps] *= costs.steps_factor
+    scale[unpaved] *= costs.unpaved_factor
+    scale[unlit] *= costs.unlit_factor
+    scale[no_sidewalk] *= costs.no_sidewalk_factor
+    metres_per_second = profile.speed_kmh / 3.6
+    half_wait = {
+        CROSSING: costs.crossing_wait_s * metres_per_second / 2,
+        SIGNAL_CROSSING: costs.signal_wait_s * metres_per_second / 2,
+    }
+    crossing_u, crossing_v = network.crossing_ends(costs.main_roads)
+    ends = [np.zeros(m), np.zeros(m)]
+    for end, kinds in zip(ends, (crossing_u, crossing_v)):
+        for kind, cost in half_wait.items():
+            end[kinds == kind] = cost
+    nodes = np.concatenate([network.edge_u, network.edge_v])
+    kinds = np.concatenate([crossing_u, crossing_v])
+    summary = {
+        "mode": "walk",
+        "steps_edges": int(steps.sum()),
+        "steps_m": round(float(network.edge_length[steps].sum()), 1),
+        "unpaved_m": round(float(network.edge_length[unpaved].sum()), 1),
+        "unlit_m": round(float(network.edge_length[unlit].sum()), 1),
+        "no_sidewalk_m": round(float(network.edge_length[no_sidewalk].sum()), 1),
+        "crossing_nodes": int(len(np.unique(nodes[kinds == CROSSING]))),
+        "signal_crossing_nodes": int(len(np.unique(nodes[kinds == SIGNAL_CROSSING]))),
+        "tags_read": network.edge_tags is not None,
+    }
+    ones = np.ones(m, dtype=bool)
+    return EdgeCosts(scale, ends[0], ends[1], ones, ones.copy(), steps, crossing_u, crossing_v, profile.name, summary)
+
+
+def parse_maxspeed(values: Sequence[str]) -> np.ndarray:
+    """``maxspeed=*`` values in km/h (NaN where absent or not a number, e.g. ``none``, ``CN:urban``).
+
+    The first of several (``50;30``) counts; ``mph`` and ``knots`` are converted.
+
+    Parameters
+    ----------
+    values : sequence of str
+
+    Returns
+    -------
+    ndarray of float
+    """
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        if not value:
+            continue
+        match = _MAXSPEED.match(str(value).split(";")[0])
+        if match:
+            out[i] = float(match.group(1)) * _UNIT_KMH[match.group(2)]
+    out[out <= 0] = np.nan
+    return out
+
+
+def _drive_costs(network: WalkNetwork, profile: WalkProfile) -> EdgeCosts:
+    """Edge costs of the drive profile (see `WalkNetwork.for_profile`)."""
+    costs = profile.costs
+    assert isinstance(costs, DriveCosts)
+    m = network.n_edges
+    highway = np.asarray(network.edge_highway, dtype=object)
+    forward, backward = drive_directions(network)
+    along, against = forward & ~backward, backward & ~forward
+    by_class = {road: costs.speed_of(road) for road in set(highway.tolist())}
+    speed = np.array([by_class[h] for h in highway.tolist()], dtype=float)
+    tagged = parse_maxspeed(network.edge_tag("maxspeed")) if costs.use_maxspeed else np.full(m, np.nan)
+    has_tag = np.isfinite(tagged)
+    speed[has_tag] = np.maximum(tagged[has_tag] * costs.maxspeed_factor, 1.0)
+    scale = profile.speed_kmh / speed
+    delay = costs.signal_delay_s * profile.speed_kmh / 3.6  # equivalent metres
+    signal_node = network.node_tag("highway") == "traffic_signals"
+    end_u = np.where(signal_node[network.edge_u], delay / 2, 0.0)
+    end_v = np.where(signal_node[network.edge_v], delay / 2, 0.0)
+    inside = np.array([int(x) if x else 0 for x in network.edge_tag(SIGNALS_INSIDE)], dtype=float)
+    if delay and inside.any():
+        # Signals inside an edge: spread over its length, so part of the edge pays its share.
+        length = np.maximum(network.edge_length, 1e-9)
+        scale = scale + inside * delay / length
+    none = np.zeros(m, dtype=np.int8)
+    summary = {
+        "mode": "drive",
+        "one_way_edges": int((along | against).sum()),
+        "maxspeed_edges": int(has_tag.sum()),
+        "signal_nodes": int(signal_node.sum()),
+        "direction": costs.direction,
+        "tags_read": network.edge_tags is not None,
+    }
+    return EdgeCosts(
+        scale, end_u, end_v, forward, backward, np.zeros(m, dtype=bool), none, none.copy(), profile.name, summary
+    )
+
+
+def drive_directions(network: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """Which way a car may drive each edge: (u → v allowed, v → u allowed).
+
+    ``oneway=yes|true|1`` runs as drawn, ``oneway=-1|reverse`` against it;
+    roundabouts (``junction=roundabout|circular``) and motorways are one-way
+    unless tagged ``oneway=no``.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+
+    Returns
+    -------
+    forward, backward : ndarray of bool, shape (m,)
+    """
+    highway = np.asarray(network.edge_highway, dtype=object)
+    oneway = network.edge_tag("oneway")
+    implied = np.isin(network.edge_tag("junction"), ["roundabout", "circular"]) | np.isin(
+        highway, ["motorway", "motorway_link"]
+    )
+    against = np.isin(oneway, ["-1", "reverse"])
+    along = np.isin(oneway, ["yes", "true", "1"]) | (implied & ~against & ~np.isin(oneway, ["no", "false", "0"]))
+    return ~against, ~along
+
+
+def _tag_text(value: Any) -> str:
+    """An osmnx attribute as tag text: lists joined with ';', booleans as yes/no, missing as ''."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ";".join(_tag_text(v) for v in value)
+    return str(value)
 
 
 def _lonlat(xy: tuple[float, float], to_wgs) -> np.ndarray:
