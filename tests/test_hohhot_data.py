@@ -1,18 +1,80 @@
-"""The shipped Hohhot scenario: it parses, it invents no coordinates, and its ledger rules hold."""
+"""The shipped Hohhot scenario: it parses, it invents no coordinates, its official codes match their source, and its ledger rules hold."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from conftest import RAW
 
 from coverage_planner import InputErrors, Scenario, read_places
 from coverage_planner.places.geocode import OsmGeocoder
 from coverage_planner.places.ledger import TEMPLATE_COLUMNS, check_unique_names_per_community, normalise_compound_types
 
 HOHHOT = Path(__file__).resolve().parents[1] / "data" / "hohhot"
+REFERENCE = HOHHOT / "reference"
+SHARED = RAW.parent / "hohhot"  # where the official tables were collected (shared/data/hohhot)
+GUANGMINGLU = "150103003"  # 光明路街道's 统计用区划代码
+
+
+def rows_of(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_every_community_of_guangminglu_is_listed_by_its_official_name_and_code():
+    official = [r for r in rows_of(REFERENCE / "communities_nbs2023.csv") if r["streetCode"] == GUANGMINGLU]
+    assert len(official) == 11
+    listed = {r["区划代码"]: r for r in rows_of(HOHHOT / "communities.csv") if r["区划代码"]}
+    assert set(listed) == {r["code"] for r in official}
+    for r in official:
+        row = listed[r["code"]]
+        # The committee's official name, less its suffix: 阳光社区居委会 -> 阳光社区.
+        assert re.sub("(社区居委会|社区居民委员会)$", "", r["name"]) + "社区" == row["名称"] == row["所属社区"]
+        assert (row["所属街道"], row["区"], row["类型"]) == ("光明路街道", "回民区", "社区")
+
+
+def test_the_codes_agree_with_the_official_subdistrict_and_district_tables():
+    streets = {r["code"]: r for r in rows_of(REFERENCE / "subdistricts_nbs2023.csv")}
+    districts = {r["CODE"]: r["NAME"] for r in rows_of(REFERENCE / "districts_census2020.csv")}
+    for row in rows_of(HOHHOT / "communities.csv"):
+        if row["区划代码"]:
+            street = streets[row["区划代码"][:9]]
+            assert street["name"] == row["所属街道"] and districts[street["areaCode"]] == row["区"]
+
+
+def test_the_report_names_are_kept_and_those_not_in_the_official_list_carry_no_code():
+    rows = {r["名称"]: r for r in rows_of(HOHHOT / "communities.csv")}
+    official = {r["name"] for r in rows_of(REFERENCE / "communities_nbs2023.csv")}
+    for name in ("阳光社区", "果园路社区", "富丽小区", "春育社区", "交通家园小区", "体校家属院"):
+        assert name in rows
+    for name in ("富丽小区", "春育社区", "交通家园小区", "体校家属院"):
+        assert rows[name]["区划代码"] == ""
+    assert not any(n.startswith("春育") for n in official)  # why 春育社区 has no code
+
+
+def test_the_reference_tables_are_the_collected_files_unchanged():
+    provenance = (REFERENCE / "PROVENANCE.md").read_text(encoding="utf-8")
+    for name in ("communities_nbs2023.csv", "subdistricts_nbs2023.csv", "districts_census2020.csv"):
+        digest = hashlib.sha256((REFERENCE / name).read_bytes()).hexdigest()
+        assert f"{digest}  {name}" in provenance
+        if not (SHARED / name).is_file():
+            pytest.skip(f"the collected tables are not in {SHARED}")
+        assert (REFERENCE / name).read_bytes() == (SHARED / name).read_bytes()
+    census = {r["NAME"]: int(r["POPU"]) for r in rows_of(REFERENCE / "districts_census2020.csv")}
+    readme = (HOHHOT / "README.md").read_text(encoding="utf-8")
+    assert all(f"{d} {n:,}" in readme for d, n in census.items())
+
+
+def test_no_shipped_row_has_coordinates_and_every_row_is_a_placeholder():
+    for name in ("studios.csv", "communities.csv"):
+        for row in rows_of(HOHHOT / name):
+            assert row["经度"] == row["纬度"] == "" and row["状态"] == "占位" and row["地址查询"]
 
 
 def test_scenario_names_the_four_central_districts_and_the_elderly_pace():
@@ -29,7 +91,7 @@ def test_shipped_places_have_no_invented_coordinates(name, tmp_path):
         read_places(
             HOHHOT / name,
             "sites",
-            keep_columns=["工作重点"] if name == "studios.csv" else (),
+            keep_columns=["工作重点"] if name == "studios.csv" else ["区划代码"],
             geocoder=OsmGeocoder(tmp_path / "cache.json", online=False),
         )
     rows = {e.row for e in caught.value.errors}

@@ -14,7 +14,7 @@ from real_places import write_beijing_scenario
 from reference import networkx_walk_distances
 from typer.testing import CliRunner
 
-from coverage_planner import compute_coverage, read_places, run_scenario
+from coverage_planner import Scenario, compute_coverage, read_places, run_scenario
 from coverage_planner.cli import app
 from coverage_planner.outputs.tables import GPKG_LAYERS
 
@@ -187,3 +187,26 @@ def test_network_qa_layer_reports_components_and_length_share(scenario, tmp_path
     assert qa["length_share"].iloc[0] == qa["length_share"].max()
     assert qa["demand_snapped"].sum() == len(pd.read_csv(scenario.parent / "demand.csv"))
     assert {"demand_median_snap_m", "demand_max_snap_m"} <= set(qa.columns)
+
+
+def test_a_scenarios_walking_costs_and_drive_profile_reach_the_computation(tmp_path):
+    from real_places import write_osm_scenario
+
+    monaco = raw_file("monaco.osm.pbf")
+    toml = write_osm_scenario(tmp_path / "in", monaco, n_sites=5, n_demand=200, threshold_min=6)
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(
+        text.replace("[walk]\n", '[walk]\nprofile = "elderly"\n') + "\n[walk.costs]\nsteps_factor = 5.0\n",
+        encoding="utf-8",
+    )
+    costly = run_scenario(toml, progress=False)  # 6 min at the elderly pace
+    assert costly.walk_profile.costs.steps_factor == 5.0 and costly.profile_name == "elderly"
+    plain_toml = toml.with_name("plain.toml")
+    plain_toml.write_text(text.replace("[walk]\n", '[walk]\nprofile = "elderly"\n'), encoding="utf-8")
+    plain = run_scenario(plain_toml, progress=False)
+    assert plain.walk_profile.costs.steps_factor != 5.0
+    # Steps costing more can only make walks longer in time, never shorter.
+    assert (costly.demand["walk_min"].fillna(1e9) >= plain.demand["walk_min"].fillna(1e9) - 1e-9).all()
+    assert (costly.demand["walk_min"] > plain.demand["walk_min"] + 1e-9).any()
+    drive = run_scenario(Scenario.from_toml(toml).with_walk(profile="drive"), progress=False)
+    assert drive.profile_name == "drive" and drive.walk_profile.mode == "drive"

@@ -1,4 +1,4 @@
-"""Write the walk-through notebooks from the cells below (so they are reviewed as code, not JSON).
+"""Write the notebooks from the cells below (so they are reviewed as code, not JSON).
 
 python tools/make_notebooks.py
 """
@@ -66,8 +66,7 @@ WALKTHROUGH = [
     ),
     new_markdown_cell("## 7. Tables and report\nThe same files as `coverage-planner run` writes."),
     new_code_cell(
-        "written = cp.write_run(result, work / 'out', lang='en', basemap='none')\n"
-        "sorted(p.name for p in written)"
+        "written = cp.write_run(result, work / 'out', lang='en', basemap='none')\nsorted(p.name for p in written)"
     ),
 ]
 
@@ -114,21 +113,169 @@ PROPOSE = [
         "diff = cp.ScenarioDiff.from_results(before, after)\nprint(diff.counts().to_dict())\ndiff.summary"
     ),
     new_code_cell("cp.coverage_map(after, basemap='none', lang='en')"),
-    new_markdown_cell("## Hand it over\nThe proposed sites as a CSV for `coverage-planner add-site --from`, the summary, a map and a report."),
+    new_markdown_cell(
+        "## Hand it over\nThe proposed sites as a CSV for `coverage-planner add-site --from`, the summary, a map and a report."
+    ),
     new_code_cell("sorted(p.name for p in proposal.write(work / 'proposal', lang='en', basemap='none'))"),
 ]
 
 
+LEDGER = [
+    new_markdown_cell(
+        "# 小区台账 (GCJ-02 坐标) 上路网：每个工作室服务谁\n\n"
+        "街道的小区台账里，经纬度多半是在高德或腾讯地图上点选的，属于 **GCJ-02** 坐标系；"
+        "OpenStreetMap 路网是 **WGS-84**。两者在中国相差几百米，不换算，步行时间就算到了别的小区。"
+        "本笔记本把一份 GCJ-02 台账读进来、算 15 分钟步行圈式的覆盖、按工作室列出服务对象、写出报告，"
+        "最后把结果写回台账的副本。\n\n"
+        "**数据说明（替身）：** 呼和浩特的路网和小区坐标还没有开放数据可用，这里用 **北京海淀区"
+        "中国农业大学东校区一带** 的真实 OpenStreetMap 提取文件作替身。台账里的小区是这片提取文件里真实的"
+        "居住区 (`landuse=residential`，有名称的)；为了模拟规划人员在高德地图上点选的坐标，"
+        "把它们的 WGS-84 位置用 `coverage_planner.places.china` 换算成 GCJ-02 写进台账。"
+        "工作室用提取范围内三处真实的公共设施代替，名称里注明“替身工作室”。"
+        "所以这里的数字只演示方法，不是呼和浩特的结论。\n\n"
+        "地图数据 © OpenStreetMap contributors, ODbL 1.0。"
+    ),
+    new_code_cell(
+        "import os\nimport shutil\nimport tempfile\nfrom pathlib import Path\n\n"
+        "import numpy as np\nimport openpyxl\nimport osmium\nimport pandas as pd\nimport shapely\n\n"
+        "import coverage_planner as cp\nfrom coverage_planner.places import china\n\n"
+        "# 与测试相同的查找方式：COVERAGE_SHARED_RAW，否则仓库旁边的 ../shared/data/raw\n"
+        "repo = Path(cp.__file__).resolve().parents[2]\n"
+        "raw = Path(os.environ.get('COVERAGE_SHARED_RAW', repo.parent / 'shared' / 'data' / 'raw'))\n"
+        "extract = raw / 'beijing_haidian_cau_map.osm'  # 替身：北京海淀，不是呼和浩特\n"
+        "work = Path(tempfile.mkdtemp(prefix='ledger-gcj02-'))\n"
+        "print(extract.name, f'{extract.stat().st_size / 1e6:.1f} MB')"
+    ),
+    new_markdown_cell("## 1. 路网\n只保留可步行的道路，双向，在路口断开。"),
+    new_code_cell("net = cp.load_network(extract)\nprint(net)"),
+    new_markdown_cell(
+        "## 2. 做一份 GCJ-02 台账\n"
+        "从提取文件里取出有名称的居住区，取每个居住区内部的一点 (WGS-84)，换算成 GCJ-02，"
+        "按 `data/hohhot/compounds_template.xlsx` 的列填进台账：坐标系一列写 `gcj02`。"
+        "类型、户数、人口、重点服务对象 OSM 没有，留空（不编造）。"
+    ),
+    new_code_cell(
+        "compounds = []\n"
+        "for obj in osmium.FileProcessor(str(extract)).with_locations():\n"
+        "    if obj.is_way() and obj.tags.get('landuse') == 'residential' and obj.tags.get('name'):\n"
+        "        ring = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]\n"
+        "        inside = shapely.Polygon(ring).point_on_surface()\n"
+        "        compounds.append({'名称': obj.tags['name'], 'osm': f'way/{obj.id}', 'wgs_lon': inside.x, 'wgs_lat': inside.y})\n"
+        "compounds = pd.DataFrame(compounds).sort_values('名称', ignore_index=True)\n"
+        "compounds['经度'], compounds['纬度'] = china.wgs84_to_gcj02(compounds['wgs_lon'], compounds['wgs_lat'])\n"
+        "compounds[['名称', 'osm', '经度', '纬度']]"
+    ),
+    new_code_cell(
+        "ledger = work / '小区台账.xlsx'\n"
+        "shutil.copy(repo / 'data' / 'hohhot' / 'compounds_template.xlsx', ledger)\n"
+        "book = openpyxl.load_workbook(ledger)\nsheet = book['小区台账']\n"
+        "header = [c.value for c in sheet[1]]\n"
+        "for row in compounds.itertuples(index=False):\n"
+        "    values = {'名称': row.名称, '经度': round(row.经度, 7), '纬度': round(row.纬度, 7), '坐标系': 'gcj02', '状态': '真实'}\n"
+        "    sheet.append([values.get(column) for column in header])\n"
+        "book.save(ledger)\n"
+        "pd.read_excel(ledger, sheet_name='小区台账').head()"
+    ),
+    new_markdown_cell(
+        "## 3. 读进台账：GCJ-02 换算回 WGS-84\n"
+        "`read_places` 看到坐标系一列是 `gcj02`，就把每一行换算成 WGS-84。"
+        "下面比较：台账里的点离真实位置有多远（几百米），换算回来的点又有多远（不到一米）。"
+    ),
+    new_code_cell(
+        "demand = cp.read_places(ledger, 'demand')\n"
+        "def metres(lon1, lat1, lon2, lat2):\n"
+        "    k = 111_320.0\n"
+        "    return np.hypot((np.asarray(lon1) - lon2) * k * np.cos(np.radians(lat2)), (np.asarray(lat1) - lat2) * k)\n"
+        "offsets = pd.DataFrame({\n"
+        "    '名称': demand['name'],\n"
+        "    '台账点偏离(米)': metres(compounds['经度'], compounds['纬度'], compounds['wgs_lon'], compounds['wgs_lat']).round(0),\n"
+        "    '换算后偏离(米)': metres(demand.geometry.x, demand.geometry.y, compounds['wgs_lon'], compounds['wgs_lat']).round(2),\n"
+        "})\noffsets"
+    ),
+    new_markdown_cell(
+        "## 4. 替身工作室\n"
+        "提取范围内三处真实的公共设施（法院、活动中心、图书馆）的位置，名称注明“替身工作室”。"
+        "它们的坐标来自 OSM，本身就是 WGS-84。"
+    ),
+    new_code_cell(
+        "stand_ins = {'courthouse': '法院', 'social_centre': '活动中心', 'library': '图书馆'}  # 无名称时用\n"
+        "studios = []\n"
+        "for obj in osmium.FileProcessor(str(extract)).with_locations():\n"
+        "    kind = obj.tags.get('amenity')\n"
+        "    if kind not in stand_ins or any(s['类型'] == kind for s in studios):\n"
+        "        continue\n"
+        "    if obj.is_node():\n"
+        "        point = shapely.Point(obj.location.lon, obj.location.lat)\n"
+        "    else:\n"
+        "        point = shapely.Polygon([(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]).point_on_surface()\n"
+        "    name = obj.tags.get('name') or stand_ins[kind]\n"
+        "    studios.append({'编号': f'{obj.type_str()}{obj.id}', '名称': f'{name} (替身工作室)', '类型': kind,\n"
+        "                    '经度': round(point.x, 7), '纬度': round(point.y, 7), '坐标系': 'wgs84'})\n"
+        "pd.DataFrame(studios).to_csv(work / '工作室.csv', index=False)\n"
+        "sites = cp.read_places(work / '工作室.csv', 'sites')\n"
+        "sites[['id', 'name', 'type', 'geometry']]"
+    ),
+    new_markdown_cell(
+        "## 5. 覆盖\n"
+        "老年人步速 (3.6 公里/小时)，15 分钟 (900 米)，与呼和浩特情景 (`data/hohhot/scenario.toml`) 相同。"
+        "步行距离在路网上量，从小区所在道路上最近的一点算起；路网连不通的小区没有步行时间。"
+    ),
+    new_code_cell(
+        "result = cp.compute_coverage(net, sites, demand, threshold_min=15, profile='elderly')\n"
+        "print(f'{result.share_covered():.0%} 的小区在 15 分钟步行范围内')\n"
+        "result.table()[['demand_name', 'nearest_site_name', 'walk_m', 'walk_min', 'covered']]"
+    ),
+    new_markdown_cell(
+        "## 6. 每个工作室服务谁\n"
+        "`result.by_site()`：以它为最近工作室的小区数、其中在 15 分钟内的（它服务的）、"
+        "5/10/15 分钟内能到的小区数（不论是否最近），以及只有它覆盖的小区数。"
+    ),
+    new_code_cell(
+        "per_site = result.by_site()\n"
+        "per_site.rename(columns={\n"
+        "    'site_name': '工作室', 'nearest_places': '最近的小区', 'served_places': '服务的小区',\n"
+        "    'served_median_walk_min': '服务中位步行(分钟)', 'within_5_min': '5分钟内', 'within_10_min': '10分钟内',\n"
+        "    'within_15_min': '15分钟内', 'sole_places': '仅它覆盖',\n"
+        "})[['工作室', '最近的小区', '服务的小区', '服务中位步行(分钟)', '5分钟内', '10分钟内', '15分钟内', '仅它覆盖']]"
+    ),
+    new_markdown_cell("## 7. 未覆盖的小区\n按步行时间从远到近。"),
+    new_code_cell("result.left_out()[['demand_name', 'walk_min', 'nearest_site_name']]"),
+    new_markdown_cell("## 8. 报告\n与 `coverage-planner run` 写出的文件相同：表格、地图、报告 (中文)。"),
+    new_code_cell(
+        "run = work / 'run'\n"
+        "written = cp.write_run(result, run, lang='zh', basemap='none')\n"
+        "print(sorted(p.name for p in written))\n"
+        "print((run / 'report.md').read_text(encoding='utf-8')[:1200])"
+    ),
+    new_markdown_cell(
+        "## 9. 写回台账\n"
+        "规划人员要的是自己的那张表：同一个工作簿、同样的列和行，右边加上最近工作室、步行距离、"
+        "步行时间、是否覆盖和未覆盖原因。原台账不动，写出的是副本。"
+    ),
+    new_code_cell(
+        "from coverage_planner.outputs.ledger import write_ledger\n\n"
+        "back = write_ledger(result, ledger, run / '小区台账_覆盖结果.xlsx', lang='zh')\n"
+        "pd.read_excel(back, sheet_name='小区台账')"
+    ),
+]
+
+
+NOTEBOOKS = {
+    "01-coverage-walkthrough.ipynb": WALKTHROUGH,
+    "02-propose-sites.ipynb": PROPOSE,
+    "03-compound-ledger-gcj02.ipynb": LEDGER,
+}
+
+
 def main() -> None:
     HERE.mkdir(exist_ok=True)
-    notebook = new_notebook(
-        cells=WALKTHROUGH,
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    )
-    nbformat.write(notebook, HERE / "01-coverage-walkthrough.ipynb")
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    nbformat.write(new_notebook(cells=PROPOSE, metadata=kernel), HERE / "02-propose-sites.ipynb")
-    print("wrote", HERE / "01-coverage-walkthrough.ipynb", HERE / "02-propose-sites.ipynb")
+    for name, cells in NOTEBOOKS.items():
+        # Cell ids by position, not random: rewriting an unchanged notebook leaves the file unchanged.
+        for i, cell in enumerate(cells):
+            cell["id"] = f"{name[:2]}-{i:02d}"
+        nbformat.write(new_notebook(cells=cells, metadata=kernel), HERE / name)
+        print("wrote", HERE / name)
 
 
 if __name__ == "__main__":

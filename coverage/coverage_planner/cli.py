@@ -59,7 +59,12 @@ def _table(title: str, columns: list[str], rows: list[list[object]], right: tupl
 
 # The walking rule, overridable on `run` and `propose` (the scenario file is not changed).
 WalkProfileOption = Annotated[
-    Optional[str], typer.Option("--profile", help="Walking profile instead of the scenario's: adult or elderly.")
+    Optional[str],
+    typer.Option(
+        "--profile",
+        help="Profile instead of the scenario's: adult, elderly (steps, crossings, surfaces cost time), frail, "
+        "wheelchair (no steps) or drive (one-way streets, speeds by road).",
+    ),
 ]
 ThresholdOption = Annotated[
     Optional[float], typer.Option("--threshold-min", help="Minutes that count as covered, instead of the scenario's.")
@@ -79,6 +84,26 @@ def _scenario_with_overrides(path: Path, profile: str | None, threshold_min: flo
     return scenario.with_walk(profile=profile, speed_kmh=speed_kmh, threshold_min=threshold_min)
 
 
+LabelsOption = Annotated[bool, typer.Option("--labels", help="Permanent labels for sites and compounds on the map.")]
+RoutesOption = Annotated[
+    str, typer.Option(help="Walking routes on the map: all (on click), outside (a layer for places left out) or none.")
+]
+PdfOption = Annotated[bool, typer.Option("--pdf/--no-pdf", help="With the report, also write report.pdf.")]
+LedgerOption = Annotated[
+    bool,
+    typer.Option(
+        "--ledger/--no-ledger",
+        help="Write the demand ledger (XLSX/CSV) back into the run folder with each place's answer appended.",
+    ),
+]
+
+
+def _ledger_of(scenario) -> tuple[Path | None, str | None]:
+    """The demand file to write back, when it is a ledger (XLSX/XLSM/CSV)."""
+    path = scenario.demand.path
+    return (path, scenario.demand.sheet) if path.suffix.lower() in (".xlsx", ".xlsm", ".csv") else (None, None)
+
+
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
@@ -88,17 +113,23 @@ def run(
         bool, typer.Option("--no-cache", help="Parse the network and walk from every site afresh.")
     ] = False,
     report: Annotated[
-        bool, typer.Option("--report/--no-report", help="Write report.html/.md, charts and tables.xlsx.")
+        bool, typer.Option("--report/--no-report", help="Write report.html/.pdf/.md, charts and tables.xlsx.")
     ] = True,
     map_: Annotated[bool, typer.Option("--map/--no-map", help="Write map.html (offline, self-contained).")] = True,
     lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
-    basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
+    basemap: Annotated[
+        str, typer.Option(help="osm, cartodb, gaode (GCJ-02), tianditu (needs TIANDITU_KEY) or none.")
+    ] = "osm",
+    labels: LabelsOption = False,
+    routes: RoutesOption = "all",
+    pdf: PdfOption = True,
+    ledger: LedgerOption = True,
     profile: WalkProfileOption = None,
     threshold_min: ThresholdOption = None,
     speed_kmh: SpeedOption = None,
     timings: TimingsOption = False,
 ) -> None:
-    """Compute walk times from every demand place to its nearest site; write tables, report and map."""
+    """Compute walk times from every demand place to its nearest site; write tables, report, map and ledger."""
     from coverage_planner.outputs.run_folder import write_run
     from coverage_planner.pipeline import run_scenario
 
@@ -106,14 +137,27 @@ def run(
     try:
         config = _scenario_with_overrides(scenario, profile, threshold_min, speed_kmh)
         result = run_scenario(config, progress=None if not quiet else False, use_cache=not no_cache)
-        written = write_run(result, out_dir, map=map_, report=report, lang=lang, basemap=basemap, timer=timer)
+        ledger_path, sheet = _ledger_of(config) if ledger else (None, None)
+        written = write_run(
+            result,
+            out_dir,
+            map=map_,
+            report=report,
+            lang=lang,
+            basemap=basemap,
+            pdf=pdf,
+            ledger=ledger_path,
+            ledger_sheet=sheet,
+            map_options={"labels": labels, "routes": routes},
+            timer=timer,
+        )
     except CoverageError as exc:
         _fail(exc)
         return
     _print_warnings(result)
     if not quiet:
         _print_summary(result)
-        out.print(f"Wrote {str(', '.join(p.name for p in written))} to {str(out_dir)}")
+        out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")
     if timings:
         _print_timings({**result.timings, **timer.seconds})
 
@@ -133,12 +177,36 @@ def _print_timings(seconds: dict[str, float]) -> None:
     out.print(table)
 
 
+@app.command()
+def check(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="This machine has internet: downloads still to do count as ready."),
+    ] = False,
+) -> None:
+    """Validate a scenario without computing: files, network, placeholders, geocoding; say what is missing.
+
+    Exit code 0 when `run` can work here (offline, or with --online given what it must download), 1 when not.
+    Nothing is downloaded and nothing is written.
+    """
+    from coverage_planner.check import check_scenario
+
+    report = check_scenario(scenario)
+    for line in report.lines():
+        out.print(line, highlight=False, soft_wrap=True)
+    ready = report.runnable if online else report.runnable_offline
+    raise typer.Exit(code=0 if ready else 1)
+
+
 @app.command("map")
 def map_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for map.html.")],
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
-    basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
+    basemap: Annotated[
+        str, typer.Option(help="osm, cartodb, gaode (GCJ-02), tianditu (needs TIANDITU_KEY) or none.")
+    ] = "osm",
     bands: Annotated[
         Optional[str],
         typer.Option(
@@ -149,6 +217,8 @@ def map_command(
         bool, typer.Option("--offline/--online", help="Inline Leaflet so the page opens with no internet.")
     ] = True,
     districts: Annotated[Optional[Path], typer.Option(help="District polygons (GeoJSON/GPKG) to outline.")] = None,
+    labels: LabelsOption = False,
+    routes: RoutesOption = "all",
 ) -> None:
     """Write the interactive coverage map: walk-time bands, sites, demand coloured by walk minutes."""
     from coverage_planner.outputs.maps import coverage_map, save_map
@@ -162,7 +232,9 @@ def map_command(
             import geopandas as gpd
 
             outlines = gpd.GeoDataFrame(geometry=[_read_polygon(districts)], crs=4326)
-        m = coverage_map(result, bands_min=band_list, basemap=basemap, lang=lang, districts=outlines)
+        m = coverage_map(
+            result, bands_min=band_list, basemap=basemap, lang=lang, districts=outlines, labels=labels, routes=routes
+        )
         path = save_map(m, out_dir / "map.html", offline=offline)
     except (CoverageError, ValueError) as exc:
         _fail(exc)
@@ -355,6 +427,8 @@ def propose(
     ] = True,
     lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
+    pdf: PdfOption = True,
+    ledger: LedgerOption = True,
     profile: WalkProfileOption = None,
     threshold_min: ThresholdOption = None,
     speed_kmh: SpeedOption = None,
@@ -383,7 +457,17 @@ def propose(
         with timer.stage("propose (snap, walks, solve)"):
             proposal = propose_sites(result, pool, method=method, k=k, target_share=target_share, time_limit=time_limit)
         with timer.stage("write proposal, map and report"):
-            written = proposal.write(out_dir, map=map_, report=report, lang=lang, basemap=basemap)
+            ledger_path, sheet = _ledger_of(config) if ledger else (None, None)
+            written = proposal.write(
+                out_dir,
+                map=map_,
+                report=report,
+                lang=lang,
+                basemap=basemap,
+                pdf=pdf,
+                ledger=ledger_path,
+                ledger_sheet=sheet,
+            )
     except CoverageError as exc:
         _fail(exc)
         return

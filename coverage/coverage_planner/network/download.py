@@ -55,14 +55,11 @@ def download_network(
     """
     if sum(x is not None for x in (place, bbox, polygon)) != 1:
         raise NetworkError("give exactly one of place, bbox or polygon")
-    query = {
-        "place": place,
-        "bbox": list(bbox) if bbox else None,
-        "polygon": polygon.wkt if polygon is not None else None,
-    }
-    key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-    cache = Path(cache_dir) if cache_dir else settings.cache_dir()
-    cached = cache / "networks" / f"walk-{key}.graphml"
+    if bbox is not None:
+        from coverage_planner.network.extract import check_bbox
+
+        check_bbox(bbox)
+    cached = download_cache_file(place=place, bbox=bbox, polygon=polygon, cache_dir=cache_dir)
     label = ("; ".join(place) if isinstance(place, list) else place) or (f"bbox {bbox}" if bbox else "polygon")
     if cached.is_file() and not refresh:
         net = WalkNetwork.from_graphml(cached)
@@ -89,6 +86,13 @@ def download_network(
             else:
                 graph = ox.graph_from_polygon(polygon, **kwargs)
     except Exception as exc:
+        if unreachable(exc):
+            raise NetworkError(
+                f"could not download the walking network for {label}: OpenStreetMap could not be reached "
+                f"({type(exc).__name__}; no internet?). The download is needed once (then it is cached); "
+                "without internet, clip a local extract and give it as [network] path: "
+                "coverage-planner fetch-network --from BIG.osm.pbf --bbox WEST,SOUTH,EAST,NORTH --out network.osm.pbf"
+            ) from exc
         raise NetworkError(f"could not download the walking network for {label}: {exc}") from exc
     net = WalkNetwork.from_graph(
         graph,
@@ -110,6 +114,63 @@ def download_network(
     return net
 
 
+def download_cache_file(
+    *,
+    place: str | list[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    polygon=None,
+    cache_dir: str | Path | None = None,
+) -> Path:
+    """The GraphML file `download_network` keeps this query's network in (it exists once downloaded).
+
+    Parameters
+    ----------
+    place, bbox, polygon, cache_dir
+        As for `download_network`.
+
+    Returns
+    -------
+    pathlib.Path
+        The cache file; nothing is read or fetched.
+    """
+    query = {
+        "place": place,
+        "bbox": list(bbox) if bbox else None,
+        "polygon": polygon.wkt if polygon is not None else None,
+    }
+    key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    cache = Path(cache_dir) if cache_dir else settings.cache_dir()
+    return cache / "networks" / f"walk-{key}.graphml"
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether an exception (or one it was raised from) is a connection failure: no internet, DNS, timeout.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception a download raised.
+
+    Returns
+    -------
+    bool
+        True when an `OSError` (the base of socket, DNS and HTTP-client
+        connection errors) is in its chain; an HTTP error status is an
+        answer, not a failure to connect.
+    """
+    try:
+        from requests.exceptions import HTTPError
+    except ImportError:  # pragma: no cover - osmnx needs requests
+        HTTPError = ()
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError) and not isinstance(exc, HTTPError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def load_network(
     source: str | Path | None = None,
     *,
@@ -123,8 +184,9 @@ def load_network(
     coordinate_system: str | None = None,
     class_column: str | None = None,
     noding: str | None = None,
+    mode: str = "walk",
 ) -> WalkNetwork:
-    """Load a walking network from a local file, or download (and cache) one.
+    """Load a walking (or driving) network from a local file, or download (and cache) one.
 
     A parsed OSM file is cached (keyed by the file's sha256), so the next run
     skips parsing; downloads are cached as GraphML. Road-line layers (.shp,
@@ -140,6 +202,14 @@ def load_network(
     allow_private : keep access=private ways (local files only).
     layer, crs, coordinate_system, class_column, noding : road-line layers only;
         see `coverage_planner.network.lines.read_line_network`.
+    mode : {"walk", "drive"}, default "walk"
+        ``drive``: drivable roads only, one-way streets respected (local OSM and GraphML files).
+
+    Raises
+    ------
+    NetworkError
+        When the file cannot be read, options do not fit the source, or a
+        driving network is asked for a source that cannot give one.
     """
     line_options = {
         "layer": layer,
@@ -149,6 +219,13 @@ def load_network(
         "noding": noding,
     }
     given = {k: v for k, v in line_options.items() if v is not None}
+    if mode not in ("walk", "drive"):
+        raise NetworkError(f"mode must be 'walk' or 'drive', not {mode!r}")
+    if mode == "drive" and (source is None or str(source).lower().endswith(LINE_SUFFIXES)):
+        raise NetworkError(
+            "the drive profile needs a local OSM file (.osm/.osm.pbf) as [network] path: one-way streets and "
+            "speeds come from its tags"
+        )
     if source is not None and str(source).lower().endswith(LINE_SUFFIXES):
         return read_line_network(source, allow_private=allow_private, **given)
     if given:
@@ -157,7 +234,8 @@ def load_network(
     if source is not None:
         if use_cache and not str(source).lower().endswith(".graphml"):
             if not Path(source).is_file() or not str(source).lower().endswith(OSM_SUFFIXES):
-                return WalkNetwork.from_file(source, allow_private=allow_private)
-            return cached_osm_network(source, cache_dir or settings.cache_dir(), allow_private=allow_private)[0]
-        return WalkNetwork.from_file(source, allow_private=allow_private)
+                return WalkNetwork.from_file(source, allow_private=allow_private, mode=mode)
+            cache = cache_dir or settings.cache_dir()
+            return cached_osm_network(source, cache, allow_private=allow_private, mode=mode)[0]
+        return WalkNetwork.from_file(source, allow_private=allow_private, mode=mode)
     return download_network(place=place, bbox=bbox, cache_dir=cache_dir)

@@ -36,6 +36,7 @@ __all__ = [
     "DEMAND_COLUMNS",
     "RESIDENTIAL_TAGS",
     "OsmDemandWarning",
+    "cache_files",
     "demand_from_areas",
     "residential_areas",
     "write_demand",
@@ -135,18 +136,9 @@ def residential_areas(
         raise DataError("give exactly one of places, polygon or bbox")
     place_list = [places] if isinstance(places, str) else list(places) if places is not None else None
     tags = dict(tags or RESIDENTIAL_TAGS)
-    query = {
-        "places": place_list,
-        "bbox": list(bbox) if bbox is not None else None,
-        "polygon": polygon.wkt if polygon is not None else None,
-        "subdistrict": subdistrict,
-        "tags": tags,
-    }
-    key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-    folder = Path(cache_dir) if cache_dir is not None else settings.cache_dir()
-    gpkg, record_path = (
-        folder / "osm-demand" / f"residential-{key}.gpkg",
-        folder / "osm-demand" / f"residential-{key}.json",
+    query = _query(place_list, polygon, bbox, subdistrict, tags)
+    gpkg, record_path = cache_files(
+        place_list, polygon=polygon, bbox=bbox, subdistrict=subdistrict, tags=tags, cache_dir=cache_dir
     )
     cached = None if refresh else _read_cache(gpkg, record_path)
     if cached is None:
@@ -173,6 +165,46 @@ def residential_areas(
     areas.attrs["osm_query"] = record
     areas.attrs["dropped"] = dropped
     return areas
+
+
+def cache_files(
+    places: str | Sequence[str] | None = None,
+    *,
+    polygon: Polygon | MultiPolygon | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    subdistrict: str | None = None,
+    tags: dict[str, bool | str | list[str]] | None = None,
+    cache_dir: str | Path | None = None,
+) -> tuple[Path, Path]:
+    """Where `residential_areas` keeps the download for these arguments: (GeoPackage, JSON record).
+
+    Both exist once the query has been downloaded; nothing is read or fetched here.
+
+    Parameters
+    ----------
+    places, polygon, bbox, subdistrict, tags, cache_dir
+        As for `residential_areas`.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The GeoPackage and its JSON record.
+    """
+    place_list = [places] if isinstance(places, str) else list(places) if places is not None else None
+    query = _query(place_list, polygon, bbox, subdistrict, dict(tags or RESIDENTIAL_TAGS))
+    key = hashlib.sha256(json.dumps(query, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    folder = (Path(cache_dir) if cache_dir is not None else settings.cache_dir()) / "osm-demand"
+    return folder / f"residential-{key}.gpkg", folder / f"residential-{key}.json"
+
+
+def _query(place_list, polygon, bbox, subdistrict, tags) -> dict[str, Any]:
+    return {
+        "places": place_list,
+        "bbox": list(bbox) if bbox is not None else None,
+        "polygon": polygon.wkt if polygon is not None else None,
+        "subdistrict": subdistrict,
+        "tags": tags,
+    }
 
 
 def demand_from_areas(areas: gpd.GeoDataFrame, *, extra_columns: Sequence[str] = ()) -> gpd.GeoDataFrame:
