@@ -378,7 +378,8 @@ def test_map_command_outlines_districts_from_a_file(result, tmp_path):
     gpd.GeoDataFrame({"name": ["test outline"]}, geometry=[shapely.box(west, south, east, north)], crs=4326).to_file(
         tmp_path / "d.geojson"
     )
-    scenario = Path(result.manifest["scenario"]["path"])
+    # The manifest records paths relative to the scenario's folder; the sites file lies beside the scenario.
+    scenario = Path(result.sites.attrs["source_path"]).parent / result.manifest["scenario"]["path"]
     out = CliRunner().invoke(
         app,
         [

@@ -48,9 +48,10 @@ def test_a_run_without_report_removes_the_earlier_report_and_keeps_other_files(s
     assert runner.invoke(app, ["run", str(scenario), "--out", str(out), "-q", "--basemap", "none"]).exit_code == 0
     (out / "my_notes.txt").write_text("a planner's own file", encoding="utf-8")
     assert (out / "report.html").is_file()
-    assert runner.invoke(app, ["run", str(scenario), "--out", str(out), "-q", "--no-report", "--no-map"]).exit_code == 0
+    again = ["run", str(scenario), "--out", str(out), "-q", "--no-report", "--no-map", "--no-ledger"]
+    assert runner.invoke(app, again).exit_code == 0
     assert not (out / "report.html").exists() and not (out / "map.html").exists()
-    assert not list(out.glob("chart_*.png"))
+    assert not list(out.glob("chart_*.png")) and not (out / "ledger_written_back.csv").exists()
     assert (out / "my_notes.txt").read_text(encoding="utf-8") == "a planner's own file"
     assert set(recorded_outputs(out)) == {"coverage.csv", "summary.csv", "coverage.gpkg"}
     assert is_one_run(out)
@@ -94,3 +95,13 @@ def test_the_same_inputs_give_the_same_manifest_bytes(result, tmp_path):
     write_run(result, tmp_path / "a", map=False, report=False)
     write_run(result, tmp_path / "b", map=False, report=False)
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
+
+
+def test_the_manifest_is_the_same_whichever_folder_the_run_starts_from(scenario, tmp_path, monkeypatch):
+    args = ["run", str(scenario), "-q", "--no-report", "--no-map"]
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "a")]).exit_code == 0
+    monkeypatch.chdir(scenario.parent)
+    assert runner.invoke(app, [*args[:1], "scenario.toml", *args[2:], "--out", str(tmp_path / "b")]).exit_code == 0
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
+    assert manifest(tmp_path / "a")["inputs"]["demand"]["path"] == "demand.csv"

@@ -69,24 +69,39 @@ _LAZY = {
     "WalkProfile": "coverage_planner.profiles",
     "get_profile": "coverage_planner.profiles",
     "CoverageResult": "coverage_planner.results",
+    "check_scenario": "coverage_planner.check",
+    "write_ledger": "coverage_planner.outputs.ledger",
+    "allocate_capacity": "coverage_planner.plan.capacity",
+    "spread_volunteers": "coverage_planner.plan.capacity",
+    "two_stage_fca": "coverage_planner.plan.accessibility",
+    "equity_summary": "coverage_planner.plan.accessibility",
+    "gini": "coverage_planner.plan.accessibility",
+    "priority_weights": "coverage_planner.plan.accessibility",
+    "plan_circuits": "coverage_planner.plan.circuits",
+    "plan_clinics": "coverage_planner.plan.circuits",
 }
 
 if TYPE_CHECKING:
     from coverage_planner.access.matrix import AccessMatrix
     from coverage_planner.access.snapping import Snap, snap_points
     from coverage_planner.analysis import compute_coverage, with_sites
+    from coverage_planner.check import check_scenario
     from coverage_planner.config import Scenario
     from coverage_planner.demo import write_demo_inputs
     from coverage_planner.diff import ScenarioDiff
     from coverage_planner.network.download import download_network, load_network
     from coverage_planner.network.graph import WalkNetwork
+    from coverage_planner.outputs.ledger import write_ledger
     from coverage_planner.outputs.maps import coverage_map, save_map
     from coverage_planner.outputs.report import write_report
     from coverage_planner.outputs.run_folder import write_run
     from coverage_planner.outputs.tables import write_outputs
     from coverage_planner.pipeline import run_scenario
     from coverage_planner.places.reading import check_within_area, read_places
+    from coverage_planner.plan.accessibility import equity_summary, gini, priority_weights, two_stage_fca
     from coverage_planner.plan.candidates import build_candidates
+    from coverage_planner.plan.capacity import allocate_capacity, spread_volunteers
+    from coverage_planner.plan.circuits import plan_circuits, plan_clinics
     from coverage_planner.plan.models import LSCP, MCLP, PCenter, PMedian, ProblemError, ProposalError
     from coverage_planner.plan.proposal import Proposal, propose_sites
     from coverage_planner.profiles import GB50180_PRESETS, PROFILES, WalkProfile, get_profile
@@ -112,19 +127,19 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree th
     __version__ = "0+unknown"
 
 __all__ = [
-    "GB50180_PRESETS",
-    "LSCP",
-    "MCLP",
-    "PROFILES",
     "AccessMatrix",
     "CoverageError",
     "CoverageResult",
     "DataError",
+    "GB50180_PRESETS",
     "InputError",
     "InputErrors",
+    "LSCP",
+    "MCLP",
     "NetworkError",
     "PCenter",
     "PMedian",
+    "PROFILES",
     "ProblemError",
     "Proposal",
     "ProposalError",
@@ -135,21 +150,31 @@ __all__ = [
     "WalkNetwork",
     "WalkProfile",
     "__version__",
+    "allocate_capacity",
     "build_candidates",
+    "check_scenario",
     "check_within_area",
     "compute_coverage",
     "coverage_map",
     "download_network",
+    "equity_summary",
     "get_profile",
+    "gini",
     "load_network",
+    "plan_circuits",
+    "plan_clinics",
+    "priority_weights",
     "propose_sites",
     "read_places",
     "run_scenario",
     "save_map",
     "settings",
     "snap_points",
+    "spread_volunteers",
+    "two_stage_fca",
     "with_sites",
     "write_demo_inputs",
+    "write_ledger",
     "write_outputs",
     "write_report",
     "write_run",

@@ -6,6 +6,7 @@ byte-identical manifest, so runs can be compared and cached.
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from coverage_planner.results import CoverageResult
 
 
-def describe_input(path: str | Path, rows: int | None = None) -> dict[str, Any]:
+def describe_input(path: str | Path, rows: int | None = None, *, base: str | Path | None = None) -> dict[str, Any]:
     """Path, sha256 and size of one input file.
 
     Parameters
@@ -26,6 +27,9 @@ def describe_input(path: str | Path, rows: int | None = None) -> dict[str, Any]:
         The file.
     rows : int, optional
         Rows read from it, recorded when given.
+    base : str or Path, optional
+        Record the path relative to this folder (the scenario's), so the
+        manifest does not depend on where the run was started.
 
     Returns
     -------
@@ -33,7 +37,11 @@ def describe_input(path: str | Path, rows: int | None = None) -> dict[str, Any]:
         ``{"path", "sha256", "bytes"}``, and ``"rows"`` when given.
     """
     path = Path(path)
-    info: dict[str, Any] = {"path": str(path), "sha256": file_sha256(path), "bytes": path.stat().st_size}
+    info: dict[str, Any] = {
+        "path": relative_path(path, base),
+        "sha256": file_sha256(path),
+        "bytes": path.stat().st_size,
+    }
     if rows is not None:
         info["rows"] = rows
     return info
@@ -55,20 +63,29 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
         JSON-able; the same inputs give the same manifest.
     """
     net = result.network
+    base = Path(scenario.path).resolve().parent if scenario is not None and scenario.path else None
     inputs: dict[str, Any] = {}
     for role, frame in (("sites", result.sites), ("demand", result.demand)):
         source = frame.attrs.get("source_path")
         inputs[role] = (
-            describe_input(source, len(frame))
+            describe_input(source, len(frame), base=base)
             if source
             else {"path": None, "rows": len(frame), "note": "GeoDataFrame passed in memory"}
         )
+        weight_column = getattr(getattr(scenario, role, None), "weight_column", None) or frame.attrs.get(
+            "weight_column"
+        )
+        if weight_column:
+            inputs[role]["weight_column"] = weight_column
+    source = net.source.to_dict()
+    if source.get("path"):
+        source["path"] = relative_path(source["path"], base)
     manifest: dict[str, Any] = {
         "tool": {"name": "coverage-planner", "version": package_version(), "python": platform.python_version()},
         "scenario": None,
         "inputs": inputs,
         "network": {
-            **net.source.to_dict(),
+            **source,
             "nodes": net.n_nodes,
             "edges": net.n_edges,
             "walkable_km": round(float(net.edge_length.sum()) / 1000, 3),
@@ -103,6 +120,28 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
     if scenario is not None:
         manifest["scenario"] = {
             "name": scenario.name,
-            **(describe_input(scenario.path) if scenario.path else {"path": None}),
+            **(describe_input(scenario.path, base=base) if scenario.path else {"path": None}),
         }
     return manifest
+
+
+def relative_path(path: str | Path, base: str | Path | None) -> str:
+    """``path`` as recorded in a manifest: relative to ``base`` (POSIX separators) when given, else as given.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file.
+    base : str or Path, optional
+        The scenario's folder.
+
+    Returns
+    -------
+    str
+    """
+    if base is None:
+        return str(path)
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
+    except ValueError:  # another drive on Windows
+        return str(path)

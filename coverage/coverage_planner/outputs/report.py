@@ -1,8 +1,14 @@
-"""The planner's report: one HTML page (and Markdown) with shares, tables, charts, map and manifest.
+"""The planner's report: a document to hand to a director, as HTML (print CSS), PDF and Markdown.
 
-Charts are embedded as PNG data so the page opens offline; the map is
-embedded from ``map.html`` beside it when one was written. Tables also go
-to ``tables.xlsx`` for planners who work in Excel.
+It opens with the headline shares, shows a printable map (`static_map`:
+streets, bands, sites, labels, scale bar, north arrow; no tiles, no iframe),
+then, when given, the proposed sites (each with the compounds it newly covers
+and the weight gained) or the before/after comparison; coverage by 区 / 街道 /
+社区 / 类型 / 社区类别 with charts; what each site serves and which places
+several sites cover; every place left outside with the reason; and a readable
+record of the inputs and rules. Placeholders (``status = placeholder``) are
+marked in every table and on the map. ``report.pdf`` is the same HTML laid
+out by WeasyPrint; ``tables.xlsx`` holds every table in full.
 """
 
 from __future__ import annotations
@@ -12,105 +18,60 @@ import datetime
 import json
 import math
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from coverage_planner._io import atomic_path, write_text_atomic
 from coverage_planner.diff import ScenarioDiff
-from coverage_planner.outputs.charts import share_by_group, walk_time_histogram
 from coverage_planner.escape import markdown_table, markdown_text
-from coverage_planner.results import CoverageResult
+from coverage_planner.outputs._report_text import TEMPLATE, TEXT
+from coverage_planner.outputs.charts import figure_png, histogram_figure, share_figure
+from coverage_planner.outputs.fonts import css_families
+from coverage_planner.outputs.static_map import readable_name, static_map_png
+from coverage_planner.results import SUMMARY_DIMENSIONS, CoverageResult
 
-TEXT = {
-    "zh": {
-        "title": "步行覆盖报告",
-        "headline": "{t:g} 分钟步行可达 ({m:.0f} 米, {v:g} 公里/小时, {p})",
-        "places": "地点",
-        "covered": "覆盖",
-        "share": "覆盖率",
-        "weight": "权重",
-        "weighted": "按权重",
-        "by": {
-            "district": "区",
-            "subdistrict": "街道",
-            "community": "社区",
-            "type": "类型",
-            "community_class": "社区类别",
-        },
-        "left_out": "未覆盖的地点",
-        "walk_min": "步行分钟",
-        "unreachable": "不可达",
-        "nearest": "最近站点",
-        "charts": "图表",
-        "map": "地图",
-        "diff": "新增站点前后对比",
-        "before": "之前",
-        "after": "之后",
-        "manifest": "运行清单 (输入文件哈希、参数、版本)",
-        "group": "分组",
-        "name": "名称",
-        "placeholder": "注意: {n} 个地点为占位 (位置未核实), 结果仅供参考。",
-        "preset": "标准",
-        "newly": "新覆盖",
-        "lost": "不再覆盖",
-    },
-    "en": {
-        "title": "Walking coverage report",
-        "headline": "Within {t:g} minutes' walk ({m:.0f} m at {v:g} km/h, {p})",
-        "places": "places",
-        "covered": "covered",
-        "share": "share",
-        "weight": "weight",
-        "weighted": "by weight",
-        "by": {
-            "district": "district",
-            "subdistrict": "subdistrict",
-            "community": "community",
-            "type": "type",
-            "community_class": "community class",
-        },
-        "left_out": "Places left outside",
-        "walk_min": "walk minutes",
-        "unreachable": "unreachable",
-        "nearest": "nearest site",
-        "charts": "Charts",
-        "map": "Map",
-        "diff": "Before and after adding sites",
-        "before": "before",
-        "after": "after",
-        "manifest": "Run manifest (input hashes, parameters, version)",
-        "group": "group",
-        "name": "name",
-        "placeholder": "Note: {n} place(s) are placeholders (location not verified); read results with care.",
-        "preset": "preset",
-        "newly": "newly covered",
-        "lost": "no longer covered",
-    },
-}
+#: Rows of a long table shown in the HTML/PDF/Markdown report (tables.xlsx has them all).
+MAX_GROUP_ROWS = 80
+MAX_LEFT_OUT_ROWS = 100
+MAX_SHARED_ROWS = 30
+MAX_LIST_ROWS = 60
+#: Names listed per site (served or newly covered places).
+NAMES_PER_SITE = 8
+_REASONS = ("beyond", "no_site", "cut_off", "off_network")
 
-_TEMPLATE = jinja2.Environment(autoescape=True, loader=jinja2.BaseLoader()).from_string("""<!DOCTYPE html>
-<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ t.title }} — {{ name }}</title>
-<style>
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-td:first-child,th:first-child{text-align:left}.big{font-size:2em;font-weight:bold}.warn{background:#fff3cd;padding:.6em;border:1px solid #e0c068}
-iframe{width:100%;height:600px;border:1px solid #ccc}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.8em}
-</style></head><body>
-<h1>{{ t.title }} — {{ name }}</h1>
-<p>{{ headline }}</p>
-{% if placeholders %}<p class="warn">{{ t.placeholder.format(n=placeholders) }}</p>{% endif %}
-<p class="big">{{ "%.1f"|format(share * 100) }}% <small>({{ covered }}/{{ total }} {{ t.places }}; {{ t.weighted }} {{ "%.1f"|format(weighted * 100) }}%)</small></p>
-{% for title, table in group_tables %}<h2>{{ title }}</h2>{{ table|safe }}{% endfor %}
-<h2>{{ t.charts }}</h2>{% for png in charts %}<img alt="chart" src="data:image/png;base64,{{ png }}">{% endfor %}
-{% if map_file %}<h2>{{ t.map }}</h2><iframe src="{{ map_file }}" title="map"></iframe>{% endif %}
-{% if diff_table %}<h2>{{ t.diff }}</h2><p>{{ diff_counts }}</p>{{ diff_table|safe }}{% endif %}
-<h2>{{ t.left_out }} ({{ left_out_count }})</h2>{{ left_out|safe }}
-<h2>{{ t.manifest }}</h2><pre>{{ manifest }}</pre>
-</body></html>
-""")
+
+@dataclass
+class _Table:
+    """A table of display strings, a CSS class per column (True: a number), and a note (e.g. rows left out)."""
+
+    frame: pd.DataFrame
+    num: list[bool | str] = field(default_factory=list)
+    note: str | None = None
+
+    def html(self) -> dict[str, Any]:
+        classes = self.num or [False] * len(self.frame.columns)
+        # Short text columns (区, 街道 …) stay on one line; long ones wrap.
+        classes = [
+            "nw" if c is False and len(self.frame) and self.frame[col].astype(str).str.len().max() <= 10 else c
+            for c, col in zip(classes, self.frame.columns)
+        ]
+        return {
+            "head": [str(c) for c in self.frame.columns],
+            "num": ["n" if c is True else (c or "") for c in classes],
+            "rows": self.frame.astype(str).to_numpy().tolist(),
+            "note": self.note,
+        }
+
+    def markdown(self) -> str:
+        if not len(self.frame):
+            return "-"
+        text = markdown_table(self.frame.astype(str))
+        return text + (f"\n\n{markdown_text(self.note)}" if self.note else "")
 
 
 def write_report(
@@ -120,72 +81,802 @@ def write_report(
     lang: str = "zh",
     diff: ScenarioDiff | None = None,
     map_file: str | None = None,
+    proposal: Any = None,
+    pdf: bool = True,
+    weight_label: str | None = None,
 ) -> list[Path]:
-    """Write report.html, report.md, tables.xlsx and the chart PNGs into ``out_dir``.
+    """Write report.html, report.pdf, report.md, map.png, the chart PNGs and tables.xlsx into ``out_dir``.
 
     Parameters
     ----------
-    result : the coverage run.
-    out_dir : output folder (created).
-    lang : "zh" or "en".
-    diff : a before/after comparison to include.
-    map_file : name of a map HTML file in ``out_dir`` to embed (e.g. "map.html").
+    result : CoverageResult
+        The run (for a proposal: coverage with the proposed sites, ``proposal.after``).
+    out_dir : str or Path
+        Output folder (created).
+    lang : {"zh", "en"}, default "zh"
+        Language of every word of the report, its charts and its map.
+    diff : ScenarioDiff, optional
+        A before/after comparison to include.
+    map_file : str, optional
+        Name of an interactive map in ``out_dir`` (e.g. "map.html") to link to.
+        The report always carries its own printable map.
+    proposal : Proposal, optional
+        The `propose_sites` answer ``result`` comes from: adds the proposed
+        sites, the compounds each newly covers and the weight it gains, the
+        candidate sources and the shares of all and of coverable weight.
+    pdf : bool, default True
+        Also write ``report.pdf`` (WeasyPrint).
+    weight_label : str, optional
+        What the demand weight counts (e.g. "重点服务对象"); default: the weight
+        column recorded in the manifest.
 
     Returns
     -------
-    list of written paths.
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``lang``.
+    FontMissingError
+        When Chinese (or other) text must be drawn and no installed font has its glyphs.
+    PdfError
+        When the PDF cannot be made (WeasyPrint or its system libraries missing).
     """
     if lang not in TEXT:
         raise ValueError(f"lang must be one of {', '.join(TEXT)}, not {lang!r}")
-    t = TEXT[lang]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    doc = _Document(result, lang, diff, proposal, weight_label)
     written: list[Path] = []
-    charts = [walk_time_histogram(result, lang)]
-    for dimension in ("type", "district", "community"):
-        png = share_by_group(result, dimension, lang)
-        if png is not None:
-            charts.append(png)
-    for i, png in enumerate(charts):
-        with atomic_path(out_dir / f"chart_{i + 1}.png") as tmp:
-            tmp.write_bytes(png)
-        written.append(out_dir / f"chart_{i + 1}.png")
 
-    summary = result.summary()
-    group_tables = [
-        (f"{t['share']}: {t['by'][dim]}", _html(_group_table(summary, dim, t)))
-        for dim in t["by"]
-        if (summary["dimension"] == dim).any()
-    ]
-    left_out = _left_out_table(result, t)
-    context = dict(
-        lang=lang,
-        t=t,
-        name=result.manifest.get("scenario", {}).get("name") if result.manifest.get("scenario") else "",
-        headline=_headline(result, t),
-        placeholders=_placeholders(result),
-        share=result.share_covered(),
-        weighted=result.share_covered(weighted=True),
-        covered=int(result.demand["covered"].sum()),
-        total=len(result.demand),
-        group_tables=group_tables,
-        charts=[base64.b64encode(p).decode() for p in charts],
-        map_file=map_file,
-        left_out=_html(left_out),
-        left_out_count=len(left_out),
-        diff_table=_html(_diff_table(diff, t)) if diff is not None else None,
-        diff_counts=_diff_counts(diff, t) if diff is not None else None,
-        manifest=json.dumps(result.manifest, ensure_ascii=False, indent=2, default=str),
-    )
-    written.append(write_text_atomic(out_dir / "report.html", _TEMPLATE.render(**context)))
-    written.append(write_text_atomic(out_dir / "report.md", _markdown(context, summary, left_out, diff, t)))
+    charts: list[tuple[str, bytes]] = []
+    group_parts = []
+    for dim, title, table in doc.group_tables():
+        fig = share_figure(result, dim, lang)
+        png = figure_png(fig) if fig is not None else None
+        if png is not None:
+            charts.append((title, png))
+        group_parts.append((title, table, png))
+    histogram = figure_png(histogram_figure(result, lang))
+    charts.append((doc.t["charts"], histogram))
+    map_png = static_map_png(result, lang, name=doc.name or None, site_names=doc.proposed_names(short=True))
+    for name, data in [("map.png", map_png)] + [(f"chart_{i + 1}.png", png) for i, (_, png) in enumerate(charts)]:
+        with atomic_path(out_dir / name) as tmp:
+            tmp.write_bytes(data)
+        written.append(out_dir / name)
+
+    context = doc.context(map_png, histogram, group_parts, map_file)
+    html = TEMPLATE.render(**context)
+    written.append(write_text_atomic(out_dir / "report.html", html))
+    written.append(write_text_atomic(out_dir / "report.md", doc.markdown(context, group_parts)))
     with atomic_path(out_dir / "tables.xlsx") as tmp:
-        sheets = {"coverage": result.table(), "summary": summary, "left_out": left_out}
-        if diff is not None:
-            sheets.update(diff_places=diff.places, diff_summary=diff.summary)
-        _write_workbook(tmp, sheets)
+        _write_workbook(tmp, doc.sheets())
     written.append(out_dir / "tables.xlsx")
+    if pdf:
+        from coverage_planner.outputs.pdf import html_to_pdf
+
+        # No link in the PDF: WeasyPrint would write it as an absolute file:// URL of this (maybe staging) folder.
+        written.append(html_to_pdf(TEMPLATE.render(**context, for_pdf=True), out_dir / "report.pdf"))
     return written
+
+
+class _Document:
+    """Everything the report says, computed once and shown as HTML, Markdown and workbook sheets."""
+
+    def __init__(self, result: CoverageResult, lang: str, diff, proposal, weight_label: str | None):
+        self.result, self.lang, self.diff, self.proposal = result, lang, diff, proposal
+        self.t = TEXT[lang]
+        manifest = result.manifest or {}
+        self.name = str((manifest.get("scenario") or {}).get("name") or "")
+        demand = result.demand
+        weights = demand["weight"].to_numpy(float) if len(demand) else np.zeros(0)
+        self.weights_vary = bool(len(weights) and np.nanmax(weights) != np.nanmin(weights))
+        self.weight_column = weight_label or _recorded_weight_column(result)
+        if self.weights_vary:
+            self.w = self.weight_column or self.t["weight_generic"]
+        else:
+            self.w = "地点" if lang == "zh" else "places"
+        self.threshold = float(result.threshold_min)
+        self.search_min = result.matrix.cutoff_m / result.metres_per_minute
+        self.summary = result.summary()
+        self.reasons = _reasons(result, self.t)
+        self.site_table = result.by_site()
+        self.pairs = result.by_site(pairs=True)
+
+    # ------------------------------------------------------------------ pieces
+    def tag(self, name: object, status: object) -> str:
+        text = "" if name is None or (isinstance(name, float) and math.isnan(name)) else str(name)
+        return text + (self.t["placeholder_tag"] if status == "placeholder" else "")
+
+    def group_label(self, group: object) -> str:
+        return self.t["none"] if group == "(none)" else str(group)
+
+    def headline_rule(self) -> str:
+        r, t = self.result, self.t
+        profile = t["profiles"].get(r.profile_name, r.profile_name)
+        rule = t["rule"].format(t=self.threshold, m=r.threshold_m, v=r.speed_kmh, profile=profile)
+        if r.preset:
+            rule += "; " + t["preset_rule"].format(preset=t["presets"].get(r.preset, r.preset))
+        return rule
+
+    def keyfigs(self) -> list[tuple[str, str, str]]:
+        r, t, d = self.result, self.t, self.result.demand
+        covered = int(d["covered"].sum())
+        rows = [
+            (
+                t["share_places"],
+                _pct(r.share_covered()),
+                t["share_places_detail"].format(covered=covered, total=len(d), t=self.threshold)
+                + self.was(weighted=False),
+            )
+        ]
+        if self.weights_vary:
+            w = d["weight"].to_numpy(float)
+            rows.append(
+                (
+                    t["share_weight"].format(w=self.w),
+                    _pct(r.share_covered(weighted=True)),
+                    t["share_weight_detail"].format(
+                        covered=_round(w[d["covered"].to_numpy(bool)].sum()),
+                        total=_round(w.sum()),
+                        w=self.w,
+                        t=self.threshold,
+                    )
+                    + self.was(weighted=True),
+                )
+            )
+        status = _statuses(r.sites)
+        detail = t["sites_detail"].format(n=int((status != "proposed").sum()))
+        if (status == "proposed").any():
+            detail += t["sites_proposed"].format(n=int((status == "proposed").sum()))
+        if (status == "placeholder").any():
+            detail += t["sites_placeholder"].format(n=int((status == "placeholder").sum()))
+        rows.append((t["sites_line"], str(len(r.sites)), detail))
+        rows.append((t["left_line"], str(len(d) - covered), t["left_detail"].format(n=len(d) - covered)))
+        return rows
+
+    def was(self, *, weighted: bool) -> str:
+        """ " (before: 47.2%)" when the report compares with an earlier state."""
+        if self.proposal is not None:
+            if weighted:
+                return self.t["was"].format(share=_pct(self.proposal.share_before))
+            return self.t["was"].format(share=_pct(self.proposal.before.share_covered()))
+        if self.diff is not None and not weighted:
+            overall = self.diff.summary[self.diff.summary["dimension"] == "all"]
+            if len(overall):
+                return self.t["was"].format(share=_pct(float(overall["share_before"].iloc[0])))
+        return ""
+
+    def warnings(self) -> list[str]:
+        sites = int((_statuses(self.result.sites) == "placeholder").sum())
+        places = int((_statuses(self.result.demand) == "placeholder").sum())
+        return [self.t["placeholder_warning"].format(sites=sites, places=places)] if sites or places else []
+
+    def group_tables(self) -> list[tuple[str, str, _Table]]:
+        t, s = self.t, self.summary
+        out = []
+        for dim in SUMMARY_DIMENSIONS:
+            table = s[s["dimension"] == dim]
+            if table.empty:
+                continue
+            table = table.sort_values(["share", "group"], kind="stable")
+            frame = pd.DataFrame(
+                {
+                    t["by"][dim]: [self.group_label(g) for g in table["group"]],
+                    t["places"]: table["places"].astype(int).astype(str),
+                    t["covered"]: table["covered"].astype(int).astype(str),
+                    t["share"]: table["share"].map(_pct),
+                }
+            )
+            num = [False, True, True, True]
+            if self.weights_vary:
+                frame[t["weighted_share"].format(w=self.w)] = table["weight_share"].map(_pct).to_numpy()
+                num.append(True)
+            frame[t["median_walk"]] = table["median_walk_min"].map(_minutes).to_numpy()
+            num.append(True)
+            if table["placeholder_places"].sum() > 0:
+                frame[t["placeholder_places"]] = table["placeholder_places"].astype(int).astype(str).to_numpy()
+                num.append(True)
+            out.append((dim, t["group_title"].format(dim=t["by"][dim]), _capped(frame, num, MAX_GROUP_ROWS, t)))
+        return out
+
+    def by_site_table(self) -> _Table:
+        t, table, pairs = self.t, self.site_table, self.pairs
+        served = pairs[pairs["nearest"]].sort_values(["site_id", "weight", "walk_min"], ascending=[True, False, True])
+        status_of = dict(zip(self.result.demand["demand_id"], _statuses(self.result.demand)))
+        names = {
+            site: self.name_list(group["demand_name"], group["walk_min"], group["demand_id"], status_of)
+            for site, group in served.groupby("site_id", sort=False)
+        }
+        # The name carries the status: "★" for a proposed site, "(占位)" for a placeholder.
+        frame = pd.DataFrame(
+            {
+                t["site"]: [
+                    ("★ " if s == "proposed" else "") + self.tag(n, s)
+                    for n, s in zip(table["site_name"], table["status"])
+                ]
+            }
+        )
+        if self.proposal is not None:
+            proposed = self.proposed_names()
+            frame[t["site"]] = [
+                f"★ {proposed[str(i)]}" if str(i) in proposed else cell
+                for i, cell in zip(table["site_id"], frame[t["site"]])
+            ]
+        num = [False]
+        frame[t["nearest_places"]] = table["nearest_places"].astype(str)
+        frame[t["served_places"]] = table["served_places"].astype(str)
+        num += [True, True]
+        if self.weights_vary:
+            frame[t["served_weight"].format(w=self.w)] = table["served_weight"].map(_round).astype(str)
+            num.append(True)
+        frame[t["served_median"]] = table["served_median_walk_min"].map(_minutes)
+        num.append(True)
+        # A band no site could be counted for (beyond the search limit) is left out; the note says so.
+        within = [c for c in table.columns if c.startswith("within_")]
+        missing = any(table[c].isna().any() for c in within)
+        for column in [c for c in within if table[c].notna().any()]:
+            band = float(column.removeprefix("within_").removesuffix("_min"))
+            frame[t["within"].format(b=band)] = [
+                t["not_computed"] if pd.isna(v) else str(int(v)) for v in table[column]
+            ]
+            num.append(True)
+        frame[t["served_names"]] = [names.get(site, "") for site in table["site_id"]]
+        num.append(False)
+        return _Table(frame, num, t["not_computed_note"].format(s=self.search_min) if missing else None)
+
+    def name_list(self, names, minutes, ids, status_of: dict, limit: int = NAMES_PER_SITE) -> str:
+        """Up to ``limit`` names with walk minutes, readable names first (ids like "way 123" only to fill up), and how many in all."""
+        rows = list(zip(names, minutes, ids))
+        rows = [r for r in rows if readable_name(r[0])] + [r for r in rows if not readable_name(r[0])]
+        sep = "、" if self.lang == "zh" else ", "
+        items = [
+            f"{self.tag(n, status_of.get(i))} ({m:.1f})" if m == m else self.tag(n, status_of.get(i))
+            for n, m, i in rows[:limit]
+        ]
+        more = len(rows) > limit
+        return sep.join(items) + (self.t["and_more"].format(n=len(rows)) if more else "")
+
+    def shared_table(self) -> tuple[str, _Table]:
+        t, pairs = self.t, self.pairs
+        shared = pairs[pairs["sites_covering"] >= 2].sort_values(["demand_id", "walk_min"])
+        status_of = dict(zip(self.result.demand["demand_id"], _statuses(self.result.demand)))
+        site_status = dict(zip(self.site_table["site_id"], self.site_table["status"]))
+        rows = []
+        for demand_id, group in shared.groupby("demand_id", sort=False):
+            sites = self.name_list(
+                group["site_name"], group["walk_min"], group["site_id"], site_status, limit=len(group)
+            )
+            rows.append((self.tag(group["demand_name"].iloc[0], status_of.get(demand_id)), len(group), sites))
+        frame = pd.DataFrame(rows, columns=[t["place"], t["n_sites"], t["site_names"]])
+        frame["_named"] = ~frame[t["place"]].map(readable_name)
+        frame = frame.sort_values([t["n_sites"], "_named", t["place"]], ascending=[False, True, True], kind="stable")
+        frame = frame.drop(columns="_named")
+        frame[t["n_sites"]] = frame[t["n_sites"]].astype(str)
+        note = t["shared_note"].format(n=len(frame), t=self.threshold)
+        return note, _capped(frame, [False, True, False], MAX_SHARED_ROWS, t)
+
+    def left_out_frame(self, *, ids: bool = False) -> pd.DataFrame:
+        """Every place left outside, in reason order (``ids``: with the place ids, for the workbook)."""
+        t, r = self.t, self.result
+        table = r.left_out()
+        reasons = self.reasons.reindex(table.index)
+        order = reasons["reason"].map({k: i for i, k in enumerate(_REASONS)})
+        table, reasons = (
+            table.loc[order.sort_values(kind="stable").index],
+            reasons.loc[order.sort_values(kind="stable").index],
+        )
+        frame = pd.DataFrame({t["name"]: [self.tag(n, s) for n, s in zip(table["demand_name"], _statuses(table))]})
+        for column in ("type", "district", "subdistrict", "community"):
+            if column in table and table[column].notna().any():
+                frame[t["by"][column]] = table[column].fillna("").astype(str).to_numpy()
+        frame[t["nearest"]] = table["nearest_site_name"].fillna("").astype(str).to_numpy()
+        frame[t["walk_min"]] = (
+            table["walk_min"].map(lambda m: t["unreachable"] if pd.isna(m) else f"{m:.1f}").to_numpy()
+        )
+        frame[t["reason"]] = reasons["text"].to_numpy()
+        if ids:
+            frame.insert(0, t["id"], table["demand_id"].astype(str).to_numpy())
+        return frame.reset_index(drop=True)
+
+    def left_out_tables(self) -> tuple[_Table, _Table]:
+        t = self.t
+        left = self.reasons[self.reasons["reason"] != "covered"]
+        weight = self.result.demand["weight"].reindex(left.index)
+        rows = []
+        for key in _REASONS:
+            mask = left["reason"] == key
+            if mask.any():
+                label = t[f"reason_{key}"].format(t=self.threshold, s=self.search_min)
+                row = [label, str(int(mask.sum()))]
+                if self.weights_vary:
+                    row.append(_round(weight[mask].sum()))
+                rows.append(row)
+        head = [t["reason"], t["count"]] + ([self.w] if self.weights_vary else [])
+        reasons = _Table(pd.DataFrame(rows, columns=head), [False, True] + ([True] if self.weights_vary else []))
+        frame = self.left_out_frame()
+        num = [c == t["walk_min"] for c in frame.columns]
+        return reasons, _capped(frame, num, MAX_LEFT_OUT_ROWS, t)
+
+    def diff_part(self) -> dict | None:
+        if self.diff is None:
+            return None
+        t, diff = self.t, self.diff
+        counts = diff.counts()
+        summary = diff.summary
+        frame = pd.DataFrame(
+            {
+                t["dimension"]: [t["by"].get(d, d) for d in summary["dimension"]],
+                t["group"]: [t["by"]["all"] if g == "all" else self.group_label(g) for g in summary["group"]],
+                t["places"]: summary["places"].astype(int).astype(str),
+                t["before"]: summary["share_before"].map(_pct),
+                t["after"]: summary["share_after"].map(_pct),
+                t["change"]: summary["share_change"].map(lambda v: f"{v * 100:+.1f}" if v == v else ""),
+            }
+        )
+        newly = diff.newly_covered()
+        status_of = dict(zip(self.result.demand["demand_id"], _statuses(self.result.demand)))
+        newly_frame = pd.DataFrame(
+            {
+                t["name"]: [self.tag(n, status_of.get(i)) for n, i in zip(newly["demand_name"], newly["demand_id"])],
+                f"{t['walk_min']} ({t['before']})": newly["walk_min_before"].map(_minutes_or(t)).to_numpy(),
+                f"{t['walk_min']} ({t['after']})": newly["walk_min_after"].map(_minutes_or(t)).to_numpy(),
+            }
+        )
+        return {
+            "counts": t["diff_counts"].format(
+                newly=int(counts["newly covered"]), lost=int(counts["no longer covered"]), faster=int(counts["faster"])
+            ),
+            "table": _capped(frame, [False, False, True, True, True, True], MAX_GROUP_ROWS, t),
+            # A proposal lists what each new site newly covers; a plain comparison lists the places here.
+            "newly": _capped(
+                newly_frame if self.proposal is None else newly_frame.head(0), [False, True, True], MAX_LIST_ROWS, t
+            ),
+        }
+
+    def proposal_part(self) -> dict | None:
+        p = self.proposal
+        if p is None:
+            return None
+        t, after = self.t, self.result
+        k = len(p.sites)
+        lines = [t["method"].get(p.method, p.method).format(k=k)]
+        sources = p.candidates["source"].fillna("") if "source" in p.candidates else pd.Series(dtype=object)
+        if len(sources):
+            counts = sources.value_counts(sort=False)
+            listed = [t["source_count"].format(source=self.source_label(s), n=int(n)) for s, n in counts.items()]
+            sep = "; " if self.lang == "zh" else "; "
+            lines.append(t["candidates_from"].format(n=len(p.candidates), sources=sep.join(listed)))
+        lines.append(t["share_change"].format(w=self.w, before=p.share_before, after=p.share_after))
+        coverable = float(p.coverable_share)
+        lines.append(t["coverable"].format(w=self.w, share=coverable, n=len(p.uncoverable), t=self.threshold))
+        if coverable > 0:
+            lines.append(
+                t["of_coverable"].format(w=self.w, before=p.share_before / coverable, after=p.share_after / coverable)
+            )
+        target = getattr(p, "target_share", None)
+        if target is not None:
+            basis = getattr(p, "target_basis", "all")
+            absolute = target * coverable if basis == "coverable" else target
+            key = "target_coverable" if basis == "coverable" else "target_all"
+            lines.append(t[key].format(w=self.w, target=target, absolute=absolute))
+            gap = absolute - p.share_after
+            lines.append(t["target_met"] if gap <= 1e-9 else t["target_missed"].format(gap=gap))
+        newly = self.newly_by_proposed()
+        status_of = dict(zip(after.demand["demand_id"], _statuses(after.demand)))
+        names = self.proposed_names()
+        rows = []
+        for site in p.sites.itertuples(index=False):
+            places = newly.get(site.id, pd.DataFrame(columns=["demand_id", "demand_name", "walk_min", "weight"]))
+            rows.append(
+                [
+                    str(getattr(site, "rank", "")),
+                    names.get(str(site.id), str(site.name)),
+                    self.source_label(getattr(site, "source", "") or ""),
+                    f"{site.geometry.x:.5f}, {site.geometry.y:.5f}",
+                    str(len(places)),
+                    _round(float(getattr(site, "added_weight", places["weight"].sum()))),
+                    self.name_list(places["demand_name"], places["walk_min"], places["demand_id"], status_of),
+                ]
+            )
+        head = [
+            t["rank"],
+            t["proposed_site"],
+            t["source"],
+            t["location"],
+            t["newly_places"],
+            t["added_weight"].format(w=self.w),
+            t["newly_names"],
+        ]
+        sites = _Table(pd.DataFrame(rows, columns=head), [True, "wide", "src", "loc", True, True, "wide"])
+        unc = p.uncoverable
+        unc_names = self.name_list(
+            list(unc.get("demand_name", [])), [np.nan] * len(unc), list(unc.get("demand_id", [])), status_of, limit=40
+        )
+        return {
+            "lines": lines,
+            "sites": sites,
+            "uncoverable": unc_names,
+            "uncoverable_note": t["uncoverable_note"].format(t=self.threshold),
+        }
+
+    def proposed_names(self, *, short: bool = False) -> dict[str, str]:
+        """Readable names of the proposed sites by id: their own, or the named street they stand by.
+
+        ``short`` leaves out the candidate's generated name (for map labels).
+        """
+        p, after = self.proposal, self.result
+        if p is None or not len(p.sites):
+            return {}
+        streets = nearest_streets(after.network, p.sites.geometry.x.to_numpy(), p.sites.geometry.y.to_numpy())
+        return {
+            str(site_id): self.proposed_name(name, site_id, street, short=short)
+            for site_id, name, street in zip(p.sites["id"], p.sites["name"], streets)
+        }
+
+    def newly_by_proposed(self) -> dict[str, pd.DataFrame]:
+        """Places each proposed site newly covers, in rank order (a place goes to the first site that covers it)."""
+        p, after = self.proposal, self.result
+        before = p.before.demand.set_index("demand_id")["covered"].reindex(after.demand["demand_id"]).fillna(False)
+        covered = before.to_numpy(bool).copy()
+        covers = after.matrix.covers(after.threshold_m)
+        row_of = {sid: i for i, sid in enumerate(after.matrix.site_ids)}
+        walk = after.matrix.to_csr()
+        out = {}
+        demand = after.demand.reset_index(drop=True)
+        for site_id in p.sites["id"]:
+            row = row_of.get(site_id)
+            if row is None:
+                continue
+            cols = covers[row].indices
+            new = np.sort(cols[~covered[cols]])
+            covered[new] = True
+            minutes = np.asarray(walk[row, new].todense()).ravel() / after.metres_per_minute if len(new) else []
+            frame = pd.DataFrame(
+                {
+                    "demand_id": demand["demand_id"].to_numpy(object)[new],
+                    "demand_name": demand["demand_name"].to_numpy(object)[new],
+                    "walk_min": np.round(minutes, 2),
+                    "weight": demand["weight"].to_numpy(float)[new],
+                }
+            )
+            out[site_id] = frame.sort_values(["weight", "walk_min"], ascending=[False, True], kind="stable")
+        return out
+
+    def proposed_name(
+        self, name: object, site_id: object, street: tuple[str, float] | None, *, short: bool = False
+    ) -> str:
+        """A name a director can read: the candidate's own, or the street it stands by (with the candidate's name or id)."""
+        if readable_name(name):
+            return str(name)
+        t = self.t
+        if street is None:
+            place = t["no_street"]
+        else:  # within a few metres the site is on the street itself
+            place = t["by_street" if street[1] < 15 else "near_street"].format(street=street[0], d=street[1])
+        if short:
+            return place
+        return place + t["candidate_id"].format(id=name if isinstance(name, str) and name.strip() else site_id)
+
+    def source_label(self, source: str) -> str:
+        for pattern, replacement in self.t["sources"]:
+            if re.match(pattern, source):
+                return re.sub(pattern, replacement, source)
+        return source
+
+    def provenance(self) -> list[tuple[str, str]]:
+        t, r = self.t, self.result
+        m = r.manifest or {}
+        rows: list[tuple[str, str]] = []
+        scenario = m.get("scenario") or {}
+        if scenario.get("path"):
+            rows.append((t["p_scenario"], _file_line(scenario, t)))
+        inputs = m.get("inputs") or {}
+        for key, label in (("sites", t["p_sites"]), ("demand", t["p_demand"])):
+            if key in inputs:
+                rows.append((label, _file_line(inputs[key], t)))
+        if self.weight_column:
+            weight = t["p_weight_column"].format(w=self.weight_column)
+        else:
+            weight = t["p_weight_unnamed"] if self.weights_vary else t["p_weight_none"]
+        rows.append((t["p_weight"], weight))
+        net = m.get("network") or {**r.network.source.to_dict(), "nodes": r.network.n_nodes, "edges": r.network.n_edges}
+        kind = t["p_network_kind"].get(net.get("kind"), net.get("kind") or "")
+        where = Path(net["path"]).name if net.get("path") else (net.get("query") or "")
+        rows.append((t["p_network"], " · ".join(x for x in (where, kind, _short_hash(net.get("sha256"))) if x)))
+        snapshot = net.get("snapshot")
+        basis = t["p_snapshot_basis"].get(net.get("snapshot_basis"), net.get("snapshot_basis") or "")
+        rows.append(
+            (
+                t["p_snapshot"],
+                f"{str(snapshot)[:10]} ({basis})" if snapshot and basis else str(snapshot or t["p_unknown"]),
+            )
+        )
+        rows.append(
+            (
+                "",
+                t["p_size"].format(
+                    nodes=f"{int(net.get('nodes', r.network.n_nodes)):,}",
+                    edges=f"{int(net.get('edges', r.network.n_edges)):,}",
+                    km=round(float(net.get("walkable_km", r.network.edge_length.sum() / 1000)), 1),
+                    parts=int(net.get("components", int(r.network.component.max()) + 1)),
+                    crs=net.get("metric_crs") or r.network.crs.to_string(),
+                ),
+            )
+        )
+        profile = t["profiles"].get(r.profile_name, r.profile_name)
+        rows.append((t["p_profile"], t["p_profile_value"].format(profile=profile, v=r.speed_kmh)))
+        rows.append((t["p_threshold"], t["p_threshold_value"].format(t=self.threshold, m=r.threshold_m)))
+        if r.preset:
+            rows.append((t["p_preset"], t["presets"].get(r.preset, r.preset)))
+        rows.append((t["p_search"], t["p_search_value"].format(m=r.matrix.cutoff_m, t=self.search_min)))
+        rows.append((t["p_legs"], t["p_legs_yes"] if r.matrix.include_access_legs else t["p_legs_no"]))
+        rows.append((t["p_snap"], t["p_snap_value"].format(m=r.max_snap_m)))
+        osm = m.get("osm_demand")
+        if osm:
+            rows.append((t["p_osm_demand"], _plain(osm)))
+        for warning in m.get("warnings") or []:
+            rows.append((t["p_warnings"], str(warning)))
+        tool = m.get("tool") or {}
+        if tool:
+            rows.append(
+                (t["p_tool"], f"{tool.get('name', '')} {tool.get('version', '')} · Python {tool.get('python', '')}")
+            )
+        if m.get("attribution"):
+            rows.append((t["p_copyright"], str(m["attribution"])))
+        return rows
+
+    # ------------------------------------------------------------------ outputs
+    def context(self, map_png: bytes, histogram: bytes, group_parts, map_file: str | None) -> dict[str, Any]:
+        t = self.t
+        reasons, left = self.left_out_tables()
+        shared_note, shared = self.shared_table()
+        diff, proposal = self.diff_part(), self.proposal_part()
+        self._tables = {"reasons": reasons, "left": left, "shared": shared, "by_site": self.by_site_table()}
+        self._parts = {"diff": diff, "proposal": proposal, "shared_note": shared_note}
+        return {
+            "html_lang": "zh-CN" if self.lang == "zh" else "en",
+            "t": t,
+            "fonts": Markup(_safe_css_families(css_families(self.lang))),
+            "doc_title": f"{t['title']} — {self.name}" if self.name else t["title"],
+            "rule": self.headline_rule(),
+            "warnings": self.warnings(),
+            "keyfigs": self.keyfigs(),
+            "weight_note": None if self.weights_vary else t["equal_weights"],
+            "map_png": base64.b64encode(map_png).decode(),
+            "map_caption": t["map_caption"].format(t=self.threshold),
+            "map_link": map_file,
+            "proposal": None if proposal is None else {**proposal, "sites": proposal["sites"].html()},
+            "diff": None
+            if diff is None
+            else {"counts": diff["counts"], "table": diff["table"].html(), "newly": diff["newly"].html()},
+            "groups": [
+                (title, table.html(), base64.b64encode(png).decode() if png else None)
+                for title, table, png in group_parts
+            ],
+            "histogram": base64.b64encode(histogram).decode(),
+            "by_site_note": t["by_site_note"].format(t=self.threshold),
+            "by_site": self._tables["by_site"].html(),
+            "shared_note": shared_note,
+            "shared": shared.html(),
+            "left_count": int((~self.result.demand["covered"]).sum()),
+            "reasons": reasons.html(),
+            "left_out": left.html(),
+            "provenance": self.provenance(),
+        }
+
+    def markdown(self, context: dict, group_parts) -> str:
+        t = self.t
+        lines = [f"# {markdown_text(context['doc_title'])}", "", markdown_text(context["rule"]), ""]
+        for warning in context["warnings"]:
+            lines += [f"> {markdown_text(warning)}", ""]
+        for label, big, detail in context["keyfigs"]:
+            lines.append(f"- {markdown_text(label)}: **{markdown_text(big)}** ({markdown_text(detail)})")
+        lines.append("")
+        if context["weight_note"]:
+            lines += [markdown_text(context["weight_note"]), ""]
+        lines += [f"## {t['map']}", "", f"![{t['map']}](map.png)", "", markdown_text(context["map_caption"]), ""]
+        if context["map_link"]:
+            lines += [f"{t['map_link']}{markdown_text(context['map_link'])}", ""]
+        proposal = self._parts["proposal"]
+        if proposal is not None:
+            lines += [f"## {t['proposal']}", ""] + [markdown_text(x) + "\n" for x in proposal["lines"]]
+            lines += [proposal["sites"].markdown(), ""]
+            if proposal["uncoverable"]:
+                lines += [f"### {t['uncoverable']}", "", markdown_text(proposal["uncoverable_note"]), ""]
+                lines += [markdown_text(proposal["uncoverable"]), ""]
+        diff = self._parts["diff"]
+        if diff is not None:
+            lines += [f"## {t['diff']}", "", markdown_text(diff["counts"]), "", diff["table"].markdown(), ""]
+            if len(diff["newly"].frame):
+                lines += [f"### {t['newly_list']}", "", diff["newly"].markdown(), ""]
+        lines += [f"## {t['coverage']}", ""]
+        for i, (title, table, png) in enumerate(group_parts):
+            lines += [f"### {markdown_text(title)}", "", table.markdown(), ""]
+            if png is not None:
+                lines += [f"![{markdown_text(title)}](chart_{i + 1}.png)", ""]
+        lines += [
+            f"## {t['by_site']}",
+            "",
+            markdown_text(context["by_site_note"]),
+            "",
+            self._tables["by_site"].markdown(),
+            "",
+        ]
+        lines += [
+            f"### {t['shared']}",
+            "",
+            markdown_text(self._parts["shared_note"]),
+            "",
+            self._tables["shared"].markdown(),
+            "",
+        ]
+        lines += [f"## {t['left_out']} ({context['left_count']})", ""]
+        if context["left_count"]:
+            lines += [
+                f"### {t['reasons']}",
+                "",
+                self._tables["reasons"].markdown(),
+                "",
+                self._tables["left"].markdown(),
+                "",
+            ]
+        else:
+            lines += ["-", ""]
+        lines += [f"## {t['provenance']}", ""]
+        prov = pd.DataFrame(context["provenance"], columns=["", " "])
+        lines += [markdown_table(prov), "", markdown_text(t["provenance_note"]), ""]
+        manifest = json.dumps(self.result.manifest, ensure_ascii=False, indent=2, default=str)
+        # A fence longer than any run of backticks in the manifest (names are in it), so it cannot be closed early.
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", manifest)), default=0))
+        lines += [f"### {t['manifest_heading']}", "", f"{fence}json", manifest, fence, ""]
+        return "\n".join(lines)
+
+    def sheets(self) -> dict[str, pd.DataFrame]:
+        r = self.result
+        sheets = {
+            "coverage": r.table(),
+            "summary": self.summary,
+            "by_site": self.site_table,
+            "site_places": self.pairs,
+            "left_out": self.left_out_frame(ids=True),
+        }
+        if self.diff is not None:
+            sheets.update(diff_places=self.diff.places, diff_summary=self.diff.summary)
+        proposal = self._parts.get("proposal") if hasattr(self, "_parts") else None
+        if proposal is not None:
+            sheets["proposal"] = proposal["sites"].frame
+        return sheets
+
+
+def nearest_streets(network, lon: np.ndarray, lat: np.ndarray, max_m: float = 400.0) -> list[tuple[str, float] | None]:
+    """The nearest named street of each point and its distance in metres (None when none within ``max_m``).
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        Its OSM way names (``edge_name``) and metric edge shapes.
+    lon, lat : numpy.ndarray
+        WGS-84 points.
+    max_m : float
+        Farthest street looked for.
+
+    Returns
+    -------
+    list of (str, float) or None
+    """
+    import shapely
+
+    names = np.asarray([n if isinstance(n, str) and n.strip() else "" for n in network.edge_name], dtype=object)
+    named = np.flatnonzero(names != "")
+    out: list[tuple[str, float] | None] = [None] * len(lon)
+    if not len(named) or not len(lon):
+        return out
+    tree = shapely.STRtree(network.edges_metric[named])
+    points = shapely.points(*network.to_metric.transform(np.asarray(lon, float), np.asarray(lat, float)))
+    (which, edge), dist = tree.query_nearest(points, max_distance=max_m, return_distance=True, all_matches=False)
+    for i, e, d in zip(which, edge, dist):
+        out[int(i)] = (str(names[named[e]]).split(";")[0], float(d))
+    return out
+
+
+def _recorded_weight_column(result: CoverageResult) -> str | None:
+    """The demand file's weight column as the manifest (or the frame) recorded it."""
+    demand_input = ((result.manifest or {}).get("inputs") or {}).get("demand") or {}
+    name = demand_input.get("weight_column") or result.demand.attrs.get("weight_column")
+    return str(name) if name else None
+
+
+def _reasons(result: CoverageResult, t: dict) -> pd.DataFrame:
+    """Why each place is outside: a ``reason`` key (``covered`` for the rest) and its sentence in ``text``.
+
+    Off the network: farther from every walkable way than the snap limit. Cut
+    off: on a piece of network no site is on. No site: reachable pieces, but
+    no site within the search limit. Beyond: a site is reachable, farther than
+    the threshold.
+    """
+    t_min = float(result.threshold_min)
+    d = result.demand
+    search_min = result.matrix.cutoff_m / result.metres_per_minute
+    sites = result.sites
+    site_parts = sites.loc[sites["component"] >= 0, "component"].astype(int).unique() if "component" in sites else []
+    off = d["off_network"].to_numpy(bool) if "off_network" in d else np.zeros(len(d), bool)
+    component = d["component"].to_numpy(int) if "component" in d else np.zeros(len(d), int)
+    cut_off = ~off & ~np.isin(component, site_parts)
+    walk = d["walk_min"].to_numpy(float)
+    snap = d["snap_m"].to_numpy(float) if "snap_m" in d else np.full(len(d), np.nan)
+    reason = np.select(
+        [d["covered"].to_numpy(bool), off, cut_off, np.isnan(walk)],
+        ["covered", "off_network", "cut_off", "no_site"],
+        default="beyond",
+    )
+    texts = {
+        "covered": lambda i: "",
+        "beyond": lambda i: t["reason_beyond_row"].format(m=walk[i], t=t_min),
+        "no_site": lambda i: t["reason_no_site_row"].format(s=search_min),
+        "cut_off": lambda i: t["reason_cut_off_row"].format(c=component[i]),
+        "off_network": lambda i: t["reason_off_network_row"].format(d=snap[i], limit=result.max_snap_m),
+    }
+    return pd.DataFrame({"reason": reason, "text": [texts[r](i) for i, r in enumerate(reason)]}, index=d.index)
+
+
+def _statuses(frame: pd.DataFrame) -> np.ndarray:
+    if "status" not in frame:
+        return np.full(len(frame), "real", dtype=object)
+    return frame["status"].fillna("real").astype(str).to_numpy(object)
+
+
+def _capped(frame: pd.DataFrame, num: list[bool], limit: int, t: dict) -> _Table:
+    if len(frame) <= limit:
+        return _Table(frame.reset_index(drop=True), num)
+    return _Table(frame.head(limit).reset_index(drop=True), num, t["rows_more"].format(shown=limit, total=len(frame)))
+
+
+def _pct(value: float) -> str:
+    return "—" if value is None or value != value else f"{value * 100:.1f}%"
+
+
+def _minutes(value: float) -> str:
+    return "" if value is None or value != value else f"{value:.1f}"
+
+
+def _minutes_or(t: dict):
+    return lambda v: t["unreachable"] if v is None or v != v else f"{v:.1f}"
+
+
+def _round(value: float) -> str:
+    value = float(value)
+    return f"{value:,.0f}" if abs(value - round(value)) < 1e-9 else f"{value:,.1f}"
+
+
+def _short_hash(digest: object) -> str:
+    return f"SHA-256 {str(digest)[:12]}…" if digest else ""
+
+
+def _file_line(info: dict, t: dict) -> str:
+    if not info.get("path"):
+        return t["p_memory"] + (f" · {t['p_rows'].format(rows=info['rows'])}" if info.get("rows") is not None else "")
+    parts = [Path(str(info["path"])).name]
+    if info.get("rows") is not None:
+        parts.append(t["p_rows"].format(rows=info["rows"]))
+    if info.get("sha256"):
+        parts.append(_short_hash(info["sha256"]))
+    return " · ".join(parts)
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
+
+
+def _safe_css_families(families: str) -> str:
+    """Font names are file metadata: keep only letters, digits, spaces, hyphens, quotes and commas inside <style>."""
+    return re.sub(r"[^\w \-\",]", "", families)
 
 
 def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
@@ -210,9 +901,9 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
                 for row, value in enumerate(frame[column].tolist(), start=1):
                     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
                         continue
-                    if isinstance(value, (bool, np.bool_)):
+                    if isinstance(value, bool | np.bool_):
                         sheet.write_boolean(row, col, bool(value))
-                    elif isinstance(value, (int, float, np.integer, np.floating)):
+                    elif isinstance(value, int | float | np.integer | np.floating):
                         sheet.write_number(row, col, float(value))
                     else:
                         sheet.write_string(row, col, str(value))
@@ -220,82 +911,4 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
         book.close()
 
 
-def _headline(result: CoverageResult, t: dict) -> str:
-    basis = result.profile_name if not result.preset else f"{t['preset']} {result.preset}"
-    return t["headline"].format(t=result.threshold_min, m=result.threshold_m, v=result.speed_kmh, p=basis)
-
-
-def _placeholders(result: CoverageResult) -> int:
-    return sum(
-        int((frame["status"] == "placeholder").sum()) for frame in (result.sites, result.demand) if "status" in frame
-    )
-
-
-def _group_table(summary: pd.DataFrame, dimension: str, t: dict) -> pd.DataFrame:
-    table = summary[summary["dimension"] == dimension]
-    return pd.DataFrame(
-        {
-            t["by"][dimension]: table["group"],
-            t["places"]: table["places"],
-            t["covered"]: table["covered"],
-            t["share"]: (table["share"] * 100).round(1).astype(str) + "%",
-            f"{t['share']} ({t['weighted']})": (table["weight_share"] * 100).round(1).astype(str) + "%",
-        }
-    )
-
-
-def _left_out_table(result: CoverageResult, t: dict) -> pd.DataFrame:
-    table = result.left_out()
-    extra = [c for c in ("type", "district", "community", "status") if c in table and table[c].notna().any()]
-    out = pd.DataFrame({t["name"]: table["demand_name"], t["nearest"]: table["nearest_site_name"]})
-    out[t["walk_min"]] = table["walk_min"].map(lambda m: t["unreachable"] if pd.isna(m) else f"{m:.1f}")
-    for column in extra:
-        out[t["by"].get(column, column)] = table[column]
-    return out.reset_index(drop=True)
-
-
-def _diff_table(diff: ScenarioDiff, t: dict) -> pd.DataFrame:
-    table = diff.summary
-    return pd.DataFrame(
-        {
-            t["group"]: table["dimension"] + ": " + table["group"].astype(str),
-            t["places"]: table["places"],
-            t["before"]: (table["share_before"] * 100).round(1).astype(str) + "%",
-            t["after"]: (table["share_after"] * 100).round(1).astype(str) + "%",
-        }
-    )
-
-
-def _diff_counts(diff: ScenarioDiff, t: dict) -> str:
-    return f"{t['newly']}: {len(diff.newly_covered())}; {t['lost']}: {len(diff.no_longer_covered())}"
-
-
-def _html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, na_rep="", escape=True)
-
-
-def _markdown(context: dict, summary: pd.DataFrame, left_out: pd.DataFrame, diff: ScenarioDiff | None, t: dict) -> str:
-    lines = [f"# {t['title']} — {markdown_text(context['name'] or '')}", "", markdown_text(context["headline"]), ""]
-    if context["placeholders"]:
-        lines += [f"> {t['placeholder'].format(n=context['placeholders'])}", ""]
-    lines += [f"**{context['share'] * 100:.1f}%** ({context['covered']}/{context['total']} {t['places']})", ""]
-    for dim in t["by"]:
-        if (summary["dimension"] == dim).any():
-            lines += [
-                f"## {t['share']}: {t['by'][dim]}",
-                "",
-                markdown_table(_group_table(summary, dim, t)),
-                "",
-            ]
-    if diff is not None:
-        lines += [f"## {t['diff']}", "", _diff_counts(diff, t), "", markdown_table(_diff_table(diff, t)), ""]
-    lines += [
-        f"## {t['left_out']} ({len(left_out)})",
-        "",
-        markdown_table(left_out) if len(left_out) else "-",
-        "",
-    ]
-    # A fence longer than any run of backticks in the manifest (names are in it), so it cannot be closed early.
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", context["manifest"])), default=0))
-    lines += [f"## {t['manifest']}", "", f"{fence}json", context["manifest"], fence, ""]
-    return "\n".join(lines)
+__all__ = ["write_report"]

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._io import write_text_atomic
@@ -37,9 +38,14 @@ def write_run(
     lang: str = "zh",
     basemap: str = "osm",
     diff: ScenarioDiff | None = None,
+    pdf: bool = True,
+    ledger: str | Path | None = None,
+    ledger_sheet: str | None = None,
+    proposal: Any = None,
+    map_options: dict[str, Any] | None = None,
     timer: StageTimer | None = None,
 ) -> list[Path]:
-    """Write a run's tables, and optionally its map and report, into ``out_dir`` as one unit.
+    """Write a run's tables, and optionally its map, report and written-back ledger, into ``out_dir`` as one unit.
 
     Parameters
     ----------
@@ -58,6 +64,19 @@ def write_run(
         Basemap of the map (see `coverage_map`).
     diff : ScenarioDiff, optional
         A comparison with an earlier run, shown in the report.
+    pdf : bool, default True
+        With the report, also ``report.pdf``.
+    ledger : str or Path, optional
+        The planner's ledger (XLSX or CSV) the demand was read from: written
+        back as ``ledger_written_back.<suffix>`` with each place's answer
+        appended (`coverage_planner.outputs.ledger.write_ledger`); the ledger
+        itself is only read.
+    ledger_sheet : str, optional
+        The ledger's sheet the places came from.
+    proposal : Proposal, optional
+        Adds 新增覆盖 to the written-back ledger.
+    map_options : dict, optional
+        More keyword arguments of `coverage_map` (``labels``, ``routes``, ``bands_min`` …).
     timer : StageTimer, optional
         Records the time of each stage when given.
 
@@ -73,17 +92,24 @@ def write_run(
     staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out_dir))
     try:
         with timer.stage("write tables"), _fixed_gpkg_timestamp():
-            write_outputs(result, staging)
+            write_outputs(result, staging, lang=lang)
+        if ledger is not None:
+            from coverage_planner.outputs.ledger import write_ledger
+
+            with timer.stage("write the ledger back"):
+                target = staging / f"ledger_written_back{Path(ledger).suffix.lower()}"
+                write_ledger(result, ledger, target, lang=lang, proposal=proposal, sheet=ledger_sheet)
         if map:
             from coverage_planner.outputs.maps import coverage_map, save_map
 
             with timer.stage("write map"):
-                save_map(coverage_map(result, lang=lang, basemap=basemap), staging / "map.html")
+                page = coverage_map(result, lang=lang, basemap=basemap, **(map_options or {}))
+                save_map(page, staging / "map.html")
         if report:
             from coverage_planner.outputs.report import write_report
 
             with timer.stage("write report"):
-                write_report(result, staging, lang=lang, diff=diff, map_file="map.html" if map else None)
+                write_report(result, staging, lang=lang, diff=diff, map_file="map.html" if map else None, pdf=pdf)
         return _move_in(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -156,6 +156,9 @@ class Proposal:
         report: bool = True,
         lang: str = "zh",
         basemap: str = "osm",
+        pdf: bool = True,
+        ledger: str | Path | None = None,
+        ledger_sheet: str | None = None,
     ) -> list[Path]:
         """Write the proposal: ``proposed_sites.csv``, ``proposal.json``, and a map and report of coverage after.
 
@@ -171,6 +174,13 @@ class Proposal:
             Language of map and report.
         basemap : str, default "osm"
             Basemap of the map (see `coverage_map`).
+        pdf : bool, default True
+            Also write ``report.pdf``.
+        ledger : str or Path, optional
+            The planner's demand ledger (XLSX or CSV): written back as
+            ``ledger_written_back.<suffix>`` with each place's answer and 新增覆盖.
+        ledger_sheet : str, optional
+            The ledger's sheet the places came from.
 
         Returns
         -------
@@ -194,11 +204,18 @@ class Proposal:
                 json.dumps(self.summary(), ensure_ascii=False, indent=2, default=str) + "\n",
             ),
         ]
+        if ledger is not None:
+            from coverage_planner.outputs.ledger import write_ledger
+
+            target = out_dir / f"ledger_written_back{Path(ledger).suffix.lower()}"
+            written.append(write_ledger(self.before, ledger, target, proposal=self, sheet=ledger_sheet, lang=lang))
         if map:
             written.append(save_map(coverage_map(self.after, lang=lang, basemap=basemap), out_dir / "map.html"))
         if report:
             diff = ScenarioDiff.from_results(self.before, self.after, labels=("now", "with proposed sites"))
-            written += write_report(self.after, out_dir, lang=lang, diff=diff, map_file="map.html" if map else None)
+            written += write_report(
+                self.after, out_dir, lang=lang, diff=diff, map_file="map.html" if map else None, proposal=self, pdf=pdf
+            )
         return [Path(p) for p in written]
 
 
