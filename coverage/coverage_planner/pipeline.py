@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from coverage_planner import settings
+from coverage_planner._cache.keys import cache_key
 from coverage_planner._errors import InputError, InputErrors, NetworkError
 from coverage_planner._timing import StageTimer
 from coverage_planner.access.crs_check import warn_if_gcj02
@@ -43,16 +42,31 @@ def run_scenario(
 
     Parameters
     ----------
-    scenario : a `Scenario` or the path of its TOML file.
-    network : an already loaded network to reuse (skips loading).
-    use_cache : reuse the parsed network, validated place files and per-site
-        walk rows from the cache folder (``[network] cache_dir``, default
+    scenario : Scenario, str or Path
+        A `Scenario` or the path of its TOML file.
+    network : WalkNetwork, optional
+        An already loaded network to reuse (skips loading).
+    use_cache : bool, default True
+        Reuse the parsed network, validated place files and per-site walk
+        rows from the cache folder (``[network] cache_dir``, default
         `coverage_planner.settings.cache_dir`).
-    progress : show progress bars (default: only on a terminal).
+    progress : bool, optional
+        Show progress bars (default: only on a terminal).
+
+    Returns
+    -------
+    CoverageResult
+        With its manifest (inputs, hashes, parameters, warnings) and timings.
 
     Raises
     ------
-    ScenarioError, InputErrors, NetworkError
+    ScenarioError
+        When the scenario file is invalid, or (offline) as one short account
+        of what needs internet instead of an error per place.
+    InputErrors
+        Every problem of the sites and demand files, together.
+    NetworkError
+        When the network cannot be loaded or downloaded.
     """
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
@@ -185,6 +199,29 @@ def osm_residential_demand(config: OsmDemandConfig, cache_dir: Path) -> tuple[gp
     written as a GeoPackage next to that cache and read back through
     `read_places` (via the places cache), so they get exactly the checks a
     planner's file gets.
+
+    Parameters
+    ----------
+    config : OsmDemandConfig
+        The scenario's ``[osm_demand]`` section.
+    cache_dir : Path
+        The cache folder (a download cache: used even when a run skips the result caches).
+
+    Returns
+    -------
+    demand : geopandas.GeoDataFrame
+        The areas as demand places, ``type`` filled with ``config.type_label``
+        where the area has none.
+    record : dict
+        The download's record for the manifest, with ``areas``, ``type`` and
+        ``demand_file``.
+
+    Raises
+    ------
+    NetworkError
+        When the areas are not cached and cannot be downloaded.
+    InputErrors
+        When the written areas fail the place checks.
     """
     from coverage_planner.places.osm_demand import residential_areas, write_demand
 
@@ -196,9 +233,7 @@ def osm_residential_demand(config: OsmDemandConfig, cache_dir: Path) -> tuple[gp
         min_area_m2=config.min_area_m2,
     )
     record = {k: v for k, v in areas.attrs.get("osm_query", {}).items() if k != "cache_path"}
-    key = hashlib.sha256(
-        json.dumps([record, config.min_area_m2, config.type_label], sort_keys=True, default=str).encode()
-    ).hexdigest()[:24]
+    key = cache_key([record, config.min_area_m2, config.type_label])
     path = Path(cache_dir) / "osm-demand" / f"demand-{key}.gpkg"
     if not path.is_file():
         write_demand(areas, path)
@@ -238,15 +273,34 @@ def add_sites(
 
     Parameters
     ----------
-    scenario : the scenario, or its TOML path.
-    new_sites : rows with name, lon, lat and optionally id, type, district,
-        status, crs (English or Chinese headers).
-    crs : coordinate system of rows without a crs value (wgs84, gcj02, bd09).
-    source : where the rows came from (a proposals CSV), named in messages.
+    scenario : Scenario, str or Path
+        The scenario, or its TOML path.
+    new_sites : pandas.DataFrame
+        Rows with name, lon, lat and optionally id, type, district, status,
+        crs (English or Chinese headers).
+    crs : str, default "wgs84"
+        Coordinate system of rows without a crs value (wgs84, gcj02, bd09).
+    source : str or Path, optional
+        Where the rows came from (a proposals CSV), named in messages.
+    progress : bool, optional
+        Show progress bars (default: only on a terminal).
 
     Returns
     -------
-    (before, after, backup_path)
+    before, after : CoverageResult
+        The run without and with the new sites.
+    backup_path : Path
+        The backup of the sites file as it was.
+
+    Raises
+    ------
+    InputError
+        A bad new row, or an id or name already in the file (nothing is written then).
+    InputErrors
+        New sites outside the network's area (nothing is written then), or
+        as `run_scenario` raises them.
+    ScenarioError, NetworkError
+        As `run_scenario` raises them.
     """
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)

@@ -7,7 +7,6 @@ network (so renaming a site keeps its row, moving it computes a new one).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from coverage_planner._cache.arrays import read_arrays, try_write_arrays, warn_cache
+from coverage_planner._cache.keys import cache_key
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import Snap
 from coverage_planner.network.graph import WalkNetwork
@@ -74,7 +74,7 @@ def cached_access_matrix(
             include_access_legs,
         ]
     )
-    path = Path(cache_dir) / "matrices" / f"walks-{hashlib.sha256(family.encode()).hexdigest()[:24]}.arrays"
+    path = Path(cache_dir) / "matrices" / f"walks-{cache_key(family)}.arrays"
     known, rebuilt = _read(path)
     keys = site_snap.fingerprints()
     missing = np.array([i for i, k in enumerate(keys) if k not in known], dtype=np.int64)

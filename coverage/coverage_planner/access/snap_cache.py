@@ -9,12 +9,12 @@ needs the edge index (whose construction dominates a small rerun).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from coverage_planner._cache.arrays import read_arrays, try_write_arrays, warn_cache
+from coverage_planner._cache.keys import cache_key
 from coverage_planner.access.snapping import SNAP_FIELDS as _FIELDS
 from coverage_planner.access.snapping import Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
@@ -49,7 +49,7 @@ def cached_snap_points(
         How many distinct coordinates were not in the cache and were snapped now.
     """
     lonlat = np.ascontiguousarray(np.asarray(lonlat, dtype=float).reshape(-1, 2))
-    key = hashlib.sha256(f"{FORMAT_VERSION}|{network.fingerprint}|{float(max_snap_m)!r}".encode()).hexdigest()[:24]
+    key = cache_key(f"{FORMAT_VERSION}|{network.fingerprint}|{float(max_snap_m)!r}")
     path = Path(cache_dir) / "snaps" / f"snaps-{key}.arrays"
     known_xy, known = _read(path)
     position = _lookup(known_xy, lonlat)

@@ -9,7 +9,6 @@ cannot run code), and anything unreadable is simply read from the source again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ import pandas as pd
 import shapely
 
 from coverage_planner._cache.arrays import read_arrays, warn_cache, write_arrays
-from coverage_planner._cache.keys import file_sha256
+from coverage_planner._cache.keys import cache_key, file_sha256
 from coverage_planner._meta import package_version
 from coverage_planner.places.reading import read_places, warn_duplicate_site_names
 
@@ -70,7 +69,7 @@ def cached_read_places(
         [file_sha256(path), kind, *options, geocodes, package_version(), _detector_version()],
         ensure_ascii=False,
     )
-    cached = Path(cache_dir) / "places" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.arrays"
+    cached = Path(cache_dir) / "places" / f"{cache_key(key)}.arrays"
     if cached.is_file():
         try:
             frame = _frame_from_file(cached)
