@@ -78,31 +78,47 @@ def compute_coverage(
 
     Parameters
     ----------
-    network : the walking network.
-    sites, demand : GeoDataFrames of points in WGS-84 with ``id`` and ``name``
-        columns (as `read_places` returns; other point GeoDataFrames work too).
-    threshold_min : walk time that counts as covered.
-    speed_kmh, profile : walking speed, given directly or by profile (a name
-        or a `WalkProfile`): ``adult`` 4.5 km/h, no costs; ``elderly`` 3.6 km/h
-        with steps, crossing and surface costs; ``frail`` 2.9 km/h and
-        ``wheelchair`` without steps; ``drive`` on a network read with
-        ``mode="drive"`` (see `coverage_planner.profiles` for the values and
-        sources). A speed given with a named profile keeps its costs. Default:
-        ``adult``, or, when ``network`` is a profile's view (an earlier
-        result's network), that profile.
-    threshold_m : threshold as a distance instead of minutes: the metres a
-        walker at the profile's speed covers on a clear path, i.e.
+    network : WalkNetwork
+        The walking network.
+    sites, demand : geopandas.GeoDataFrame
+        Points in WGS-84 with ``id`` and ``name`` columns (as `read_places`
+        returns; other point GeoDataFrames work too).
+    threshold_min : float, default 15.0
+        Walk time that counts as covered.
+    speed_kmh : float, optional
+        Walking speed, given directly; with a named profile it keeps that
+        profile's costs.
+    profile : str or WalkProfile, optional
+        The walker, by name or as a `WalkProfile`: ``adult`` 4.5 km/h, no
+        costs; ``elderly`` 3.6 km/h with steps, crossing and surface costs;
+        ``frail`` 2.9 km/h and ``wheelchair`` without steps; ``drive`` on a
+        network read with ``mode="drive"`` (see `coverage_planner.profiles`
+        for the values and sources). Default: ``adult``, or, when
+        ``network`` is a profile's view (an earlier result's network), that
+        profile.
+    threshold_m : float, optional
+        Threshold as a distance instead of minutes: the metres a walker at
+        the profile's speed covers on a clear path, i.e.
         ``threshold_m / metres_per_minute`` minutes, compared with the cost of
         each route (the same as a distance when the profile has no costs).
-    search_limit_m : how far to search (in the same equivalent metres); pairs beyond it are absent.
-    max_snap_m : places farther than this from any walkable way are off-network
+    search_limit_m : float, optional
+        How far to search (in the same equivalent metres); pairs beyond it
+        are absent. Default: twice the threshold.
+    max_snap_m : float, default `DEFAULT_MAX_SNAP_M`
+        Places farther than this from any walkable way are off-network
         (flagged ``off_network``; they reach nothing and are never covered).
-    access_legs : count the straight legs from each place to its edge.
-    preset : name of the GB 50180 preset the threshold came from, for reports.
-    manifest : provenance to carry on the result.
-    cache_dir : keep snaps per place and walk rows per site here, so a rerun
-        after adding a site snaps and walks only from the new one (see
+    access_legs : bool, default True
+        Count the straight legs from each place to its edge.
+    preset : str, optional
+        Name of the GB 50180 preset the threshold came from, for reports.
+    manifest : dict, optional
+        Provenance to carry on the result.
+    cache_dir : str or Path, optional
+        Keep snaps per place and walk rows per site here, so a rerun after
+        adding a site snaps and walks only from the new one (see
         `coverage_planner.access.snap_cache`, `coverage_planner.access.matrix_cache`).
+    progress : bool, optional
+        Show a progress bar for the walk search (default: only on a terminal).
     route_details : bool, optional
         Read each place's route back (`ROUTE_COLUMNS`; ``walk_m`` its length).
         Default: when the profile has costs (then walk metres and minutes
@@ -118,6 +134,10 @@ def compute_coverage(
     ------
     NetworkError
         When the profile does not fit the network (``drive`` on a walking network, or the other way).
+    ScenarioError
+        For an unknown profile name or a speed out of range.
+    DataError
+        When two sites, or two demand places, share an id.
     """
     if profile is None:
         profile = network.profile or "adult"

@@ -42,7 +42,7 @@ _SHOWN_PROBLEMS = 3  # problems of one file listed before "… and N more"
 class Finding:
     """One line of a check: what was looked at, how it stands, and what resolves it.
 
-    Attributes
+    Parameters
     ----------
     topic : str
         What was checked: "scenario", "network", "sites", "demand", "places",
@@ -51,7 +51,7 @@ class Finding:
         One of `LEVELS`: ok, note, needs internet, missing.
     message : str
         What was found, in one sentence.
-    hint : str or None
+    hint : str, optional
         A command or an edit that resolves it.
     """
 
@@ -61,7 +61,13 @@ class Finding:
     hint: str | None = None
 
     def lines(self) -> list[str]:
-        """The finding as printed: ``[level] topic: message``, the hint indented below."""
+        """The finding as printed: ``[level] topic: message``, the hint indented below.
+
+        Returns
+        -------
+        list of str
+            One line, plus one per line of the hint.
+        """
         out = [f"[{self.level}] {self.topic}: {self.message}"]
         if self.hint:
             out += [f"    {line}" for line in self.hint.splitlines()]
@@ -72,26 +78,33 @@ class Finding:
 class CheckReport:
     """What `check_scenario` found.
 
-    Attributes
+    Parameters
     ----------
     path : pathlib.Path or None
         The scenario file.
-    name : str or None
+    name : str, optional
         The scenario's name (None when the file could not be read).
-    findings : list of Finding
+    findings : list of Finding, optional
         In the order checked: scenario, network, places, residential areas, geocoding, walk.
-    sites, demand : int
+    sites, demand : int, default 0
         Places read from the sites and demand files (0 when unreadable).
-    placeholders : int
+    placeholders : int, default 0
         Places with ``status = placeholder`` (or that become one when geocoded).
-    without_coordinates : int
+    without_coordinates : int, default 0
         Places with only a 地址查询, not answered by the geocode cache.
-    geocode_online : bool
+    geocode_online : bool, default False
         Whether the scenario lets the geocoder be asked online.
-    geocode_queries : int
+    geocode_queries : int, default 0
         Distinct 地址查询 that `run` would send to the geocoder (0 when it is off).
-    downloads : list of str
+    downloads : list of str, optional
         What `run` would download: "network", "residential areas", "geocoding".
+
+    Attributes
+    ----------
+    runnable : bool
+        Nothing is missing: `run` works here, given internet for what it downloads.
+    runnable_offline : bool
+        Nothing is missing and nothing needs downloading.
     """
 
     path: Path | None
@@ -116,11 +129,24 @@ class CheckReport:
         return self.runnable and not any(f.level == INTERNET for f in self.findings)
 
     def add(self, topic: str, level: str, message: str, hint: str | None = None) -> None:
-        """Append a finding."""
+        """Append a finding.
+
+        Parameters
+        ----------
+        topic, level, message : str
+            As for `Finding`.
+        hint : str, optional
+            A command or an edit that resolves it.
+        """
         self.findings.append(Finding(topic, level, message, hint))
 
     def verdict(self) -> str:
-        """The last line: runnable offline, only with internet, or not, and why."""
+        """The last line: runnable offline, only with internet, or not, and why.
+
+        Returns
+        -------
+        str
+        """
         if not self.runnable:
             missing = [f.topic for f in self.findings if f.level == MISSING]
             return f"Not runnable: {_words(missing)} {'needs' if len(missing) == 1 else 'need'} fixing first."
@@ -134,7 +160,13 @@ class CheckReport:
         return f"Ready: `run` needs nothing more on this machine{placeholders}."
 
     def lines(self) -> list[str]:
-        """The report as printed, a handful of lines."""
+        """The report as printed, a handful of lines.
+
+        Returns
+        -------
+        list of str
+            A heading, the findings, and the verdict.
+        """
         title = self.name or "scenario"
         head = f"{title} ({_shown(self.path)})" if self.path is not None else title
         body = [line for f in self.findings for line in f.lines()]

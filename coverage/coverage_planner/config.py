@@ -38,6 +38,27 @@ threshold_min = 15      # or threshold_m = 1000, or preset = "gb50180-15min"
 
 @dataclass(frozen=True)
 class NetworkConfig:
+    """Where a scenario's ``[network]`` comes from: a local file, or a download by place or bbox.
+
+    Exactly one of ``path``, ``place`` and ``bbox`` is set (the reader checks).
+
+    Parameters
+    ----------
+    path : Path, optional
+        A local network file, resolved against the scenario's folder.
+    place : str or list of str, optional
+        Place name(s) to download the network of.
+    bbox : tuple of float, optional
+        (west, south, east, north) in degrees to download.
+    cache_dir : Path, optional
+        Cache folder; default `coverage_planner.settings.cache_dir`.
+    allow_private : bool, default False
+        Keep ``access=private`` ways (e.g. roads inside a gated compound).
+    layer, crs, coordinate_system, class_column, noding : str, optional
+        Road-line layers only (see `coverage_planner.network.lines.read_line_network`);
+        None: the loader's default.
+    """
+
     path: Path | None = None
     place: str | list[str] | None = None
     bbox: tuple[float, float, float, float] | None = None
@@ -85,6 +106,34 @@ class PlacesConfig:
 
 @dataclass(frozen=True)
 class WalkConfig:
+    """A scenario's ``[walk]`` rule: who travels, and how far counts as covered.
+
+    Parameters
+    ----------
+    profile : WalkProfile
+        The traveller, with any ``[walk.costs]`` applied.
+    threshold_min : float
+        Minutes that count as covered.
+    threshold_m : float
+        The same threshold in (equivalent) metres at the profile's speed.
+    preset : str, optional
+        The GB 50180 preset the threshold came from, for reports.
+    max_snap_m : float, default 250.0
+        Places farther than this from every way are off the network.
+    search_factor : float, default 2.0
+        Walks are searched to this multiple of the threshold.
+    access_legs : bool, default True
+        Count the straight legs from each place to the network.
+    route_details : bool, optional
+        Read each route back (steps, main-road crossings); None: when the
+        profile has costs.
+
+    Attributes
+    ----------
+    search_limit_m : float
+        How far walk times are searched.
+    """
+
     profile: WalkProfile
     threshold_min: float
     threshold_m: float
@@ -107,6 +156,13 @@ class GeocodeConfig:
 
     A 地址查询 can hold a person's address, so nothing is sent unless the
     scenario says ``[geocode] online = true``.
+
+    Parameters
+    ----------
+    cache_file : Path
+        JSON file of the geocoder's answers, resolved against the scenario's folder.
+    online : bool, default False
+        Whether queries missing from the cache may be sent.
     """
 
     cache_file: Path
@@ -115,7 +171,23 @@ class GeocodeConfig:
 
 @dataclass(frozen=True)
 class OsmDemandConfig:
-    """Residential areas from OpenStreetMap added to the demand (see `coverage_planner.places.osm_demand`)."""
+    """Residential areas from OpenStreetMap added to the demand (see `coverage_planner.places.osm_demand`).
+
+    Exactly one of ``places`` and ``bbox`` is set (the reader checks).
+
+    Parameters
+    ----------
+    places : tuple of str, default ()
+        Place names whose residential areas are fetched.
+    bbox : tuple of float, optional
+        (west, south, east, north) in degrees, instead of places.
+    subdistrict : str, optional
+        A subdistrict whose name labels the areas inside its boundary.
+    min_area_m2 : float, default 500.0
+        Smaller areas are dropped (slivers, mis-tagged houses).
+    type_label : str, default "OSM 居住区"
+        The ``type`` (类型) given to these places where the area has none.
+    """
 
     places: tuple[str, ...] = ()
     bbox: tuple[float, float, float, float] | None = None
@@ -126,7 +198,28 @@ class OsmDemandConfig:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A whole analysis: network source, sites, demand and walking rules."""
+    """A whole analysis: network source, sites, demand and walking rules.
+
+    Parameters
+    ----------
+    name : str
+        The scenario's name (default: the file's stem).
+    path : Path or None
+        The TOML file; None for a scenario built from data.
+    network : NetworkConfig
+        The ``[network]`` section.
+    sites, demand : PlacesConfig
+        The ``[sites]`` and ``[demand]`` sections.
+    walk : WalkConfig
+        The ``[walk]`` section.
+    geocode : GeocodeConfig, optional
+        The ``[geocode]`` section; default: ``geocode_cache.json``, offline.
+    osm_demand : OsmDemandConfig, optional
+        The ``[osm_demand]`` section, when present.
+    raw : dict, optional
+        The parsed TOML as read, so overrides (`with_walk`) can be checked
+        again by the same rules.
+    """
 
     name: str
     path: Path | None
@@ -140,7 +233,23 @@ class Scenario:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:
-        """Read and validate a scenario file."""
+        """Read and validate a scenario file.
+
+        Parameters
+        ----------
+        path : str or Path
+            The TOML file; paths inside it are relative to its folder.
+
+        Returns
+        -------
+        Scenario
+
+        Raises
+        ------
+        ScenarioError
+            When the file is missing, not UTF-8 TOML, or a key is missing,
+            unknown or invalid (the message names the file and key).
+        """
         path = Path(path)
         if not path.is_file():
             raise ScenarioError(f"scenario file not found: {path}")
@@ -154,7 +263,26 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: str | Path = ".", path: Path | None = None) -> Scenario:
-        """Build a scenario from already-parsed TOML data (paths relative to ``base_dir``)."""
+        """Build a scenario from already-parsed TOML data (paths relative to ``base_dir``).
+
+        Parameters
+        ----------
+        data : dict
+            The parsed TOML.
+        base_dir : str or Path, default "."
+            Folder the paths inside ``data`` are relative to.
+        path : Path, optional
+            The file the data came from, named in messages.
+
+        Returns
+        -------
+        Scenario
+
+        Raises
+        ------
+        ScenarioError
+            When a section or key is missing, unknown or invalid.
+        """
         where = str(path) if path else "<scenario>"
         reader = _Reader(where, Path(base_dir))
         reader.only(data, "", {"name", "network", "sites", "demand", "walk", "geocode", "osm_demand"})
@@ -219,7 +347,13 @@ class Scenario:
         return replace(self, walk=walk, raw={**self.raw, "walk": table})
 
     def input_files(self) -> dict[str, Path]:
-        """The files this scenario reads, by role."""
+        """The files this scenario reads, by role.
+
+        Returns
+        -------
+        dict of str to Path
+            ``sites``, ``demand``, and ``network`` and ``scenario`` when they are files.
+        """
         files = {"sites": self.sites.path, "demand": self.demand.path}
         if self.network.path is not None:
             files["network"] = self.network.path

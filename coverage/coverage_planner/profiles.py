@@ -170,7 +170,13 @@ class WalkCosts:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The costs as plain values (for manifests and reports)."""
+        """The costs as plain values (for manifests and reports).
+
+        Returns
+        -------
+        dict
+            One entry per field; tuples as lists (JSON has no tuples).
+        """
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
 
@@ -211,7 +217,18 @@ class DriveCosts:
             raise ScenarioError(f"drive direction {self.direction!r} must be one of {', '.join(DRIVE_DIRECTIONS)}")
 
     def speed_of(self, highway: str) -> float:
-        """The default speed (km/h) of a road class."""
+        """The default speed (km/h) of a road class.
+
+        Parameters
+        ----------
+        highway : str
+            A ``highway=*`` value.
+
+        Returns
+        -------
+        float
+            Its speed in `speeds_kmh`, else the ``road`` entry's, else 20.
+        """
         table = dict(self.speeds_kmh)
         return float(table.get(highway, table.get("road", 20.0)))
 
@@ -220,7 +237,13 @@ class DriveCosts:
         return False
 
     def to_dict(self) -> dict[str, Any]:
-        """The costs as plain values (for manifests and reports)."""
+        """The costs as plain values (for manifests and reports).
+
+        Returns
+        -------
+        dict
+            One entry per field; ``speeds_kmh`` as a dict of class to km/h.
+        """
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["speeds_kmh"] = dict(self.speeds_kmh)
         return out
@@ -316,7 +339,19 @@ PROFILES: dict[str, WalkProfile] = {
 
 @dataclass(frozen=True)
 class LifeCirclePreset:
-    """A GB 50180-2018 life-circle threshold: minutes and the walking distance it stands for."""
+    """A GB 50180-2018 life-circle threshold: minutes and the walking distance it stands for.
+
+    Parameters
+    ----------
+    name : str
+        Shown in reports.
+    minutes : float
+        Walk time of the life circle.
+    max_distance_m : float
+        The walking distance the standard gives for it (the upper bound of a range).
+    note : str
+        The standard's distance as written, for reports.
+    """
 
     name: str
     minutes: float

@@ -43,17 +43,44 @@ SUMMARY_DIMENSIONS = {
 class CoverageResult:
     """Everything a table, map or report needs about one run.
 
+    Parameters
+    ----------
+    sites, demand : geopandas.GeoDataFrame
+        The input places (WGS-84) with snap columns; ``demand`` also carries
+        nearest_site_id, walk_m, walk_min and covered.
+    matrix : AccessMatrix
+        The sparse site × demand walk distances (within ``search_limit_m``).
+    network : WalkNetwork
+        The walking network used.
+    threshold_m, threshold_min, speed_kmh : float
+        The coverage rule. With a profile that has costs, ``threshold_m`` and
+        the matrix are in equivalent metres (minutes × metres per minute) and
+        ``walk_m`` is each route's own length.
+    profile_name : str, default "adult"
+        Name of the travel profile.
+    preset : str, optional
+        The GB 50180 preset the threshold came from, for reports.
+    manifest : dict, optional
+        Provenance of the run (inputs, hashes, parameters).
+    cache_stats : dict, optional
+        How many site rows came from the matrix cache.
+    timings : dict of str to float, optional
+        Seconds per stage (not in the manifest).
+    max_snap_m : float, default `DEFAULT_MAX_SNAP_M`
+        Places farther from every walkable way were left off-network.
+    site_snap, demand_snap : Snap, optional
+        Where sites and places join the network (reused by planning).
+    walk_profile : WalkProfile, optional
+        The travel profile with its costs (None for results built by hand);
+        see `coverage_planner.profiles`.
+    cost_model : dict, optional
+        What the costs were and what they met on the network
+        (`coverage_planner.analysis.cost_model`).
+
     Attributes
     ----------
-    sites, demand : the input places (WGS-84) with snap columns; ``demand`` also
-        carries nearest_site_id, walk_m, walk_min and covered.
-    matrix : the sparse site × demand walk distances (within ``search_limit_m``).
-    network : the walking network used.
-    threshold_m, threshold_min, speed_kmh : the coverage rule. With a profile that has
-        costs, ``threshold_m`` and the matrix are in equivalent metres (minutes ×
-        metres per minute) and ``walk_m`` is each route's own length.
-    walk_profile, cost_model : the profile and a description of its costs.
-    manifest : provenance of the run (inputs, hashes, parameters).
+    metres_per_minute : float
+        The profile's speed in metres per minute.
     """
 
     sites: gpd.GeoDataFrame
@@ -111,10 +138,18 @@ class CoverageResult:
 
     @property
     def metres_per_minute(self) -> float:
+        """The profile's speed in metres per minute (converts ``threshold_m`` to minutes)."""
         return self.speed_kmh * 1000.0 / 60.0
 
     def table(self) -> pd.DataFrame:
-        """The per-place coverage table written as coverage.csv."""
+        """The per-place coverage table written as coverage.csv.
+
+        Returns
+        -------
+        pandas.DataFrame
+            `COVERAGE_COLUMNS` (those present) first, then the demand's other
+            columns, without geometry.
+        """
         extra = [
             c
             for c in self.demand.columns
@@ -124,7 +159,18 @@ class CoverageResult:
         return pd.DataFrame(out).reset_index(drop=True)
 
     def share_covered(self, weighted: bool = False) -> float:
-        """Share of demand places (or of their weight) within the threshold."""
+        """Share of demand places (or of their weight) within the threshold.
+
+        Parameters
+        ----------
+        weighted : bool, default False
+            Share of the demand weight instead of the places.
+
+        Returns
+        -------
+        float
+            Between 0 and 1; NaN with no places (or no weight).
+        """
         covered = self.demand["covered"].to_numpy(bool)
         if weighted:
             w = self.demand["weight"].to_numpy(float)
@@ -136,6 +182,14 @@ class CoverageResult:
 
         One row per (dimension, group): places, covered places and share, the
         same by weight, and the median walk minutes of reachable places.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``dimension``, ``group``, ``places``, ``covered``,
+            ``share``, ``weight``, ``covered_weight``, ``weight_share``,
+            ``median_walk_min``, ``placeholder_places``; the first row is
+            dimension ``all``.
         """
         frames = [_summarise(self.demand.assign(_all="all"), "_all").assign(dimension="all")]
         for column, label in SUMMARY_DIMENSIONS.items():
@@ -158,7 +212,13 @@ class CoverageResult:
         ]
 
     def left_out(self) -> pd.DataFrame:
-        """Demand places beyond the threshold, farthest first (unreachable last)."""
+        """Demand places beyond the threshold, farthest first (unreachable last).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows of `table` not covered.
+        """
         table = self.table()
         out = table[~table["covered"]]
         return out.sort_values(["walk_m", "demand_id"], ascending=[False, True], na_position="last")
@@ -248,6 +308,13 @@ class CoverageResult:
         Places on a component other than 0 (the largest) can only reach sites
         on the same piece: usually a mapping gap worth a look. Off-network
         places (beyond the snap limit) are counted in the manifest instead.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The columns of `WalkNetwork.quality_report`, ``length_share``, and
+            for sites and demand ``<role>_snapped``, ``<role>_median_snap_m``,
+            ``<role>_max_snap_m``; each component's edges as a MultiLineString (WGS-84).
         """
         qa = self.network.quality_report()
         qa["length_share"] = qa["length_m"] / qa["length_m"].sum()

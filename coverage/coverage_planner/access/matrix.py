@@ -23,6 +23,7 @@ import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -32,6 +33,9 @@ from tqdm.auto import tqdm
 from coverage_planner import settings
 from coverage_planner.access.snapping import Snap
 from coverage_planner.network.graph import WalkNetwork
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 try:  # the optional C kernel; without a compiler at install time SciPy does the work
     from coverage_planner.access import _walkkernel as _kernel
@@ -82,13 +86,26 @@ class AccessMatrix:
     are costs in equivalent metres (minutes × the profile's metres per
     minute); on a plain network they are network metres.
 
+    Parameters
+    ----------
+    site_ids, demand_ids : ndarray
+        Identifiers in matrix order.
+    rows, cols : ndarray of int64
+        The reachable pairs (site index, demand index), sorted by site then demand.
+    metres : ndarray of float
+        Walk metres of each pair; they include both access legs when
+        ``include_access_legs`` was set.
+    cutoff_m : float
+        The search limit; pairs farther apart are absent.
+    include_access_legs : bool, default True
+        Whether ``metres`` count the straight legs from each place to its edge.
+
     Attributes
     ----------
-    site_ids, demand_ids : identifiers in matrix order.
-    rows, cols, metres : the reachable pairs (site index, demand index, walk metres),
-        sorted by site then demand. Metres include both access legs when
-        ``include_access_legs`` was set.
-    cutoff_m : the search limit; pairs farther apart are absent.
+    shape : tuple of int
+        (sites, demand places).
+    nnz : int
+        Number of reachable pairs.
     """
 
     site_ids: np.ndarray
@@ -101,10 +118,12 @@ class AccessMatrix:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(sites, demand places)."""
         return (len(self.site_ids), len(self.demand_ids))
 
     @property
     def nnz(self) -> int:
+        """Number of reachable pairs (zeros included)."""
         return len(self.metres)
 
     def to_csr(self) -> sparse.csr_matrix:
@@ -112,12 +131,29 @@ class AccessMatrix:
 
         Use ``.to_csr().nonzero()`` with care: zeros are real, reachable pairs;
         the structure (``indptr``/``indices``) is what says "reachable".
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Sites × demand places, walk metres where reachable.
         """
         m = sparse.csr_matrix((self.metres, (self.rows, self.cols)), shape=self.shape)
         return m
 
     def covers(self, cutoff_m: float | None = None) -> sparse.csr_matrix:
-        """Boolean site × demand matrix: True where the walk is ≤ ``cutoff_m``."""
+        """Boolean site × demand matrix: True where the walk is ≤ ``cutoff_m``.
+
+        Parameters
+        ----------
+        cutoff_m : float, optional
+            The threshold; default the matrix's own cutoff. A larger one finds
+            nothing more: pairs beyond the cutoff were never kept.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of bool
+            Sites × demand places.
+        """
         limit = self.cutoff_m if cutoff_m is None else cutoff_m
         keep = self.metres <= limit
         return sparse.csr_matrix(
@@ -189,6 +225,13 @@ class AccessMatrix:
         """For each demand place: index of the nearest site (-1 if none) and its metres (NaN if none).
 
         Ties go to the lowest site index.
+
+        Returns
+        -------
+        site : ndarray of int64
+            Row of the nearest site per demand place, -1 where none is within the cutoff.
+        metres : ndarray of float
+            Its walk metres, NaN where none.
         """
         site = np.full(self.shape[1], -1, dtype=np.int64)
         dist = np.full(self.shape[1], np.nan)
@@ -209,8 +252,8 @@ class AccessMatrix:
         demand_snap: Snap,
         cutoff_m: float,
         *,
-        site_ids=None,
-        demand_ids=None,
+        site_ids: ArrayLike | None = None,
+        demand_ids: ArrayLike | None = None,
         include_access_legs: bool = True,
         engine: str = "auto",
         chunk_size: int = 128,
@@ -220,19 +263,40 @@ class AccessMatrix:
 
         Parameters
         ----------
-        network : the walking network.
-        site_snap, demand_snap : where sites and demand places join the network.
-        cutoff_m : search limit in metres (walk time × speed).
-        site_ids, demand_ids : labels kept on the matrix (default 0..n-1).
-        include_access_legs : add the straight legs from each place to its edge.
-        engine : ``"c"`` (bounded Dijkstra in the bundled C kernel, cost grows
+        network : WalkNetwork
+            The walking network (or a profile's view: then costs, in equivalent metres).
+        site_snap, demand_snap : Snap
+            Where sites and demand places join the network.
+        cutoff_m : float
+            Search limit in metres (walk time × speed).
+        site_ids, demand_ids : array-like, optional
+            Labels kept on the matrix (default 0..n-1).
+        include_access_legs : bool, default True
+            Add the straight legs from each place to its edge.
+        engine : {"auto", "c", "scipy"}, default "auto"
+            ``"c"`` (bounded Dijkstra in the bundled C kernel, cost grows
             with what each walk reaches), ``"scipy"`` (csgraph Dijkstra in
             batches of ``chunk_size`` sites) or ``"auto"`` (C when built).
             Both give the same pairs and metres.
-        chunk_size : sites per batch; bounds memory to chunk × nodes (SciPy) and
+        chunk_size : int, default 128
+            Sites per batch; bounds memory to chunk × nodes (SciPy) and
             sets the progress granularity.
-        progress : show a progress bar (default: only on a terminal).
+        progress : bool, optional
+            Show a progress bar (default: only on a terminal).
 
+        Returns
+        -------
+        AccessMatrix
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``engine``.
+        RuntimeError
+            When ``engine="c"`` is asked for and the kernel is not built.
+
+        Notes
+        -----
         Memory: the pairs found (24 bytes each) and arrays sized by the places;
         the C kernel also keeps 24 bytes per network node per worker thread
         between calls (at most 4 threads), never sites × nodes, and its own
@@ -622,7 +686,7 @@ def graph_with_site_sources(network: WalkNetwork, snap: Snap) -> sparse.csr_matr
 class RouteDetails:
     """What the chosen route of each demand place is made of (arrays aligned with the places).
 
-    Attributes
+    Parameters
     ----------
     length_m : ndarray of float
         Metres of the route: network metres plus the access legs when they

@@ -92,6 +92,18 @@ def is_walkable(tags: dict[str, str], *, allow_private: bool = False) -> bool:
     An explicit ``foot=*`` tag wins over ``access=*`` and over the highway
     class (a cycleway with ``foot=designated`` is walkable). One-way tags are
     ignored on purpose: pedestrians walk both ways.
+
+    Parameters
+    ----------
+    tags : dict of str to str
+        The way's OSM tags.
+    allow_private : bool, default False
+        Count ``access=private`` (and ``foot=private``, ``service=private``)
+        ways as walkable, e.g. roads inside a gated compound.
+
+    Returns
+    -------
+    bool
     """
     highway = tags.get("highway")
     if not highway or tags.get("area") == "yes":
@@ -117,6 +129,17 @@ def is_drivable(tags: dict[str, str], *, allow_private: bool = False) -> bool:
     wins (``motorcar``, then ``motor_vehicle``, ``vehicle``, ``access``).
     Reversible or alternating one-way roads are left out: which way they
     run depends on the hour.
+
+    Parameters
+    ----------
+    tags : dict of str to str
+        The way's OSM tags.
+    allow_private : bool, default False
+        Count private roads as drivable.
+
+    Returns
+    -------
+    bool
     """
     if tags.get("highway") not in DRIVABLE_HIGHWAYS or tags.get("area") == "yes":
         return False
@@ -137,7 +160,37 @@ def is_drivable(tags: dict[str, str], *, allow_private: bool = False) -> bool:
 
 @dataclass
 class RawEdges:
-    """Edges cut from walkable ways: node ids at both ends and the shape between."""
+    """Edges cut from walkable ways: node ids at both ends and the shape between.
+
+    Parameters
+    ----------
+    u, v : ndarray of int64
+        OSM node id of each edge's first / last vertex.
+    way_id : ndarray of int64
+        The way each edge was cut from.
+    highway : list of str
+        The way's ``highway=*`` value.
+    name : list of str or None
+        The way's name.
+    coords : list of ndarray
+        Each edge's (k, 2) lon/lat shape, from u to v.
+    newest_edit : datetime or None
+        Newest edit among the kept ways: the snapshot date when the file
+        header has none.
+    header_timestamp : str or None
+        The file header's replication timestamp.
+    ways_read : int, default 0
+        Runs of kept ways read (a way broken by missing nodes counts once per run).
+    ways_skipped_no_location : int, default 0
+        Node references without a location (nodes missing from a clipped extract).
+    extra : dict, optional
+        Anything else a reader wants to pass on.
+    edge_tags : dict of str to list of str, optional
+        Per edge, the way's value of each of `EDGE_TAGS` ("" when untagged);
+        empty when the source had none.
+    node_tags : dict of int to dict, optional
+        OSM node id → {tag: value} for crossing and signal nodes (`NODE_TAGS`).
+    """
 
     u: np.ndarray  # OSM node id of the first vertex
     v: np.ndarray  # OSM node id of the last vertex

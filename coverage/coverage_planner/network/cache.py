@@ -26,6 +26,20 @@ def save_network(network: WalkNetwork, path: str | Path) -> Path:
 
     A profile's view (`WalkNetwork.for_profile`) is saved as its edges only:
     costs are derived again from the tags when the profile asks.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network; its derived arrays (CSR matrix, components, metric
+        coordinates) are saved too, since rebuilding them costs more than
+        reading them back.
+    path : str or Path
+        The file to write.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     arrays = {
         "node_ids": network.node_ids,
@@ -62,7 +76,24 @@ def save_network(network: WalkNetwork, path: str | Path) -> Path:
 
 
 def load_saved_network(path: str | Path) -> WalkNetwork:
-    """Read a network written by `save_network`."""
+    """Read a network written by `save_network`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The cache file.
+
+    Returns
+    -------
+    WalkNetwork
+        With its derived arrays seeded, so they are not computed again.
+
+    Raises
+    ------
+    ValueError
+        When the file is damaged or was written by another format version
+        (`cached_osm_network` then rebuilds the entry).
+    """
     meta, data = read_arrays(path)
     if meta.get("version") != FORMAT_VERSION:
         raise ValueError(f"{path}: network cache format {meta.get('version')} is not {FORMAT_VERSION}")

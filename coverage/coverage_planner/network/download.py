@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coverage_planner import settings
 from coverage_planner._errors import NetworkError
@@ -15,6 +16,9 @@ from coverage_planner.network.cache import cached_osm_network
 from coverage_planner.network.graph import LINE_SUFFIXES, OSM_SUFFIXES, NetworkSource, WalkNetwork
 from coverage_planner.network.lines import read_line_network
 
+if TYPE_CHECKING:
+    import shapely
+
 
 def overpass_walk_filter() -> str:
     """The Overpass QL way filter equivalent to `coverage_planner.network._osm_reader.is_walkable`.
@@ -22,6 +26,11 @@ def overpass_walk_filter() -> str:
     Overpass cannot express "foot=yes overrides the highway class", so
     cycleways tagged foot=yes/designated are not fetched online; the offline
     reader keeps them. Everything else matches.
+
+    Returns
+    -------
+    str
+        The filter, as osmnx's ``custom_filter`` takes it.
     """
     highways = "|".join(sorted(NOT_WALKABLE_HIGHWAYS))
     foot = "|".join(sorted(FOOT_FORBIDDEN))
@@ -35,7 +44,7 @@ def download_network(
     *,
     place: str | list[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-    polygon=None,
+    polygon: shapely.Geometry | None = None,
     cache_dir: str | Path | None = None,
     refresh: bool = False,
 ) -> WalkNetwork:
@@ -46,12 +55,29 @@ def download_network(
 
     Parameters
     ----------
-    place : a place name osmnx can geocode (e.g. "回民区, 呼和浩特市"), or a list
+    place : str or list of str, optional
+        A place name osmnx can geocode (e.g. "回民区, 呼和浩特市"), or a list
         of them (their union, e.g. four districts).
-    bbox : (west, south, east, north) in degrees.
-    polygon : a shapely (Multi)Polygon in WGS-84.
-    cache_dir : cache folder (default `coverage_planner.settings.cache_dir`).
-    refresh : download again even when cached.
+    bbox : tuple of float, optional
+        (west, south, east, north) in degrees.
+    polygon : shapely.Polygon or shapely.MultiPolygon, optional
+        The area, in WGS-84.
+    cache_dir : str or Path, optional
+        Cache folder (default `coverage_planner.settings.cache_dir`).
+    refresh : bool, default False
+        Download again even when cached.
+
+    Returns
+    -------
+    WalkNetwork
+        Its source records the query and the download date (Overpass serves
+        current data, so that date is the snapshot).
+
+    Raises
+    ------
+    NetworkError
+        When not exactly one of ``place``, ``bbox``, ``polygon`` is given, the
+        bbox is invalid, or the download fails (no internet included).
     """
     if sum(x is not None for x in (place, bbox, polygon)) != 1:
         raise NetworkError("give exactly one of place, bbox or polygon")
@@ -118,14 +144,20 @@ def download_cache_file(
     *,
     place: str | list[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-    polygon=None,
+    polygon: shapely.Geometry | None = None,
     cache_dir: str | Path | None = None,
 ) -> Path:
     """The GraphML file `download_network` keeps this query's network in (it exists once downloaded).
 
     Parameters
     ----------
-    place, bbox, polygon, cache_dir
+    place : str or list of str, optional
+        As for `download_network`.
+    bbox : tuple of float, optional
+        As for `download_network`.
+    polygon : shapely.Polygon or shapely.MultiPolygon, optional
+        As for `download_network`.
+    cache_dir : str or Path, optional
         As for `download_network`.
 
     Returns
@@ -195,15 +227,27 @@ def load_network(
 
     Parameters
     ----------
-    source : a local .osm, .osm.gz, .osm.bz2, .osm.pbf, .graphml, .shp, .gpkg, .geojson or .json file.
-    place, bbox : download instead (see `download_network`).
-    cache_dir : cache folder (default `coverage_planner.settings.cache_dir`).
-    use_cache : read and write the parsed-network cache for local OSM files.
-    allow_private : keep access=private ways (local files only).
-    layer, crs, coordinate_system, class_column, noding : road-line layers only;
-        see `coverage_planner.network.lines.read_line_network`.
+    source : str or Path, optional
+        A local .osm, .osm.gz, .osm.bz2, .osm.pbf, .graphml, .shp, .gpkg,
+        .geojson or .json file.
+    place : str or list of str, optional
+        Download instead (see `download_network`).
+    bbox : tuple of float, optional
+        Download instead: (west, south, east, north) in degrees.
+    cache_dir : str or Path, optional
+        Cache folder (default `coverage_planner.settings.cache_dir`).
+    use_cache : bool, default True
+        Read and write the parsed-network cache for local OSM files.
+    allow_private : bool, default False
+        Keep access=private ways (local files only).
+    layer, crs, coordinate_system, class_column, noding : str, optional
+        Road-line layers only; see `coverage_planner.network.lines.read_line_network`.
     mode : {"walk", "drive"}, default "walk"
         ``drive``: drivable roads only, one-way streets respected (local OSM and GraphML files).
+
+    Returns
+    -------
+    WalkNetwork
 
     Raises
     ------

@@ -26,8 +26,14 @@ LARGE_FILE_BYTES = 300 * 1024 * 1024
 class EmptyClipError(NetworkError):
     """The area matched nothing in the OSM file (no way reaches into it).
 
-    ``file_bounds`` is (west, south, east, north) of the file: its header's
-    bounds, else those of its tagged nodes; None when it has neither.
+    Parameters
+    ----------
+    message : str
+        The error text, naming the file's own bounds.
+    file_bounds : tuple of float or None
+        (west, south, east, north) of the file: its header's bounds, else
+        those of its tagged nodes; None when it has neither (so a caller can
+        suggest an area that lies inside it).
     """
 
     def __init__(self, message: str, file_bounds: tuple[float, float, float, float] | None) -> None:
@@ -76,7 +82,17 @@ def check_bbox(bbox: tuple[float, float, float, float] | list[float], what: str 
 
 @dataclass(frozen=True)
 class ClipStats:
-    """What a clip kept."""
+    """What a clip kept.
+
+    Parameters
+    ----------
+    ways : int
+        Ways written (each whole, with all its nodes).
+    tagged_nodes : int
+        Tagged nodes inside the area written.
+    output : Path
+        The file written.
+    """
 
     ways: int
     tagged_nodes: int
@@ -100,12 +116,23 @@ def clip_osm(
 
     Parameters
     ----------
-    source : a .osm.pbf / .osm / .osm.gz file of any size.
-    target : the output file (format from its suffix), written atomically.
-    bbox : (west, south, east, north) in degrees.
-    polygon : a shapely (Multi)Polygon in WGS-84 (its bounds are used first).
-    walkable_only : keep only walkable ways (a smaller file for routing).
-    progress : show a progress bar (default: only on a terminal).
+    source : str or Path
+        A .osm.pbf / .osm / .osm.gz file of any size.
+    target : str or Path
+        The output file (format from its suffix), written atomically.
+    bbox : tuple of float, optional
+        (west, south, east, north) in degrees.
+    polygon : shapely.Polygon or shapely.MultiPolygon, optional
+        The area in WGS-84 (its bounds are used first).
+    walkable_only : bool, default False
+        Keep only walkable ways (a smaller file for routing).
+    progress : bool, optional
+        Show a progress bar (default: only on a terminal).
+
+    Returns
+    -------
+    ClipStats
+        What was written.
 
     Raises
     ------

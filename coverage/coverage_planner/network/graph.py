@@ -52,7 +52,26 @@ LINE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json")  # road-line layers (see 
 
 @dataclass(frozen=True)
 class NetworkSource:
-    """Where a network came from, for the run manifest."""
+    """Where a network came from, for the run manifest.
+
+    Parameters
+    ----------
+    kind : str
+        ``"osm-file"``, ``"graphml"``, ``"osmnx-download"`` or ``"graph"``.
+    path : str, optional
+        The file the network was read from.
+    sha256 : str, optional
+        SHA-256 of that file, so a manifest pins the exact input.
+    query : str, optional
+        What was asked for when the network was downloaded (place or bbox).
+    snapshot : str, optional
+        OSM replication timestamp, or the newest edit seen.
+    snapshot_basis : str, optional
+        How ``snapshot`` was found (file header, newest edit, ...).
+    details : dict, optional
+        What a loader found and did beyond the graph itself (line layers: CRS
+        basis, class filter, noding).
+    """
 
     kind: str  # "osm-file", "graphml", "osmnx-download", "graph"
     path: str | None = None
@@ -64,6 +83,13 @@ class NetworkSource:
     details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The source as plain data, for JSON manifests.
+
+        Returns
+        -------
+        dict
+            One entry per field.
+        """
         return asdict(self)
 
 
@@ -81,16 +107,22 @@ class EdgeCosts:
     wait of a main-road crossing there: a route through that node pays the
     halves of both edges it uses, see `WalkNetwork.for_profile`).
 
-    Attributes
+    Parameters
     ----------
-    scale : (m,) float, cost of a metre along the edge (> 0).
-    end_u, end_v : (m,) float, cost of passing each end (≥ 0).
-    forward, backward : (m,) bool, whether the edge may be travelled u → v / v → u.
-    steps : (m,) bool, ``highway=steps``.
-    crossing_u, crossing_v : (m,) int8, main-road crossing at each end: 0 none,
-        1 without signals, 2 with signals.
-    profile : str, the profile's name.
-    summary : dict, what the costs found (counts and metres), for reports.
+    scale : ndarray of float, shape (m,)
+        Cost of a metre along the edge (> 0).
+    end_u, end_v : ndarray of float, shape (m,)
+        Cost of passing each end (≥ 0).
+    forward, backward : ndarray of bool, shape (m,)
+        Whether the edge may be travelled u → v / v → u.
+    steps : ndarray of bool, shape (m,)
+        ``highway=steps``.
+    crossing_u, crossing_v : ndarray of int8, shape (m,)
+        Main-road crossing at each end: 0 none, 1 without signals, 2 with signals.
+    profile : str, default ""
+        The profile's name.
+    summary : dict, optional
+        What the costs found (counts and metres), for reports.
     """
 
     scale: np.ndarray
@@ -119,7 +151,13 @@ class EdgeCosts:
         return digest.hexdigest()[:24]
 
     def reversed(self) -> EdgeCosts:
-        """The same costs with every edge's allowed directions swapped (searches from the other end)."""
+        """The same costs with every edge's allowed directions swapped (searches from the other end).
+
+        Returns
+        -------
+        EdgeCosts
+            A copy with ``forward`` and ``backward`` exchanged.
+        """
         summary = {**self.summary, "direction": "to_sites"}
         return replace(self, forward=self.backward, backward=self.forward, summary=summary)
 
@@ -128,23 +166,47 @@ class EdgeCosts:
 class WalkNetwork:
     """A walkable, two-way street network.
 
+    Parameters
+    ----------
+    node_ids : ndarray of int64, shape (n,)
+        OSM node ids, sorted.
+    node_lonlat : ndarray of float, shape (n, 2)
+        WGS-84 coordinates.
+    edge_u, edge_v : ndarray of int, shape (m,)
+        Node indices of each undirected edge, shape drawn u → v.
+    edge_length : ndarray of float, shape (m,)
+        Great-circle length of the edge shape, metres.
+    coords : ndarray of float, shape (k, 2)
+        Every edge's shape as lon/lat rows, flat (see `edge_coords`).
+    coord_offsets : ndarray of int, shape (m + 1,)
+        Edge i is ``coords[coord_offsets[i]:coord_offsets[i + 1]]``.
+    edge_way_id, edge_highway, edge_name : sequence, shape (m,)
+        OSM attributes per edge (way id, ``highway`` value, name or None).
+    source : NetworkSource, optional
+        Provenance for manifests.
+    coords_metric : ndarray of float, shape (k, 2), optional
+        `coords` already projected to `crs`, when a cache supplied them (saves
+        a transform per run).
+    edge_tags : dict of str to ndarray of object, optional
+        The way's value of each of `EDGE_TAGS` per edge ("" when untagged);
+        None when the source had no tags.
+    node_tags : dict of str to ndarray of object, optional
+        `NODE_TAGS` of crossing and signal nodes ("" elsewhere).
+    mode : {"walk", "drive"}, default "walk"
+        Walkable ways or drivable ways.
+    costs : EdgeCosts, optional
+        Set on a profile's view (`for_profile`); None means cost = length, two-way.
+
     Attributes
     ----------
-    node_ids : (n,) int64 OSM node ids, sorted.
-    node_lonlat : (n, 2) WGS-84 coordinates.
-    edge_u, edge_v : (m,) node indices of each undirected edge, shape drawn u → v.
-    edge_length : (m,) great-circle length of the edge shape, metres.
-    coords, coord_offsets : every edge's shape as (k, 2) lon/lat rows, flat;
-        edge i is ``coords[coord_offsets[i]:coord_offsets[i + 1]]`` (see `edge_coords`).
-    edge_way_id, edge_highway, edge_name : OSM attributes per edge.
-    source : provenance for manifests.
-    edge_tags : dict of str to (m,) object arrays, optional: the way's value of
-        each of `EDGE_TAGS` per edge ("" when untagged); None when the source had no tags.
-    node_tags : dict of str to (n,) object arrays, optional: `NODE_TAGS` of crossing
-        and signal nodes ("" elsewhere).
-    mode : ``"walk"`` (walkable ways, the default) or ``"drive"`` (drivable ways).
-    costs : EdgeCosts, optional: set on a profile's view (`for_profile`); None means
-        cost = length, two-way.
+    n_nodes, n_edges : int
+        Sizes of the network.
+    crs : pyproj.CRS
+        The metric CRS (UTM zone of the network's centre) used for snapping.
+    component : ndarray of int, shape (n,)
+        Connected component of each node.
+    graph : networkx.MultiDiGraph
+        The network in osmnx layout, built on first use.
     """
 
     node_ids: np.ndarray
@@ -177,9 +239,21 @@ class WalkNetwork:
 
         Parameters
         ----------
-        path : an OSM XML or PBF file.
-        allow_private : keep ``access=private`` ways (e.g. roads inside a gated compound).
-        mode : ``"walk"`` (default) or ``"drive"``.
+        path : str or Path
+            An OSM XML or PBF file.
+        allow_private : bool, default False
+            Keep ``access=private`` ways (e.g. roads inside a gated compound).
+        mode : {"walk", "drive"}, default "walk"
+            Which ways to keep.
+
+        Returns
+        -------
+        WalkNetwork
+
+        Raises
+        ------
+        NetworkError
+            When the file is missing, unreadable or has no way of that mode.
         """
         path = Path(path)
         if mode not in MODES:
@@ -253,6 +327,25 @@ class WalkNetwork:
         `coverage_planner.network.lines.read_line_network` for the others.
         ``mode="drive"`` reads the drivable ways of an OSM file (or a GraphML
         saved as drive); line layers are walking networks only.
+
+        Parameters
+        ----------
+        path : str or Path
+            A .osm/.osm.pbf/... file, a .graphml file or a .shp/.gpkg/.geojson layer.
+        allow_private : bool, default False
+            Keep ``access=private`` ways.
+        mode : {"walk", "drive"}, optional
+            Default: ``"walk"``, or as a GraphML file recorded it.
+
+        Returns
+        -------
+        WalkNetwork
+
+        Raises
+        ------
+        NetworkError
+            When the suffix is unknown, a line layer is asked for as drive, or
+            the loader fails.
         """
         name = str(path).lower()
         if name.endswith(".graphml"):
@@ -281,6 +374,24 @@ class WalkNetwork:
         Edge attributes named like `EDGE_TAGS` (osmnx keeps ``oneway`` and
         ``maxspeed``) and node attributes named like `NODE_TAGS` are kept; for
         ``mode="drive"`` an osmnx ``oneway=True`` edge runs the way it is drawn.
+
+        Parameters
+        ----------
+        graph : networkx.Graph
+            Nodes with ``x``/``y`` in the graph's ``crs`` (WGS-84 when unset).
+        source : NetworkSource, optional
+            Provenance for manifests; default: kind ``"graph"``.
+        mode : {"walk", "drive"}, default "walk"
+            What the edges are for.
+
+        Returns
+        -------
+        WalkNetwork
+
+        Raises
+        ------
+        NetworkError
+            When ``mode`` is unknown or the graph has no edges.
         """
         if mode not in MODES:
             raise NetworkError(f"network mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -613,7 +724,10 @@ class WalkNetwork:
 
         Returns
         -------
-        crossing_u, crossing_v : ndarray of int8, shape (m,)
+        crossing_u : ndarray of int8, shape (m,)
+            The kind of crossing at each edge's u end.
+        crossing_v : ndarray of int8, shape (m,)
+            The same at its v end.
         """
         highway = np.asarray(self.edge_highway, dtype=object)
         main = np.isin(highway, list(main_roads))
@@ -812,7 +926,18 @@ class WalkNetwork:
         return self.coords_metric
 
     def edge_lines_metric(self, edges: np.ndarray) -> np.ndarray:
-        """LineStrings (metric CRS) of some edges only: cheaper than `edges_metric` for a few."""
+        """LineStrings (metric CRS) of some edges only: cheaper than `edges_metric` for a few.
+
+        Parameters
+        ----------
+        edges : ndarray of int
+            Edge indices.
+
+        Returns
+        -------
+        ndarray of shapely.LineString
+            One line per index, in the order given.
+        """
         edges = np.asarray(edges, dtype=np.int64)
         if "edges_metric" in self.__dict__:
             return self.edges_metric[edges]
@@ -916,7 +1041,20 @@ class WalkNetwork:
 
     # --------------------------------------------------------------- exports
     def to_graphml(self, path: str | Path) -> Path:
-        """Save as GraphML (osmnx format), keeping the source's snapshot date."""
+        """Save as GraphML (osmnx format), keeping the source's snapshot date.
+
+        The mode is recorded too, so `from_graphml` reads a drive network back as one.
+
+        Parameters
+        ----------
+        path : str or Path
+            The .graphml file to write (replaced atomically).
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
         import osmnx as ox
 
         from coverage_planner._io import atomic_path
@@ -950,7 +1088,14 @@ class WalkNetwork:
         return write_osmnx_geopackage(self, path)
 
     def edges_frame(self) -> gpd.GeoDataFrame:
-        """One row per undirected edge, with its component label (WGS-84)."""
+        """One row per undirected edge, with its component label (WGS-84).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            Columns ``u``, ``v`` (OSM node ids), ``osmid``, ``highway``,
+            ``name``, ``length_m``, ``component`` and the edge's line.
+        """
         return gpd.GeoDataFrame(
             {
                 "u": self.node_ids[self.edge_u],
@@ -966,7 +1111,13 @@ class WalkNetwork:
         )
 
     def quality_report(self) -> pd.DataFrame:
-        """One row per connected component: nodes, edges, walkable length and dangling ends (dead-end nodes)."""
+        """One row per connected component: nodes, edges, walkable length and dangling ends (dead-end nodes).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``component``, ``nodes``, ``edges``, ``length_m``, ``dangling_ends``.
+        """
         comp_of_edge = self.component[self.edge_u]
         n_comp = int(self.component.max()) + 1
         degree = np.bincount(np.concatenate([self.edge_u, self.edge_v]), minlength=self.n_nodes)
@@ -1075,10 +1226,12 @@ def parse_maxspeed(values: Sequence[str]) -> np.ndarray:
     Parameters
     ----------
     values : sequence of str
+        Raw tag values, "" where untagged.
 
     Returns
     -------
     ndarray of float
+        Speed in km/h per value.
     """
     out = np.full(len(values), np.nan)
     for i, value in enumerate(values):
@@ -1138,10 +1291,14 @@ def drive_directions(network: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     network : WalkNetwork
+        A network with its edge tags (untagged edges are two-way).
 
     Returns
     -------
-    forward, backward : ndarray of bool, shape (m,)
+    forward : ndarray of bool, shape (m,)
+        Whether each edge may be driven u → v.
+    backward : ndarray of bool, shape (m,)
+        Whether it may be driven v → u.
     """
     highway = np.asarray(network.edge_highway, dtype=object)
     oneway = network.edge_tag("oneway")

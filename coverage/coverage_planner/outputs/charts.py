@@ -190,12 +190,19 @@ def walk_time_histogram(result: CoverageResult, lang: str = "zh") -> bytes:
     Parameters
     ----------
     result : CoverageResult
-    lang : {"zh", "en"}
+        The run.
+    lang : {"zh", "en"}, default "zh"
+        Language of every label.
 
     Returns
     -------
     bytes
         PNG data (the same result gives the same bytes).
+
+    Raises
+    ------
+    FontMissingError
+        When no installed font holds every character of the labels.
     """
     return figure_png(histogram_figure(result, lang))
 
@@ -206,12 +213,21 @@ def share_by_group(result: CoverageResult, dimension: str, lang: str = "zh") -> 
     Parameters
     ----------
     result : CoverageResult
+        The run.
     dimension : str
-    lang : {"zh", "en"}
+        A grouping column (``type``, ``district``, ``subdistrict``, ``community``, ``community_class``).
+    lang : {"zh", "en"}, default "zh"
+        Language of every label.
 
     Returns
     -------
     bytes or None
+        PNG data (the same result gives the same bytes).
+
+    Raises
+    ------
+    FontMissingError
+        When no installed font holds every character of the labels and group names.
     """
     fig = share_figure(result, dimension, lang)
     return None if fig is None else figure_png(fig)
@@ -223,12 +239,14 @@ def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
     Parameters
     ----------
     fig : matplotlib.figure.Figure
+        The figure; closed afterwards, so it cannot be drawn again.
     dpi : float, optional
         Defaults to the figure's own.
 
     Returns
     -------
     bytes
+        PNG data.
     """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, metadata={"Software": None})

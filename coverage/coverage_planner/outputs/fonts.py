@@ -100,7 +100,7 @@ class FontMissingError(CoverageError):
 class CjkFont:
     """A font file with Chinese glyphs.
 
-    Attributes
+    Parameters
     ----------
     path : Path
         The font file.
@@ -182,7 +182,7 @@ def reset_font_cache() -> None:
 
 
 def chart_families(lang: str, texts: Iterable[str] = ()) -> list[str]:
-    """matplotlib font families for a chart in ``lang`` drawing ``texts``, checked to have every glyph.
+    """Font families (matplotlib's) for a chart in ``lang`` drawing ``texts``, checked to have every glyph.
 
     Parameters
     ----------
@@ -219,7 +219,7 @@ def require_glyphs(texts: Iterable[str], families: list[str]) -> None:
     texts : iterable of str
         What will be drawn.
     families : list of str
-        matplotlib font families tried in order (per glyph).
+        Matplotlib font families tried in order (per glyph).
 
     Raises
     ------

@@ -31,22 +31,23 @@ _QGIS_VERSION = "3.22.0"
 class Symbol:
     """One simple symbol: a point marker, a line or a polygon fill.
 
-    Attributes
+    Parameters
     ----------
     kind : {"marker", "line", "fill"}
+        What the symbol draws.
     colour : str
         ``#rrggbb``.
-    opacity : float
+    opacity : float, default 1.0
         Of the fill or marker colour (outlines stay opaque).
-    outline : str or None
+    outline : str, optional
         Outline colour ``#rrggbb``; None for none.
-    width : float
+    width : float, default 0.3
         Line or outline width, millimetres.
-    size : float
+    size : float, default 2.4
         Marker size, millimetres.
-    shape : str
+    shape : str, default "circle"
         Marker shape name in QGIS (``circle``, ``square``, ``star`` …).
-    dashed : bool
+    dashed : bool, default False
         Dashed line or outline.
     """
 
@@ -66,11 +67,14 @@ def rgba(colour: str, opacity: float = 1.0) -> str:
     Parameters
     ----------
     colour : str
-    opacity : float
+        ``#rrggbb``.
+    opacity : float, default 1.0
+        0 (transparent) to 1 (opaque).
 
     Returns
     -------
     str
+        E.g. ``"255,0,0,128"``.
     """
     value = colour.lstrip("#")
     r, g, b = (int(value[i : i + 2], 16) for i in (0, 2, 4))
@@ -83,12 +87,14 @@ def single_symbol_qml(symbol: Symbol, *, label_field: str | None = None) -> str:
     Parameters
     ----------
     symbol : Symbol
+        How every feature is drawn.
     label_field : str, optional
         Field whose value labels each feature.
 
     Returns
     -------
     str
+        The QML document.
     """
     root = _root(label_field)
     renderer = ET.SubElement(root, "renderer-v2", _renderer_attrs("singleSymbol"))
@@ -107,12 +113,15 @@ def categorized_qml(
     ----------
     field : str
         The field.
-    categories : sequence of (value, legend label, Symbol)
+    categories : sequence of (str, str, Symbol)
+        (value, legend label, symbol) per category; labels are XML-escaped.
     label_field : str, optional
+        Field whose value labels each feature.
 
     Returns
     -------
     str
+        The QML document.
     """
     root = _root(label_field)
     renderer = ET.SubElement(root, "renderer-v2", {**_renderer_attrs("categorizedSymbol"), "attr": field})
@@ -130,13 +139,16 @@ def rule_qml(rules: Sequence[tuple[str, str, Symbol]], *, label_field: str | Non
 
     Parameters
     ----------
-    rules : sequence of (QGIS filter expression, legend label, Symbol)
-        An empty filter is ``ELSE`` (features no other rule matched).
+    rules : sequence of (str, str, Symbol)
+        (QGIS filter expression, legend label, symbol) per rule. An empty
+        filter is ``ELSE`` (features no other rule matched).
     label_field : str, optional
+        Field whose value labels each feature.
 
     Returns
     -------
     str
+        The QML document.
     """
     root = _root(label_field)
     renderer = ET.SubElement(root, "renderer-v2", _renderer_attrs("RuleRenderer"))

@@ -65,10 +65,12 @@ def default_bands(threshold_min: float) -> list[float]:
     Parameters
     ----------
     threshold_min : float
+        The run's threshold, minutes.
 
     Returns
     -------
     list of float
+        Ascending band minutes, the threshold last.
     """
     return sorted({b for b in DEFAULT_BANDS_MIN if b < threshold_min} | {float(threshold_min)})
 
@@ -85,12 +87,17 @@ def reached_intervals(
 
     Parameters
     ----------
-    network : the walking network.
-    snap : where each site joins the network; unsnapped sites (edge -1) reach nothing.
-    limits_m : walk limits in metres (one set of rows per limit).
-    spent_m : metres each site has used before its snap point (its access
-        leg, when legs count); they come off every limit. Default none.
-    chunk_size : sites per Dijkstra batch (memory is chunk × nodes floats).
+    network : WalkNetwork
+        The walking network.
+    snap : Snap
+        Where each site joins the network; unsnapped sites (edge -1) reach nothing.
+    limits_m : sequence of float
+        Walk limits in metres (one set of rows per limit).
+    spent_m : ndarray of float, optional
+        Metres each site has used before its snap point (its access leg,
+        when legs count); they come off every limit. Default none.
+    chunk_size : int, default 64
+        Sites per Dijkstra batch (memory is chunk × nodes floats).
 
     Returns
     -------
@@ -134,19 +141,25 @@ def isochrone_bands(
 
     Parameters
     ----------
-    result : the coverage run (its network, sites and walking speed).
-    bands_min : walk minutes of the bands.
-    buffer_m : half-width of the walkable strip drawn around each reached street.
-    simplify_m : tolerance of the outline simplification (display; 0 keeps every vertex).
-    rings : cumulative bands (default: the 10-minute band contains the
-        5-minute one) or rings (the 10-minute band is only what lies beyond the
+    result : CoverageResult
+        The coverage run (its network, sites and walking speed).
+    bands_min : sequence of float, default `DEFAULT_BANDS_MIN`
+        Walk minutes of the bands.
+    buffer_m : float, default 25.0
+        Half-width of the walkable strip drawn around each reached street.
+    simplify_m : float, default 3.0
+        Tolerance of the outline simplification (display; 0 keeps every vertex).
+    rings : bool, default False
+        Cumulative bands (default: the 10-minute band contains the 5-minute
+        one) or rings (the 10-minute band is only what lies beyond the
         5-minute one; ``band_from_min`` gives the inner edge).
-    access_legs : count the site's access leg against the walk (default: as the run did).
+    access_legs : bool, optional
+        Count the site's access leg against the walk (default: as the run did).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        site_id, site_name, band_min, band_from_min and geometry (Polygon or
+        Columns site_id, site_name, band_min, band_from_min and geometry (Polygon or
         MultiPolygon) in WGS-84, sites in result order, bands ascending.
     """
     net = result.network
@@ -206,6 +219,18 @@ def interval_lines(network: WalkNetwork, intervals: pd.DataFrame) -> np.ndarray:
 
     A stretch's great-circle metres along the edge become fractions of the
     metric line's length (the two differ by the projection's scale).
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network the intervals were found on.
+    intervals : pandas.DataFrame
+        Rows of `reached_intervals` (``edge``, ``start_m``, ``end_m``).
+
+    Returns
+    -------
+    ndarray of shapely.LineString
+        One line per row, in row order.
     """
     lines = network.edges_metric
     edge = intervals["edge"].to_numpy()
@@ -224,6 +249,16 @@ def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     Works on the output of `isochrone_bands`, cumulative or rings: the union
     of a band covers every place some site reaches within that many minutes,
     and rings stay rings (each minus the union of the smaller bands).
+
+    Parameters
+    ----------
+    bands : geopandas.GeoDataFrame
+        Bands of `isochrone_bands`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Bands ascending.
     """
     metric = bands.to_crs(bands.estimate_utm_crs()) if len(bands) else bands
     rows, previous = [], None
@@ -361,7 +396,7 @@ def site_colours(bands: gpd.GeoDataFrame, palette: Sequence[str] = SITE_PALETTE)
     Returns
     -------
     dict
-        site_id → colour, for every site with a band.
+        Colour by site_id, for every site with a band.
     """
     if not len(bands):
         return {}

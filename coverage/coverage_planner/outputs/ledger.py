@@ -191,7 +191,9 @@ def uncovered_reasons(result: CoverageResult, *, lang: str = "zh") -> list[str]:
     Parameters
     ----------
     result : CoverageResult
+        The run.
     lang : {"zh", "en"}, default "zh"
+        Language of the reasons.
 
     Returns
     -------

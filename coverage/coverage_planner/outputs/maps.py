@@ -449,6 +449,7 @@ def demand_classes(result: CoverageResult, bands: Sequence[float]) -> pd.DataFra
     Parameters
     ----------
     result : CoverageResult
+        The run.
     bands : sequence of float
         Band minutes.
 

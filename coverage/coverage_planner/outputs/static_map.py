@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -247,19 +248,27 @@ def static_map_figure(
         return fig
 
 
-def static_map_png(result: CoverageResult, lang: str = "zh", **options) -> bytes:
+def static_map_png(result: CoverageResult, lang: str = "zh", **options: Any) -> bytes:
     """PNG of `static_map_figure` (fixed metadata: the same result gives the same bytes).
 
     Parameters
     ----------
     result : CoverageResult
-    lang : {"zh", "en"}
+        The run.
+    lang : {"zh", "en"}, default "zh"
+        Language of every label.
     **options
         Passed to `static_map_figure`.
 
     Returns
     -------
     bytes
+        PNG data.
+
+    Raises
+    ------
+    FontMissingError
+        When a label has characters no installed font holds.
     """
     return figure_png(static_map_figure(result, lang, **options))
 
@@ -270,10 +279,13 @@ def readable_name(name: object) -> bool:
     Parameters
     ----------
     name : object
+        A name as the place file gave it (NaN and other non-text included).
 
     Returns
     -------
     bool
+        False for empty text and generated names (``way 123``, ``amenity=townhall n456``,
+        ``candidates-3`` …).
     """
     return isinstance(name, str) and bool(name.strip()) and not _GENERATED_NAME.match(name.strip())
 
@@ -621,10 +633,12 @@ def nice_length(span_m: float) -> float:
     Parameters
     ----------
     span_m : float
+        The longest length allowed, metres (e.g. a fifth of the map's width, for the scale bar).
 
     Returns
     -------
     float
+        At least 1 m.
     """
     exponent = math.floor(math.log10(max(span_m, 1.0)))
     return max(s * 10**exponent for s in (1, 2, 2.5, 5) if s * 10**exponent <= max(span_m, 1.0))

@@ -139,10 +139,12 @@ def coverage_table(result: CoverageResult) -> pd.DataFrame:
     Parameters
     ----------
     result : CoverageResult
+        The run.
 
     Returns
     -------
     pandas.DataFrame
+        The rows of coverage.csv.
     """
     table = result.table()
     if "lon" in table or "lat" in table:
@@ -168,6 +170,7 @@ def write_gpkg(
     Parameters
     ----------
     result : CoverageResult
+        The run.
     path : str or Path
         The file to create (replaced when it exists).
     lang : {"zh", "en"}, default "zh"
@@ -178,6 +181,7 @@ def write_gpkg(
     Returns
     -------
     Path
+        ``path``.
     """
     path = Path(path)
     path.unlink(missing_ok=True)

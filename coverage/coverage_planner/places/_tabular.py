@@ -223,6 +223,7 @@ def header_listing(header: Sequence[str]) -> str:
     Parameters
     ----------
     header : sequence of str
+        The header row as read.
 
     Returns
     -------
@@ -238,10 +239,12 @@ def column_letter(index: int) -> str:
     Parameters
     ----------
     index : int
+        0-based column index.
 
     Returns
     -------
     str
+        The letters, as Excel shows them above the column.
     """
     letters = ""
     index += 1

@@ -101,19 +101,27 @@ def residential_areas(
 
     Parameters
     ----------
-    places : a place name Nominatim knows, or several (e.g. the four
-        districts "新城区, 呼和浩特市", …); each area's ``district`` is the
-        place whose boundary holds the largest share of it.
-    polygon : a shapely (Multi)Polygon in WGS-84, instead of places.
-    bbox : (west, south, east, north) in degrees, instead of places.
-    subdistrict : a subdistrict to label, e.g. "光明路街道, 回民区, 呼和浩特市";
-        areas at least half inside its boundary get its name in
-        ``subdistrict``. When OSM has no boundary polygon for it, an
-        `OsmDemandWarning` says so and the column stays empty.
-    tags : OSM tags to download (osmnx form), default `RESIDENTIAL_TAGS`.
-    cache_dir : cache folder (default `coverage_planner.settings.cache_dir`).
-    refresh : download again even when cached (bypassing osmnx's HTTP cache).
-    min_area_m2 : smaller areas are dropped (slivers, mis-tagged houses).
+    places : str or sequence of str, optional
+        A place name Nominatim knows, or several (e.g. the four districts
+        "新城区, 呼和浩特市", …); each area's ``district`` is the place whose
+        boundary holds the largest share of it.
+    polygon : shapely.Polygon or shapely.MultiPolygon, optional
+        The area in WGS-84, instead of places.
+    bbox : tuple of float, optional
+        (west, south, east, north) in degrees, instead of places.
+    subdistrict : str, optional
+        A subdistrict to label, e.g. "光明路街道, 回民区, 呼和浩特市"; areas at
+        least half inside its boundary get its name in ``subdistrict``. When
+        OSM has no boundary polygon for it, an `OsmDemandWarning` says so and
+        the column stays empty.
+    tags : dict, optional
+        OSM tags to download (osmnx form), default `RESIDENTIAL_TAGS`.
+    cache_dir : str or Path, optional
+        Cache folder (default `coverage_planner.settings.cache_dir`).
+    refresh : bool, default False
+        Download again even when cached (bypassing osmnx's HTTP cache).
+    min_area_m2 : float, default 500.0
+        Smaller areas are dropped (slivers, mis-tagged houses).
 
     Returns
     -------
@@ -131,6 +139,8 @@ def residential_areas(
     NetworkError
         Offline (or the server fails) with nothing cached; a place Nominatim
         cannot find or has no boundary polygon for; no residential area at all.
+    DataError
+        When not exactly one of ``places``, ``polygon``, ``bbox`` is given.
     """
     if sum(x is not None for x in (places, polygon, bbox)) != 1:
         raise DataError("give exactly one of places, polygon or bbox")
@@ -182,7 +192,17 @@ def cache_files(
 
     Parameters
     ----------
-    places, polygon, bbox, subdistrict, tags, cache_dir
+    places : str or sequence of str, optional
+        As for `residential_areas`.
+    polygon : shapely.Polygon or shapely.MultiPolygon, optional
+        As for `residential_areas`.
+    bbox : tuple of float, optional
+        As for `residential_areas`.
+    subdistrict : str, optional
+        As for `residential_areas`.
+    tags : dict, optional
+        As for `residential_areas`.
+    cache_dir : str or Path, optional
         As for `residential_areas`.
 
     Returns
@@ -215,6 +235,24 @@ def demand_from_areas(areas: gpd.GeoDataFrame, *, extra_columns: Sequence[str] =
     outline for maps. Extra columns (e.g. ``area_m2``, ``source``) must be
     read back with ``read_places(..., keep_columns=extra_columns)``; use
     ``weight_column="area_m2"`` to weight compounds by their size.
+
+    Parameters
+    ----------
+    areas : geopandas.GeoDataFrame
+        Areas as `residential_areas` returns them.
+    extra_columns : sequence of str, default ()
+        More of their columns to keep.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy, in EPSG:4326.
+
+    Raises
+    ------
+    DataError
+        When an extra column is already written (or is ``osm_id``, which
+        would be read as the id), or a column is missing.
     """
     names = [*DEMAND_COLUMNS, *extra_columns]
     if clash := [c for c in extra_columns if c in DEMAND_COLUMNS or c in ("osm_id", "geometry")]:
@@ -230,6 +268,25 @@ def write_demand(areas: gpd.GeoDataFrame, path: str | Path, *, extra_columns: Se
     GeoPackage and GeoJSON keep the polygons (layer "demand"); CSV (UTF-8
     with BOM, so Excel shows Chinese) gives each area's point on its
     surface as ``lon``/``lat``, the point `read_places` would choose.
+
+    Parameters
+    ----------
+    areas : geopandas.GeoDataFrame
+        Areas as `residential_areas` returns them.
+    path : str or Path
+        The file to write; its suffix picks the format.
+    extra_columns : sequence of str, default ()
+        More columns to write (see `demand_from_areas`).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    DataError
+        For another suffix, or columns `demand_from_areas` refuses.
     """
     path = Path(path)
     table = demand_from_areas(areas, extra_columns=extra_columns)

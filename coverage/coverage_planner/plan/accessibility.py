@@ -40,7 +40,12 @@ FCA_METHODS = ("2sfca", "gaussian", "e2sfca")
 E2SFCA_WEIGHTS = (1.0, 0.68, 0.22)
 
 
-def fca_weight(metres: np.ndarray, catchment_m: float, method: str = "2sfca", zones=None) -> np.ndarray:
+def fca_weight(
+    metres: np.ndarray,
+    catchment_m: float,
+    method: str = "2sfca",
+    zones: Sequence[tuple[float, float]] | None = None,
+) -> np.ndarray:
     r"""The distance weight W(d) of a floating-catchment method; 0 beyond the catchment.
 
     Parameters
@@ -200,8 +205,18 @@ def supply_demand_ratios(
 
     Parameters
     ----------
-    result, supply, demand, method, catchment_m, zones_min, default_supply
-        As for `two_stage_fca`.
+    result : CoverageResult
+        Gives the sites, the places and their network walks.
+    supply, demand : str, number or array
+        Each site's supply and each place's demand, as for `two_stage_fca`.
+    method : {"2sfca", "gaussian", "e2sfca"}, default "2sfca"
+        The distance weight (see `fca_weight`).
+    catchment_m : float, optional
+        The catchment; default the result's threshold.
+    zones_min : sequence of (float, float), optional
+        For e2sfca: (upper walk in minutes, weight) per zone, ascending.
+    default_supply : float, optional
+        Supply of sites whose value is blank (or of all when the column is missing).
 
     Returns
     -------
@@ -278,13 +293,17 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
 
     Parameters
     ----------
-    values, weights : array of float
+    values : ndarray of float
+        The values (e.g. walk minutes), any order.
+    weights : ndarray of float
+        One weight per value; values without a positive weight are ignored.
     q : float
         In [0, 1].
 
     Returns
     -------
     float
+        One of ``values``, not an interpolation between two.
     """
     x = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
@@ -316,6 +335,7 @@ def equity_summary(
     Parameters
     ----------
     result : CoverageResult
+        The run.
     group : str, optional
         A demand column to split by (e.g. ``community_class``, ``district``);
         each weighting also gets an ``all`` row.

@@ -233,7 +233,7 @@ def _place_label(frame: pd.DataFrame, i: int, what: str = "demand") -> str:
 class AllocationSolution:
     """One solve of a capacitated allocation.
 
-    Attributes
+    Parameters
     ----------
     method : str
         ``"exact"`` or ``"greedy"``.
@@ -242,8 +242,6 @@ class AllocationSolution:
         every candidate (-1: not assigned).
     opened : ndarray of int
         Candidate positions opened (0 = first candidate), ascending.
-    site_ids : ndarray of object
-        The same as site ids (None: not assigned); filled by `allocate_capacity`.
     objective : float
         ``max_coverage``: the load served. ``pmedian``: Σ load × walk metres,
         a place not served counting as the penalty walk.
@@ -256,6 +254,8 @@ class AllocationSolution:
         ``"optimal"``, ``"time_limit"``, ``"heuristic"``.
     solve_time_s : float
         Wall-clock seconds.
+    site_ids : ndarray of object, optional
+        The same as site ids (None: not assigned); filled by `allocate_capacity`.
     """
 
     method: str
@@ -294,7 +294,7 @@ class AllocationSolution:
 class Allocation:
     """Which site serves which place, within the capacities.
 
-    Attributes
+    Parameters
     ----------
     method : str
         ``"max_coverage"`` or ``"pmedian"``.
@@ -324,7 +324,9 @@ class Allocation:
         Longest walk allowed between a place and its site.
     penalty_m : float
         (pmedian) the walk counted for load left unserved.
-    candidates : GeoDataFrame
+    k : int, optional
+        Most candidates to open, as given to `allocate_capacity`.
+    candidates : GeoDataFrame, optional
         The candidate pool (empty without candidates).
     """
 

@@ -63,7 +63,7 @@ _MS = 60_000.0  # milliseconds per minute
 class CircuitPlan:
     """Circuit routes from the studios, with their schedule and lines.
 
-    Attributes
+    Parameters
     ----------
     routes : DataFrame
         One row per stop: ``route, depot_id, depot_name, day, session, stop``
@@ -86,7 +86,9 @@ class CircuitPlan:
         greedy_routes, greedy_travel_min, vehicles, solve_time_s, status``.
     budget_min, stay_min, speed_kmh : float
         The rule the routes keep.
-    matrix : AccessMatrix
+    sessions : tuple of str, default ("08:30", "14:00")
+        Start times of a day's sessions the routes were given.
+    matrix : AccessMatrix, optional
         Walks between all stops (studios first, then places).
     """
 
@@ -743,7 +745,7 @@ def plan_circuits(
 class ClinicPlan:
     """Clinic venues chosen to reach the most load of the chosen (by default uncovered) places.
 
-    Attributes
+    Parameters
     ----------
     proposal : Proposal
         The MCLP run of `propose_sites`, with only the chosen places carrying
@@ -802,6 +804,7 @@ def plan_clinics(
     Parameters
     ----------
     result : CoverageResult
+        The run whose places are to be reached.
     venues : GeoDataFrame
         Possible venues (``id``, ``name``), e.g. ``build_candidates(result,
         tags={"amenity": ("community_centre",)})`` or a candidate file.
@@ -814,6 +817,7 @@ def plan_clinics(
     time_limit : float, optional
         Seconds for HiGHS.
     progress : bool or None, default False
+        Show progress bars (None: only on a terminal).
 
     Returns
     -------
