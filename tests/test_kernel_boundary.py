@@ -524,7 +524,7 @@ BLOCKED = textwrap.dedent(
     try:
         matrix.AccessMatrix.compute(net, snap, snap, 600.0, engine="c")
         facts["engine_c"] = None
-    except RuntimeError as exc:
+    except ValueError as exc:  # a DataError (CoverageError and ValueError)
         facts["engine_c"] = str(exc)
     print(json.dumps(facts))
     """

@@ -29,6 +29,19 @@ COVERAGE_COLUMNS = [
     "component",
     "status",
 ]
+#: Columns of `CoverageResult.summary` (summary.csv), in order.
+SUMMARY_COLUMNS = (
+    "dimension",
+    "group",
+    "places",
+    "covered",
+    "share",
+    "weight",
+    "covered_weight",
+    "weight_share",
+    "median_walk_min",
+    "placeholder_places",
+)
 # Grouping columns summarised when present, with the label used in summary.csv.
 SUMMARY_DIMENSIONS = {
     "district": "district",
@@ -196,20 +209,7 @@ class CoverageResult:
             if column in self.demand.columns and self.demand[column].notna().any():
                 frames.append(_summarise(self.demand, column).assign(dimension=label))
         table = pd.concat(frames, ignore_index=True)
-        return table[
-            [
-                "dimension",
-                "group",
-                "places",
-                "covered",
-                "share",
-                "weight",
-                "covered_weight",
-                "weight_share",
-                "median_walk_min",
-                "placeholder_places",
-            ]
-        ]
+        return table[list(SUMMARY_COLUMNS)]
 
     def left_out(self) -> pd.DataFrame:
         """Demand places beyond the threshold, farthest first (unreachable last).

@@ -31,6 +31,7 @@ from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
 from coverage_planner import settings
+from coverage_planner._errors import DataError
 from coverage_planner.access.snapping import Snap
 from coverage_planner.network.graph import WalkNetwork
 
@@ -176,13 +177,13 @@ class AccessMatrix:
 
         Raises
         ------
-        ValueError
+        DataError
             When the two do not share demand places, cutoff or access-leg rule.
         """
         if not np.array_equal(top.demand_ids, bottom.demand_ids):
-            raise ValueError("stacked matrices must cover the same demand places in the same order")
+            raise DataError("stacked matrices must cover the same demand places in the same order")
         if top.cutoff_m != bottom.cutoff_m or top.include_access_legs != bottom.include_access_legs:
-            raise ValueError("stacked matrices must share the cutoff and the access-leg rule")
+            raise DataError("stacked matrices must share the cutoff and the access-leg rule")
         return cls(
             np.concatenate([top.site_ids, bottom.site_ids]),
             top.demand_ids,
@@ -290,10 +291,8 @@ class AccessMatrix:
 
         Raises
         ------
-        ValueError
-            For an unknown ``engine``.
-        RuntimeError
-            When ``engine="c"`` is asked for and the kernel is not built.
+        DataError
+            For an unknown ``engine``, or ``engine="c"`` when the kernel is not built.
 
         Notes
         -----
@@ -312,9 +311,9 @@ class AccessMatrix:
         budget = np.where(site_snap.snapped, cutoff_m - legs_s, -1.0)
 
         if engine not in ("auto", "c", "scipy"):
-            raise ValueError(f"engine must be 'auto', 'c' or 'scipy', not {engine!r}")
+            raise DataError(f"engine must be 'auto', 'c' or 'scipy', not {engine!r}")
         if engine == "c" and _kernel is None:
-            raise RuntimeError("the C walk kernel is not built; reinstall with a C compiler or use engine='scipy'")
+            raise DataError("the C walk kernel is not built; reinstall with a C compiler or use engine='scipy'")
         if engine == "auto" and _kernel is None:
             _warn_scipy_fallback()
         use_c = engine == "c" or (engine == "auto" and _kernel is not None)

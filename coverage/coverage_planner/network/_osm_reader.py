@@ -18,6 +18,8 @@ import numpy as np
 import osmium
 from tqdm.auto import tqdm
 
+from coverage_planner._errors import DataError
+
 # Values of highway=* that never carry pedestrians (or do not exist yet).
 NOT_WALKABLE_HIGHWAYS = frozenset(
     {
@@ -232,7 +234,7 @@ def read_walkable_edges(path: str | Path, *, allow_private: bool = False, mode: 
     RawEdges
     """
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        raise DataError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     keep = is_walkable if mode == "walk" else is_drivable
     path = Path(path)
     header_timestamp = _header_timestamp(path)

@@ -36,7 +36,7 @@ from coverage_planner._errors import DataError, InputError
 from coverage_planner._io import atomic_path
 from coverage_planner.escape import csv_cell
 from coverage_planner.places.reading import field_for_header, looks_like_header
-from coverage_planner.results import CoverageResult
+from coverage_planner.results import SUMMARY_COLUMNS, CoverageResult
 
 #: Headers of the added columns, by language.
 LEDGER_HEADERS: dict[str, dict[str, str]] = {
@@ -116,18 +116,6 @@ _TEXT = {
         "everything": "all",
     },
 }
-_SUMMARY_COLUMNS = [
-    "dimension",
-    "group",
-    "places",
-    "covered",
-    "share",
-    "weight",
-    "covered_weight",
-    "weight_share",
-    "median_walk_min",
-    "placeholder_places",
-]
 _NUMBER_FORMATS = {"walk_m": "#,##0", "walk_min": "0.0"}
 _WIDTHS = {"nearest": 22, "walk_m": 13, "walk_min": 14, "covered": 10, "reason": 40, "new": 10}
 _HEADER_SEARCH_ROWS = 5  # as the place reader: the header is among the first five non-blank rows
@@ -474,11 +462,11 @@ def _summary_sheet(book: Any, result: CoverageResult, lang: str) -> None:
     for j, head in enumerate(text["summary"], 1):
         _set_text(ws.cell(1, j), head)
         ws.cell(1, j).font = Font(bold=True)
-    summary = result.summary()[_SUMMARY_COLUMNS]
+    summary = result.summary()[list(SUMMARY_COLUMNS)]
     formats = {"share": "0.0%", "weight_share": "0.0%", "median_walk_min": "0.0", "weight": "#,##0.##"}
     formats["covered_weight"] = formats["weight"]
     for i, row in enumerate(summary.itertuples(index=False), 2):
-        for j, (column, value) in enumerate(zip(_SUMMARY_COLUMNS, row), 1):
+        for j, (column, value) in enumerate(zip(SUMMARY_COLUMNS, row), 1):
             cell = ws.cell(i, j)
             if column == "dimension":
                 _set_text(cell, text["dimensions"].get(str(value), str(value)))

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path, write_text_atomic
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.escape import markdown_table, markdown_text
@@ -125,7 +126,7 @@ def write_report(
         When the PDF cannot be made (WeasyPrint or its system libraries missing).
     """
     if lang not in TEXT:
-        raise ValueError(f"lang must be one of {', '.join(TEXT)}, not {lang!r}")
+        raise DataError(f"lang must be one of {', '.join(TEXT)}, not {lang!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = _Document(result, lang, diff, proposal, weight_label)

@@ -31,6 +31,7 @@ from coverage_planner._geo import utm_crs_for
 from coverage_planner._io import atomic_path, write_text_atomic
 from coverage_planner._meta import OSM_ATTRIBUTION
 from coverage_planner._osmnx import osmnx_http_cache, use_our_http_cache
+from coverage_planner.escape import csv_frame
 
 __all__ = [
     "DEMAND_COLUMNS",
@@ -301,7 +302,7 @@ def write_demand(areas: gpd.GeoDataFrame, path: str | Path, *, extra_columns: Se
             frame = pd.DataFrame(table.drop(columns=table.geometry.name))
             frame.insert(len(DEMAND_COLUMNS), "lon", shapely.get_x(points))
             frame.insert(len(DEMAND_COLUMNS) + 1, "lat", shapely.get_y(points))
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+            csv_frame(frame).to_csv(tmp, index=False, encoding="utf-8-sig")  # OSM names are text, never formulas
         else:
             raise DataError(f"write demand as .gpkg, .geojson or .csv, not {path.suffix!r}")
     return path
