@@ -58,6 +58,8 @@ def test_add_site_appends_keeps_a_backup_and_walks_only_from_the_new_site(scenar
         "--out",
         tmp_path / "after",
         "-q",
+        "--lang",
+        "en",
     )
     assert code == 0, output
     backups = list(scenario.parent.glob("sites.csv.bak-*"))
@@ -91,8 +93,9 @@ def test_diff_lists_the_newly_covered_place(scenario, left_out_place, tmp_path):
         )[0]
         == 0
     )
-    code, output = cli("diff", tmp_path / "a", tmp_path / "b")
-    assert code == 0, output and "newly covered" in output
+    code, output = cli("diff", tmp_path / "a", tmp_path / "b", "--lang", "en")
+    assert code == 0, output
+    assert "newly covered" in output
     diff = ScenarioDiff.from_run_dirs(tmp_path / "a", tmp_path / "b")
     assert place_id in set(diff.newly_covered()["demand_id"])
     assert diff.no_longer_covered().empty
@@ -349,3 +352,42 @@ def test_leftovers_of_an_interrupted_edit_are_removed(scenario, left_out_place):
     assert code == 0, output
     assert not part.exists() and part.name in output  # removed, and said so
     assert not list(scenario.parent.glob(".sites.csv.*"))
+
+
+# ---------------------------------------------------------------- diff: places and their nearest sites by name
+
+
+def test_diff_places_carry_the_nearest_site_names_and_the_terminal_shows_them(scenario, left_out_place, tmp_path):
+    place_id, lon, lat = left_out_place
+    hostile = "[b]站[/b]"  # rich markup in a name must print as it is
+    assert cli("run", scenario, "--out", tmp_path / "a", "-q")[0] == 0
+    code, output = cli(
+        "add-site", scenario, "--name", hostile, "--lon", lon, "--lat", lat, "--out", tmp_path / "b", "-q"
+    )
+    assert code == 0, output
+    code, output = cli("diff", tmp_path / "a", tmp_path / "b", "--lang", "en")
+    assert code == 0, output
+    assert hostile in output  # the changed places' new nearest site, by name, literally
+    places = pd.read_csv(tmp_path / "diff_a_b" / "diff_places.csv", encoding="utf-8-sig", dtype=str)
+    sites = pd.read_csv(scenario.parent / "sites.csv", dtype=str)  # after the edit: old sites and the new one
+    name_of = dict(zip(sites["id"], sites["name"]))
+    new_id = sites["id"].iloc[-1]
+    assert name_of[new_id] == hostile
+    for side in ("before", "after"):
+        ids, names = places[f"nearest_site_id_{side}"], places[f"nearest_site_name_{side}"]
+        assert ids.notna().sum() > 0 and (ids.isna() == names.isna()).all()
+        assert [name_of[i] for i in ids.dropna()] == names.dropna().tolist()
+    assert new_id not in set(places["nearest_site_id_before"].dropna())
+    row = places.set_index("demand_id").loc[place_id]
+    assert row["nearest_site_id_after"] == new_id and row["nearest_site_name_after"] == hostile
+
+
+def test_diff_of_an_older_coverage_table_without_site_names_still_works(scenario, tmp_path):
+    assert cli("run", scenario, "--out", tmp_path / "a", "-q")[0] == 0
+    assert cli("run", scenario, "--out", tmp_path / "b", "-q")[0] == 0
+    table = pd.read_csv(tmp_path / "a" / "coverage.csv", encoding="utf-8-sig")
+    table.drop(columns="nearest_site_name").to_csv(tmp_path / "a" / "coverage.csv", index=False, encoding="utf-8-sig")
+    diff = ScenarioDiff.from_run_dirs(tmp_path / "a", tmp_path / "b")
+    assert diff.places["nearest_site_name_before"].isna().all()
+    assert diff.places["nearest_site_name_after"].notna().sum() == diff.places["nearest_site_id_after"].notna().sum()
+    assert set(diff.places["change"]) == {"unchanged"}

@@ -23,7 +23,7 @@ LAYERS = [
     {"results", "analysis"},
     {"outputs", "diff"},
     {"plan"},  # a Proposal writes its own map and report
-    {"config", "pipeline", "check", "batch", "demo", "cli", "__init__"},
+    {"config", "pipeline", "check", "batch", "demo", "cli", "cli_text", "__init__"},
 ]
 LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

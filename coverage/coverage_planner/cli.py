@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from coverage_planner import cli_text
 from coverage_planner._errors import CoverageError, CoverageWarning
 from coverage_planner._timing import StageTimer
 
@@ -23,12 +24,22 @@ app = typer.Typer(
 # No markup: names, paths and messages come from data and must print literally ("[bold]", "[/]").
 out = Console(markup=False)
 err = Console(stderr=True, markup=False)
+# The words of this invocation: a command with --lang sets them; others speak English.
+_t: dict = cli_text.TEXT["en"]
+
+
+def _use_lang(lang: str) -> None:
+    global _t
+    try:
+        _t = cli_text.words(lang)
+    except CoverageError as exc:
+        _fail(exc)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Our own warnings (cache rebuilt, geocoding online …) as one plain line each; others as Python prints them."""
     if issubclass(category, CoverageWarning):
-        err.print(Text.assemble(("note: ", "yellow"), str(message)), highlight=False, soft_wrap=True)
+        err.print(Text.assemble((_t["note"], "yellow"), str(message)), highlight=False, soft_wrap=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
@@ -39,11 +50,13 @@ _python_showwarning = warnings.showwarning
 @app.callback()
 def _main() -> None:
     """Who can walk to a service within N minutes on the real street network, and where coverage is missing."""
+    global _t
+    _t = cli_text.TEXT["en"]
     warnings.showwarning = _show_warning
 
 
 def _fail(exc: Exception) -> None:
-    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+    err.print(Text.assemble((_t["error"], "bold red"), str(exc)), highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -116,7 +129,7 @@ def run(
         bool, typer.Option("--report/--no-report", help="Write report.html/.pdf/.md, charts and tables.xlsx.")
     ] = True,
     map_: Annotated[bool, typer.Option("--map/--no-map", help="Write map.html (offline, self-contained).")] = True,
-    lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
+    lang: Annotated[str, typer.Option(help="Language of the report, map and messages: zh or en.")] = "zh",
     basemap: Annotated[
         str, typer.Option(help="osm, cartodb, gaode (GCJ-02), tianditu (needs TIANDITU_KEY) or none.")
     ] = "osm",
@@ -133,6 +146,7 @@ def run(
     from coverage_planner.outputs.run_folder import write_run
     from coverage_planner.pipeline import run_scenario
 
+    _use_lang(lang)
     timer = StageTimer()
     try:
         config = _scenario_with_overrides(scenario, profile, threshold_min, speed_kmh)
@@ -157,23 +171,27 @@ def run(
     _print_warnings(result)
     if not quiet:
         _print_summary(result)
-        out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")
+        _print_wrote(written, out_dir)
     if timings:
         _print_timings({**result.timings, **timer.seconds})
 
 
 def _print_warnings(result) -> None:
     for message in result.manifest.get("warnings", []):
-        err.print(Text.assemble(("warning: ", "bold yellow"), str(message)), highlight=False)
+        err.print(Text.assemble((_t["warning"], "bold yellow"), str(message)), highlight=False)
+
+
+def _print_wrote(written: list[Path], folder: Path) -> None:
+    out.print(_t["wrote"].format(files=", ".join(p.name for p in written), folder=folder))
 
 
 def _print_timings(seconds: dict[str, float]) -> None:
-    table = Table(title="Time per stage")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
+    table = Table(title=_t["timings_title"])
+    table.add_column(_t["stage"])
+    table.add_column(_t["seconds"], justify="right")
     for stage, value in seconds.items():
         table.add_row(stage, f"{value:.3f}")
-    table.add_row("total", f"{sum(seconds.values()):.3f}", style="bold")
+    table.add_row(_t["total"], f"{sum(seconds.values()):.3f}", style="bold")
     out.print(table)
 
 
@@ -184,6 +202,7 @@ def check(
         bool,
         typer.Option("--online", help="This machine has internet: downloads still to do count as ready."),
     ] = False,
+    lang: Annotated[str, typer.Option(help="Language of the messages: zh or en.")] = "zh",
 ) -> None:
     """Validate a scenario without computing: files, network, placeholders, geocoding; say what is missing.
 
@@ -192,6 +211,7 @@ def check(
     """
     from coverage_planner.check import check_scenario
 
+    _use_lang(lang)
     report = check_scenario(scenario)
     for line in report.lines():
         out.print(line, highlight=False, soft_wrap=True)
@@ -203,7 +223,7 @@ def check(
 def map_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for map.html.")],
-    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    lang: Annotated[str, typer.Option(help="Language of the map and messages: zh or en.")] = "zh",
     basemap: Annotated[
         str, typer.Option(help="osm, cartodb, gaode (GCJ-02), tianditu (needs TIANDITU_KEY) or none.")
     ] = "osm",
@@ -224,6 +244,7 @@ def map_command(
     from coverage_planner.outputs.maps import coverage_map, save_map
     from coverage_planner.pipeline import run_scenario
 
+    _use_lang(lang)
     try:
         band_list = [float(b) for b in bands.split(",")] if bands else None
         result = run_scenario(scenario, progress=False)
@@ -239,7 +260,7 @@ def map_command(
     except (CoverageError, ValueError) as exc:
         _fail(exc)
         return
-    out.print(f"Wrote {path}")
+    out.print(_t["wrote_file"].format(path=path))
 
 
 @app.command("report")
@@ -248,7 +269,7 @@ def report_command(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for report.html, report.md, charts and tables.xlsx.")
     ],
-    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    lang: Annotated[str, typer.Option(help="Language of the report and messages: zh or en.")] = "zh",
     before: Annotated[
         Optional[Path], typer.Option(help="An earlier run's output folder: adds a before/after comparison.")
     ] = None,
@@ -258,16 +279,19 @@ def report_command(
     from coverage_planner.outputs.report import write_report
     from coverage_planner.pipeline import run_scenario
 
+    _use_lang(lang)
     try:
         result = run_scenario(scenario, progress=False)
         diff = None
         if before is not None:
-            diff = ScenarioDiff.from_tables(read_coverage_table(before), result.table(), labels=(before.name, "now"))
+            diff = ScenarioDiff.from_tables(
+                read_coverage_table(before), result.table(), labels=(before.name, _t["now"])
+            )
         written = write_report(result, out_dir, lang=lang, diff=diff)
     except (CoverageError, ValueError) as exc:
         _fail(exc)
         return
-    out.print(f"Wrote {', '.join(p.name for p in written)} to {out_dir}")
+    _print_wrote(written, out_dir)
 
 
 @app.command()
@@ -309,7 +333,7 @@ def add_site(
     ] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="With --out: write the report.")] = True,
     map_: Annotated[bool, typer.Option("--map/--no-map", help="With --out: write map.html.")] = True,
-    lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
+    lang: Annotated[str, typer.Option(help="Language of the report, map and messages: zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -325,6 +349,7 @@ def add_site(
     from coverage_planner.pipeline import add_sites
     from coverage_planner.places.sites_file import read_new_sites
 
+    _use_lang(lang)
     try:
         if from_file is not None:
             rows = read_new_sites(from_file)
@@ -336,7 +361,7 @@ def add_site(
         before, after, backup = add_sites(
             scenario, rows, crs=crs, source=from_file, progress=None if not quiet else False
         )
-        diff = ScenarioDiff.from_results(before, after, labels=("before", "with the new site(s)"))
+        diff = ScenarioDiff.from_results(before, after, labels=(_t["before"], _t["with_new"]))
         if out_dir is not None:
             write_run(after, out_dir, map=map_, report=report, lang=lang, basemap=basemap, diff=diff)
     except CoverageError as exc:
@@ -344,20 +369,17 @@ def add_site(
         return
     _print_warnings(after)
     added = after.sites.iloc[len(before.sites) :]
-    out.print(f"Added {', '.join(added['name'].astype(str))}; the previous sites file is kept as {backup.name}")
+    out.print(_t["added"].format(names=_t["list_sep"].join(added["name"].astype(str)), backup=backup.name))
     if after.cache_stats:
-        out.print(
-            f"Walked from {after.cache_stats['sites_computed']} new site(s); "
-            f"{after.cache_stats['sites_reused']} came from the cache"
-        )
+        stats = after.cache_stats
+        out.print(_t["walked"].format(computed=stats["sites_computed"], reused=stats["sites_reused"]))
     newly = diff.newly_covered()
-    names = ", ".join(newly["demand_name"].astype(str).head(10)) + (" …" if len(newly) > 10 else "")
-    out.print(
-        f"Covered places: {before.share_covered():.1%} → {after.share_covered():.1%}; "
-        f"{len(newly)} newly covered{': ' + names if len(newly) else ''}"
-    )
+    names = _t["list_sep"].join(newly["demand_name"].astype(str).head(10)) + (" …" if len(newly) > 10 else "")
+    line = _t["covered_places"].format(before=before.share_covered(), after=after.share_covered(), n=len(newly))
+    out.print(line + (_t["names_follow"] + names if len(newly) else ""))
     if out_dir is not None:
-        out.print(f"Wrote the rerun's tables{', map' if map_ else ''}{', report' if report else ''} to {out_dir}")
+        parts = (_t["part_map"] if map_ else "") + (_t["part_report"] if report else "")
+        out.print(_t["wrote_rerun"].format(parts=parts, folder=out_dir))
     if not quiet:
         _print_diff(diff)
 
@@ -374,10 +396,12 @@ def diff(
             help="Where to write diff_places.csv and diff_summary.csv (default: a folder diff_BEFORE_AFTER beside AFTER_DIR).",
         ),
     ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the messages: zh or en.")] = "zh",
 ) -> None:
     """Compare two runs: places newly covered or left out, walk-time changes, shares by district and type."""
     from coverage_planner.diff import ScenarioDiff
 
+    _use_lang(lang)
     try:
         result = ScenarioDiff.from_run_dirs(before_dir, after_dir)
         target = out_dir or after_dir.parent / f"diff_{before_dir.name}_{after_dir.name}"
@@ -386,7 +410,7 @@ def diff(
         _fail(exc)
         return
     _print_diff(result)
-    out.print(f"Wrote {', '.join(p.name for p in written)} to {target}")
+    _print_wrote(written, target)
 
 
 @app.command()
@@ -425,7 +449,7 @@ def propose(
     map_: Annotated[
         bool, typer.Option("--map/--no-map", help="Write map.html with the proposed sites (★) and their walk bands.")
     ] = True,
-    lang: Annotated[str, typer.Option(help="Language of the report and map: zh or en.")] = "zh",
+    lang: Annotated[str, typer.Option(help="Language of the report, map and messages: zh or en.")] = "zh",
     basemap: Annotated[str, typer.Option(help="osm, cartodb, gaode (GCJ-02) or none.")] = "osm",
     pdf: PdfOption = True,
     ledger: LedgerOption = True,
@@ -442,6 +466,7 @@ def propose(
     from coverage_planner.plan.candidates import build_candidates
     from coverage_planner.plan.proposal import propose_sites
 
+    _use_lang(lang)
     timer = StageTimer()
     try:
         if candidates is None and candidate_tags is None and grid_spacing is None:
@@ -472,28 +497,23 @@ def propose(
         _fail(exc)
         return
     rows = [[r.rank, r.id, r.name, r.source, f"{r.added_weight:g}"] for r in proposal.sites.itertuples(index=False)]
-    title = f"{method}: {len(proposal.sites)} new site(s) from {len(pool)} candidates"
-    out.print(_table(title, ["rank", "id", "name", "source", "added weight"], rows, right=("rank", "added weight")))
+    title = _t["propose_title"].format(method=method, n=len(proposal.sites), m=len(pool))
+    columns = [_t[c] for c in ("rank", "id", "name", "source", "added_weight")]
+    out.print(_table(title, columns, rows, right=(columns[0], columns[-1])))
     exact, greedy = proposal.exact, proposal.greedy
+    share = {"before": proposal.share_before, "after": proposal.share_after, "coverable": proposal.coverable_share}
+    out.print(_t["share_line"].format(**share))
     out.print(
-        f"Covered weight share: {proposal.share_before:.1%} → {proposal.share_after:.1%} "
-        f"(at most {proposal.coverable_share:.1%} is coverable by existing and candidate sites)"
-    )
-    out.print(
-        f"Exact (HiGHS): objective {exact.objective:g}, bound {exact.bound:g}, gap {exact.gap:.2%}, "
-        f"{exact.solve_time_s:.2f} s, {exact.status}"
-    )
-    out.print(f"Greedy: objective {greedy.objective:g}, {greedy.solve_time_s:.3f} s")
-    if len(proposal.uncoverable):
-        names = ", ".join(proposal.uncoverable["demand_name"].astype(str).head(5))
-        out.print(
-            f"{len(proposal.uncoverable)} place(s) no existing or candidate site reaches within the threshold, e.g. {names}",
-            style="yellow",
+        _t["exact_line"].format(
+            objective=exact.objective, bound=exact.bound, gap=exact.gap, seconds=exact.solve_time_s, status=exact.status
         )
-    out.print(
-        f"Wrote {', '.join(p.name for p in written)} to {out_dir}; add them with: "
-        f"coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}"
     )
+    out.print(_t["greedy_line"].format(objective=greedy.objective, seconds=greedy.solve_time_s))
+    if len(proposal.uncoverable):
+        names = _t["list_sep"].join(proposal.uncoverable["demand_name"].astype(str).head(5))
+        out.print(_t["uncoverable"].format(n=len(proposal.uncoverable), names=names), style="yellow")
+    command = f"coverage-planner add-site {scenario} --from {out_dir / 'proposed_sites.csv'}"
+    out.print(_t["wrote_proposal"].format(files=", ".join(p.name for p in written), folder=out_dir, command=command))
     if timings:
         _print_timings({**result.timings, **timer.seconds})
 
@@ -584,7 +604,7 @@ def fetch_network(
                 stats = clip_osm(osm_file, out_file, bbox=box, polygon=shape, walkable_only=walkable_only)
             except EmptyClipError as exc:
                 # Nothing written: an empty extract would only fail later, far from the cause.
-                err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+                err.print(Text.assemble((_t["error"], "bold red"), str(exc)), highlight=False, soft_wrap=True)
                 raise typer.Exit(code=1) from None
             out.print(f"Kept {stats.ways} ways and {stats.tagged_nodes} tagged nodes → {out_file}")
             return
@@ -669,41 +689,85 @@ def _read_polygon(path: Path):
     return shape
 
 
+def _dimension_and_group(dimension: str, group: object) -> tuple[str, str]:
+    """A summary row's dimension and group as printed ("all" in the run's language; data groups as they are)."""
+    label = _t["by"].get(dimension, dimension)
+    return label, _t["by"]["all"] if dimension == "all" and group == "all" else str(group)
+
+
 def _print_diff(diff) -> None:
     before, after = diff.labels
-    table = Table(title=f"Coverage share: {before} → {after}")
-    for column in ("dimension", "group", "places", before, after, "change"):
-        table.add_column(column, justify="left" if column in ("dimension", "group") else "right")
-    for row in diff.summary.itertuples(index=False):
-        table.add_row(
-            row.dimension,
-            str(row.group),
-            str(row.places),
+    columns = [_t["dimension"], _t["group"], _t["places"], before, after, _t["change"]]
+    rows = [
+        [
+            *_dimension_and_group(row.dimension, row.group),
+            row.places,
             f"{row.share_before:.1%}",
             f"{row.share_after:.1%}",
             f"{row.share_change:+.1%}",
-        )
-    out.print(table)
+        ]
+        for row in diff.summary.itertuples(index=False)
+    ]
+    out.print(_table(_t["diff_title"].format(before=before, after=after), columns, rows, right=tuple(columns[2:])))
+    _print_changed_places(diff)
     counts = diff.counts()
-    out.print(", ".join(f"{label}: {n}" for label, n in counts.items() if n))
+    out.print(_t["list_sep"].join(f"{_t['changes'].get(label, label)}: {n}" for label, n in counts.items() if n))
+
+
+MAX_CHANGED_ROWS = 20
+
+
+def _print_changed_places(diff) -> None:
+    """The places whose coverage or walk changed, by name, with their nearest site's name before and after."""
+    changed = diff.places[diff.places["change"] != "unchanged"]
+    if changed.empty:
+        return
+    before, after = diff.labels
+    columns = [
+        _t["place"],
+        _t["change"],
+        _t["site_before"].format(label=before),
+        _t["site_before"].format(label=after),
+        _t["min_before"].format(label=before),
+        _t["min_before"].format(label=after),
+    ]
+    rows = [
+        [
+            _text_or_dash(row.demand_name),
+            _t["changes"].get(str(row.change), str(row.change)),
+            _text_or_dash(row.nearest_site_name_before),
+            _text_or_dash(row.nearest_site_name_after),
+            _minutes_or_dash(row.walk_min_before),
+            _minutes_or_dash(row.walk_min_after),
+        ]
+        for row in changed.head(MAX_CHANGED_ROWS).itertuples(index=False)
+    ]
+    out.print(_table(_t["changed_title"].format(n=len(changed)), columns, rows, right=tuple(columns[4:])))
+    if len(changed) > MAX_CHANGED_ROWS:
+        out.print(_t["more_rows"].format(n=len(changed) - MAX_CHANGED_ROWS))
+
+
+def _text_or_dash(value: object) -> str:
+    return "—" if value is None or value != value else str(value)
+
+
+def _minutes_or_dash(value: object) -> str:
+    return "—" if value is None or value != value else f"{float(value):.1f}"
 
 
 def _print_summary(result) -> None:
-    table = Table(
-        title=f"Coverage within {result.threshold_min:g} min ({result.threshold_m:.0f} m at {result.speed_kmh:g} km/h)"
-    )
-    for column in ("dimension", "group", "places", "covered", "share"):
-        table.add_column(column, justify="right" if column in ("places", "covered", "share") else "left")
-    for row in result.summary().itertuples(index=False):
-        table.add_row(row.dimension, str(row.group), str(row.places), str(row.covered), f"{row.share:.1%}")
-    out.print(table)
+    title = _t["summary_title"].format(t=result.threshold_min, m=result.threshold_m, v=result.speed_kmh)
+    columns = [_t[c] for c in ("dimension", "group", "places", "covered", "share")]
+    rows = [
+        [*_dimension_and_group(row.dimension, row.group), row.places, row.covered, f"{row.share:.1%}"]
+        for row in result.summary().itertuples(index=False)
+    ]
+    out.print(_table(title, columns, rows, right=tuple(columns[2:])))
     placeholders = int((result.demand.get("status") == "placeholder").sum()) + int(
         (result.sites.get("status") == "placeholder").sum()
     )
     if placeholders:
-        out.print(
-            f"{placeholders} place(s) are placeholders (status = placeholder), not real locations.", style="yellow"
-        )
+        out.print(_t["placeholders"].format(n=placeholders), style="yellow")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ class ScenarioDiff:
     ----------
     places : DataFrame
         One row per demand place in either run: walk minutes and coverage
-        before and after, the nearest site before and after, and ``change``
-        (one of `CHANGE_ORDER`).
+        before and after, the nearest site's id and name before and after
+        (``nearest_site_id_before``, ``nearest_site_name_before``, …), and
+        ``change`` (one of `CHANGE_ORDER`).
     summary : DataFrame
         Coverage share before and after, overall and by each grouping
         column both runs carry.
@@ -55,8 +56,9 @@ class ScenarioDiff:
         ----------
         before, after : DataFrame
             Coverage tables with ``demand_id``, ``demand_name``,
-            ``nearest_site_id``, ``walk_min`` and ``covered``; places are
-            matched by ``demand_id``.
+            ``nearest_site_id``, ``walk_min`` and ``covered``, and usually
+            ``nearest_site_name`` (left empty when a table lacks it); places
+            are matched by ``demand_id``.
         labels : tuple of (str, str), default ("before", "after")
             Names of the two runs, for printing.
         tolerance_min : float, default 0.05
@@ -67,7 +69,11 @@ class ScenarioDiff:
         ScenarioDiff
             The differences.
         """
-        keep = ["demand_id", "demand_name", "nearest_site_id", "walk_min", "covered"]
+        keep = ["demand_id", "demand_name", "nearest_site_id", "nearest_site_name", "walk_min", "covered"]
+        # An older coverage.csv may lack the site's name: the comparison still works, the names stay empty.
+        before, after = (
+            t if "nearest_site_name" in t.columns else t.assign(nearest_site_name=pd.NA) for t in (before, after)
+        )
         dims = [
             c
             for c in SUMMARY_DIMENSIONS
@@ -235,7 +241,7 @@ def read_coverage_table(run_dir: str | Path) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        The table, ``covered`` as bool and the ids as text.
+        The table, ``covered`` as bool and the ids and names as text.
 
     Raises
     ------
@@ -247,7 +253,9 @@ def read_coverage_table(run_dir: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(path, "no coverage.csv here: is this an output folder of `coverage-planner run`?")
     try:
-        table = pd.read_csv(path, encoding="utf-8-sig", dtype={"demand_id": str, "nearest_site_id": str})
+        # Names and ids as text: "001" stays "001", and a name that looks like a number stays a name.
+        text = dict.fromkeys(("demand_id", "demand_name", "nearest_site_id", "nearest_site_name"), str)
+        table = pd.read_csv(path, encoding="utf-8-sig", dtype=text)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(path, f"cannot be read as a coverage table ({exc})") from None
     table = restore_csv_frame(table)
