@@ -121,8 +121,27 @@ class CoverageResult:
         extra = f", {placeholders} placeholder(s)" if placeholders else ""
         return (
             f"<CoverageResult: {len(self.sites)} sites, {len(self.demand)} places, "
-            f"{self.share_covered():.1%} within {self.threshold_min:g} min "
-            f"({self.threshold_m:.0f} m at {self.speed_kmh:g} km/h, {self.profile_name}){extra}>"
+            f"{self.share_covered():.1%} within {self._rule()}{extra}>"
+        )
+
+    @property
+    def _costed(self) -> bool:
+        """True when the search ran on a profile's costs (minutes come from cost, not metres)."""
+        return bool(self.cost_model is not None and not self.cost_model.get("plain", True)) or (
+            getattr(self.network, "costs", None) is not None
+        )
+
+    def _rule(self) -> str:
+        """The coverage rule in words: minutes, mode and what a minute is."""
+        mode = self.cost_model.get("mode") if self.cost_model else None
+        if mode is None and self.walk_profile is not None:
+            mode = self.walk_profile.mode
+        if mode == "drive":
+            return f"{self.threshold_min:g} min drive (costs at {self.speed_kmh:g} km/h reference, {self.profile_name})"
+        costs = ", with costs" if self._costed else ""
+        return (
+            f"{self.threshold_min:g} min walk "
+            f"({self.threshold_m:.0f} m at {self.speed_kmh:g} km/h{costs}, {self.profile_name})"
         )
 
     def _repr_html_(self) -> str:
@@ -137,10 +156,7 @@ class CoverageResult:
     def _overview(self) -> list[tuple[str, str]]:
         weighted = self.share_covered(weighted=True)
         return [
-            (
-                "rule",
-                f"{self.threshold_min:g} min walk ({self.threshold_m:.0f} m at {self.speed_kmh:g} km/h, {self.profile_name})",
-            ),
+            ("rule", self._rule()),
             ("sites", f"{len(self.sites)}"),
             ("demand places", f"{len(self.demand)}"),
             ("covered places", f"{int(self.demand['covered'].sum())} ({self.share_covered():.1%})"),
@@ -214,6 +230,10 @@ class CoverageResult:
     def left_out(self) -> pd.DataFrame:
         """Demand places beyond the threshold, farthest first (unreachable last).
 
+        With a profile's costs "farthest" is by time (``walk_min``, from
+        cost), not by the route's metres: 600 m with steps and a main-road
+        wait can be farther than 900 m of level pavement.
+
         Returns
         -------
         pandas.DataFrame
@@ -221,7 +241,8 @@ class CoverageResult:
         """
         table = self.table()
         out = table[~table["covered"]]
-        return out.sort_values(["walk_m", "demand_id"], ascending=[False, True], na_position="last")
+        key = "walk_min" if self._costed and "walk_min" in out.columns else "walk_m"
+        return out.sort_values([key, "demand_id"], ascending=[False, True], na_position="last")
 
     def by_site(self, *, bands_min: tuple[float, ...] = (5.0, 10.0, 15.0), pairs: bool = False) -> pd.DataFrame:
         """Whom each site serves: the places it is nearest to, and how many it reaches within each band.

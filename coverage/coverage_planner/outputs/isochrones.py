@@ -16,6 +16,10 @@ steps, all in the network's metric CRS:
 
 Lengths along an edge are great-circle metres (the network's
 ``edge_length``), mapped onto the metric line as fractions of its length.
+On a profile's view (`WalkNetwork.for_profile`) the Dijkstra runs on cost
+(equivalent metres) and the reach along an edge is converted back to
+metres with the edge's factor and end waits, in the directions it may be
+travelled, so a band shows what the costed run counts as reached.
 
 `walk_routes` gives the street path from a place to its nearest site (a
 Dijkstra with predecessors from each site), so a map can show why a place
@@ -92,7 +96,8 @@ def reached_intervals(
     snap : Snap
         Where each site joins the network; unsnapped sites (edge -1) reach nothing.
     limits_m : sequence of float
-        Walk limits in metres (one set of rows per limit).
+        Walk limits in metres (one set of rows per limit); on a profile's
+        view, in its cost (equivalent metres: minutes × metres a minute).
     spent_m : ndarray of float, optional
         Metres each site has used before its snap point (its access leg,
         when legs count); they come off every limit. Default none.
@@ -309,10 +314,25 @@ def _node_distances(
 def _site_intervals(
     network: WalkNetwork, snap: Snap, k: int, edges: np.ndarray, du: np.ndarray, dv: np.ndarray, budget: float
 ):
-    """Reached stretches (edge, start, end) of one site within ``budget`` network metres."""
+    """Reached stretches (edge, start, end) of one site within ``budget`` (network metres, or cost on a profile's view).
+
+    On a profile's view ``du``/``dv`` are costs: from u the walk pays the
+    edge's ``end_u`` and then ``scale`` a metre, so it reaches
+    ``(budget − du − end_u) / scale`` metres along, and only where the edge
+    may be travelled u → v (likewise from v).
+    """
     length = network.edge_length[edges]
-    from_u = np.where(np.isfinite(du), budget - du, -1.0)  # metres left on arriving at u
-    from_v = np.where(np.isfinite(dv), budget - dv, -1.0)
+    costs = network.costs
+    if costs is None:
+        from_u = np.where(np.isfinite(du), budget - du, -1.0)  # metres left on arriving at u
+        from_v = np.where(np.isfinite(dv), budget - dv, -1.0)
+    else:
+        scale = costs.scale[edges]
+        ok_u = np.isfinite(du) & costs.forward[edges]
+        ok_v = np.isfinite(dv) & costs.backward[edges]
+        # Budget left after paying the end's wait, as metres along the edge; negative: not entered.
+        from_u = np.where(ok_u, (budget - np.where(ok_u, du, 0.0) - costs.end_u[edges]) / scale, -1.0)
+        from_v = np.where(ok_v, (budget - np.where(ok_v, dv, 0.0) - costs.end_v[edges]) / scale, -1.0)
     own = int(snap.edge[k])
     rest = edges != own
     whole = rest & (np.maximum(from_u, 0) + np.maximum(from_v, 0) >= length) & ((from_u >= 0) | (from_v >= 0))
@@ -327,7 +347,12 @@ def _site_intervals(
         left = float(from_u[at[0]]) if len(at) else -1.0
         right = float(from_v[at[0]]) if len(at) else -1.0
         pos = float(snap.from_u_m[k])
-        spans = [(max(0.0, pos - budget), min(own_len, pos + budget))]
+        if costs is None:
+            back = ahead = budget
+        else:  # along its own edge the site pays only the metres (ends are paid on reaching them)
+            back = budget / costs.scale[own] if costs.backward[own] else 0.0
+            ahead = budget / costs.scale[own] if costs.forward[own] else 0.0
+        spans = [(max(0.0, pos - back), min(own_len, pos + ahead))]
         spans += [(0.0, min(left, own_len))] if left > 0 else []
         spans += [(max(0.0, own_len - right), own_len)] if right > 0 else []
         for a, b in _merge(spans):
@@ -425,6 +450,8 @@ def walk_routes(result: CoverageResult, places: Sequence[int] | np.ndarray | Non
     from the site, bounded by the run's search limit) and ends at the site.
     Its network part has the length the run measured, so ``route_m``
     matches ``walk_m`` (legs drawn always, counted as the run counted them).
+    On a profile's view the path is the cheapest by cost, one-way streets
+    respected, and ``route_m`` is its real length, as ``walk_m`` is.
 
     Parameters
     ----------
@@ -493,18 +520,13 @@ def _snap_of(snap: Snap | None, places: gpd.GeoDataFrame, network: WalkNetwork, 
 
 
 class _PairEdges:
-    """The shortest edge joining two nodes (the one the CSR, and so the Dijkstra, used)."""
+    """The edge behind the arc a → b the search used (the cheapest of parallel edges, in its allowed direction)."""
 
     def __init__(self, network: WalkNetwork):
-        e = np.arange(network.n_edges)
-        n = np.int64(network.n_nodes)
-        keys = np.concatenate([network.edge_u * n + network.edge_v, network.edge_v * n + network.edge_u])
-        edges = np.concatenate([e, e])
-        order = np.lexsort((network.edge_length[edges], keys))
-        keys, edges = keys[order], edges[order]
-        first = np.ones(len(keys), dtype=bool)
-        first[1:] = keys[1:] != keys[:-1]
-        self.keys, self.edges, self.n = keys[first], edges[first], n
+        indptr, cols, _, edges = network.routing_arcs  # rows ascending, then columns: the keys come sorted
+        rows = np.repeat(np.arange(network.n_nodes, dtype=np.int64), np.diff(indptr))
+        self.n = np.int64(network.n_nodes)
+        self.keys, self.edges = rows * self.n + cols.astype(np.int64), edges
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.edges[np.searchsorted(self.keys, a.astype(np.int64) * self.n + b)]
@@ -526,15 +548,28 @@ def _route(
     e, se = int(demand_snap.edge[j]), int(site_snap.edge[s])
     u, v = int(net.edge_u[e]), int(net.edge_v[e])
     fu, tv = float(demand_snap.from_u_m[j]), float(demand_snap.to_v_m[j])
-    options = [(dist[u] + fu, "u"), (dist[v] + tv, "v")]
-    if e == se:
-        options.append((abs(float(site_snap.from_u_m[s]) - fu), "same"))
+    c = net.costs
+    if c is None:
+        options = [(dist[u] + fu, "u"), (dist[v] + tv, "v")]
+        if e == se:
+            options.append((abs(float(site_snap.from_u_m[s]) - fu), "same"))
+    else:  # ``dist`` is cost: arrive on the place's edge paying its end and factor, where its direction allows
+        inf = np.inf
+        options = [
+            (dist[u] + fu * c.scale[e] + c.end_u[e] if c.forward[e] else inf, "u"),
+            (dist[v] + tv * c.scale[e] + c.end_v[e] if c.backward[e] else inf, "v"),
+        ]
+        if e == se:
+            pos = float(site_snap.from_u_m[s])
+            allowed = c.forward[e] if fu >= pos else c.backward[e]
+            options.append((abs(pos - fu) * c.scale[e] if allowed else inf, "same"))
     metres, how = min(options, key=lambda o: o[0])
     if not np.isfinite(metres):
         return None, np.inf
     parts: list[np.ndarray] = [site_xy[None, :], site_snap.point_lonlat[s][None, :]]
     if how == "same":
         parts.append(_along(net, e, float(site_snap.from_u_m[s]), fu))
+        metres = abs(float(site_snap.from_u_m[s]) - fu)
     else:
         source = net.n_nodes + s
         nodes = [u if how == "u" else v]
@@ -547,11 +582,15 @@ def _route(
         to_u = first == net.edge_u[se] and (first != net.edge_v[se] or site_snap.from_u_m[s] <= site_snap.to_v_m[s])
         length_se = float(net.edge_length[se])
         parts.append(_along(net, se, float(site_snap.from_u_m[s]), 0.0 if to_u else length_se))
+        path_m = float(site_snap.from_u_m[s] if to_u else site_snap.to_v_m[s]) + (fu if how == "u" else tv)
         if len(nodes) > 1:
             for a, edge in zip(nodes[:-1], pair_edge(nodes[:-1], nodes[1:])):
+                path_m += float(net.edge_length[edge])
                 xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
                 parts.append(xy if net.edge_u[edge] == a else xy[::-1])
         parts.append(_along(net, e, 0.0 if how == "u" else float(net.edge_length[e]), fu))
+        if c is not None:  # on a profile's view the search found the cheapest path; report its metres
+            metres = path_m
     parts += [demand_snap.point_lonlat[j][None, :], place_xy[None, :]]
     xy = np.vstack(parts)[::-1]  # place → site
     keep = np.ones(len(xy), dtype=bool)

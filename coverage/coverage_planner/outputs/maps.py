@@ -84,10 +84,23 @@ BASEMAPS: dict[str, tuple[str, str, str, str] | None] = {
 }
 #: Which routes `coverage_map` draws: every routed place, only those left outside, or none.
 ROUTES = ("all", "outside", "none")
+_PROFILE_NAMES = {
+    "zh": {"adult": "成人", "elderly": "老年人", "frail": "体弱老人", "wheelchair": "轮椅使用者"},
+    "en": {
+        "adult": "adult",
+        "elderly": "older pedestrians",
+        "frail": "frail older pedestrians",
+        "wheelchair": "wheelchair users",
+    },
+}
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "步行 {t:g} 分钟覆盖",
         "speed": "步速 {v:g} 公里/小时",
+        "speed_profile": "{profile}步速 {v:g} 公里/小时",
+        "costs_timed": "，台阶与主干道过街计时",
+        "title_drive": "驾车 {t:g} 分钟覆盖",
+        "drive": "按限速或道路等级车速，单行道按方向",
         "demand": "需求地点",
         "sites": "现有站点",
         "proposed": "拟建站点",
@@ -125,6 +138,10 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {
         "title": "{t:g}-minute walking coverage",
         "speed": "walking at {v:g} km/h",
+        "speed_profile": "{profile} walking at {v:g} km/h",
+        "costs_timed": ", steps and main-road crossings timed",
+        "title_drive": "{t:g}-minute driving coverage",
+        "drive": "speeds from maxspeed or road class, one-way streets respected",
         "demand": "demand places",
         "sites": "existing sites",
         "proposed": "proposed sites",
@@ -188,6 +205,34 @@ div.leaflet-container {{ background: #f3f1ec; font-family: {_FONTS}; }}
 .cp-far .leaflet-tooltip.cp-label-place {{ display: none; }}
 </style>"""
 _LABEL_ZOOM = 16  # compounds' labels show from this zoom on (sites' always)
+
+
+def map_heading(result: CoverageResult, lang: str = "zh") -> str:
+    """The map's title: minutes, travel mode and the profile (its speed, and whether steps and crossings are timed).
+
+    Parameters
+    ----------
+    result : CoverageResult
+        The run (its threshold, profile and `CoverageResult.cost_model`).
+    lang : str, default "zh"
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    str
+        Plain text, e.g. ``步行 15 分钟 · 老年人步速 3.6 公里/小时，台阶与主干道过街计时``.
+    """
+    text = LABELS[lang]
+    threshold = float(result.threshold_min)
+    model = result.cost_model or {}
+    if model.get("mode") == "drive":
+        return f"{text['title_drive'].format(t=threshold)} · {text['drive']}"
+    names = _PROFILE_NAMES[lang]
+    plain_adult = model.get("plain", True) and result.profile_name == "adult"
+    if not model or result.profile_name not in names or plain_adult:
+        return f"{text['title'].format(t=threshold)} · {text['speed'].format(v=result.speed_kmh)}"
+    rule = text["speed_profile"].format(profile=names[result.profile_name], v=result.speed_kmh)
+    return f"{text['title'].format(t=threshold)} · {rule}{'' if model.get('plain', True) else text['costs_timed']}"
 
 
 def coverage_map(
@@ -271,11 +316,7 @@ def coverage_map(
     threshold = float(result.threshold_min)
     bands = default_bands(threshold) if bands_min is None else sorted({float(b) for b in bands_min})
     shift = basemap == "gaode"
-    heading = (
-        title
-        if title is not None
-        else f"{text['title'].format(t=threshold)} · {text['speed'].format(v=result.speed_kmh)}"
-    )
+    heading = title if title is not None else map_heading(result, lang)
     scenario = (result.manifest.get("scenario") or {}).get("name") if result.manifest else None
     m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False)  # SVG: one element per drawn shape
     m.get_root().title = html_text(f"{scenario} · {heading}" if scenario and title is None else heading)
@@ -1001,6 +1042,7 @@ __all__ = [
     "coverage_map",
     "default_bands",
     "demand_classes",
+    "map_heading",
     "save_map",
     "tianditu_key",
 ]

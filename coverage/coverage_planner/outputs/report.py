@@ -191,13 +191,21 @@ class _Document:
         text = "" if name is None or (isinstance(name, float) and math.isnan(name)) else str(name)
         return text + (self.t["placeholder_tag"] if status == "placeholder" else "")
 
+    @property
+    def minutes_label(self) -> str:
+        """The minutes column's heading: walk or drive minutes."""
+        return self.t["drive_min"] if (self.result.cost_model or {}).get("mode") == "drive" else self.t["walk_min"]
+
     def group_label(self, group: object) -> str:
         return self.t["none"] if group == "(none)" else str(group)
 
     def headline_rule(self) -> str:
         r, t = self.result, self.t
         profile = t["profiles"].get(r.profile_name, r.profile_name)
-        rule = t["rule"].format(t=self.threshold, m=r.threshold_m, v=r.speed_kmh, profile=profile)
+        mode = (r.cost_model or {}).get("mode", "walk")
+        plain = (r.cost_model or {}).get("plain", True)
+        key = "rule_drive" if mode == "drive" else ("rule" if plain else "rule_costs")
+        rule = t[key].format(t=self.threshold, m=r.threshold_m, v=r.speed_kmh, profile=profile)
         if r.preset:
             rule += "; " + t["preset_rule"].format(preset=t["presets"].get(r.preset, r.preset))
         return rule
@@ -374,9 +382,19 @@ class _Document:
             if column in table and table[column].notna().any():
                 frame[t["by"][column]] = table[column].fillna("").astype(str).to_numpy()
         frame[t["nearest"]] = table["nearest_site_name"].fillna("").astype(str).to_numpy()
-        frame[t["walk_min"]] = (
+        frame[self.minutes_label] = (
             table["walk_min"].map(lambda m: t["unreachable"] if pd.isna(m) else f"{m:.1f}").to_numpy()
         )
+        # Why 600 m can be 18 minutes: the route's steps, crossings and the minutes they add.
+        for column in ("route_steps", "route_crossings"):
+            if column in table:
+                frame[t[column]] = table[column].map(lambda n: "" if pd.isna(n) else f"{int(n)}").to_numpy()
+        if "cost_extra_min" in table:
+            frame[t["cost_extra_min"]] = (
+                table["cost_extra_min"]
+                .map(lambda m: "" if pd.isna(m) else f"{m:.1f}".replace("-0.0", "0.0"))
+                .to_numpy()
+            )
         frame[t["reason"]] = reasons["text"].to_numpy()
         if ids:
             frame.insert(0, t["id"], table["demand_id"].astype(str).to_numpy())
@@ -398,7 +416,8 @@ class _Document:
         head = [t["reason"], t["count"]] + ([self.w] if self.weights_vary else [])
         reasons = _Table(pd.DataFrame(rows, columns=head), [False, True] + ([True] if self.weights_vary else []))
         frame = self.left_out_frame()
-        num = [c == t["walk_min"] for c in frame.columns]
+        numeric = {self.minutes_label, t["route_steps"], t["route_crossings"], t["cost_extra_min"]}
+        num = [c in numeric for c in frame.columns]
         return reasons, _capped(frame, num, MAX_LEFT_OUT_ROWS, t)
 
     def diff_part(self) -> dict | None:
@@ -609,6 +628,8 @@ class _Document:
         )
         profile = t["profiles"].get(r.profile_name, r.profile_name)
         rows.append((t["p_profile"], t["p_profile_value"].format(profile=profile, v=r.speed_kmh)))
+        if r.cost_model:
+            rows.append((t["p_costs"], cost_paragraph(r.cost_model, self.lang)))
         rows.append((t["p_threshold"], t["p_threshold_value"].format(t=self.threshold, m=r.threshold_m)))
         if r.preset:
             rows.append((t["p_preset"], t["presets"].get(r.preset, r.preset)))
@@ -750,6 +771,75 @@ class _Document:
         if proposal is not None:
             sheets["proposal"] = proposal["sites"].frame
         return sheets
+
+
+def cost_paragraph(cost_model: dict[str, Any], lang: str = "zh") -> str:
+    """The profile and each of its costs with its value, and what the costs met on the network, in one line.
+
+    Parameters
+    ----------
+    cost_model : dict
+        `CoverageResult.cost_model` (profile, mode, speed_kmh, plain, costs, found).
+    lang : str, default "zh"
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    str
+        Plain text (escape it for where it lands), e.g. ``frail … steps
+        excluded …; found on the network: 311 steps edges, 14.0 km, excluded``.
+    """
+    t = TEXT[lang]
+    name = str(cost_model.get("profile", ""))
+    profile = t["profiles"].get(name, name)
+    speed = float(cost_model.get("speed_kmh") or 0.0)
+    costs, found = dict(cost_model.get("costs") or {}), dict(cost_model.get("found") or {})
+    if cost_model.get("plain", False) and cost_model.get("mode") != "drive":
+        return t["costs_none"].format(profile=profile)
+    items, seen = t["cost_items"], t["found_items"]
+    listed: list[str] = []
+    if cost_model.get("mode") == "drive":
+        if costs.get("use_maxspeed"):
+            listed.append(items["use_maxspeed"].format(x=float(costs.get("maxspeed_factor", 1.0))))
+        if costs.get("signal_delay_s"):
+            listed.append(items["signal_delay_s"].format(x=float(costs["signal_delay_s"])))
+        listed.append(items["direction"].format(x=costs.get("direction", "")))
+        shown = [("one_way_edges", "n"), ("maxspeed_edges", "n"), ("signal_nodes", "n")]
+    else:
+        excluded_by = {"steps_factor": "exclude_steps", "unpaved_factor": "exclude_unpaved"}
+        for key in ("steps_factor", "unpaved_factor", "unlit_factor", "no_sidewalk_factor"):
+            # A factor on edges that are left out changes nothing: say "excluded" instead.
+            if key in costs and float(costs[key]) != 1.0 and not costs.get(excluded_by.get(key, "")):
+                listed.append(items[key].format(x=float(costs[key])))
+        for key in ("exclude_steps", "exclude_unpaved"):
+            if costs.get(key):
+                listed.append(items[key])
+        for key in ("crossing_wait_s", "signal_wait_s"):
+            if float(costs.get(key) or 0.0):
+                listed.append(items[key].format(x=float(costs[key])))
+        shown = [("crossing_nodes", "n"), ("signal_crossing_nodes", "n")]
+        shown += [(k, "km") for k in ("unpaved_m", "unlit_m", "no_sidewalk_m")]
+    found_text: list[str] = []
+    left_n, left_km = int(found.get("edges_left_out") or 0), float(found.get("metres_left_out") or 0.0) / 1000
+    # The view has no steps left when they are excluded: what was left out is the steps (unless unpaved went too).
+    only_steps_out = bool(costs.get("exclude_steps")) and not costs.get("exclude_unpaved") and left_n > 0
+    if only_steps_out:
+        found_text.append(seen["steps"].format(n=left_n, km=left_km) + ", " + seen["excluded"])
+    elif found.get("steps_edges"):
+        found_text.append(seen["steps"].format(n=int(found["steps_edges"]), km=float(found.get("steps_m", 0.0)) / 1000))
+    for key, unit in shown:
+        if found.get(key):
+            value = found[key]
+            found_text.append(seen[key].format(n=int(value)) if unit == "n" else seen[key].format(km=value / 1000))
+    if left_n and not only_steps_out:
+        found_text.append(
+            seen["left_out"].format(n=int(found["edges_left_out"]), km=float(found.get("metres_left_out", 0)) / 1000)
+        )
+    if found and not found.get("tags_read", True):
+        found_text.append(seen["no_tags"])
+    sep = "、" if lang == "zh" else ", "
+    key = "costs_drive" if cost_model.get("mode") == "drive" else "costs_walk"
+    return t[key].format(profile=profile, v=speed, costs=sep.join(listed) or "-", found="; ".join(found_text) or "-")
 
 
 def nearest_streets(network, lon: np.ndarray, lat: np.ndarray, max_m: float = 400.0) -> list[tuple[str, float] | None]:
@@ -912,4 +1002,4 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
         book.close()
 
 
-__all__ = ["write_report"]
+__all__ = ["cost_paragraph", "write_report"]

@@ -54,6 +54,8 @@ _GENERATED_NAME = re.compile(
 TEXT = {
     "zh": {
         "title": "{name}步行 {t:g} 分钟覆盖图",
+        "title_drive": "{name}驾车 {t:g} 分钟覆盖图",
+        "title_costs": "{name}步行 {t:g} 分钟覆盖图 (台阶与主干道过街计时)",
         "subtitle": "覆盖 {share:.1%} 的地点 ({covered}/{total}) · 现有站点 {sites} 个{proposed} · 步速 {v:g} 公里/小时",
         "proposed_count": " · 拟建站点 {n} 个",
         "sites": "现有站点",
@@ -74,6 +76,8 @@ TEXT = {
     },
     "en": {
         "title": "{name}{t:g}-minute walking coverage",
+        "title_drive": "{name}{t:g}-minute driving coverage",
+        "title_costs": "{name}{t:g}-minute walking coverage (steps and main-road crossings timed)",
         "subtitle": "{share:.1%} of places covered ({covered}/{total}) · {sites} existing site(s){proposed} · walking at {v:g} km/h",
         "proposed_count": " · {n} proposed",
         "sites": "existing sites",
@@ -150,7 +154,7 @@ def static_map_figure(
         name = (result.manifest.get("scenario") or {}).get("name") or ""
     snapshot = (result.manifest.get("network") or {}).get("snapshot") or net.source.snapshot
     labels = {
-        "title": text["title"].format(name=f"{name} — " if name else "", t=threshold),
+        "title": text[_title_key(result)].format(name=f"{name} — " if name else "", t=threshold),
         "subtitle": text["subtitle"].format(
             share=result.share_covered() if len(demand) else 0.0,
             covered=int(demand["covered"].sum()),
@@ -642,6 +646,14 @@ def nice_length(span_m: float) -> float:
     """
     exponent = math.floor(math.log10(max(span_m, 1.0)))
     return max(s * 10**exponent for s in (1, 2, 2.5, 5) if s * 10**exponent <= max(span_m, 1.0))
+
+
+def _title_key(result) -> str:
+    """Which title fits the run: walking, walking with costs, or driving."""
+    model = result.cost_model or {}
+    if model.get("mode") == "drive":
+        return "title_drive"
+    return "title" if model.get("plain", True) else "title_costs"
 
 
 __all__ = ["MAP_DPI", "MAX_PLACE_LABELS", "readable_name", "static_map_figure", "static_map_png"]

@@ -13,7 +13,9 @@ Per studio this is a vehicle-routing problem with a time limit per route:
     \sum_{(a,b) \in r} t_{ab} + s \cdot |r| \le B \;\;\forall r
 
 with the walk time :math:`t_{ab}` between stops on the network (metres of
-our walk kernel over the result's speed), the stay s per place and the
+our walk kernel over the result's speed; with a profile's costs, its
+equivalent metres on the result's costed view, and for driving along the
+one-way streets from stop to stop), the stay s per place and the
 budget B; F exceeds any possible total travel, so the fewest routes come
 first, then the least travel. It is solved with OR-Tools' routing solver
 (guided local search from a nearest-neighbour start, within a time limit),
@@ -373,37 +375,66 @@ def solve_routes(
 
 
 # ------------------------------------------------------------- path drawing
+def _travel_network(network: WalkNetwork) -> WalkNetwork:
+    """The network legs are travelled on: stop to stop, so a drive view searched from the places is turned back."""
+    c = network.costs
+    if c is not None and c.summary.get("direction") == "to_sites":
+        turned = replace(c.reversed(), summary={**c.summary, "direction": "from_sites"})
+        return replace(network, costs=turned)
+    return network
+
+
 class _PathDrawer:
-    """Lines along network shortest paths between snapped stops (for maps)."""
+    """Lines along network shortest paths between snapped stops (for maps).
+
+    Paths are the cheapest on the network the run used: its lengths, or on a
+    profile's view its costs and allowed directions (one-way streets when
+    driving), so the line drawn is the route the leg's minutes were counted on.
+    """
 
     def __init__(self, network: WalkNetwork, snap: Snap, lonlat: np.ndarray, legs: bool) -> None:
         self.net, self.snap, self.lonlat, self.legs = network, snap, lonlat, legs
-        n = network.n_nodes
-        a, b = np.minimum(network.edge_u, network.edge_v), np.maximum(network.edge_u, network.edge_v)
-        keep = a != b
-        key = a[keep].astype(np.int64) * n + b[keep]
-        edges = np.flatnonzero(keep)
-        order = np.lexsort((network.edge_length[edges], key))
-        key, edges = key[order], edges[order]
-        first = np.ones(len(key), dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        self._keys, self._edges = key[first], edges[first]
-        self._trees: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # The arcs the search ran on, each with the edge behind it (the cheapest of parallel edges).
+        self._indptr, self._indices, _, self._arc_edges = network.routing_arcs
+        self._trees: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
 
     def _edge(self, x: int, y: int) -> int:
-        n = self.net.n_nodes
-        k = min(x, y) * n + max(x, y)
-        return int(self._edges[np.searchsorted(self._keys, k)])
+        lo, hi = int(self._indptr[x]), int(self._indptr[x + 1])
+        at = lo + int(np.flatnonzero(self._indices[lo:hi] == y)[0])
+        return int(self._arc_edges[at])
 
     def _tree(self, stop: int, limit: float):
         hit = self._trees.get(stop)
         if hit is None or hit[2] < limit:
             e = self.snap.edge[stop]
             ends = [int(self.net.edge_u[e]), int(self.net.edge_v[e])]
-            dist, pred = dijkstra(self.net.csr, directed=True, indices=ends, return_predecessors=True, limit=limit)
+            dist, pred = dijkstra(self.net.cost_csr, directed=True, indices=ends, return_predecessors=True, limit=limit)
             hit = (dist, pred, limit)
             self._trees[stop] = hit
         return hit
+
+    def _end_costs(self, e: int, f: float) -> tuple[float, float, float, float]:
+        """Costs point → u, point → v, u → point and v → point on edge e (inf where its direction forbids)."""
+        length = float(self.net.edge_length[e])
+        c = self.net.costs
+        if c is None:
+            return f, length - f, f, length - f
+        to_u, to_v = f * c.scale[e] + c.end_u[e], (length - f) * c.scale[e] + c.end_v[e]
+        inf = np.inf
+        return (
+            float(to_u) if c.backward[e] else inf,
+            float(to_v) if c.forward[e] else inf,
+            float(to_u) if c.forward[e] else inf,
+            float(to_v) if c.backward[e] else inf,
+        )
+
+    def _along_cost(self, e: int, fa: float, fb: float) -> float:
+        """Cost from fa to fb along one edge, without leaving it."""
+        c = self.net.costs
+        if c is None:
+            return abs(fa - fb)
+        allowed = c.forward[e] if fb >= fa else c.backward[e]
+        return float(abs(fa - fb) * c.scale[e]) if allowed else np.inf
 
     def _partial(self, e: int, start_frac: float, end_frac: float) -> np.ndarray:
         line = self.net.edge_lines_metric(np.array([e]))[0]
@@ -422,21 +453,24 @@ class _PathDrawer:
         frac = lambda f, length: f / length if length > 0 else 0.0  # noqa: E731
         best = (np.inf, None)
         if ea == eb:
-            best = (abs(fa - fb), ("same",))
+            best = (self._along_cost(ea, fa, fb), ("same",))
         dist, pred, _ = self._tree(a, max(metres, 1.0) * 1.01 + 1.0)
-        ends_a = ((0, int(net.edge_u[ea]), fa, 0.0), (1, int(net.edge_v[ea]), la - fa, 1.0))
-        ends_b = ((int(net.edge_u[eb]), fb, 0.0), (int(net.edge_v[eb]), lb - fb, 1.0))
+        leave_u, leave_v, _, _ = self._end_costs(ea, fa)
+        _, _, arrive_u, arrive_v = self._end_costs(eb, fb)
+        ends_a = ((0, int(net.edge_u[ea]), leave_u, 0.0), (1, int(net.edge_v[ea]), leave_v, 1.0))
+        ends_b = ((int(net.edge_u[eb]), arrive_u, 0.0), (int(net.edge_v[eb]), arrive_v, 1.0))
         for row, na, off_a, end_a in ends_a:
             for nb, off_b, end_b in ends_b:
                 total = off_a + dist[row, nb] + off_b
                 if total < best[0] - 1e-9:
                     best = (total, (row, na, end_a, nb, end_b))
-        total, how = best
+        how = best[1]
         parts = [self.lonlat[a : a + 1], s.point_lonlat[a : a + 1]]
         if how is None:
             raise ProblemError(f"no network path between stops {a} and {b}")
         if how[0] == "same":
             parts.append(self._partial(ea, frac(fa, la), frac(fb, lb)))
+            total = abs(fa - fb)
         else:
             row, na, end_a, nb, end_b = how
             parts.append(self._partial(ea, frac(fa, la), end_a))
@@ -444,8 +478,11 @@ class _PathDrawer:
             while nodes[-1] != na:
                 nodes.append(int(pred[row, nodes[-1]]))
             nodes.reverse()
+            # Metres of the path (its cost can differ on a profile's view).
+            total = (fa if end_a == 0.0 else la - fa) + (fb if end_b == 0.0 else lb - fb)
             for x, y in zip(nodes, nodes[1:]):
                 e = self._edge(x, y)
+                total += float(net.edge_length[e])
                 xy = net.edge_coords[e]
                 parts.append(xy if int(net.edge_u[e]) == x else xy[::-1])
             parts.append(self._partial(eb, end_b, frac(fb, lb)))
@@ -550,8 +587,9 @@ def plan_circuits(
     cutoff = (budget_min - stay_min) * mpm  # no leg of a route within the budget walks further
     ids = np.concatenate([depot_frame["depot_id"].to_numpy(object), place_frame["place_id"].to_numpy(object)])
     legs = result.matrix.include_access_legs
+    network = _travel_network(result.network)
     matrix = AccessMatrix.compute(
-        result.network, snap, snap, cutoff, include_access_legs=legs, site_ids=ids, demand_ids=ids, progress=progress
+        network, snap, snap, cutoff, include_access_legs=legs, site_ids=ids, demand_ids=ids, progress=progress
     )
     metres = np.full((n_d + n_p, n_d + n_p), np.inf)
     metres[matrix.rows, matrix.cols] = matrix.metres
@@ -579,7 +617,7 @@ def plan_circuits(
         home[p] = int(np.argmin(trip))  # ties: the first studio
 
     route_rows, schedule_rows, leg_rows, solve_rows = [], [], [], []
-    drawer = _PathDrawer(result.network, snap, lonlat, legs)
+    drawer = _PathDrawer(network, snap, lonlat, legs)
     route_no = 0
     total_places = max(int((home >= 0).sum()), 1)
     for d in range(n_d):
