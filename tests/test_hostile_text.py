@@ -373,8 +373,8 @@ def test_tables_xlsx_holds_text_as_text_never_a_formula(run):
     cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
     assert [c.coordinate for c in cells if c.data_type == "f"] == []
     coverage = book["coverage"]
-    header = [c.value for c in coverage[1]]
-    names = [row[header.index("demand_name")].value for row in coverage.iter_rows(min_row=2)]
+    header = [c.value for c in coverage[1]]  # a zh report: Chinese headers
+    names = [row[header.index("名称")].value for row in coverage.iter_rows(min_row=2)]
     assert names == run["result"].table()["demand_name"].tolist()  # as text, not quoted and not evaluated
 
 

@@ -288,9 +288,9 @@ def test_the_workbook_holds_the_per_site_tables(rich, tmp_path):
     write_report(rich, tmp_path, lang="zh", pdf=False)
     book = pd.ExcelFile(tmp_path / "tables.xlsx")
     assert {"coverage", "summary", "by_site", "site_places", "left_out"} <= set(book.sheet_names)
-    by_site = pd.read_excel(book, "by_site")
-    assert list(by_site["site_id"]) == list(rich.sites["id"])
-    assert by_site["served_places"].sum() == int(rich.demand["covered"].sum())
+    by_site = pd.read_excel(book, "by_site")  # a zh report: Chinese headers
+    assert list(by_site["站点编号"].astype(str)) == list(rich.sites["id"])
+    assert by_site["服务地点数(覆盖内)"].sum() == int(rich.demand["covered"].sum())
 
 
 def test_unknown_language_is_rejected(result, tmp_path):

@@ -367,8 +367,8 @@ class _Document:
         note = t["shared_note"].format(n=len(frame), t=self.threshold)
         return note, _capped(frame, [False, True, False], MAX_SHARED_ROWS, t)
 
-    def left_out_frame(self, *, ids: bool = False) -> pd.DataFrame:
-        """Every place left outside, in reason order (``ids``: with the place ids, for the workbook)."""
+    def left_out_frame(self, *, ids: bool = False, numeric: bool = False) -> pd.DataFrame:
+        """Every place left outside, in reason order (``ids``: with the place ids; ``numeric``: minutes as numbers)."""
         t, r = self.t, self.result
         table = r.left_out()
         reasons = self.reasons.reindex(table.index)
@@ -383,7 +383,9 @@ class _Document:
                 frame[t["by"][column]] = table[column].fillna("").astype(str).to_numpy()
         frame[t["nearest"]] = table["nearest_site_name"].fillna("").astype(str).to_numpy()
         frame[self.minutes_label] = (
-            table["walk_min"].map(lambda m: t["unreachable"] if pd.isna(m) else f"{m:.1f}").to_numpy()
+            table["walk_min"].to_numpy(float)
+            if numeric  # a spreadsheet sorts and sums numbers; a blank cell is "no site within reach"
+            else table["walk_min"].map(lambda m: t["unreachable"] if pd.isna(m) else f"{m:.1f}").to_numpy()
         )
         # Why 600 m can be 18 minutes: the route's steps, crossings and the minutes they add.
         for column in ("route_steps", "route_crossings"):
@@ -763,14 +765,14 @@ class _Document:
             "summary": self.summary,
             "by_site": self.site_table,
             "site_places": self.pairs,
-            "left_out": self.left_out_frame(ids=True),
+            "left_out": self.left_out_frame(ids=True, numeric=True),
         }
         if self.diff is not None:
             sheets.update(diff_places=self.diff.places, diff_summary=self.diff.summary)
         proposal = self._parts.get("proposal") if hasattr(self, "_parts") else None
         if proposal is not None:
             sheets["proposal"] = proposal["sites"].frame
-        return sheets
+        return {name: _for_excel(frame, self.lang) for name, frame in sheets.items()}
 
 
 def cost_paragraph(cost_model: dict[str, Any], lang: str = "zh") -> str:
@@ -983,23 +985,121 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
         str(path), {"strings_to_urls": False, "strings_to_numbers": False, "strings_to_formulas": False}
     )
     book.set_properties({"created": datetime.datetime(2000, 1, 1)})
+    formats = {code: book.add_format({"num_format": code}) for code in set(_EXCEL_FORMAT_OF.values())}
     try:
         for name, frame in sheets.items():
             sheet = book.add_worksheet(name)
             for col, column in enumerate(frame.columns):  # write_string: text stays text, never a formula
                 sheet.write_string(0, col, str(column))
             for col, column in enumerate(frame.columns):
+                style = formats.get(_EXCEL_FORMAT_OF.get(frame.attrs.get("kinds", {}).get(column, "")))
                 for row, value in enumerate(frame[column].tolist(), start=1):
                     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
                         continue
                     if isinstance(value, bool | np.bool_):
                         sheet.write_boolean(row, col, bool(value))
                     elif isinstance(value, int | float | np.integer | np.floating):
-                        sheet.write_number(row, col, float(value))
+                        sheet.write_number(row, col, float(value), style)
                     else:
                         sheet.write_string(row, col, str(value))
     finally:
         book.close()
+
+
+# Machine column names → what a planner reads in Excel, by language (English keeps the names).
+_EXCEL_HEADERS_ZH = {
+    "demand_id": "编号",
+    "demand_name": "名称",
+    "nearest_site_id": "最近站点编号",
+    "nearest_site_name": "最近站点",
+    "walk_m": "步行距离(米)",
+    "walk_min": "步行时间(分钟)",
+    "covered": "是否覆盖",
+    "snap_m": "离路网距离(米)",
+    "off_network": "不在路网上",
+    "component": "路网片段",
+    "status": "状态",
+    "lon": "经度",
+    "lat": "纬度",
+    "weight": "权重",
+    "dimension": "分组方式",
+    "group": "分组",
+    "places": "地点数",
+    "share": "覆盖率",
+    "covered_weight": "覆盖权重",
+    "weight_share": "加权覆盖率",
+    "median_walk_min": "步行时间中位数(分钟)",
+    "placeholder_places": "占位地点数",
+    "site_id": "站点编号",
+    "site_name": "站点",
+    "nearest": "是否最近站点",
+    "sites_covering": "覆盖该地点的站点数",
+    "type": "类型",
+    "district": "区",
+    "subdistrict": "街道",
+    "community": "社区",
+    "community_class": "社区类别",
+    "nearest_places": "最近地点数",
+    "served_places": "服务地点数(覆盖内)",
+    "served_weight": "服务权重",
+    "served_median_walk_min": "服务地点步行中位数(分钟)",
+    "served_max_walk_min": "服务地点最远步行(分钟)",
+    "covered_places": "覆盖地点数",
+    "shared_places": "与其他站点共同覆盖",
+    "sole_places": "仅此站点覆盖",
+}
+_EXCEL_VALUES_ZH = {
+    "all": "全部",
+    "real": "实际",
+    "placeholder": "占位",
+    "proposed": "拟建",
+    "generated": "生成",
+    "district": "区",
+    "subdistrict": "街道",
+    "community": "社区",
+    "type": "类型",
+    "community_class": "社区类别",
+}
+#: Number format by kind of column: shares as percentages, minutes and metres as such.
+_EXCEL_FORMAT_OF = {"share": "0.0%", "minutes": "0.0", "metres": "#,##0", "count": "#,##0"}
+
+
+def _column_kind(column: str) -> str:
+    name = str(column)
+    if name.startswith("within_") or name.endswith("_places") or name in ("places", "covered"):
+        return "count"
+    if name.endswith("share") or name.startswith("share_") or name in ("覆盖率",):
+        return "share"
+    if "walk_min" in name or name.endswith("_min") or "分钟" in name:
+        return "minutes"
+    if name.endswith("_m") or "(米)" in name:
+        return "metres"
+    return ""
+
+
+def _zh_header(column: str) -> str:
+    if column in _EXCEL_HEADERS_ZH:
+        return _EXCEL_HEADERS_ZH[column]
+    match = re.fullmatch(r"within_(\d+(?:\.\d+)?)_min", column)
+    return f"{match.group(1)}分钟内地点数" if match else column
+
+
+def _for_excel(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A table as a planner reads it in Excel: Chinese headers and 是/否 in a zh report, formats by kind."""
+    out = pd.DataFrame(frame).copy()
+    kinds = {c: _column_kind(c) for c in out.columns}
+    if lang == "zh":
+        for column in out.columns:
+            values = out[column]
+            if values.dtype == bool or (values.dtype == object and values.map(type).isin([bool, np.bool_]).all()):
+                out[column] = values.map({True: "是", False: "否"})
+            elif str(column) in ("dimension", "group", "status"):
+                out[column] = values.map(lambda v: _EXCEL_VALUES_ZH.get(v, v) if isinstance(v, str) else v)
+        renamed = {c: _zh_header(str(c)) for c in out.columns}
+        kinds = {renamed[c]: k for c, k in kinds.items()}
+        out = out.rename(columns=renamed)
+    out.attrs["kinds"] = kinds
+    return out
 
 
 __all__ = ["cost_paragraph", "write_report"]
