@@ -167,3 +167,26 @@ def test_proposed_sites_csv_neutralises_formulas_and_add_site_reads_the_names_ba
         names = [row["name"] for row in csv.DictReader(fh)]
     assert names and all(n.startswith("'") for n in names)
     assert list(read_new_sites(tmp_path / "proposed_sites.csv")["name"]) == list(proposal.sites["name"])
+
+
+def test_proposed_sites_are_given_in_wgs84_and_in_gcj02_inside_china(beijing, monaco_result, tmp_path):
+    from real_places import beijing_place_frames
+
+    from coverage_planner.places import china
+
+    sites, demand = beijing_place_frames(raw_file("beijing_haidian_cau_map.osm"))
+
+    def to_gdf(f):
+        return gpd.GeoDataFrame(f, geometry=gpd.points_from_xy(f.lon, f.lat), crs=4326)
+
+    result = cp.compute_coverage(beijing, to_gdf(sites.head(3)), to_gdf(demand), threshold_min=5)
+    proposal = cp.propose_sites(result, cp.build_candidates(result, grid_spacing=200), method="mclp", k=2)
+    where = proposal.coordinates()
+    back_lon, back_lat = china.gcj02_to_wgs84(where["lon_gcj02"].to_numpy(), where["lat_gcj02"].to_numpy())
+    assert np.allclose(back_lon, where["lon"], atol=1e-6) and np.allclose(back_lat, where["lat"], atol=1e-6)
+    assert (np.abs(where["lon_gcj02"] - where["lon"]) > 1e-3).all()  # Beijing: the offset is about 500 m
+    summary = json.loads(json.dumps(proposal.summary(), default=str))
+    assert [s["id"] for s in summary["sites"]] == list(proposal.sites["id"])
+    abroad = cp.propose_sites(monaco_result, cp.build_candidates(monaco_result, grid_spacing=300), method="mclp", k=1)
+    outside = abroad.coordinates()
+    assert (outside["lon_gcj02"] == outside["lon"]).all()

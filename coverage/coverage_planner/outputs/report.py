@@ -34,6 +34,7 @@ from coverage_planner.outputs._report_text import TEMPLATE, TEXT
 from coverage_planner.outputs.charts import figure_png, histogram_figure, share_figure
 from coverage_planner.outputs.fonts import css_families
 from coverage_planner.outputs.static_map import readable_name, static_map_png
+from coverage_planner.places import china
 from coverage_planner.results import SUMMARY_DIMENSIONS, CoverageResult
 
 #: Rows of a long table shown in the HTML/PDF/Markdown report (tables.xlsx has them all).
@@ -497,7 +498,7 @@ class _Document:
                     str(getattr(site, "rank", "")),
                     names.get(str(site.id), str(site.name)),
                     self.source_label(getattr(site, "source", "") or ""),
-                    f"{site.geometry.x:.5f}, {site.geometry.y:.5f}",
+                    _coordinates(site.geometry.x, site.geometry.y),
                     str(len(places)),
                     _round(float(getattr(site, "added_weight", places["weight"].sum()))),
                     self.name_list(places["demand_name"], places["walk_min"], places["demand_id"], status_of),
@@ -842,6 +843,15 @@ def cost_paragraph(cost_model: dict[str, Any], lang: str = "zh") -> str:
     sep = "、" if lang == "zh" else ", "
     key = "costs_drive" if cost_model.get("mode") == "drive" else "costs_walk"
     return t[key].format(profile=profile, v=speed, costs=sep.join(listed) or "-", found="; ".join(found_text) or "-")
+
+
+def _coordinates(lon: float, lat: float) -> str:
+    """WGS-84, and in China also GCJ-02 (what Gaode/Tencent show), so a planner can find the spot on either map."""
+    wgs = f"{lon:.5f}, {lat:.5f}"
+    if not bool(china.in_china(lon, lat)):
+        return wgs
+    glon, glat = china.wgs84_to_gcj02(lon, lat)
+    return f"{wgs} (WGS-84); {float(glon):.5f}, {float(glat):.5f} (GCJ-02)"
 
 
 def nearest_streets(network, lon: np.ndarray, lat: np.ndarray, max_m: float = 400.0) -> list[tuple[str, float] | None]:

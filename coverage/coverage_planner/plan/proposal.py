@@ -115,6 +115,31 @@ class Proposal:
             }
         )
 
+    def coordinates(self) -> pd.DataFrame:
+        """Where each proposed site is, in WGS-84 and in GCJ-02 (what Gaode and Tencent maps show).
+
+        Returns
+        -------
+        DataFrame
+            ``id, name, lon, lat, lon_gcj02, lat_gcj02`` in choice order; outside China
+            the GCJ-02 columns equal WGS-84 (the offset applies only inside China).
+        """
+        from coverage_planner.places import china
+
+        lon, lat = self.sites.geometry.x.to_numpy(float), self.sites.geometry.y.to_numpy(float)
+        glon, glat = china.wgs84_to_gcj02(lon, lat)
+        inside = china.in_china(lon, lat)
+        return pd.DataFrame(
+            {
+                "id": self.sites["id"],
+                "name": self.sites["name"],
+                "lon": lon.round(7),
+                "lat": lat.round(7),
+                "lon_gcj02": np.where(inside, glon, lon).round(7),
+                "lat_gcj02": np.where(inside, glat, lat).round(7),
+            }
+        )
+
     def summary(self) -> dict:
         """Objective, bound, gap and times of both solves, and the coverage change.
 
@@ -145,6 +170,10 @@ class Proposal:
             "exact": sol(self.exact),
             "greedy": sol(self.greedy),
             "uncoverable_places": len(self.uncoverable),
+            "sites": [
+                {**row, "added_weight": float(w)}
+                for row, w in zip(self.coordinates().to_dict("records"), self.sites["added_weight"])
+            ],
             "scenario": self.before.manifest.get("scenario"),
         }
 
