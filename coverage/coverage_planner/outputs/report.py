@@ -34,7 +34,6 @@ from coverage_planner.outputs._report_text import TEMPLATE, TEXT
 from coverage_planner.outputs.charts import figure_png, histogram_figure, share_figure
 from coverage_planner.outputs.fonts import css_families
 from coverage_planner.outputs.static_map import readable_name, static_map_png
-from coverage_planner.places import china
 from coverage_planner.results import SUMMARY_DIMENSIONS, CoverageResult
 
 #: Rows of a long table shown in the HTML/PDF/Markdown report (tables.xlsx has them all).
@@ -491,14 +490,15 @@ class _Document:
         status_of = dict(zip(after.demand["demand_id"], _statuses(after.demand)))
         names = self.proposed_names()
         rows = []
-        for site in p.sites.itertuples(index=False):
+        where = p.coordinates().to_dict("records")
+        for site, at in zip(p.sites.itertuples(index=False), where):
             places = newly.get(site.id, pd.DataFrame(columns=["demand_id", "demand_name", "walk_min", "weight"]))
             rows.append(
                 [
                     str(getattr(site, "rank", "")),
                     names.get(str(site.id), str(site.name)),
                     self.source_label(getattr(site, "source", "") or ""),
-                    _coordinates(site.geometry.x, site.geometry.y),
+                    _coordinates(at),
                     str(len(places)),
                     _round(float(getattr(site, "added_weight", places["weight"].sum()))),
                     self.name_list(places["demand_name"], places["walk_min"], places["demand_id"], status_of),
@@ -845,13 +845,12 @@ def cost_paragraph(cost_model: dict[str, Any], lang: str = "zh") -> str:
     return t[key].format(profile=profile, v=speed, costs=sep.join(listed) or "-", found="; ".join(found_text) or "-")
 
 
-def _coordinates(lon: float, lat: float) -> str:
-    """WGS-84, and in China also GCJ-02 (what Gaode/Tencent show), so a planner can find the spot on either map."""
-    wgs = f"{lon:.5f}, {lat:.5f}"
-    if not bool(china.in_china(lon, lat)):
+def _coordinates(at: dict) -> str:
+    """WGS-84, and where they differ (in China) GCJ-02 too, from a row of `Proposal.coordinates`."""
+    wgs = f"{at['lon']:.5f}, {at['lat']:.5f}"
+    if at["lon_gcj02"] == at["lon"] and at["lat_gcj02"] == at["lat"]:
         return wgs
-    glon, glat = china.wgs84_to_gcj02(lon, lat)
-    return f"{wgs} (WGS-84); {float(glon):.5f}, {float(glat):.5f} (GCJ-02)"
+    return f"{wgs} (WGS-84); {at['lon_gcj02']:.5f}, {at['lat_gcj02']:.5f} (GCJ-02)"
 
 
 def nearest_streets(network, lon: np.ndarray, lat: np.ndarray, max_m: float = 400.0) -> list[tuple[str, float] | None]:
