@@ -79,6 +79,9 @@ _LAZY = {
     "priority_weights": "coverage_planner.plan.accessibility",
     "plan_circuits": "coverage_planner.plan.circuits",
     "plan_clinics": "coverage_planner.plan.circuits",
+    "ServicePlan": "coverage_planner.plan.service",
+    "plan_service": "coverage_planner.plan.service",
+    "plan_scenario": "coverage_planner.pipeline",
 }
 
 if TYPE_CHECKING:
@@ -96,7 +99,7 @@ if TYPE_CHECKING:
     from coverage_planner.outputs.report import write_report
     from coverage_planner.outputs.run_folder import write_run
     from coverage_planner.outputs.tables import write_outputs
-    from coverage_planner.pipeline import run_scenario
+    from coverage_planner.pipeline import plan_scenario, run_scenario
     from coverage_planner.places.reading import check_within_area, read_places
     from coverage_planner.plan.accessibility import equity_summary, gini, priority_weights, two_stage_fca
     from coverage_planner.plan.candidates import build_candidates
@@ -104,6 +107,7 @@ if TYPE_CHECKING:
     from coverage_planner.plan.circuits import plan_circuits, plan_clinics
     from coverage_planner.plan.models import LSCP, MCLP, PCenter, PMedian, ProblemError, ProposalError
     from coverage_planner.plan.proposal import Proposal, propose_sites
+    from coverage_planner.plan.service import ServicePlan, plan_service
     from coverage_planner.profiles import GB50180_PRESETS, PROFILES, WalkProfile, get_profile
     from coverage_planner.results import CoverageResult
 
@@ -146,6 +150,7 @@ __all__ = [
     "Scenario",
     "ScenarioDiff",
     "ScenarioError",
+    "ServicePlan",
     "Snap",
     "WalkNetwork",
     "WalkProfile",
@@ -163,6 +168,8 @@ __all__ = [
     "load_network",
     "plan_circuits",
     "plan_clinics",
+    "plan_scenario",
+    "plan_service",
     "priority_weights",
     "propose_sites",
     "read_places",

@@ -151,10 +151,12 @@ def run(
     try:
         config = _scenario_with_overrides(scenario, profile, threshold_min, speed_kmh)
         result = run_scenario(config, progress=None if not quiet else False, use_cache=not no_cache)
+        service = _configured_service(config, result, use_cache=not no_cache)
         ledger_path, sheet = _ledger_of(config) if ledger else (None, None)
         written = write_run(
             result,
             out_dir,
+            service=service,
             map=map_,
             report=report,
             lang=lang,
@@ -174,6 +176,16 @@ def run(
         _print_wrote(written, out_dir)
     if timings:
         _print_timings({**result.timings, **timer.seconds})
+
+
+def _configured_service(config, result, *, use_cache: bool = True):
+    """The service tables of the scenario's planning sections ([capacity], [circuits] …), None without any."""
+    from coverage_planner.pipeline import PLAN_STEPS, plan_scenario
+
+    if all(getattr(config, step) is None for step in PLAN_STEPS):
+        return None
+    _, plan = plan_scenario(config, result, use_cache=use_cache, progress=False)
+    return plan.tables()
 
 
 def _print_warnings(result) -> None:
@@ -480,7 +492,14 @@ def propose(
             tags = _parse_tags(candidate_tags) if candidate_tags else None
             pool = build_candidates(result, file=candidates, tags=tags, grid_spacing=grid_spacing)
         with timer.stage("propose (snap, walks, solve)"):
-            proposal = propose_sites(result, pool, method=method, k=k, target_share=target_share, time_limit=time_limit)
+            weights = None
+            if config.priority is not None:  # [plan.priority]: e.g. 强基型 communities count double
+                from coverage_planner.plan.service import priority_weights_of
+
+                weights = priority_weights_of(result, config.priority)
+            proposal = propose_sites(
+                result, pool, method=method, k=k, target_share=target_share, time_limit=time_limit, weights=weights
+            )
         with timer.stage("write proposal, map and report"):
             ledger_path, sheet = _ledger_of(config) if ledger else (None, None)
             written = proposal.write(
@@ -526,6 +545,247 @@ def _parse_tags(text: str) -> dict[str, tuple[str, ...]]:
             raise CoverageError(f"--candidate-tags: {part!r} is not key=value1|value2")
         tags[key.strip()] = tuple(v.strip() for v in values.split("|") if v.strip())
     return tags
+
+
+# Options the planning commands (allocate, circuits, clinics) share.
+PlanOutOption = Annotated[Path, typer.Option("--out", "-o", help="Run folder for the tables, map and report.")]
+PlanLangOption = Annotated[str, typer.Option(help="Language of the report, map and messages: zh or en.")]
+PlanMapOption = Annotated[bool, typer.Option("--map/--no-map", help="Write map.html.")]
+PlanReportOption = Annotated[bool, typer.Option("--report/--no-report", help="Write the report.")]
+
+
+def _plan_run(
+    scenario_path: Path, step: str, out_dir: Path, *, lang: str, map_: bool, report: bool, pdf: bool, **edits
+):
+    """Coverage of the scenario, one planning step on it (the scenario's section with ``edits``), one run folder."""
+    from dataclasses import replace
+
+    from coverage_planner.config import Scenario
+    from coverage_planner.outputs.run_folder import write_run
+    from coverage_planner.pipeline import plan_scenario, run_scenario
+
+    extra = {k: edits.pop(k) for k in ("candidates", "k") if k in edits}
+    config = replace(Scenario.from_toml(scenario_path), **edits)
+    result = run_scenario(config, progress=False)
+    _, plan = plan_scenario(config, result, steps=[step], progress=False, **extra)
+    written = write_run(result, out_dir, map=map_, report=report, lang=lang, pdf=pdf, service=plan.tables())
+    return result, plan, written
+
+
+@app.command()
+def allocate(
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario TOML file (its [capacity] section, if any, is the start).")
+    ],
+    out_dir: PlanOutOption,
+    total: Annotated[
+        Optional[int], typer.Option(help="Volunteers to spread over the sites (default [capacity.volunteers] or 561).")
+    ] = None,
+    method: Annotated[
+        Optional[str], typer.Option(help="max_coverage (most load served) or pmedian (shortest load-weighted walks).")
+    ] = None,
+    default_capacity: Annotated[
+        Optional[float], typer.Option(help="Capacity of a site (or candidate) whose capacity cell is blank.")
+    ] = None,
+    candidates: Annotated[
+        Optional[Path], typer.Option(help="A place file of candidate sites (capacity/容量 column optional); with --k.")
+    ] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Most candidate sites to open.")] = None,
+    lang: PlanLangOption = "zh",
+    map_: PlanMapOption = True,
+    report: PlanReportOption = True,
+    pdf: PdfOption = False,
+) -> None:
+    """Assign every place to one site within reach without exceeding capacities, and spread the volunteer pool."""
+    from dataclasses import replace
+
+    from coverage_planner.config import Scenario
+    from coverage_planner.plan.options import CapacityOptions, VolunteerOptions
+
+    _use_lang(lang)
+    try:
+        if (candidates is None) != (k is None):
+            raise CoverageError("--candidates and --k go together: where new sites could open, and how many")
+        base = Scenario.from_toml(scenario).capacity or CapacityOptions()
+        volunteers = base.volunteers or VolunteerOptions()
+        if total is not None:
+            volunteers = replace(volunteers, total=total)
+        changes = {"volunteers": volunteers}
+        if method is not None:
+            changes["method"] = method
+        if default_capacity is not None:
+            changes["default"] = default_capacity
+        pool = None
+        if candidates is not None:
+            from coverage_planner.places.reading import read_places
+
+            pool = read_places(candidates, "candidates")
+        result, plan, written = _plan_run(
+            scenario,
+            "capacity",
+            out_dir,
+            lang=lang,
+            map_=map_,
+            report=report,
+            pdf=pdf,
+            capacity=replace(base, **changes),
+            candidates=pool,
+            k=k,
+        )
+    except CoverageError as exc:
+        _fail(exc)
+        return
+    sites = plan.allocation.by_site.merge(
+        plan.volunteers[["site_id", "volunteers", "load_per_volunteer"]], on="site_id"
+    )
+    columns = [_t[c] for c in ("id", "name", "capacity", "load", "places", "volunteers", "per_volunteer")]
+    rows = [
+        [
+            r.site_id,
+            r.site_name,
+            f"{r.capacity:g}",
+            f"{r.load:g}",
+            r.places,
+            r.volunteers,
+            f"{r.load_per_volunteer:.2f}",
+        ]
+        for r in sites.itertuples(index=False)
+    ]
+    summary = plan.allocation.summary()
+    title = _t["allocate_title"].format(method=summary["method"], total=plan.volunteers_total)
+    out.print(_table(title, columns, rows, right=tuple(columns[2:])))
+    out.print(
+        _t["allocate_line"].format(
+            served=summary["assigned_load"],
+            total=summary["total_load"],
+            share=summary["assigned_share"] if summary["total_load"] > 0 else 0.0,
+            full=summary["unserved_capacity_load"],
+            unreachable=summary["unreachable_load"],
+            gap=plan.allocation.exact.gap,
+        )
+    )
+    _print_wrote(written, out_dir)
+
+
+@app.command()
+def circuits(
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario TOML file (its [circuits] section, if any, is the start).")
+    ],
+    out_dir: PlanOutOption,
+    budget_min: Annotated[
+        Optional[float], typer.Option(help="Longest route in minutes, stays included (default 240: a half day).")
+    ] = None,
+    stay_min: Annotated[Optional[float], typer.Option(help="Minutes spent at each place (default 20).")] = None,
+    profile: Annotated[
+        Optional[str],
+        typer.Option(help="How the circuits travel: drive, or a walking profile (default: the scenario's)."),
+    ] = None,
+    lang: PlanLangOption = "zh",
+    map_: PlanMapOption = True,
+    report: PlanReportOption = True,
+    pdf: PdfOption = False,
+) -> None:
+    """Plan circuit-mediation routes (巡回调解) from the studios to the places outside the threshold."""
+    from dataclasses import replace
+
+    from coverage_planner.config import Scenario
+    from coverage_planner.plan.options import CircuitOptions
+    from coverage_planner.profiles import get_profile
+
+    _use_lang(lang)
+    try:
+        base = Scenario.from_toml(scenario).circuits or CircuitOptions()
+        changes = {}
+        if budget_min is not None:
+            changes["budget_min"] = budget_min
+        if stay_min is not None:
+            changes["stay_min"] = stay_min
+        if profile is not None:
+            changes["profile"] = get_profile(profile).name
+        result, plan, written = _plan_run(
+            scenario,
+            "circuits",
+            out_dir,
+            lang=lang,
+            map_=map_,
+            report=report,
+            pdf=pdf,
+            circuits=replace(base, **changes),
+        )
+    except CoverageError as exc:
+        _fail(exc)
+        return
+    circuit = plan.circuits
+    columns = [_t[c] for c in ("route", "studio", "day", "session", "start", "end", "stops", "minutes")]
+    rows = [
+        [r.route, r.depot_name, r.day, r.session, r.start_clock, r.end_clock, r.stops, f"{r.total_min:.0f}"]
+        for r in circuit.schedule.itertuples(index=False)
+    ]
+    summary = circuit.summary()
+    title = _t["circuits_title"].format(n=summary["routes"], budget=circuit.budget_min, stay=circuit.stay_min)
+    out.print(_table(title, columns, rows, right=(columns[0], columns[2], columns[6], columns[7])))
+    out.print(_t["circuits_line"].format(visited=summary["places_visited"], left=summary["unscheduled"]))
+    _print_wrote(written, out_dir)
+
+
+@app.command()
+def clinics(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (its [clinics] section, if any, is the start).")],
+    out_dir: PlanOutOption,
+    venues: Annotated[
+        Optional[Path], typer.Option(help="A place file of possible clinic venues (e.g. community service centres).")
+    ] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Clinic venues to choose.")] = None,
+    lang: PlanLangOption = "zh",
+    map_: PlanMapOption = True,
+    report: PlanReportOption = True,
+    pdf: PdfOption = False,
+) -> None:
+    """Choose k legal-clinic venues (法律门诊) reaching the most load of the places outside the threshold."""
+    from dataclasses import replace
+
+    from coverage_planner.config import Scenario
+    from coverage_planner.plan.options import ClinicOptions
+
+    _use_lang(lang)
+    try:
+        base = Scenario.from_toml(scenario).clinics
+        if base is None and (venues is None or k is None):
+            raise CoverageError("say where clinics could be held and how many: --venues FILE --k N (or [clinics])")
+        if base is None:
+            base = ClinicOptions(k=k)
+        changes = {}
+        if venues is not None:
+            if not venues.is_file():
+                raise CoverageError(f"--venues: file not found: {venues}")
+            changes.update(venues=venues.resolve(), tags=None)
+        if k is not None:
+            if k < 1:
+                raise CoverageError(f"--k must be at least 1, not {k}")
+            changes["k"] = k
+        result, plan, written = _plan_run(
+            scenario, "clinics", out_dir, lang=lang, map_=map_, report=report, pdf=pdf, clinics=replace(base, **changes)
+        )
+    except CoverageError as exc:
+        _fail(exc)
+        return
+    clinic = plan.clinics
+    columns = [_t[c] for c in ("rank", "id", "name", "places", "load")]
+    rows = [
+        [r.rank, r.venue_id, r.venue_name, r.places_reached, f"{r.load_reached:g}"]
+        for r in clinic.venues.itertuples(index=False)
+    ]
+    summary = clinic.summary()
+    out.print(_table(_t["clinics_title"].format(n=len(clinic.venues)), columns, rows, right=(columns[0], *columns[3:])))
+    out.print(
+        _t["clinics_line"].format(
+            reached=summary["places_reached"],
+            places=summary["places"],
+            share=summary["share_reached"] if summary["load"] > 0 else 0.0,
+        )
+    )
+    _print_wrote(written, out_dir)
 
 
 @app.command()

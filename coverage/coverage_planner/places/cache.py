@@ -21,7 +21,7 @@ import shapely
 from coverage_planner._cache.arrays import read_arrays, warn_cache, write_arrays
 from coverage_planner._cache.keys import cache_key, file_sha256
 from coverage_planner._meta import package_version
-from coverage_planner.places.reading import read_places, warn_duplicate_site_names
+from coverage_planner.places.reading import COLUMN_ALIASES, read_places, warn_duplicate_site_names
 
 
 def cached_read_places(
@@ -66,7 +66,8 @@ def cached_read_places(
     geocodes = file_sha256(geocode_file) if geocode_file is not None and Path(geocode_file).is_file() else None
     options = [list(keep_columns), weight_column, default_crs, sheet, layer, encoding]
     key = json.dumps(
-        [file_sha256(path), kind, *options, geocodes, package_version(), _detector_version()],
+        # The schema is in the key: a column newly read as a field must not come back from an older entry.
+        [file_sha256(path), kind, *options, geocodes, package_version(), _detector_version(), COLUMN_ALIASES],
         ensure_ascii=False,
     )
     cached = Path(cache_dir) / "places" / f"{cache_key(key)}.arrays"

@@ -88,6 +88,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "population": ("population", "人口"),
     "key_targets": ("key_targets", "重点服务对象"),
     "community_class": ("community_class", "社区类别"),
+    "capacity": ("capacity", "容量"),
     "geocode_query": ("geocode_query", "地址查询", "定位查询"),
     "gate_lon": ("gate_lon", "大门经度", "门口经度"),
     "gate_lat": ("gate_lat", "大门纬度", "门口纬度"),
@@ -115,6 +116,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "population",
     "key_targets",
     "community_class",
+    "capacity",
     "location_source",
     "footprint",
 )
@@ -131,7 +133,7 @@ STATUS_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 _TEXT_FIELDS = ("type", "district", "subdistrict", "community", "address", "community_class")
-_NUMERIC_FIELDS = ("households", "population", "key_targets")
+_NUMERIC_FIELDS = ("households", "population", "key_targets", "capacity")
 _FIELD_WORDS = {"lon": "longitude", "lat": "latitude"}
 _COORDINATE_FIELDS = ("lon", "lat", "gate_lon", "gate_lat")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")

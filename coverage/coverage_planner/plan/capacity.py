@@ -564,7 +564,8 @@ class CapacitatedAllocation:
         table = self._walk_table
         out = np.full(self.n_places, np.nan)
         got = np.flatnonzero(site >= 0)
-        out[got] = np.asarray(table[got, site[got]]).ravel() - 1.0
+        if got.size:  # scipy returns a sparse result, not an array, for an empty index
+            out[got] = np.asarray(table[got, site[got]]).ravel() - 1.0
         return out
 
     def _to_objective(self, cost: float) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,6 +258,7 @@ def propose_sites(
     target_share: float | None = None,
     time_limit: float | None = None,
     progress: bool | None = False,
+    weights: Sequence[float] | np.ndarray | None = None,
 ) -> Proposal:
     """Propose new sites among ``candidates``; the result's sites stay open and count.
 
@@ -286,6 +288,10 @@ def propose_sites(
         Seconds for the exact solver; the best answer found is kept with its gap.
     progress : bool or None, default False
         Show a progress bar for the candidates' walks.
+    weights : array of float, optional
+        One weight per demand place instead of ``result.demand["weight"]``,
+        e.g. `priority_weights` raising 强基型 communities; the shares and
+        added weights are then of these weights.
 
     Returns
     -------
@@ -320,7 +326,14 @@ def propose_sites(
         progress=progress,
     )
     matrix = AccessMatrix.stack(result.matrix, walks)
-    weights = result.demand["weight"].to_numpy(float)
+    if weights is None:
+        weights = result.demand["weight"].to_numpy(float)
+        given = False
+    else:
+        weights = np.asarray(weights, dtype=float).ravel()
+        if weights.shape != (len(result.demand),) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ProposalError(f"weights: give one finite weight ≥ 0 per demand place ({len(result.demand)})")
+        given = True
     n_existing = len(result.sites)
     covers = matrix.covers(result.threshold_m)
     coverable = np.asarray(covers.sum(axis=0)).ravel() > 0
@@ -366,7 +379,7 @@ def propose_sites(
         before=result,
         after=after,
         share_before=float(weights[covered_before].sum() / total),
-        share_after=after.share_covered(weighted=True) if weights.sum() > 0 else float("nan"),
+        share_after=_share_after(after, weights, total, given),
         coverable_share=coverable_share,
         uncoverable=pd.DataFrame(
             {"demand_id": demand["demand_id"][~coverable], "demand_name": demand["demand_name"][~coverable]}
@@ -374,6 +387,15 @@ def propose_sites(
         candidates=pool,
         target_share=target_share,
     )
+
+
+def _share_after(after: CoverageResult, weights: np.ndarray, total: float, given: bool) -> float:
+    """Weighted share covered with the proposed sites (of the given weights, when given)."""
+    if weights.sum() <= 0:
+        return float("nan")
+    if not given:
+        return after.share_covered(weighted=True)
+    return float(weights[after.demand["covered"].to_numpy(bool)].sum() / total)
 
 
 def _choice_order(covers, n_existing, chosen, covered, weights) -> tuple[np.ndarray, np.ndarray]:
