@@ -1,4 +1,4 @@
-"""osmnx's HTTP cache, pointed into ours (downloads of networks, residential areas and geocoding share it)."""
+"""osmnx glue: its HTTP cache pointed into ours (downloads and geocoding share it), its settings set for a block."""
 
 from __future__ import annotations
 
@@ -37,3 +37,33 @@ def osmnx_http_cache(*, enabled: bool) -> Iterator[None]:
         yield
     finally:
         ox.settings.use_cache = before
+
+
+@contextmanager
+def osmnx_settings(**values: object) -> Iterator[None]:
+    """Set some of ``osmnx.settings`` inside the block, then restore what the user had.
+
+    Parameters
+    ----------
+    **values : object
+        Setting name → value (e.g. ``useful_tags_way=[...]``, ``all_oneway=True``).
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    AttributeError
+        When osmnx has no setting of a given name (a typo must not pass silently).
+    """
+    import osmnx as ox
+
+    before = {name: getattr(ox.settings, name) for name in values}  # AttributeError for unknown names
+    try:
+        for name, value in values.items():
+            setattr(ox.settings, name, value)
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(ox.settings, name, value)

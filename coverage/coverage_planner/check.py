@@ -345,7 +345,7 @@ def _check_network(scenario: Scenario, report: CheckReport) -> None:
         report.add("network", OK, f"local file {_shown(path)} ({kind}, {size:.1f} MB{covers})")
         return
     cache = cfg.cache_dir or settings.cache_dir()
-    cached = download_cache_file(place=cfg.place, bbox=cfg.bbox, cache_dir=cache)
+    cached = download_cache_file(place=cfg.place, bbox=cfg.bbox, cache_dir=cache, mode=scenario.walk.profile.mode)
     what = _place_words(cfg.place) if cfg.place is not None else f"bbox {_box(cfg.bbox)}"
     if cached.is_file():
         report.add("network", OK, f"{what}: downloaded before, cached ({_shown(cached)}); no internet needed")

@@ -333,12 +333,23 @@ class CoverageResult:
         Returns
         -------
         geopandas.GeoDataFrame
-            The columns of `WalkNetwork.quality_report`, ``length_share``, and
-            for sites and demand ``<role>_snapped``, ``<role>_median_snap_m``,
-            ``<role>_max_snap_m``; each component's edges as a MultiLineString (WGS-84).
+            The columns of `WalkNetwork.quality_report` (``dangling_ends``
+            included), ``length_share``, ``unnoded_crossings`` (points where
+            the component's edges cross or touch another edge without a shared
+            node, see `WalkNetwork.unnoded_crossings`; a point between two
+            components counts for both), ``bridge_tunnel_crossings`` (those a
+            bridge, tunnel or ``layer`` explains), and for sites and demand
+            ``<role>_snapped``, ``<role>_median_snap_m``, ``<role>_max_snap_m``;
+            each component's edges as a MultiLineString (WGS-84).
         """
         qa = self.network.quality_report()
         qa["length_share"] = qa["length_m"] / qa["length_m"].sum()
+        crossings = self.network.unnoded_crossings()
+        explained = crossings[crossings["marked"] != ""]
+        for column, points in (("unnoded_crossings", crossings), ("bridge_tunnel_crossings", explained)):
+            other = points["component_b"].where(points["component_b"] != points["component_a"])
+            touched = pd.concat([points["component_a"], other.dropna()]).astype(int).value_counts()
+            qa[column] = qa["component"].map(touched).fillna(0).astype(int)
         for label, frame in (("sites", self.sites), ("demand", self.demand)):
             snapped = frame[frame["component"] >= 0]
             qa[f"{label}_snapped"] = qa["component"].map(snapped["component"].value_counts()).fillna(0).astype(int)

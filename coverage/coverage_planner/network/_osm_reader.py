@@ -79,6 +79,9 @@ EDGE_TAGS = (
     "maxspeed",
     "incline",
     "wheelchair",
+    "bridge",  # bridge, tunnel, layer: why two ways cross without a node (network QA)
+    "tunnel",
+    "layer",
 )
 #: Node tags kept for crossings and signals (nodes with another ``highway=*`` are not kept).
 NODE_TAGS = ("highway", "crossing", "crossing:signals")

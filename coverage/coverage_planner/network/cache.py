@@ -18,7 +18,7 @@ from coverage_planner._cache.arrays import read_arrays, warn_cache, write_arrays
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner.network.graph import NetworkSource, WalkNetwork
 
-FORMAT_VERSION = 7  # 6: the source record gained `details`; 7: edge and node tags, walk or drive mode
+FORMAT_VERSION = 8  # 6: source `details`; 7: edge and node tags, walk or drive mode; 8: bridge/tunnel/layer
 
 
 def save_network(network: WalkNetwork, path: str | Path) -> Path:

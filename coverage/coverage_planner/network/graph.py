@@ -1131,6 +1131,30 @@ class WalkNetwork:
             }
         )
 
+    def unnoded_crossings(self) -> gpd.GeoDataFrame:
+        """Points where two edges cross, touch or overlap without meeting at a node they share.
+
+        In a walk network such a point is a place where a walker cannot turn:
+        either a bridge or tunnel (meant so) or, in a badly noded road-line
+        layer, two streets that should be joined. Each point is labelled by
+        what explains it: ``bridge`` or ``tunnel`` when one of the edges is
+        tagged so, ``layer`` when their ``layer=*`` values differ, empty when
+        nothing does (the sign of a noding error). Computed once per network.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One row per point (WGS-84): ``way_a``, ``highway_a``, ``way_b``,
+            ``highway_b`` (the two edges' way ids and classes; an unexplained
+            pair is shown when the point has one), ``component_a``,
+            ``component_b``, ``marked`` (``""``, ``bridge``, ``tunnel`` or
+            ``layer``; empty when any pair at the point is unexplained),
+            ``lines`` (edges meeting there without a node), ``lon``, ``lat``.
+        """
+        if "_crossings" not in self.__dict__:
+            self.__dict__["_crossings"] = _unnoded_crossings(self)
+        return self.__dict__["_crossings"].copy()
+
     def _repr_html_(self) -> str:
         import html
 
@@ -1212,7 +1236,7 @@ def _walk_costs(network: WalkNetwork, profile: WalkProfile) -> EdgeCosts:
         "no_sidewalk_m": round(float(network.edge_length[no_sidewalk].sum()), 1),
         "crossing_nodes": int(len(np.unique(nodes[kinds == CROSSING]))),
         "signal_crossing_nodes": int(len(np.unique(nodes[kinds == SIGNAL_CROSSING]))),
-        "tags_read": network.edge_tags is not None,
+        "tags_read": bool(set(network.edge_tags or ()) - set(QA_TAGS)),
     }
     ones = np.ones(m, dtype=bool)
     return EdgeCosts(scale, ends[0], ends[1], ones, ones.copy(), steps, crossing_u, crossing_v, profile.name, summary)
@@ -1274,7 +1298,7 @@ def _drive_costs(network: WalkNetwork, profile: WalkProfile) -> EdgeCosts:
         "maxspeed_edges": int(has_tag.sum()),
         "signal_nodes": int(signal_node.sum()),
         "direction": costs.direction,
-        "tags_read": network.edge_tags is not None,
+        "tags_read": bool(set(network.edge_tags or ()) - set(QA_TAGS)),
     }
     return EdgeCosts(
         scale, end_u, end_v, forward, backward, np.zeros(m, dtype=bool), none, none.copy(), profile.name, summary
@@ -1330,3 +1354,66 @@ def _lonlat(xy: tuple[float, float], to_wgs) -> np.ndarray:
 def _shape_key(line: np.ndarray) -> tuple:
     # Rounded to ~1 cm so the two directed copies of one street compare equal.
     return tuple(np.round(line, 7).ravel().tolist())
+
+
+#: Edge tags read only by the network QA (`WalkNetwork.unnoded_crossings`), never by costs.
+QA_TAGS = ("bridge", "tunnel", "layer")
+# Values of a bridge/tunnel tag that mean "no" (as the line-layer loader reads such columns).
+_NOT_OFFGRADE = frozenset({"", "no", "n", "0", "0.0", "false", "f", "none", "nan", "null", "否", "无"})
+_GRID = 10_000_000  # crossing points compared on a 1e-7 degree grid (about 1 cm, OSM's precision)
+
+
+def _unnoded_crossings(network: WalkNetwork) -> gpd.GeoDataFrame:
+    """See `WalkNetwork.unnoded_crossings`."""
+    columns = ["way_a", "highway_a", "way_b", "highway_b", "component_a", "component_b", "marked", "lines"]
+    geoms = network.edges_wgs84
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    points, which = shapely.get_coordinates(shapely.intersection(geoms[a], geoms[b]), return_index=True)
+    a, b = a[which], b[which]
+    key = np.round(points * _GRID).astype(np.int64)
+    node_key = np.round(network.node_lonlat * _GRID).astype(np.int64)
+    # A point is noded when it is a node at an end of both edges.
+    noded = np.zeros(len(key), dtype=bool)
+    for end_a in (network.edge_u[a], network.edge_v[a]):
+        for end_b in (network.edge_u[b], network.edge_v[b]):
+            noded |= (end_a == end_b) & (node_key[end_a] == key).all(axis=1)
+    a, b, key = a[~noded], b[~noded], key[~noded]
+    highway = np.asarray(network.edge_highway, dtype=object)
+    if len(a) == 0:
+        empty = {c: pd.Series(dtype=object if c in ("highway_a", "highway_b", "marked") else np.int64) for c in columns}
+        return gpd.GeoDataFrame(
+            {**empty, "lon": pd.Series(dtype=float), "lat": pd.Series(dtype=float)},
+            geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+            crs="EPSG:4326",
+        )
+    marked = np.full(len(a), "", dtype=object)
+    level = pd.to_numeric(pd.Series(network.edge_tag("layer")), errors="coerce").fillna(0).round().to_numpy()
+    marked[level[a] != level[b]] = "layer"
+    for tag in ("tunnel", "bridge"):  # a bridge over a tunnel reads as the bridge
+        flagged = ~np.isin(np.char.lower(network.edge_tag(tag).astype(str)), list(_NOT_OFFGRADE))
+        marked[flagged[a] | flagged[b]] = tag
+    # One row per point: an unexplained pair first (it is the one to look at), then by edge order.
+    _, point = np.unique(key, axis=0, return_inverse=True)
+    point = point.ravel()
+    order = np.lexsort((b, a, marked != "", point))
+    first = order[np.r_[True, point[order][1:] != point[order][:-1]]]
+    edges_at = pd.Series(np.concatenate([a, b])).groupby(np.concatenate([point, point])).nunique()
+    lonlat = key[first] / _GRID
+    frame = pd.DataFrame(
+        {
+            "way_a": network.edge_way_id[a[first]],
+            "highway_a": highway[a[first]],
+            "way_b": network.edge_way_id[b[first]],
+            "highway_b": highway[b[first]],
+            "component_a": network.component[network.edge_u[a[first]]],
+            "component_b": network.component[network.edge_u[b[first]]],
+            "marked": marked[first],
+            "lines": edges_at.reindex(point[first]).to_numpy(np.int64),
+            "lon": lonlat[:, 0],
+            "lat": lonlat[:, 1],
+        }
+    )
+    frame = frame.sort_values(["lon", "lat"], kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(frame, geometry=shapely.points(frame[["lon", "lat"]].to_numpy()), crs="EPSG:4326")

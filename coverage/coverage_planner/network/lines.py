@@ -262,6 +262,14 @@ def read_line_network(
     details["way_id"] = way_col or "row number in the layer (from 0)"
     highway = frame[class_col].to_numpy()[row] if class_col else np.full(len(row), "", dtype=object)
     names = frame[name_col].to_numpy()[row] if name_col else np.full(len(row), None, dtype=object)
+    # Bridge, tunnel and layer per edge, so the network QA labels the crossings they explain.
+    qa_tags = {
+        tag: np.where(_marked(frame, (col,))[row], "yes", "")
+        for tag, col in (("bridge", bridge_col), ("tunnel", tunnel_col))
+        if col
+    }
+    if level_col:
+        qa_tags["layer"] = np.where(level[row] != 0, level[row].astype(str), "")
     network = WalkNetwork.from_edges(
         u,
         v,
@@ -269,6 +277,7 @@ def read_line_network(
         way_id=way_id,
         highway=["" if _missing(h) else str(h) for h in highway],
         name=[None if _missing(n) or str(n) == "" else str(n) for n in names],
+        edge_tags=qa_tags or None,
         source=NetworkSource(kind="line-layer", path=str(path), sha256=file_sha256(path)),
     )
     details["dangling_ends"] = int(network.quality_report()["dangling_ends"].sum())

@@ -34,7 +34,7 @@ from coverage_planner.results import CoverageResult
 
 OUTPUT_FILES = ("coverage.csv", "summary.csv", "coverage.gpkg", "manifest.json")
 #: Layers of coverage.gpkg, in the order they are written (``layer_styles`` is the QGIS style table).
-GPKG_LAYERS = ("sites", "demand", "network_qa", "bands_by_site", "bands_union", "layer_styles")
+GPKG_LAYERS = ("sites", "demand", "network_qa", "network_crossings", "bands_by_site", "bands_union", "layer_styles")
 #: GDAL writes this as the date of every layer (gpkg_contents.last_change) instead of the clock's.
 GPKG_DATE = "2000-01-01T00:00:00.000Z"
 
@@ -53,6 +53,9 @@ _LABELS = {
         "bands_by_site": "各站点步行范围, 每站一色",
         "bands_union": "全部站点合并的步行范围",
         "network_qa": "路网连通片段",
+        "network_crossings": "无共享节点的道路交叉点 (桥梁/隧道或未打断的路网错误)",
+        "crossing_unexplained": "交叉无节点 (需检查)",
+        "crossing_offgrade": "桥梁 / 隧道 / 不同层",
     },
     "en": {
         "within": "≤ {b:g} min (covered)",
@@ -68,6 +71,9 @@ _LABELS = {
         "bands_by_site": "walk-time bands of each site, one colour per site",
         "bands_union": "walk-time bands of all sites together",
         "network_qa": "connected pieces of the network",
+        "network_crossings": "roads crossing without a shared node (bridges/tunnels, or noding errors)",
+        "crossing_unexplained": "crossing without a node (check)",
+        "crossing_offgrade": "bridge / tunnel / other layer",
     },
 }
 _GREENS = ["#006837", "#31a354", "#78c679", "#c2e699"]
@@ -208,6 +214,8 @@ def write_gpkg(
         _for_gpkg(result.sites).to_file(path, layer="sites", driver="GPKG")
         _for_gpkg(result.demand).to_file(path, layer="demand", driver="GPKG")
         _for_gpkg(result.network_qa()).to_file(path, layer="network_qa", driver="GPKG")
+        crossings = _for_gpkg(result.network.unnoded_crossings())
+        crossings.to_file(path, layer="network_crossings", driver="GPKG", geometry_type="Point")
         by_site.to_file(path, layer="bands_by_site", driver="GPKG", geometry_type="MultiPolygon", promote_to_multi=True)
         all_sites.to_file(path, layer="bands_union", driver="GPKG", geometry_type="MultiPolygon", promote_to_multi=True)
         qml.write_layer_styles(path, _styles(result, bands, colours, by_site, text))
@@ -276,6 +284,14 @@ def _styles(
         ('"component" = 0', text["main"], qml.Symbol("line", "#9e9e9e", width=0.3)),
         ("", text["island"], qml.Symbol("line", "#e66101", width=0.8)),
     ]
+    crossing_rules = [
+        (
+            "coalesce(\"marked\", '') = ''",
+            text["crossing_unexplained"],
+            qml.Symbol("marker", "#d7191c", outline="#ffffff", size=2.6),
+        ),
+        ("", text["crossing_offgrade"], qml.Symbol("marker", "#969696", outline="#ffffff", size=1.8)),
+    ]
     return {
         "sites": (
             qml.single_symbol_qml(
@@ -285,6 +301,7 @@ def _styles(
         ),
         "demand": (qml.rule_qml(rules), text["demand"]),
         "network_qa": (qml.rule_qml(qa_rules), text["network_qa"]),
+        "network_crossings": (qml.rule_qml(crossing_rules), text["network_crossings"]),
         "bands_by_site": (qml.categorized_qml("site_id", categories), text["bands_by_site"]),
         "bands_union": (qml.rule_qml(union_rules), text["bands_union"]),
     }
