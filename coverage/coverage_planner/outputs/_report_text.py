@@ -221,6 +221,106 @@ TEXT: dict[str, dict] = {
         ],
         "contents": "目录",
         "page_of": "第 {page} 页",
+        "svc": {
+            "heading": "服务规划",
+            "method": {"max_coverage": "最大容量覆盖", "pmedian": "容量约束 P 中位"},
+            "loads": "各站点服务量与容量",
+            "loads_note": "每个地点分配给 {t:g} 分钟内可达的一个站点, 各站点不超过容量 ({method})。“按最近”: 不考虑容量、每个地点都去最近站点时的服务量。",
+            "alloc_line": "已分配服务量 {assigned} / {total} ({share}); 站点总容量 {capacity}; 因容量已满未分配 {full}; {t:g} 分钟内无站点 {unreach}。",
+            "assigned_places": "分配地点",
+            "load": "服务量",
+            "capacity": "容量",
+            "load_per_capacity": "服务量 / 容量",
+            "spare": "剩余容量",
+            "over": "超出 {x}",
+            "nearest_load": "按最近的服务量",
+            "mean_min": "平均分钟",
+            "unlimited": "不限",
+            "volunteers": "志愿者分配",
+            "volunteers_line": "共 {total} 名志愿者分配到 {n} 个站点, 使各站点人均服务量尽量均衡; 人均服务量 {lo} – {hi}。",
+            "volunteers_n": "志愿者",
+            "load_per_volunteer": "人均服务量",
+            "current": "现有",
+            "change": "变化",
+            "access": "可达性 (两步移动搜索法)",
+            "access_methods": {"2sfca": "2SFCA", "gaussian": "高斯 2SFCA", "e2sfca": "增强 2SFCA (E2SFCA)"},
+            "access_line": "方法: {method}。供给为站点容量, 需求为各地点服务量; 可达性 = 范围内站点的供给 / 需求。{n} 个地点中 {zero} 个范围内没有站点 (可达性为 0)。",
+            "statistic": "统计",
+            "value": "可达性",
+            "index": "指数 (全区 = 1)",
+            "stats": {
+                "min": "最低",
+                "p10": "10% 分位",
+                "median": "中位数",
+                "mean": "平均",
+                "p90": "90% 分位",
+                "max": "最高",
+            },
+            "lowest": "可达性最低的地点",
+            "sites_in_catchment": "范围内站点",
+            "equity": "公平性",
+            "equity_line": "全部地点到最近站点时间的 Gini 系数: {g}。0 表示人人相同, 越大越不均。",
+            "weighting": "权重",
+            "group": "分组",
+            "weight": "权重合计",
+            "covered_share": "覆盖率",
+            "mean_walk": "平均分钟",
+            "median_walk": "中位分钟",
+            "p90_walk": "90% 分位分钟",
+            "max_walk": "最长分钟",
+            "beyond_share": "超出搜索范围",
+            "gini": "Gini",
+            "grade": "按社区类别的分配",
+            "grade_col": "社区类别",
+            "assigned_load": "已分配服务量",
+            "assigned_share": "分配率",
+            "circuits": "巡回调解",
+            "circuits_line": "{routes} 条路线, 从 {studios} 个工作室出发, 走访 {visited} 个地点, 共 {days} 天; 每条路线不超过 {budget:g} 分钟 (每站停留 {stay:g} 分钟, 路程 {speed:g} 公里/小时)。{unscheduled} 个地点未能安排。",
+            "schedule": "日程",
+            "route": "路线",
+            "day": "天",
+            "session": "场次",
+            "sessions": {1: "上午", 2: "下午"},
+            "session_n": "第 {n} 场",
+            "studio": "出发工作室",
+            "start": "出发",
+            "end": "返回",
+            "stops": "站数",
+            "places": "走访地点",
+            "travel": "路程分钟",
+            "stay_total": "停留分钟",
+            "total": "全程分钟",
+            "route_title": "巡回调解路线 {route}: {depot}",
+            "route_when": "第 {day} 天{session} · {start} 出发, {end} 返回",
+            "route_budget": "全程 {total:.0f} 分钟, 预算 {budget:g} 分钟 (路程 {travel:.0f} 分钟, 停留 {stay:.0f} 分钟, 共 {metres} 米)。",
+            "route_over": "超出预算 {x:.0f} 分钟!",
+            "order": "顺序",
+            "place": "地点",
+            "arrival": "到达",
+            "leave": "离开",
+            "stay": "停留 (分钟)",
+            "leg_min": "本段分钟",
+            "leg_m": "本段米数",
+            "check": "签到 / 备注",
+            "depart": "出发: {name}",
+            "return": "返回: {name}",
+            "sign": "走访人: ____________    日期: ____________",
+            "unscheduled": "未能安排的地点",
+            "reason": "原因",
+            "reasons": [
+                (r"^off the network$", "不在路网上"),
+                (r"^no studio within a (\S+)-minute round trip$", r"\1 分钟内往返无工作室可达"),
+                (r"^more than (\d+) route\(s\) needed$", r"需要超过 \1 条路线"),
+            ],
+            "clinics": "法律门诊",
+            "clinics_line": "{venues} 个门诊场所可达 {reached} / {places} 个目标地点, 服务量 {got} / {load} ({share})。",
+            "rank": "序号",
+            "venue": "场所",
+            "places_reached": "可达地点",
+            "load_reached": "可达服务量",
+            "place_ids": "地点编号",
+            "statuses": {"existing": "现有", "proposed": "拟建"},
+        },
     },
     "en": {
         "title": "Walking coverage report",
@@ -435,6 +535,155 @@ TEXT: dict[str, dict] = {
         "sources": [],
         "contents": "Contents",
         "page_of": "page {page}",
+        "svc": {
+            "heading": "Service planning",
+            "method": {"max_coverage": "maximal capacitated coverage", "pmedian": "capacitated p-median"},
+            "loads": "Load and capacity of each site",
+            "loads_note": "Each place is assigned to one site within {t:g} minutes, no site beyond its capacity ({method}). “Nearest”: the load if every place went to its nearest site, capacities ignored.",
+            "alloc_line": "Load assigned {assigned} of {total} ({share}); total capacity {capacity}; left unassigned because sites are full {full}; no site within {t:g} min {unreach}.",
+            "assigned_places": "places assigned",
+            "load": "load",
+            "capacity": "capacity",
+            "load_per_capacity": "load / capacity",
+            "spare": "spare capacity",
+            "over": "over by {x}",
+            "nearest_load": "load if nearest",
+            "mean_min": "mean min",
+            "unlimited": "unlimited",
+            "volunteers": "Spreading the volunteers",
+            "volunteers_line": "{total} volunteers spread over {n} sites so that the load per volunteer is as even as possible: {lo} – {hi} per volunteer.",
+            "volunteers_n": "volunteers",
+            "load_per_volunteer": "load per volunteer",
+            "current": "now",
+            "change": "change",
+            "access": "Accessibility (two-step floating catchment)",
+            "access_methods": {"2sfca": "2SFCA", "gaussian": "Gaussian 2SFCA", "e2sfca": "enhanced 2SFCA (E2SFCA)"},
+            "access_line": "Method: {method}. Supply is the sites' capacity, demand the places' load; accessibility = supply of the sites in reach per unit of demand. {zero} of {n} places have no site in reach (accessibility 0).",
+            "statistic": "statistic",
+            "value": "accessibility",
+            "index": "index (region = 1)",
+            "stats": {
+                "min": "lowest",
+                "p10": "10th percentile",
+                "median": "median",
+                "mean": "mean",
+                "p90": "90th percentile",
+                "max": "highest",
+            },
+            "lowest": "Places with the lowest accessibility",
+            "sites_in_catchment": "sites in reach",
+            "equity": "Equity",
+            "equity_line": "Gini index of the time to the nearest site over all places: {g} (0: everyone the same; higher: less even).",
+            "weighting": "weighting",
+            "group": "group",
+            "weight": "weight",
+            "covered_share": "covered",
+            "mean_walk": "mean min",
+            "median_walk": "median min",
+            "p90_walk": "90th pct min",
+            "max_walk": "longest min",
+            "beyond_share": "beyond search limit",
+            "gini": "Gini",
+            "grade": "Allocation by community class",
+            "grade_col": "community class",
+            "assigned_load": "load assigned",
+            "assigned_share": "share assigned",
+            "circuits": "Circuit mediation",
+            "circuits_line": "{routes} route(s) from {studios} studio(s) visiting {visited} place(s) over {days} day(s); each route within {budget:g} min ({stay:g} min at each stop, travelling at {speed:g} km/h). {unscheduled} place(s) could not be scheduled.",
+            "schedule": "Schedule",
+            "route": "route",
+            "day": "day",
+            "session": "session",
+            "sessions": {1: "morning", 2: "afternoon"},
+            "session_n": "session {n}",
+            "studio": "studio",
+            "start": "leaves",
+            "end": "back",
+            "stops": "stops",
+            "places": "places visited",
+            "travel": "travel min",
+            "stay_total": "stay min",
+            "total": "total min",
+            "route_title": "Circuit route {route}: {depot}",
+            "route_when": "Day {day} {session} · leaves {start}, back {end}",
+            "route_budget": "{total:.0f} min in all, budget {budget:g} min ({travel:.0f} min travelling, {stay:.0f} min at stops, {metres} m).",
+            "route_over": "Over the budget by {x:.0f} min!",
+            "order": "order",
+            "place": "place",
+            "arrival": "arrives",
+            "leave": "leaves",
+            "stay": "stay (min)",
+            "leg_min": "leg min",
+            "leg_m": "leg m",
+            "check": "signed / notes",
+            "depart": "leave {name}",
+            "return": "back at {name}",
+            "sign": "Visited by: ____________    Date: ____________",
+            "unscheduled": "Places not scheduled",
+            "reason": "reason",
+            "reasons": [],
+            "clinics": "Legal clinics",
+            "clinics_line": "{venues} clinic venue(s) reach {reached} of {places} target places, load {got} of {load} ({share}).",
+            "rank": "rank",
+            "venue": "venue",
+            "places_reached": "places reached",
+            "load_reached": "load reached",
+            "place_ids": "place ids",
+            "statuses": {"existing": "existing", "proposed": "proposed"},
+        },
+    },
+}
+
+#: What a drive run's report says instead of the walking words (merged over `TEXT`).
+TEXT_DRIVE: dict[str, dict] = {
+    "zh": {
+        "title": "驾车覆盖报告",
+        "map_caption": "图 1  {t:g} 分钟驾车覆盖。灰线为车行路网 (OpenStreetMap), 色块为全部站点的驾车范围 (仅示意), 点为需求地点。",
+        "diff_counts": "新覆盖 {newly} 个地点; 不再覆盖 {lost} 个; 驾车变快 {faster} 个。",
+        "median_walk": "中位驾车 (分钟)",
+        "by_site_note": "“服务”指该站点是地点最近的站点且驾车在 {t:g} 分钟内; “5/10/15 分钟内”统计该站点驾车可达的全部地点 (不论是否最近)。",
+        "served_median": "中位驾车 (分钟)",
+        "not_computed_note": "超出本次计算搜索范围 ({s:g} 分钟) 的驾车时间段未统计。",
+        "served_names": "主要服务的小区 / 社区 (驾车分钟)",
+        "site_names": "可达的站点 (驾车分钟)",
+        "reason_beyond_row": "驾车 {m:.1f} 分钟, 超过 {t:g} 分钟",
+        "reason_off_network_row": "离最近的车行道路 {d:.0f} 米, 超过 {limit:g} 米",
+        "walk_min": "驾车分钟",
+        "p_size": "{nodes} 个节点, {edges} 条路段, 车行道路 {km:g} 公里, {parts} 个互不相连的片段; 投影 {crs}",
+        "p_profile": "出行方式",
+        "p_profile_value": "{profile}, 参考车速 {v:g} 公里/小时",
+        "p_legs_yes": "从地点到最近道路的距离计入行程",
+        "p_snap_value": "离最近车行道路超过 {m:g} 米的地点",
+        "method": {
+            "mclp": "最大覆盖模型 (MCLP): 选 {k} 个新站点, 使覆盖的权重最大",
+            "lscp": "最少站点覆盖模型 (LSCP): 用最少的新站点达到目标",
+            "pmedian": "P 中位模型: 选 {k} 个新站点, 使加权驾车时间之和最小",
+            "pcenter": "P 中心模型: 选 {k} 个新站点, 使最远的驾车时间最小",
+        },
+    },
+    "en": {
+        "title": "Driving coverage report",
+        "map_caption": "Figure 1  {t:g}-minute driving coverage. Grey lines: the drive network (OpenStreetMap); shading: the drive-time bands of all sites (display only); dots: demand places.",
+        "diff_counts": "{newly} place(s) newly covered; {lost} no longer covered; {faster} with a shorter drive.",
+        "median_walk": "median drive (min)",
+        "by_site_note": "A site serves a place when it is the place's nearest site within {t:g} minutes' drive; “within 5/10/15 min” counts every place the site reaches (nearest or not).",
+        "served_median": "median drive (min)",
+        "served_names": "main compounds / communities served (drive min)",
+        "site_names": "sites reached (drive min)",
+        "reason_beyond_row": "{m:.1f} min drive, beyond {t:g} min",
+        "reason_off_network_row": "{d:.0f} m from the nearest road open to cars (limit {limit:g} m)",
+        "walk_min": "drive minutes",
+        "p_size": "{nodes} nodes, {edges} edges, {km:g} km of roads open to cars, {parts} separate pieces; projection {crs}",
+        "p_profile": "travel mode",
+        "p_profile_value": "{profile}, reference speed {v:g} km/h",
+        "p_legs_yes": "the way from a place to its street counts in the time",
+        "p_snap_value": "places more than {m:g} m from any road open to cars",
+        "method": {
+            "mclp": "Maximal covering (MCLP): {k} new sites covering the most weight",
+            "lscp": "Set covering (LSCP): the fewest new sites that reach the target",
+            "pmedian": "p-median: {k} new sites with the least total weighted drive time",
+            "pcenter": "p-center: {k} new sites with the shortest longest drive",
+        },
     },
 }
 
@@ -482,6 +731,17 @@ figcaption { font-size: 8pt; color: #555; text-align: left; margin-top: .2em; }
 .ph { color: #b35806; font-weight: bold; }
 section.prov { break-inside: avoid; page-break-inside: avoid; }
 a { color: #2166ac; }
+{% if service %}
+section.route-page { break-before: page; page-break-before: always; }
+section.route-page h2 { margin-top: 0; }
+section.route-page table { font-size: 9.5pt; }
+section.route-page th, section.route-page td { padding: 4pt 5pt; }
+td.check { min-width: 30mm; }
+p.sign { margin-top: 2.5em; font-size: 10pt; }
+figure.route-map img { width: 100%; max-height: 105mm; object-fit: contain; }
+p.over { color: #b2182b; font-weight: bold; }
+div.after-routes { break-before: page; page-break-before: always; }
+{% endif %}
 </style></head><body>
 {% macro table(t, cls="") %}
 {% if t.rows %}
@@ -539,6 +799,57 @@ a { color: #2166ac; }
 {{ table(left_out) }}
 {% else %}<p>—</p>{% endif %}
 
+{% if service %}
+<h2>{{ t.svc.heading }}</h2>
+{% if service.loads %}
+<h3>{{ t.svc.loads }}</h3>
+<p class="note">{{ service.loads.note }}</p>
+{% if service.loads.line %}<p>{{ service.loads.line }}</p>{% endif %}
+{{ table(service.loads.table) }}
+{% endif %}
+{% if service.grade %}<h3>{{ t.svc.grade }}</h3>{{ table(service.grade) }}{% endif %}
+{% if service.volunteers %}
+<h3>{{ t.svc.volunteers }}</h3>
+<p>{{ service.volunteers.line }}</p>
+{{ table(service.volunteers.table) }}
+{% endif %}
+{% if service.access %}
+<h3>{{ t.svc.access }}</h3>
+<p>{{ service.access.line }}</p>
+{{ table(service.access.stats) }}
+<h3>{{ t.svc.lowest }}</h3>
+{{ table(service.access.lowest) }}
+{% endif %}
+{% if service.equity %}
+<h3>{{ t.svc.equity }}</h3>
+<p>{{ service.equity.line }}</p>
+{{ table(service.equity.table) }}
+{% endif %}
+{% if service.clinics %}
+<h3>{{ t.svc.clinics }}</h3>
+{% if service.clinics.line %}<p>{{ service.clinics.line }}</p>{% endif %}
+{{ table(service.clinics.table) }}
+{% endif %}
+{% if service.circuits %}
+<h3>{{ t.svc.circuits }}</h3>
+<p>{{ service.circuits.line }}</p>
+<h3>{{ t.svc.schedule }}</h3>
+{{ table(service.circuits.schedule) }}
+{% if service.circuits.unscheduled.rows %}<h3>{{ t.svc.unscheduled }}</h3>{{ table(service.circuits.unscheduled) }}{% endif %}
+{% for page in service.circuits.pages %}
+<section class="route-page">
+<h2>{{ page.title }}</h2>
+<p class="rule">{{ page.when }}</p>
+<p>{{ page.budget }}</p>
+{% if page.over %}<p class="over">{{ page.over }}</p>{% endif %}
+{% if page.map %}<figure class="route-map"><img alt="{{ page.title }}" src="data:image/png;base64,{{ page.map }}"></figure>{% endif %}
+{{ table(page.table) }}
+<p class="sign">{{ t.svc.sign }}</p>
+</section>
+{% endfor %}
+<div class="after-routes"></div>
+{% endif %}
+{% endif %}
 <section class="prov">
 <h2>{{ t.provenance }}</h2>
 <table class="prov"><tbody>

@@ -40,6 +40,13 @@ from jinja2 import Template
 from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path
 from coverage_planner.escape import html_in_js_template, html_text
+from coverage_planner.outputs._map_points import (
+    CANVAS_MIN_PLACES,
+    CANVAS_NOTE,
+    CanvasPoints,
+    GroupedStyleGeoJson,
+    feature_collection,
+)
 from coverage_planner.outputs._offline_assets import inline_assets
 from coverage_planner.outputs.isochrones import (
     default_bands,
@@ -48,6 +55,7 @@ from coverage_planner.outputs.isochrones import (
     union_bands,
     walk_routes,
 )
+from coverage_planner.outputs.service import ServiceTables
 from coverage_planner.places import china
 from coverage_planner.results import CoverageResult
 
@@ -93,7 +101,7 @@ _PROFILE_NAMES = {
         "wheelchair": "wheelchair users",
     },
 }
-LABELS: dict[str, dict[str, str]] = {
+LABELS: dict[str, dict[str, Any]] = {
     "zh": {
         "title": "步行 {t:g} 分钟覆盖",
         "speed": "步速 {v:g} 公里/小时",
@@ -134,6 +142,23 @@ LABELS: dict[str, dict[str, str]] = {
         "minutes": "分钟",
         "click": "点击地点可显示到最近站点的步行路线。",
         "note": "范围图仅示意：是否覆盖按路网步行距离计算。",
+        "assigned": "服务分配 (地点 → 所分配站点)",
+        "site": "站点",
+        "load": "服务量",
+        "travel_min": "分钟",
+        "circuits": "巡回调解路线",
+        "circuit": "巡回调解路线 {route} · {depot} · 第 {day} 天{session}",
+        "session": {1: "上午", 2: "下午"},
+        "session_n": "第 {n} 场",
+        "stop": "第 {n} 站",
+        "arrival": "到达",
+        "leave": "离开",
+        "stay": "停留 {m:g} 分钟",
+        "route_total": "全程 {m:.0f} 分钟",
+        "clinics": "法律门诊场所",
+        "clinic": "法律门诊",
+        "places_reached": "可达地点",
+        "load_reached": "可达服务量",
     },
     "en": {
         "title": "{t:g}-minute walking coverage",
@@ -175,12 +200,61 @@ LABELS: dict[str, dict[str, str]] = {
         "minutes": "min",
         "click": "Click a place to see its walking route to the nearest site.",
         "note": "Bands are for display: coverage is computed on the street network.",
+        "assigned": "assigned site (place → site)",
+        "site": "site",
+        "load": "load",
+        "travel_min": "min",
+        "circuits": "circuit mediation routes",
+        "circuit": "circuit route {route} · {depot} · day {day} {session}",
+        "session": {1: "morning", 2: "afternoon"},
+        "session_n": "session {n}",
+        "stop": "stop {n}",
+        "arrival": "arrives",
+        "leave": "leaves",
+        "stay": "stays {m:g} min",
+        "route_total": "{m:.0f} min in all",
+        "clinics": "legal clinic venues",
+        "clinic": "legal clinic",
+        "places_reached": "places reached",
+        "load_reached": "load reached",
+    },
+}
+#: What a drive run says instead of the walking labels (merged over `LABELS`).
+DRIVE_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "band": "{b:g} 分钟驾车范围 (各站点)",
+        "union": "{b:g} 分钟驾车范围 (全部站点)",
+        "streets": "道路 (车行路网)",
+        "routes": "未覆盖地点的驾车路线",
+        "route": "所点地点的驾车路线",
+        "walk_min": "驾车分钟",
+        "walk_m": "驾车距离 (米)",
+        "places": "需求地点 (驾车时间)",
+        "bands": "驾车范围",
+        "click": "点击地点可显示到最近站点的驾车路线。",
+        "note": "范围图仅示意：是否覆盖按路网驾车时间计算。",
+    },
+    "en": {
+        "band": "{b:g}-minute drive (each site)",
+        "union": "{b:g}-minute drive (all sites)",
+        "streets": "roads (drive network)",
+        "routes": "driving routes of places left out",
+        "route": "driving route of the place clicked",
+        "walk_min": "drive minutes",
+        "walk_m": "drive distance (m)",
+        "places": "demand places (drive time)",
+        "bands": "drive-time bands",
+        "click": "Click a place to see its driving route to the nearest site.",
+        "note": "Bands are for display: coverage is computed on the road network.",
     },
 }
 COVERED_COLOURS = ["#006837", "#31a354", "#78c679", "#c2e699"]  # darkest = nearest
 OUTSIDE, UNREACHED, SITE, PROPOSED = "#d7301f", "#969696", "#2166ac", "#7b3294"
 BAND_COLOURS = ["#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef"]
 STREET, ROUTE = "#b4b4b4", "#253494"
+#: One colour per circuit route, in turn (dark enough to read over the streets and bands).
+CIRCUIT_COLOURS = ["#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#e6ab02", "#1f78b4", "#b2182b"]
+CLINIC = "#c51b7d"
 _FONTS = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", Arial, sans-serif'
 _CSS = f"""<style>
 div.leaflet-container {{ background: #f3f1ec; font-family: {_FONTS}; }}
@@ -205,6 +279,14 @@ div.leaflet-container {{ background: #f3f1ec; font-family: {_FONTS}; }}
 .cp-far .leaflet-tooltip.cp-label-place {{ display: none; }}
 </style>"""
 _LABEL_ZOOM = 16  # compounds' labels show from this zoom on (sites' always)
+_OPEN_CONTROL_LAYERS = 6  # service layers beyond which the layer control opens on hover only
+# Only in maps with service planning: the stops' numbered discs, and a layer list that scrolls when routes are many.
+_SERVICE_CSS = """<style>
+.cp-stop { width: 20px; height: 20px; border-radius: 50%; color: #fff; font: bold 11px/20px Arial, sans-serif;
+  text-align: center; border: 2px solid #fff; box-shadow: 0 0 2px rgba(0,0,0,.6); box-sizing: border-box; }
+.cp-clinic { font-size: 20px; line-height: 20px; text-align: center; text-shadow: 0 0 2px #fff, 0 0 2px #fff; }
+.leaflet-control-layers-list { max-height: 60vh; overflow-y: auto; }
+</style>"""
 
 
 def map_heading(result: CoverageResult, lang: str = "zh") -> str:
@@ -235,6 +317,13 @@ def map_heading(result: CoverageResult, lang: str = "zh") -> str:
     return f"{text['title'].format(t=threshold)} · {rule}{'' if model.get('plain', True) else text['costs_timed']}"
 
 
+def _labels(result: CoverageResult, lang: str) -> dict:
+    """The labels in ``lang``, with the driving words for a drive run."""
+    if (result.cost_model or {}).get("mode") == "drive" or result.profile_name == "drive":
+        return {**LABELS[lang], **DRIVE_LABELS[lang]}
+    return LABELS[lang]
+
+
 def coverage_map(
     result: CoverageResult,
     *,
@@ -250,6 +339,8 @@ def coverage_map(
     routes: str = "all",
     max_routes: int = 3000,
     title: str | None = None,
+    service: ServiceTables | None = None,
+    cache_dir: str | Path | None = None,
 ) -> folium.Map:
     """Build the interactive map of a coverage run.
 
@@ -291,6 +382,17 @@ def coverage_map(
     title : str, optional
         Title shown on the map and as the page title; default the rule
         (minutes and walking speed). The page title also names the scenario.
+    service : ServiceTables, optional
+        Service planning to draw: each place linked to its assigned site
+        (``links``, coloured like the site's bands), one layer per circuit
+        route (``circuit_legs`` along the network, numbered stops with their
+        times from ``circuit_routes``) and the clinic venues (``clinics``,
+        when they carry points or ``lon``/``lat``). None or empty: the map
+        is exactly the one without it.
+    cache_dir : str or Path, optional
+        Keep each site's bands there too, so a later map of an unchanged site
+        reuses them (see `coverage_planner.outputs.isochrones.isochrone_bands`;
+        they are kept in memory for this process either way).
 
     Returns
     -------
@@ -312,7 +414,7 @@ def coverage_map(
         raise DataError(f"lang must be one of {', '.join(LABELS)}, not {lang!r}")
     if routes not in ROUTES:
         raise DataError(f"routes must be one of {', '.join(ROUTES)}, not {routes!r}")
-    text = LABELS[lang]
+    text = _labels(result, lang)
     threshold = float(result.threshold_min)
     bands = default_bands(threshold) if bands_min is None else sorted({float(b) for b in bands_min})
     shift = basemap == "gaode"
@@ -329,7 +431,7 @@ def coverage_map(
         layer = _streets_layer(result, shift, text)
         layer.add_to(m)
         legend.add(f'<span class="ln" style="border-top:2px solid {STREET}"></span>{text["streets"]}', [layer])
-    per_site = isochrone_bands(result, bands, buffer_m=buffer_m, simplify_m=simplify_m)
+    per_site = isochrone_bands(result, bands, buffer_m=buffer_m, simplify_m=simplify_m, cache_dir=cache_dir)
     per_site = per_site[~per_site.geometry.is_empty]
     colours = site_colours(per_site)
     shown = threshold if threshold in bands else bands[-1]
@@ -376,6 +478,12 @@ def coverage_map(
     if len(route_frame):
         outside_layer = folium.FeatureGroup(name=html_text(text["routes"]), show=False)
         outside_layer.add_to(m)
+    planned = None
+    if service is not None and not service.is_empty():
+        planned = _service_layers(result, service, shift, text, colours)
+        for layer in planned.layers:
+            layer.add_to(m)
+        m.get_root().header.add_child(Element(_SERVICE_CSS), name="cp_service_css")
     site_layers = _site_layers(result, proposed, shift, text, labels)
     for layer in site_layers.values():
         layer.add_to(m)
@@ -383,16 +491,22 @@ def coverage_map(
         _Routes(demand_geojson, outside_layer, route_frame, result, shift).add_to(m)
     if labels:
         _LabelZoom().add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    # Many route layers would hide the map behind the list: it then opens on hover.
+    folium.LayerControl(collapsed=planned is not None and len(planned.layers) > _OPEN_CONTROL_LAYERS).add_to(m)
     _MetricScale().add_to(m)
     points = pd.concat([result.demand.geometry, result.sites.geometry], ignore_index=True)
     west, south, east, north = points.total_bounds if len(points) else result.network.bounds
     (west, east), (south, north) = _shift_xy(np.array([west, east]), np.array([south, north]), shift)
     m.fit_bounds(np.round([[south, west], [north, east]], 5).tolist())
     _fill_legend(legend, result, classes, bands, text, demand_layer, band_layers, union_layers, per_site, colours)
+    if isinstance(demand_geojson, CanvasPoints):  # say how the places are drawn, under their classes
+        legend.add(f'<span class="note">{CANVAS_NOTE[lang].format(n=demand_geojson.count)}</span>', [demand_layer])
     legend.add_sites(site_layers, text)
     if outside_layer is not None:
         legend.add(f'<span class="ln" style="border-top:3px solid {ROUTE}"></span>{text["routes"]}', [outside_layer])
+    if planned is not None:
+        for row, layers in planned.rows:
+            legend.add(row, layers)
     legend.add_placeholders(result, text)
     legend.head = f"<b>{html_text(heading)}</b>"
     legend.footer = (f'<div class="note">{text["click"]}</div>' if len(route_frame) else "") + (
@@ -587,7 +701,7 @@ def _demand_layer(
     text: dict,
     labels: bool,
     routes: gpd.GeoDataFrame,
-) -> tuple[folium.FeatureGroup, folium.GeoJson]:
+) -> tuple[folium.FeatureGroup, folium.GeoJson | CanvasPoints]:
     demand = result.demand.reset_index(drop=True)
     status = _status(demand)
     fields = {
@@ -620,6 +734,10 @@ def _demand_layer(
     order = ("name", "type", "district", "community", "nearest", "walk_min", "walk_m", "crow_m", "snap_m", "status")
     shown = [k for k in order if k in props]
     layer = folium.FeatureGroup(name=html_text(text["demand"]))
+    if len(demand) >= CANVAS_MIN_PLACES:  # one SVG element per place would take minutes to open
+        points = _canvas_points(frame, shown, shift, text)
+        points.add_to(layer)
+        return layer, points
     label_js = None
     if labels and "name" in props:
         label_js = folium.JsCode(
@@ -635,9 +753,25 @@ def _demand_layer(
         popup=folium.GeoJsonPopup(fields=shown, aliases=[html_text(text[k]) for k in shown]),
         tooltip=["name"] if "name" in props and not labels else None,
         on_each_feature=label_js,
+        style_keys=("_colour", "_key", "_ph"),
     )
     geojson.add_to(layer)
     return layer, geojson
+
+
+def _canvas_points(frame: gpd.GeoDataFrame, shown: list[str], shift: bool, text: dict) -> CanvasPoints:
+    """The demand places as one canvas layer: the styles of `_demand_style`, the popup rows of the GeoJSON layer."""
+    lon, lat = _shift_xy(frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy(), shift)
+    keys = pd.Series(list(zip(frame["_colour"], frame["_key"], frame["_ph"].astype(bool))))
+    index, combos = pd.factorize(keys)  # distinct styles in order of first use: same bytes per run
+    styles = [_demand_style({"properties": {"_colour": c, "_key": k, "_ph": p}}) for c, k, p in combos]
+    fields = []
+    for key in shown:
+        values = frame[key]
+        if values.dtype.kind == "f":
+            values = values.astype(object).where(values.notna(), None)
+        fields.append((key, html_text(text[key]), values.tolist()))
+    return CanvasPoints(lat, lon, styles, index, fields)
 
 
 def _demand_style(feature: dict) -> dict[str, Any]:
@@ -753,6 +887,211 @@ def _site_marker(row: dict, lon: float, lat: float, text: dict, labels: bool) ->
     )
 
 
+# ---------------------------------------------------------------- service planning
+
+
+class _Planned:
+    """Layers of service planning, in drawing order, and their legend rows."""
+
+    def __init__(self) -> None:
+        self.layers: list[folium.FeatureGroup] = []
+        self.rows: list[tuple[str, list]] = []
+
+
+def _service_layers(result: CoverageResult, service: ServiceTables, shift: bool, text: dict, colours: dict) -> _Planned:
+    """Links place → assigned site, one layer per circuit route with its numbered stops, clinic venues."""
+    out = _Planned()
+    site_names = dict(zip(result.sites["id"].astype(str), result.sites["name"]))
+    place_names = dict(zip(result.demand["demand_id"].astype(str), result.demand["demand_name"]))
+    if service.links is not None and len(service.links):
+        layer = _links_layer(service, shift, text, colours, site_names, place_names)
+        out.layers.append(layer)
+        out.rows.append((f'<span class="ln" style="border-top:1.5px solid {SITE}"></span>{text["assigned"]}', [layer]))
+    routes = service.circuit_routes
+    if routes is not None and len(routes):
+        layers = _circuit_layers(result, service, shift, text)
+        out.layers += [layer for layer, _, _ in layers]
+        items = [
+            (f'<span class="ln" style="border-top:4px solid {colour}"></span>{html_text(name)}', layer)
+            for layer, colour, name in layers
+        ]
+        title = f"<b>{text['circuits']}</b> ({len(items)})"
+        out.rows.append((_LegendGroup(title, items, open_=len(items) <= 4), [layer for layer, _, _ in layers]))
+    clinics = _clinic_points(service.clinics)
+    if clinics is not None:
+        layer = folium.FeatureGroup(name=html_text(text["clinics"]))
+        lon, lat = _shift_xy(clinics.geometry.x.to_numpy(), clinics.geometry.y.to_numpy(), shift)
+        for row, x, y in zip(clinics.drop(columns=clinics.geometry.name).to_dict("records"), lon, lat):
+            name = next((v for v in (row.get("venue_name"), row.get("venue_id")) if not _missing(v)), "")
+            lines = [f"<b>{html_in_js_template(name)}</b>", html_in_js_template(text["clinic"])]
+            for key in ("places_reached", "load_reached"):
+                if not _missing(row.get(key)):
+                    value = row[key]
+                    shown = round(value, 1) if isinstance(value, float) else value
+                    lines.append(f"{html_in_js_template(text[key])}: {html_in_js_template(shown)}")
+            folium.Marker(
+                [round(y, 5), round(x, 5)],
+                icon=folium.DivIcon(
+                    html=f'<div class="cp-clinic" style="color:{CLINIC}">✚</div>',
+                    icon_size=(20, 20),
+                    icon_anchor=(10, 10),
+                ),
+                tooltip=html_in_js_template(name),
+                popup=folium.Popup("<br>".join(lines), max_width=300),
+            ).add_to(layer)
+        out.layers.append(layer)
+        out.rows.append((f'<span style="color:{CLINIC};font-size:15px">✚</span> {text["clinics"]}', [layer]))
+    return out
+
+
+class _LegendGroup:
+    """Legend rows folded under one summary; each row still shows only while its layer is on the map.
+
+    Turned into HTML when the legend renders, after `save_map` numbered the
+    layers (their ids name them in ``data-cp-layers``).
+    """
+
+    def __init__(self, title: str, items: list[tuple[str, folium.FeatureGroup]], open_: bool) -> None:
+        self.title, self.items, self.open = title, items, open_
+
+    def __str__(self) -> str:
+        rows = "".join(f'<div class="cp-row" data-cp-layers="{layer._id}">{row}</div>' for row, layer in self.items)
+        return f"<details{' open' if self.open else ''}><summary>{self.title}</summary>{rows}</details>"
+
+
+def _links_layer(
+    service: ServiceTables, shift: bool, text: dict, colours: dict, site_names: dict, place_names: dict
+) -> folium.FeatureGroup:
+    links = service.links.to_crs(4326).reset_index(drop=True)
+    assignment = service.assignment
+    if assignment is not None and len(assignment):  # the allocation's own names win over the run's
+        place_names = {**place_names, **dict(zip(assignment["demand_id"].astype(str), assignment["demand_name"]))}
+        named = assignment.dropna(subset=["site_id"])
+        site_names = {**site_names, **dict(zip(named["site_id"].astype(str), named["site_name"]))}
+    place = links["demand_id"].astype(str)
+    site = links["site_id"].astype(str)
+
+    def tip(p: str, s: str, load: Any, minutes: Any) -> str:
+        rows = [
+            f"<b>{html_text(_name_or_id(place_names.get(p), p))}</b>",
+            f"{html_text(text['site'])}: {html_text(_name_or_id(site_names.get(s), s))}",
+        ]
+        if not _missing(load):
+            rows.append(f"{html_text(text['load'])}: {html_text(f'{float(load):g}')}")
+        if not _missing(minutes):
+            rows.append(f"{html_text(text['walk_min'])}: {float(minutes):.1f}")
+        return "<br>".join(rows)
+
+    frame = gpd.GeoDataFrame(
+        {
+            "tip": [
+                tip(p, s, load, minutes)
+                for p, s, load, minutes in zip(
+                    place, site, links.get("load", [None] * len(links)), links.get("walk_min", [None] * len(links))
+                )
+            ],
+            "_c": site.map(lambda s: colours.get(s, SITE)).to_numpy(),
+        },
+        geometry=links.geometry.to_numpy(),
+        crs=4326,
+    )
+    layer = folium.FeatureGroup(name=html_text(text["assigned"]))
+    _geojson(frame, shift, _link_style, tooltip=["tip"]).add_to(layer)
+    return layer
+
+
+def _link_style(feature: dict) -> dict[str, Any]:
+    return {"color": feature["properties"]["_c"], "weight": 1.5, "opacity": 0.85, "className": "cp-link"}
+
+
+def _circuit_layers(
+    result: CoverageResult, service: ServiceTables, shift: bool, text: dict
+) -> list[tuple[folium.FeatureGroup, str, str]]:
+    """One layer per route: its legs along the network, a numbered disc at each visit (popup: order and times)."""
+    routes = service.circuit_routes
+    legs = service.circuit_legs.to_crs(4326) if service.circuit_legs is not None else None
+    where = {str(i): (p.x, p.y) for i, p in zip(result.demand["demand_id"], result.demand.geometry)}
+    out = []
+    for i, (route, stops) in enumerate(routes.sort_values(["route", "stop"]).groupby("route", sort=True)):
+        colour = CIRCUIT_COLOURS[i % len(CIRCUIT_COLOURS)]
+        first = stops.iloc[0]
+        session = int(first["session"]) if "session" in stops and not _missing(first["session"]) else None
+        label = text["session"].get(session, text["session_n"].format(n=session)) if session is not None else ""
+        day = int(first["day"]) if "day" in stops and not _missing(first["day"]) else ""
+        depot = _name_or_id(first.get("depot_name"), first.get("depot_id"))
+        name = text["circuit"].format(route=int(route), depot=depot, day=day, session=label)
+        total = float(stops["arrival_min"].iloc[-1]) if "arrival_min" in stops else None
+        layer = folium.FeatureGroup(name=html_text(name))
+        mine = legs[legs["route"] == route] if legs is not None else None
+        if mine is not None and len(mine):
+            summary = html_text(name) + (
+                f"<br>{html_text(first.get('leave_clock', ''))}–{html_text(stops['arrival_clock'].iloc[-1])}"
+                if "arrival_clock" in stops
+                else ""
+            )
+            if total is not None:
+                summary += f" · {html_text(text['route_total'].format(m=total))}"
+            frame = gpd.GeoDataFrame({"tip": [summary] * len(mine)}, geometry=mine.geometry.to_numpy(), crs=4326)
+            style = {"color": colour, "weight": 4, "opacity": 0.85, "className": "cp-circuit"}
+            _geojson(frame, shift, lambda f, s=style: s, tooltip=["tip"]).add_to(layer)
+            ends = {int(leg): line for leg, line in zip(mine["leg"], mine.geometry)}
+        else:
+            ends = {}
+        for stop in stops[stops["kind"] == "visit"].to_dict("records"):
+            pid = str(stop["place_id"])
+            xy = where.get(pid)
+            if xy is None and int(stop["stop"]) in ends and not ends[int(stop["stop"])].is_empty:
+                xy = shapely.get_coordinates(ends[int(stop["stop"])])[-1]
+            if xy is None:
+                continue
+            _stop_marker(stop, xy, colour, shift, text, name).add_to(layer)
+        out.append((layer, colour, name))
+    return out
+
+
+def _stop_marker(stop: dict, xy, colour: str, shift: bool, text: dict, route: str) -> folium.Marker:
+    n = int(stop["stop"])
+    place = _name_or_id(stop.get("place_name"), stop.get("place_id"))
+    lines = [
+        f"<b>{html_in_js_template(text['stop'].format(n=n))} · {html_in_js_template(place)}</b>",
+        html_in_js_template(route),
+    ]
+    arrival, leave = stop.get("arrival_clock"), stop.get("leave_clock")
+    if not _missing(arrival):
+        lines.append(
+            f"{html_in_js_template(text['arrival'])} {html_in_js_template(arrival)} · "
+            f"{html_in_js_template(text['leave'])} {html_in_js_template(leave)}"
+        )
+    if not _missing(stop.get("arrival_min")) and not _missing(stop.get("leave_min")):
+        stay = round(float(stop["leave_min"]) - float(stop["arrival_min"]), 1)
+        lines.append(html_in_js_template(text["stay"].format(m=stay)))
+    lon, lat = _shift_xy(np.array([xy[0]]), np.array([xy[1]]), shift)
+    return folium.Marker(
+        [round(float(lat[0]), 5), round(float(lon[0]), 5)],
+        icon=folium.DivIcon(
+            html=f'<div class="cp-stop" style="background:{colour}">{n}</div>', icon_size=(20, 20), icon_anchor=(10, 10)
+        ),
+        tooltip=html_in_js_template(f"{text['stop'].format(n=n)} · {place}"),
+        popup=folium.Popup("<br>".join(lines), max_width=300),
+    )
+
+
+def _clinic_points(clinics: pd.DataFrame | None) -> gpd.GeoDataFrame | None:
+    """The clinic venues as WGS-84 points, when they carry a geometry or lon/lat (else None)."""
+    if clinics is None or not len(clinics):
+        return None
+    if isinstance(clinics, gpd.GeoDataFrame) and clinics.geometry.name in clinics:
+        points = clinics.to_crs(4326) if clinics.crs is not None else clinics
+        return points[~points.geometry.is_empty & points.geometry.notna()]
+    if {"lon", "lat"} <= set(clinics.columns):
+        return gpd.GeoDataFrame(clinics, geometry=gpd.points_from_xy(clinics["lon"], clinics["lat"]), crs=4326)
+    return None
+
+
+def _name_or_id(name: Any, ident: Any) -> str:
+    return str(ident if _missing(name) or str(name).strip() == "" else name)
+
+
 # ---------------------------------------------------------------- legend, scale, routes
 
 
@@ -797,7 +1136,7 @@ class _Legend(MacroElement):
         self.layers: list = []
         self.head, self.footer, self.text = "", "", text
 
-    def add(self, row: str, layers: Sequence | None = None) -> None:
+    def add(self, row: str | _LegendGroup, layers: Sequence | None = None) -> None:
         layers = list(layers or [])
         self.rows.append((row, layers))
         self.layers += [layer for layer in layers if layer not in self.layers]
@@ -988,18 +1327,23 @@ def _geojson(
     popup=None,
     tooltip: list[str] | None = None,
     on_each_feature=None,
+    style_keys: tuple[str, ...] | None = None,
     **options: Any,
 ) -> folium.GeoJson:
-    """A GeoJSON layer with coordinates rounded to 1e-5° (~1 m) and shifted to GCJ-02 when asked."""
+    """A GeoJSON layer with coordinates rounded to 1e-5° (~1 m) and shifted to GCJ-02 when asked.
+
+    With ``style_keys`` (the properties ``style`` reads) the style is worked out once per combination.
+    """
     if not len(frame):  # folium cannot style or label an empty layer; keep the layer, drop the extras
         return folium.GeoJson({"type": "FeatureCollection", "features": []})
     geoms = frame.geometry.to_numpy()
     if shift:
         geoms = shapely.transform(geoms, lambda xy: np.column_stack(china.wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
     geoms = shapely.transform(geoms, lambda xy: np.round(xy, 5))
-    data = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geoms, crs=4326).reset_index(drop=True)
-    return folium.GeoJson(
-        json.loads(data.to_json(na="null")),
+    extra = {} if style_keys is None else {"style_keys": style_keys}
+    return (folium.GeoJson if style_keys is None else GroupedStyleGeoJson)(
+        feature_collection(pd.DataFrame(frame.drop(columns=frame.geometry.name)), geoms),
+        **extra,
         style_function=style,
         marker=marker,
         popup=popup,

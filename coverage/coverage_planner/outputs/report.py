@@ -30,10 +30,11 @@ from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path, write_text_atomic
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.escape import markdown_table, markdown_text
-from coverage_planner.outputs._report_text import TEMPLATE, TEXT
+from coverage_planner.outputs._report_text import TEMPLATE, TEXT, TEXT_DRIVE
 from coverage_planner.outputs.charts import figure_png, histogram_figure, share_figure
 from coverage_planner.outputs.fonts import css_families
-from coverage_planner.outputs.static_map import readable_name, static_map_png
+from coverage_planner.outputs.service import ServiceTables
+from coverage_planner.outputs.static_map import ROUTE_COLOURS, readable_name, route_map_png, static_map_png
 from coverage_planner.results import SUMMARY_DIMENSIONS, CoverageResult
 
 #: Rows of a long table shown in the HTML/PDF/Markdown report (tables.xlsx has them all).
@@ -85,6 +86,7 @@ def write_report(
     proposal: Any = None,
     pdf: bool = True,
     weight_label: str | None = None,
+    service: ServiceTables | None = None,
 ) -> list[Path]:
     """Write report.html, report.pdf, report.md, map.png, the chart PNGs and tables.xlsx into ``out_dir``.
 
@@ -110,6 +112,12 @@ def write_report(
     weight_label : str, optional
         What the demand weight counts (e.g. "重点服务对象"); default: the weight
         column recorded in the manifest.
+    service : ServiceTables, optional
+        Service planning to report: each site's load and capacity, the
+        volunteer spread, accessibility (2SFCA), equity, allocation by
+        community class, circuit mediation (schedule and one printable page
+        per route) and clinic venues, each in the report and as sheets of
+        tables.xlsx. None or empty: every file is exactly the one without it.
 
     Returns
     -------
@@ -129,7 +137,7 @@ def write_report(
         raise DataError(f"lang must be one of {', '.join(TEXT)}, not {lang!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = _Document(result, lang, diff, proposal, weight_label)
+    doc = _Document(result, lang, diff, proposal, weight_label, service)
     written: list[Path] = []
 
     charts: list[tuple[str, bytes]] = []
@@ -143,7 +151,10 @@ def write_report(
     histogram = figure_png(histogram_figure(result, lang))
     charts.append((doc.t["charts"], histogram))
     map_png = static_map_png(result, lang, name=doc.name or None, site_names=doc.proposed_names(short=True))
-    for name, data in [("map.png", map_png)] + [(f"chart_{i + 1}.png", png) for i, (_, png) in enumerate(charts)]:
+    images = [("map.png", map_png)] + [(f"chart_{i + 1}.png", png) for i, (_, png) in enumerate(charts)]
+    if doc.service is not None:
+        images += doc.service.images()
+    for name, data in images:
         with atomic_path(out_dir / name) as tmp:
             tmp.write_bytes(data)
         written.append(out_dir / name)
@@ -166,9 +177,13 @@ def write_report(
 class _Document:
     """Everything the report says, computed once and shown as HTML, Markdown and workbook sheets."""
 
-    def __init__(self, result: CoverageResult, lang: str, diff, proposal, weight_label: str | None):
+    def __init__(
+        self, result: CoverageResult, lang: str, diff, proposal, weight_label: str | None, service=None
+    ) -> None:
         self.result, self.lang, self.diff, self.proposal = result, lang, diff, proposal
-        self.t = TEXT[lang]
+        self.drive = (result.cost_model or {}).get("mode") == "drive" or result.profile_name == "drive"
+        self.t = {**TEXT[lang], **TEXT_DRIVE[lang]} if self.drive else TEXT[lang]
+        self.service = None if service is None or service.is_empty() else _ServicePart(self, service)
         manifest = result.manifest or {}
         self.name = str((manifest.get("scenario") or {}).get("name") or "")
         demand = result.demand
@@ -690,6 +705,7 @@ class _Document:
             "reasons": reasons.html(),
             "left_out": left.html(),
             "provenance": self.provenance(),
+            "service": self.service.context() if self.service is not None else None,
         }
 
     def markdown(self, context: dict, group_parts) -> str:
@@ -750,6 +766,8 @@ class _Document:
             ]
         else:
             lines += ["-", ""]
+        if self.service is not None:
+            lines += self.service.markdown()
         lines += [f"## {t['provenance']}", ""]
         prov = pd.DataFrame(context["provenance"], columns=["", " "])
         lines += [markdown_table(prov), "", markdown_text(t["provenance_note"]), ""]
@@ -773,7 +791,541 @@ class _Document:
         proposal = self._parts.get("proposal") if hasattr(self, "_parts") else None
         if proposal is not None:
             sheets["proposal"] = proposal["sites"].frame
-        return {name: _for_excel(frame, self.lang) for name, frame in sheets.items()}
+        planned: set[str] = set()
+        if self.service is not None:
+            extra = self.service.sheets()
+            planned = set(extra)
+            sheets.update(extra)
+        out = {name: _for_excel(frame, self.lang) for name, frame in sheets.items()}
+        if planned:
+            out = {name: self.service.excel_headers(frame) if name in planned else frame for name, frame in out.items()}
+        if self.drive:  # machine names mean "travel": a drive run's headers say so
+            out = {name: _drive_headers(frame, self.lang) for name, frame in out.items()}
+        return out
+
+
+class _ServicePart:
+    """What service planning adds to the report: load per site, volunteers, accessibility, equity, circuits, clinics."""
+
+    def __init__(self, doc: _Document, service: ServiceTables) -> None:
+        self.doc, self.s, self.t = doc, service, doc.t["svc"]
+        self.lang = doc.lang
+
+    # ------------------------------------------------------------------ pieces
+    def loads(self) -> dict | None:
+        loads = self.s.site_loads
+        if loads is None or not len(loads):
+            return None
+        t, d = self.t, self.doc
+        statuses = _statuses(loads)
+        frame = pd.DataFrame(
+            {
+                d.t["site"]: [
+                    ("★ " if st == "proposed" else "") + str(n) for n, st in zip(loads["site_name"], statuses)
+                ],
+                t["assigned_places"]: loads["places"].map(lambda v: str(int(v))),
+                t["load"]: loads["load"].map(_round),
+                t["capacity"]: loads["capacity"].map(lambda v: t["unlimited"] if not np.isfinite(v) else _round(v)),
+                t["load_per_capacity"]: loads["load_per_capacity"].map(_pct),
+                t["spare"]: [self.spare(v) for v in loads["spare"]],
+                t["nearest_load"]: loads["nearest_load"].map(_round),
+            }
+        )
+        num = [False, True, True, True, True, True, True]
+        if "mean_walk_min" in loads:
+            frame[t["mean_min"]] = loads["mean_walk_min"].map(_minutes).to_numpy()
+            num.append(True)
+        out: dict[str, Any] = {"_table": _capped(frame, num, MAX_GROUP_ROWS, d.t)}
+        summary = self.s.allocation_summary or {}
+        method = t["method"].get(summary.get("method"), summary.get("method") or "")
+        out["note"] = t["loads_note"].format(t=d.threshold, method=method)
+        if summary:
+            total = float(summary.get("total_load") or 0.0)
+            out["line"] = t["alloc_line"].format(
+                assigned=_round(summary.get("assigned_load") or 0.0),
+                total=_round(total),
+                share=_pct(summary.get("assigned_share")),
+                capacity=_round(summary["total_capacity"])
+                if np.isfinite(summary.get("total_capacity", np.inf))
+                else t["unlimited"],
+                full=_round(summary.get("unserved_capacity_load") or 0.0),
+                unreach=_round(summary.get("unreachable_load") or 0.0),
+                t=d.threshold,
+            )
+        else:
+            out["line"] = ""
+        return out
+
+    def spare(self, value: float) -> str:
+        if value is None or value != value:
+            return ""
+        if not np.isfinite(value):
+            return self.t["unlimited"]
+        return _round(value) if value >= 0 else self.t["over"].format(x=_round(-value))
+
+    def grade(self) -> _Table | None:
+        a = self.s.assignment
+        if a is None or "community_class" not in a or not a["community_class"].notna().any():
+            return None
+        t = self.t
+        rows = []
+        for group, part in a.groupby(a["community_class"].fillna("(none)"), sort=True):
+            load = float(part["load"].sum())
+            got = float(part.loc[part["assigned"].astype(bool), "load"].sum())
+            rows.append(
+                [
+                    self.doc.group_label(group),
+                    str(len(part)),
+                    _round(load),
+                    str(int(part["assigned"].astype(bool).sum())),
+                    _round(got),
+                    _pct(got / load if load > 0 else float("nan")),
+                ]
+            )
+        head = [t["grade_col"], self.doc.t["places"], t["load"], t["assigned_places"], t["assigned_load"]]
+        frame = pd.DataFrame(rows, columns=[*head, t["assigned_share"]])
+        return _Table(frame, [False, True, True, True, True, True])
+
+    def volunteers(self) -> dict | None:
+        v = self.s.volunteers
+        if v is None or not len(v):
+            return None
+        t = self.t
+        frame = pd.DataFrame(
+            {
+                self.doc.t["site"]: v["site_name"].astype(str).to_numpy(),
+                t["load"]: v["load"].map(_round).to_numpy(),
+                t["volunteers_n"]: v["volunteers"].map(lambda x: str(int(x))).to_numpy(),
+                t["load_per_volunteer"]: v["load_per_volunteer"].map(lambda x: "" if x != x else f"{x:.3g}").to_numpy(),
+            }
+        )
+        num = [False, True, True, True]
+        if "current" in v:
+            frame[t["current"]] = v["current"].map(lambda x: "" if x != x else _round(x)).to_numpy()
+            frame[t["change"]] = v["change"].map(lambda x: "" if x != x else f"{x:+,.0f}").to_numpy()
+            num += [True, True]
+        total = self.s.volunteers_total if self.s.volunteers_total is not None else int(v["volunteers"].sum())
+        ratio = v["load_per_volunteer"].to_numpy(float)
+        ratio = ratio[np.isfinite(ratio)]
+        line = t["volunteers_line"].format(
+            total=f"{int(total):,}",
+            n=len(v),
+            lo=f"{ratio.min():.3g}" if len(ratio) else "—",
+            hi=f"{ratio.max():.3g}" if len(ratio) else "—",
+        )
+        return {"line": line, "_table": _capped(frame, num, MAX_GROUP_ROWS, self.doc.t)}
+
+    def access(self) -> dict | None:
+        a = self.s.accessibility
+        if a is None or not len(a):
+            return None
+        t = self.t
+        score = a["access"].to_numpy(float)
+        index = a["access_index"].to_numpy(float) if "access_index" in a else np.full(len(a), np.nan)
+        stats = []
+        for key, fn in (
+            ("min", np.nanmin),
+            ("p10", lambda x: np.nanpercentile(x, 10)),
+            ("median", np.nanmedian),
+            ("mean", np.nanmean),
+            ("p90", lambda x: np.nanpercentile(x, 90)),
+            ("max", np.nanmax),
+        ):
+            row = [t["stats"][key]]
+            for values in (score, index):
+                row.append(f"{fn(values):.4g}" if np.isfinite(values).any() else "—")
+            stats.append(row)
+        method = str(a["method"].iloc[0]) if "method" in a and len(a) else "2sfca"
+        zero = int((np.nan_to_num(score) <= 0).sum())
+        line = t["access_line"].format(method=t["access_methods"].get(method, method), n=len(a), zero=zero)
+        low = a.assign(_s=score).sort_values(["_s", "demand_id"], kind="stable").head(10)
+        lowest = pd.DataFrame(
+            {
+                self.doc.t["place"]: low["demand_name"].astype(str).to_numpy(),
+                t["value"]: low["access"].map(lambda x: f"{x:.4g}").to_numpy(),
+                t["index"]: (low["access_index"] if "access_index" in low else pd.Series(np.nan, index=low.index))
+                .map(lambda x: "—" if x != x else f"{x:.3g}")
+                .to_numpy(),
+                t["sites_in_catchment"]: low["sites_in_catchment"].map(lambda x: str(int(x))).to_numpy()
+                if "sites_in_catchment" in low
+                else "",
+            }
+        )
+        return {
+            "line": line,
+            "_stats": _Table(
+                pd.DataFrame(stats, columns=[t["statistic"], t["value"], t["index"]]), [False, True, True]
+            ),
+            "_lowest": _Table(lowest, [False, True, True, True]),
+        }
+
+    def equity(self) -> dict | None:
+        e = self.s.equity
+        if e is None or not len(e):
+            return None
+        t = self.t
+        cols = [
+            ("weighting", t["weighting"], str),
+            ("group", t["group"], lambda g: self.doc.t["by"]["all"] if g == "all" else self.doc.group_label(g)),
+            ("places", self.doc.t["places"], lambda x: str(int(x))),
+            ("weight", t["weight"], _round),
+            ("covered_share", t["covered_share"], _pct),
+            ("mean_walk_min", t["mean_walk"], _minutes),
+            ("median_walk_min", t["median_walk"], _minutes),
+            ("p90_walk_min", t["p90_walk"], _minutes),
+            ("max_walk_min", t["max_walk"], _minutes),
+            ("beyond_search_share", t["beyond_share"], _pct),
+            ("gini_walk", t["gini"], lambda x: "" if x != x else f"{x:.3f}"),
+        ]
+        present = [c for c in cols if c[0] in e]
+        if "weighting" in e and e["weighting"].nunique() <= 1:  # one weighting: the column says nothing
+            present = [c for c in present if c[0] != "weighting"]
+        frame = pd.DataFrame({label: e[col].map(fn).to_numpy() for col, label, fn in present})
+        overall = e[e["group"] == "all"] if "group" in e else e.head(1)
+        g = float(overall["gini_walk"].iloc[0]) if "gini_walk" in e and len(overall) else float("nan")
+        num = [col not in ("weighting", "group") for col, _, _ in present]
+        return {"line": t["equity_line"].format(g="—" if g != g else f"{g:.3f}"), "_table": _Table(frame, num)}
+
+    def session_label(self, session: object) -> str:
+        if session is None or (isinstance(session, float) and session != session):
+            return ""
+        return self.t["sessions"].get(int(session), self.t["session_n"].format(n=int(session)))
+
+    def circuits(self) -> dict | None:
+        sched, routes = self.s.circuit_schedule, self.s.circuit_routes
+        if sched is None or routes is None or not len(sched):
+            return None
+        t, summary = self.t, self.s.circuit_summary or {}
+        budget = float(summary.get("budget_min", float("nan")))
+        stay = float(summary.get("stay_min", float("nan")))
+        sep = "、" if self.lang == "zh" else "; "
+        names = {
+            r: sep.join(str(n) for n in g.loc[g["kind"] == "visit", "place_name"])
+            for r, g in routes.sort_values(["route", "stop"]).groupby("route", sort=False)
+        }
+        frame = pd.DataFrame(
+            {
+                t["day"]: sched["day"].map(lambda x: str(int(x))).to_numpy(),
+                t["session"]: sched["session"].map(self.session_label).to_numpy(),
+                t["route"]: sched["route"].map(lambda x: str(int(x))).to_numpy(),
+                t["studio"]: sched["depot_name"].astype(str).to_numpy(),
+                t["start"]: sched["start_clock"].astype(str).to_numpy(),
+                t["end"]: sched["end_clock"].astype(str).to_numpy(),
+                t["stops"]: sched["stops"].map(lambda x: str(int(x))).to_numpy(),
+                t["places"]: [names.get(r, "") for r in sched["route"]],
+                t["total"]: sched["total_min"].map(lambda x: f"{x:.0f}").to_numpy(),
+            }
+        )
+        order = np.lexsort((sched["route"].to_numpy(), sched["session"].to_numpy(), sched["day"].to_numpy()))
+        frame = frame.iloc[order]
+        schedule = _capped(frame, [True, "nw", True, False, "nw", "nw", True, "wide", True], MAX_LIST_ROWS, self.doc.t)
+        order_of = {r: i for i, r in enumerate(sorted(routes["route"].unique()))}  # the map's colour order
+        pages = [
+            self.route_page(row, routes[routes["route"] == row["route"]], budget, order_of.get(row["route"], 0))
+            for row in sched.to_dict("records")
+        ]
+        unsched = self.s.circuit_unscheduled
+        unscheduled = _Table(
+            pd.DataFrame(
+                {
+                    t["place"]: unsched["place_name"].astype(str).to_numpy() if unsched is not None else [],
+                    t["reason"]: [self.reason(r) for r in unsched["reason"]] if unsched is not None else [],
+                }
+            ),
+            [False, False],
+        )
+        line = t["circuits_line"].format(
+            routes=len(sched),
+            studios=int(sched["depot_id"].nunique()),
+            visited=int((routes["kind"] == "visit").sum()),
+            days=int(sched["day"].max()),
+            budget=budget,
+            stay=stay,
+            speed=float(summary.get("speed_kmh", self.doc.result.speed_kmh)),
+            unscheduled=0 if unsched is None else len(unsched),
+        )
+        return {
+            "line": line,
+            "_schedule": schedule,
+            "_unscheduled": _capped(unscheduled.frame, [False, False], MAX_LEFT_OUT_ROWS, self.doc.t),
+            "_pages": pages,
+        }
+
+    def reason(self, text: object) -> str:
+        for pattern, replacement in self.t["reasons"]:
+            if re.match(pattern, str(text)):
+                return re.sub(pattern, replacement, str(text))
+        return str(text)
+
+    def route_page(self, row: dict, stops: pd.DataFrame, budget: float, order: int) -> dict:
+        t = self.t
+        stops = stops.sort_values("stop")
+        legs = self.s.circuit_legs
+        png = None
+        if legs is not None and len(stops):
+            mine = legs[legs["route"] == row["route"]].to_crs(4326)
+            colour = ROUTE_COLOURS[order % len(ROUTE_COLOURS)]
+            png = route_map_png(self.doc.result, mine, stops, self.lang, colour=colour)
+        table_rows = []
+        for stop in stops.to_dict("records"):
+            kind = stop["kind"]
+            place = str(stop["place_name"])
+            if kind == "depart":
+                place = t["depart"].format(name=place)
+            elif kind == "return":
+                place = t["return"].format(name=place)
+            stay = float(stop["leave_min"]) - float(stop["arrival_min"]) if kind == "visit" else None
+            table_rows.append(
+                [
+                    str(int(stop["stop"])) if kind == "visit" else "",
+                    place,
+                    "" if kind == "depart" else str(stop["arrival_clock"]),
+                    "" if kind == "return" else str(stop["leave_clock"]),
+                    "" if stay is None else f"{stay:.0f}",
+                    "" if kind == "depart" else f"{float(stop['leg_min']):.1f}",
+                    "" if kind == "depart" else f"{float(stop['leg_m']):,.0f}",
+                    "",
+                ]
+            )
+        head = [t["order"], t["place"], t["arrival"], t["leave"], t["stay"], t["leg_min"], t["leg_m"], t["check"]]
+        table = _Table(pd.DataFrame(table_rows, columns=head), [True, "wide", "nw", "nw", True, True, True, "check"])
+        total = float(row["total_min"])
+        over = total - budget if budget == budget and total > budget + 1e-9 else 0.0
+        return {
+            "title": t["route_title"].format(route=int(row["route"]), depot=row["depot_name"]),
+            "when": t["route_when"].format(
+                day=int(row["day"]),
+                session=self.session_label(row["session"]),
+                start=row["start_clock"],
+                end=row["end_clock"],
+            ),
+            "budget": t["route_budget"].format(
+                total=total,
+                budget=budget,
+                travel=float(row["travel_min"]),
+                stay=float(row["stay_min"]),
+                metres=f"{float(stops['leg_m'].sum()):,.0f}",
+            ),
+            "over": t["route_over"].format(x=over) if over else "",
+            "_table": table,
+            "map": base64.b64encode(png).decode() if png is not None else None,
+            "file": f"route_{int(row['route'])}.png" if png is not None else None,
+            "png": png,
+        }
+
+    def clinics(self) -> dict | None:
+        c = self.s.clinics
+        if c is None or not len(c):
+            return None
+        t = self.t
+        frame = pd.DataFrame(
+            {
+                t["rank"]: c["rank"].map(lambda x: str(int(x))).to_numpy() if "rank" in c else range(1, len(c) + 1),
+                t["venue"]: [
+                    str(n) if isinstance(n, str) and n.strip() else str(i)
+                    for n, i in zip(c.get("venue_name", c["venue_id"]), c["venue_id"])
+                ],
+                t["places_reached"]: c["places_reached"].map(lambda x: str(int(x))).to_numpy(),
+                t["load_reached"]: c["load_reached"].map(_round).to_numpy(),
+            }
+        )
+        summary = self.s.clinics_summary or {}
+        line = ""
+        if summary:
+            line = t["clinics_line"].format(
+                venues=summary.get("venues", len(c)),
+                reached=summary.get("places_reached", ""),
+                places=summary.get("places", ""),
+                got=_round(summary.get("load_reached") or 0.0),
+                load=_round(summary.get("load") or 0.0),
+                share=_pct(summary.get("share_reached")),
+            )
+        return {"line": line, "_table": _capped(frame, [True, "wide", True, True], MAX_GROUP_ROWS, self.doc.t)}
+
+    # ------------------------------------------------------------------ outputs
+    def parts(self) -> dict:
+        if not hasattr(self, "_parts"):
+            self._parts = {
+                "loads": self.loads(),
+                "grade": self.grade(),
+                "volunteers": self.volunteers(),
+                "access": self.access(),
+                "equity": self.equity(),
+                "clinics": self.clinics(),
+                "circuits": self.circuits(),
+            }
+        return self._parts
+
+    def context(self) -> dict:
+        """The parts for the HTML template: every `_Table` as its ``html()`` dict, under the key without ``_``."""
+
+        def html(value):
+            if isinstance(value, _Table):
+                return value.html()
+            if isinstance(value, dict):
+                return {k.lstrip("_"): html(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [html(v) for v in value]
+            return value
+
+        return {k: html(v) for k, v in self.parts().items()}
+
+    def markdown(self) -> list[str]:
+        t, p = self.t, self.parts()
+        lines = [f"## {markdown_text(t['heading'])}", ""]
+
+        def section(title: str, *texts: str, tables: tuple = ()) -> None:
+            lines.extend([f"### {markdown_text(title)}", ""])
+            for text in texts:
+                if text:
+                    lines.extend([markdown_text(text), ""])
+            for table in tables:
+                lines.extend([table.markdown(), ""])
+
+        if p["loads"]:
+            section(t["loads"], p["loads"]["note"], p["loads"]["line"], tables=(p["loads"]["_table"],))
+        if p["grade"]:
+            section(t["grade"], tables=(p["grade"],))
+        if p["volunteers"]:
+            section(t["volunteers"], p["volunteers"]["line"], tables=(p["volunteers"]["_table"],))
+        if p["access"]:
+            section(t["access"], p["access"]["line"], tables=(p["access"]["_stats"],))
+            section(t["lowest"], tables=(p["access"]["_lowest"],))
+        if p["equity"]:
+            section(t["equity"], p["equity"]["line"], tables=(p["equity"]["_table"],))
+        if p["clinics"]:
+            section(t["clinics"], p["clinics"]["line"], tables=(p["clinics"]["_table"],))
+        c = p["circuits"]
+        if c:
+            section(t["circuits"], c["line"])
+            section(t["schedule"], tables=(c["_schedule"],))
+            if len(c["_unscheduled"].frame):
+                section(t["unscheduled"], tables=(c["_unscheduled"],))
+            for page in c["_pages"]:
+                section(page["title"], page["when"], page["budget"], page["over"])
+                if page["file"]:
+                    lines.extend([f"![{markdown_text(page['title'])}]({page['file']})", ""])
+                lines.extend([page["_table"].markdown(), ""])
+        return lines
+
+    def images(self) -> list[tuple[str, bytes]]:
+        """The route maps as files (``route_<n>.png``) the Markdown report links to."""
+        pages = (self.parts()["circuits"] or {}).get("_pages", [])
+        return [(page["file"], page["png"]) for page in pages if page["png"] is not None]
+
+    def sheets(self) -> dict[str, pd.DataFrame]:
+        """Every table in full, numbers as numbers (geometry dropped)."""
+        s = self.s
+        frames = {
+            "site_loads": s.site_loads,
+            "assignment": s.assignment,
+            "volunteers": s.volunteers,
+            "accessibility": s.accessibility,
+            "equity": s.equity,
+            "circuit_schedule": s.circuit_schedule,
+            "circuit_stops": s.circuit_routes,
+            "circuit_legs": s.circuit_legs,
+            "circuit_unscheduled": s.circuit_unscheduled,
+            "clinics": s.clinics,
+            "clinics_reached": s.clinics_reached,
+        }
+        out = {}
+        for name, frame in frames.items():
+            if frame is None:
+                continue
+            frame = pd.DataFrame(frame)
+            out[name] = frame.drop(columns=[c for c in frame.columns if c in ("geometry", "_s")]).reset_index(drop=True)
+        if self.lang == "zh":
+            for name in ("site_loads",):
+                if name in out and "status" in out[name]:
+                    out[name]["status"] = out[name]["status"].map(lambda v: self.t["statuses"].get(v, v))
+            if "circuit_unscheduled" in out:
+                out["circuit_unscheduled"]["reason"] = out["circuit_unscheduled"]["reason"].map(self.reason)
+        return out
+
+    def excel_headers(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Chinese headers for the service columns `_for_excel` does not know (a zh report only)."""
+        if self.lang != "zh":
+            return frame
+        renamed = {c: _SERVICE_HEADERS_ZH.get(str(c), c) for c in frame.columns}
+        kinds = frame.attrs.get("kinds", {})
+        out = frame.rename(columns=renamed)
+        out.attrs["kinds"] = {renamed.get(c, c): k for c, k in kinds.items()}
+        return out
+
+
+_SERVICE_HEADERS_ZH = {
+    "load": "服务量",
+    "capacity": "容量",
+    "load_per_capacity": "服务量/容量",
+    "spare": "剩余容量",
+    "over": "是否超出",
+    "nearest_load": "按最近的服务量",
+    "mean_walk_min": "平均时间(分钟)",
+    "assigned": "是否分配",
+    "reason": "原因",
+    "moved": "是否改派",
+    "volunteers": "志愿者",
+    "load_per_volunteer": "人均服务量",
+    "current": "现有",
+    "change": "变化",
+    "needed_for_target": "达标所需",
+    "meets_target": "是否达标",
+    "demand": "需求",
+    "access": "可达性",
+    "access_index": "可达性指数",
+    "sites_in_catchment": "范围内站点数",
+    "method": "方法",
+    "weighting": "权重方式",
+    "covered_share": "覆盖率",
+    "p90_walk_min": "90%分位时间(分钟)",
+    "max_walk_min": "最长时间(分钟)",
+    "beyond_search_share": "超出搜索范围占比",
+    "gini_walk": "Gini",
+    "route": "路线",
+    "depot_id": "工作室编号",
+    "depot_name": "工作室",
+    "day": "天",
+    "session": "场次",
+    "start_clock": "出发时间",
+    "end_clock": "返回时间",
+    "stops": "站数",
+    "place_ids": "地点编号",
+    "place_id": "地点编号",
+    "place_name": "地点",
+    "travel_min": "路程(分钟)",
+    "stay_min": "停留(分钟)",
+    "total_min": "全程(分钟)",
+    "stop": "顺序",
+    "kind": "类别",
+    "leg_m": "本段距离(米)",
+    "leg_min": "本段时间(分钟)",
+    "arrival_min": "到达(分钟)",
+    "leave_min": "离开(分钟)",
+    "arrival_clock": "到达时间",
+    "leave_clock": "离开时间",
+    "leg": "段",
+    "from_id": "起点编号",
+    "to_id": "终点编号",
+    "metres": "距离(米)",
+    "minutes": "时间(分钟)",
+    "rank": "序号",
+    "venue_id": "场所编号",
+    "venue_name": "场所",
+    "load_reached": "可达服务量",
+    "already_covered": "已被站点覆盖",
+}
+
+
+def _drive_headers(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A drive run's sheet: 步行 in a Chinese header becomes 驾车 (English keeps the machine names)."""
+    if lang != "zh":
+        return frame
+    renamed = {c: str(c).replace("步行", "驾车") for c in frame.columns}
+    kinds = frame.attrs.get("kinds", {})
+    out = frame.rename(columns=renamed)
+    out.attrs["kinds"] = {renamed.get(c, c): k for c, k in kinds.items()}
+    return out
 
 
 def cost_paragraph(cost_model: dict[str, Any], lang: str = "zh") -> str:
@@ -1002,7 +1554,14 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
                 sheet.write_string(0, col, str(column))
             for col, column in enumerate(frame.columns):
                 style = formats.get(_EXCEL_FORMAT_OF.get(frame.attrs.get("kinds", {}).get(column, "")))
-                for row, value in enumerate(frame[column].tolist(), start=1):
+                values = frame[column]
+                if values.dtype.kind in "iuf":  # a numeric column: one type test for all its cells
+                    numbers = values.to_numpy(float, na_value=np.nan)
+                    write_number = sheet.write_number
+                    for row in np.flatnonzero(~np.isnan(numbers)).tolist():
+                        write_number(row + 1, col, numbers[row], style)
+                    continue
+                for row, value in enumerate(values.tolist(), start=1):
                     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
                         continue
                     if isinstance(value, bool | np.bool_):

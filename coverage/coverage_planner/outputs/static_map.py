@@ -44,6 +44,8 @@ MAP_DPI = 200
 MAX_PLACE_LABELS = 30
 COVERED, BEYOND, UNREACHED = "#1a9850", "#d73027", "#7f7f7f"
 SITE, PROPOSED, PLACEHOLDER = "#2166ac", "#7b3294", "#e08214"
+#: Colour of each circuit route, in route order (the interactive map's `CIRCUIT_COLOURS`).
+ROUTE_COLOURS = ("#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#e6ab02", "#1f78b4", "#b2182b")
 BAND_COLOURS = ("#9ecae1", "#c6dbef", "#deebf7", "#eef5fb")  # smallest band darkest (opaque, under everything)
 MAIN_ROADS = {"motorway", "trunk", "primary", "secondary", "tertiary"}
 MINOR_WAYS = {"footway", "path", "steps", "pedestrian", "cycleway", "track", "bridleway", "corridor"}
@@ -97,6 +99,21 @@ TEXT = {
         "snapshot": " (data of {d})",
     },
 }
+#: A drive run's words instead of the walking ones (merged over `TEXT`).
+TEXT_DRIVE = {
+    "zh": {
+        "subtitle": "覆盖 {share:.1%} 的地点 ({covered}/{total}) · 现有站点 {sites} 个{proposed} · 驾车, 按限速或道路等级车速",
+        "band": "全部站点 {b:g} 分钟驾车范围",
+        "streets": "车行路网",
+        "credit": "道路: OpenStreetMap{snapshot} · © OpenStreetMap 贡献者 (ODbL) · 投影 {crs} · 驾车范围仅示意, 覆盖按路网驾车时间计算",
+    },
+    "en": {
+        "subtitle": "{share:.1%} of places covered ({covered}/{total}) · {sites} existing site(s){proposed} · driving, speeds from maxspeed or road class",
+        "band": "{b:g}-minute drive from any site",
+        "streets": "drive network",
+        "credit": "Roads: OpenStreetMap{snapshot} · © OpenStreetMap contributors (ODbL) · projection {crs} · bands for display only; coverage is computed on the road network",
+    },
+}
 
 
 def static_map_figure(
@@ -138,7 +155,7 @@ def static_map_figure(
     FontMissingError
         When a label has characters no installed font holds.
     """
-    text = TEXT[lang]
+    text = {**TEXT[lang], **TEXT_DRIVE[lang]} if _title_key(result) == "title_drive" else TEXT[lang]
     net = result.network
     to_metric = net.to_metric
     threshold = float(result.threshold_min)
@@ -275,6 +292,128 @@ def static_map_png(result: CoverageResult, lang: str = "zh", **options: Any) -> 
         When a label has characters no installed font holds.
     """
     return figure_png(static_map_figure(result, lang, **options))
+
+
+def route_map_figure(
+    result: CoverageResult,
+    legs: pd.DataFrame,
+    stops: pd.DataFrame,
+    lang: str = "zh",
+    *,
+    colour: str = "#d95f02",
+    width_in: float = 6.7,
+    aspect: float = 0.62,
+) -> Figure:
+    """One circuit route on its streets, for the route's printed page: legs, numbered stops, the studio ■.
+
+    Parameters
+    ----------
+    result : CoverageResult
+        Gives the network (streets, metric CRS) and where the places and sites are.
+    legs : GeoDataFrame
+        The route's legs (`CircuitPlan.legs` rows of one route), WGS-84 lines.
+    stops : DataFrame
+        The route's stops (`CircuitPlan.routes` rows of one route): ``stop, kind, place_id, depot_id``.
+    lang : {"zh", "en"}
+        Language of the north arrow and scale bar.
+    colour : str
+        Colour of the route.
+    width_in, aspect : float
+        Figure width in inches and height / width.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    text = TEXT[lang]
+    net = result.network
+    to_metric = net.to_metric
+    lines = list(legs.geometry) if len(legs) else []
+    where = {str(i): (g.x, g.y) for i, g in zip(result.demand["demand_id"], result.demand.geometry)}
+    where.update({str(i): (g.x, g.y) for i, g in zip(result.sites["id"], result.sites.geometry)})
+    ends = {int(leg): line for leg, line in zip(legs["leg"], lines)} if len(legs) else {}
+    stops = stops.sort_values("stop")
+    points = []  # (x, y, label or None for the studio)
+    for stop in stops.to_dict("records"):
+        key = str(stop["depot_id"] if stop["kind"] != "visit" else stop["place_id"])
+        xy = where.get(key)
+        line = ends.get(int(stop["stop"]))
+        if xy is None and line is not None and not line.is_empty:
+            xy = shapely.get_coordinates(line)[-1]
+        if xy is not None:
+            x, y = to_metric.transform(float(xy[0]), float(xy[1]))
+            points.append((x, y, int(stop["stop"]) if stop["kind"] == "visit" else None))
+    segments = []
+    for line in lines:
+        xy = shapely.get_coordinates(line)
+        if len(xy) >= 2:
+            mx, my = to_metric.transform(xy[:, 0], xy[:, 1])
+            segments.append(np.column_stack([mx, my]))
+    xs = np.concatenate([seg[:, 0] for seg in segments] + [np.array([p[0] for p in points], float)])
+    ys = np.concatenate([seg[:, 1] for seg in segments] + [np.array([p[1] for p in points], float)])
+    if not len(xs):
+        xs, ys = np.array(net.metric_coords[:1, 0]), np.array(net.metric_coords[:1, 1])
+    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    pad = max(0.12 * max(x1 - x0, y1 - y0), 60.0)
+    x0, x1, y0, y1 = _fit(x0 - pad, x1 + pad, y0 - pad, y1 + pad, aspect)
+    with plt.rc_context(
+        {
+            "font.family": chart_families(lang, [text["north"], text["metres"], text["km"]]),
+            "axes.unicode_minus": False,
+            "text.parse_math": False,
+            "text.usetex": False,
+        }
+    ):
+        fig = plt.figure(figsize=(width_in, width_in * aspect), dpi=MAP_DPI)
+        ax = fig.add_axes((0.005, 0.005, 0.99, 0.99))
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_facecolor("#fbfaf7")
+        for spine in ax.spines.values():
+            spine.set_edgecolor("#888888")
+            spine.set_linewidth(0.6)
+        _draw_streets(ax, net, (x0, x1, y0, y1))
+        if segments:
+            ax.add_collection(LineCollection(segments, colors="white", linewidths=4.2, zorder=3, capstyle="round"))
+            ax.add_collection(LineCollection(segments, colors=colour, linewidths=2.4, zorder=4, capstyle="round"))
+        for x, y, label in points:
+            if label is None:
+                ax.plot([x], [y], marker="s", markersize=10, color=SITE, markeredgecolor="white", zorder=6)
+            else:
+                ax.plot([x], [y], marker="o", markersize=13, color=colour, markeredgecolor="white", zorder=7)
+                ax.text(
+                    x, y, str(label), ha="center", va="center", fontsize=7, color="white", fontweight="bold", zorder=8
+                )
+        _scale_bar(ax, x0, x1, y0, y1, text, "lower")
+        _north_arrow(ax, text["north"])
+        return fig
+
+
+def route_map_png(
+    result: CoverageResult, legs: pd.DataFrame, stops: pd.DataFrame, lang: str = "zh", **options: Any
+) -> bytes:
+    """PNG of `route_map_figure` (fixed metadata: the same route gives the same bytes).
+
+    Parameters
+    ----------
+    result : CoverageResult
+        The run.
+    legs, stops : DataFrame
+        The route's legs and stops (see `route_map_figure`).
+    lang : {"zh", "en"}, default "zh"
+        Language of the labels.
+    **options
+        Passed to `route_map_figure`.
+
+    Returns
+    -------
+    bytes
+        PNG data.
+    """
+    return figure_png(route_map_figure(result, legs, stops, lang, **options))
 
 
 def readable_name(name: object) -> bool:
@@ -656,4 +795,13 @@ def _title_key(result) -> str:
     return "title" if model.get("plain", True) else "title_costs"
 
 
-__all__ = ["MAP_DPI", "MAX_PLACE_LABELS", "readable_name", "static_map_figure", "static_map_png"]
+__all__ = [
+    "MAP_DPI",
+    "MAX_PLACE_LABELS",
+    "ROUTE_COLOURS",
+    "readable_name",
+    "route_map_figure",
+    "route_map_png",
+    "static_map_figure",
+    "static_map_png",
+]
