@@ -252,7 +252,7 @@ def _has_qgis() -> bool:
 def test_qgis_opens_every_layer_styled(out, result, tmp_path):
     script = tmp_path / "qgis_check.py"
     script.write_text(_QGIS_SCRIPT, encoding="utf-8")
-    layers = ["sites", "demand", "network_qa", "bands_by_site", "bands_union"]
+    layers = ["sites", "demand", "network_qa", "network_crossings", "bands_by_site", "bands_union"]
     env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)}
     done = subprocess.run(
         [QGIS_PYTHON, str(script), str(out / "coverage.gpkg"), *layers],
@@ -269,6 +269,7 @@ def test_qgis_opens_every_layer_styled(out, result, tmp_path):
         "sites": "singleSymbol",
         "demand": "RuleRenderer",
         "network_qa": "RuleRenderer",
+        "network_crossings": "RuleRenderer",
         "bands_by_site": "categorizedSymbol",
         "bands_union": "RuleRenderer",
     }

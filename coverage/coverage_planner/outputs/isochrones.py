@@ -29,7 +29,10 @@ site a colour that differs from the sites its bands touch.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -38,6 +41,8 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
+from coverage_planner._cache.arrays import read_arrays, try_write_arrays, warn_cache
+from coverage_planner._cache.keys import cache_key
 from coverage_planner._geo import haversine_m
 from coverage_planner.access.matrix import graph_with_site_sources
 from coverage_planner.access.snapping import Snap, snap_points
@@ -61,6 +66,10 @@ SITE_PALETTE: tuple[str, ...] = (
     "#a65628",
 )
 _INTERVAL_COLUMNS = ["site", "limit_m", "edge", "start_m", "end_m"]
+# Bands of recently drawn sites by `_BandStore.key` (a few hundred kB per city site).
+_BANDS: OrderedDict[str, np.ndarray] = OrderedDict()
+_BANDS_KEPT = 2048
+_UNIONS: OrderedDict[str, gpd.GeoDataFrame] = OrderedDict()  # by a digest of the bands united
 
 
 def default_bands(threshold_min: float) -> list[float]:
@@ -135,6 +144,7 @@ def isochrone_bands(
     simplify_m: float = 3.0,
     rings: bool = False,
     access_legs: bool | None = None,
+    cache_dir: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
     """One polygon per site and band: the streets a walk of at most that many minutes reaches, buffered.
 
@@ -160,6 +170,11 @@ def isochrone_bands(
         5-minute one; ``band_from_min`` gives the inner edge).
     access_legs : bool, optional
         Count the site's access leg against the walk (default: as the run did).
+    cache_dir : str or Path, optional
+        Also keep each site's bands in ``cache_dir/bands`` (checked before
+        use, rebuilt when damaged). In any case they are kept in memory for
+        this process: a site whose network, point, snap and band options are
+        unchanged is not walked again.
 
     Returns
     -------
@@ -177,17 +192,51 @@ def isochrone_bands(
     lonlat = np.column_stack([sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()])[ok]
     snap = snap_points(net, lonlat, max_snap_m=np.inf)  # the run already decided which sites are on the network
     legs = result.matrix.include_access_legs if access_legs is None else access_legs
-    spent = snap.leg_m if legs else np.zeros(len(ok))
     limits = [b * result.metres_per_minute for b in bands]
+    options = [bands, limits, bool(legs), float(buffer_m), float(simplify_m), bool(rings)]
+    store = _BandStore(net, cache_dir)
+    keys = [store.key(lonlat[k], snap.take(np.array([k])), options) for k in range(len(ok))]
+    shapes = [store.get(key, len(bands)) for key in keys]
+    todo = np.array([k for k, found in enumerate(shapes) if found is None], dtype=np.int64)
+    if len(todo):  # only sites whose walk changed are walked and buffered again
+        built = _build_bands(net, lonlat[todo], snap.take(todo), bands, limits, legs, buffer_m, simplify_m, rings)
+        for k, geoms in zip(todo.tolist(), built):
+            shapes[k] = geoms
+            store.put(keys[k], geoms)
+    records = [
+        (sites["id"].iloc[ok[k]], sites["name"].iloc[ok[k]], band, _inner(bands, band) if rings else 0.0, geom)
+        for k in range(len(ok))
+        for band, geom in zip(bands, shapes[k])
+    ]
+    return gpd.GeoDataFrame(
+        pd.DataFrame(records, columns=["site_id", "site_name", "band_min", "band_from_min", "geometry"]),
+        geometry="geometry",
+        crs=4326,
+    )
+
+
+def _build_bands(
+    net: WalkNetwork,
+    lonlat: np.ndarray,
+    snap: Snap,
+    bands: list[float],
+    limits: list[float],
+    legs: bool,
+    buffer_m: float,
+    simplify_m: float,
+    rings: bool,
+) -> list[np.ndarray]:
+    """Each site's band outlines (WGS-84, simplified, valid), one array of ``len(bands)`` geometries per site."""
+    spent = snap.leg_m if legs else np.zeros(len(snap))
     intervals = reached_intervals(net, snap, limits, spent_m=spent)
     site_xy = shapely.points(*net.to_metric.transform(lonlat[:, 0], lonlat[:, 1]))
     snap_xy = shapely.points(*net.to_metric.transform(snap.point_lonlat[:, 0], snap.point_lonlat[:, 1]))
     by_site = dict(tuple(intervals.groupby(["site", "limit_m"])))
     strips = _StripCache(net, buffer_m)
-    records = []
-    for k in range(len(ok)):
+    geoms = []
+    for k in range(len(snap)):
         previous, done = None, set()
-        for band, limit in zip(bands, limits):
+        for limit in limits:
             part = by_site.get((k, limit))
             # Bands grow outwards: edges already whole in the smaller band add nothing to its shape.
             pieces = ([previous] if previous is not None else []) + (
@@ -205,18 +254,83 @@ def isochrone_bands(
             shape = shapely.union_all(pieces) if pieces else shapely.Polygon()
             # Snap-rounding to 1 cm drops the zero-width slivers left where both outlines run together.
             ring = shape if not rings or previous is None else shapely.difference(shape, previous, grid_size=0.01)
-            records.append(
-                (sites["id"].iloc[ok[k]], sites["name"].iloc[ok[k]], band, _inner(bands, band) if rings else 0.0, ring)
-            )
+            geoms.append(ring)
             previous = shape
-    frame = gpd.GeoDataFrame(
-        pd.DataFrame(records, columns=["site_id", "site_name", "band_min", "band_from_min", "geometry"]),
-        geometry="geometry",
-        crs=net.crs,
-    )
+    frame = gpd.GeoDataFrame(geometry=np.array(geoms, dtype=object), crs=net.crs)
     if simplify_m > 0:
         frame["geometry"] = shapely.simplify(frame.geometry.to_numpy(), simplify_m, preserve_topology=True)
-    return _valid(frame.to_crs(4326))
+    out = _valid(frame.to_crs(4326)).geometry.to_numpy()
+    return [out[i : i + len(bands)] for i in range(0, len(out), len(bands))]
+
+
+class _BandStore:
+    """Each site's bands, by what they depend on: in memory for this process, and in the cache folder when given.
+
+    The key hashes the network's fingerprint and CRS, the site's point and
+    snap (edge, position, leg) and the band options, so a site whose walk
+    is unchanged is found again and any change misses. A file is trusted
+    only when its checksum, writer version and key match and its shapes
+    parse; otherwise it is rebuilt and rewritten.
+    """
+
+    def __init__(self, network: WalkNetwork, cache_dir: str | Path | None):
+        self.network = network
+        self.folder = None if cache_dir is None else Path(cache_dir) / "bands"
+
+    def key(self, lonlat: np.ndarray, snap: Snap, options: list) -> str:
+        point = [float(v) for v in lonlat]
+        walk = [int(snap.edge[0]), float(snap.from_u_m[0]), float(snap.to_v_m[0]), float(snap.leg_m[0])]
+        net = [self.network.fingerprint, str(self.network.crs)]
+        return cache_key(["bands-1", net, point, walk, options])
+
+    def get(self, key: str, n: int) -> np.ndarray | None:
+        if key in _BANDS:
+            _BANDS.move_to_end(key)
+            return _BANDS[key]
+        if self.folder is None or not (self.folder / f"{key}.cparr").exists():
+            return None
+        path = self.folder / f"{key}.cparr"
+        try:
+            meta, arrays = read_arrays(path)
+            if meta.get("key") != key or len(arrays["offsets"]) != n + 1:
+                raise ValueError("was written for other bands")
+            blob, offsets = arrays["wkb"].tobytes(), arrays["offsets"]
+            geoms = shapely.from_wkb([blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])], on_invalid="raise")
+        except (ValueError, KeyError, OSError, shapely.errors.GEOSException) as exc:
+            warn_cache(path, f"is damaged or stale ({exc}); its bands are rebuilt")
+            return None
+        self._remember(key, geoms)
+        return geoms
+
+    def put(self, key: str, geoms: np.ndarray) -> None:
+        self._remember(key, geoms)
+        if self.folder is None:
+            return
+        blobs = [shapely.to_wkb(g) for g in geoms]
+        offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+        wkb = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return
+        try_write_arrays(self.folder / f"{key}.cparr", {"wkb": wkb, "offsets": offsets}, {"key": key})
+
+    @staticmethod
+    def _remember(key: str, geoms: np.ndarray) -> None:
+        _BANDS[key] = geoms
+        while len(_BANDS) > _BANDS_KEPT:
+            _BANDS.popitem(last=False)
+
+
+def clear_band_cache() -> None:
+    """Forget the bands and their unions kept in memory (the cache folder is left as it is).
+
+    Returns
+    -------
+    None
+    """
+    _BANDS.clear()
+    _UNIONS.clear()
 
 
 def interval_lines(network: WalkNetwork, intervals: pd.DataFrame) -> np.ndarray:
@@ -265,6 +379,15 @@ def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     geopandas.GeoDataFrame
         Bands ascending.
     """
+    digest = hashlib.sha256(str(bands.crs).encode())  # the same bands (e.g. all cached) give the same union
+    for array in (bands["band_min"].to_numpy(float), bands["band_from_min"].to_numpy(float)):
+        digest.update(array.tobytes())
+    for blob in shapely.to_wkb(bands.geometry.to_numpy()):
+        digest.update(len(blob).to_bytes(8, "little") + blob)
+    key = digest.hexdigest()
+    if key in _UNIONS:
+        _UNIONS.move_to_end(key)
+        return _UNIONS[key].copy()
     metric = bands.to_crs(bands.estimate_utm_crs()) if len(bands) else bands
     rows, previous = [], None
     for band in sorted(metric["band_min"].unique()):
@@ -282,7 +405,11 @@ def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(
         pd.DataFrame(rows, columns=["band_min", "band_from_min", "geometry"]), geometry="geometry", crs=metric.crs
     )
-    return _valid(frame.to_crs(4326))
+    frame = _valid(frame.to_crs(4326))
+    _UNIONS[key] = frame.copy()
+    while len(_UNIONS) > 16:
+        _UNIONS.popitem(last=False)
+    return frame
 
 
 def _valid(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -484,6 +611,8 @@ def walk_routes(result: CoverageResult, places: Sequence[int] | np.ndarray | Non
     place_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
     graph = graph_with_site_sources(net, site_snap)
     pair_edge = _PairEdges(net)
+    runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # metres along each edge's shape, measured once per call
+    demand_ids, site_ids = demand["demand_id"].to_numpy(), sites["id"].to_numpy()
     rows: list[tuple] = []
     todo = np.flatnonzero(ok)
     needed = np.unique(site_index[todo])
@@ -495,12 +624,22 @@ def walk_routes(result: CoverageResult, places: Sequence[int] | np.ndarray | Non
         for t in todo[np.isin(site_index[todo], chunk)]:
             s, j = int(site_index[t]), int(wanted[t])
             line, network_m = _route(
-                net, site_snap, demand_snap, s, j, site_xy[s], place_xy[j], dist[row_of[s]], pred[row_of[s]], pair_edge
+                net,
+                site_snap,
+                demand_snap,
+                s,
+                j,
+                site_xy[s],
+                place_xy[j],
+                dist[row_of[s]],
+                pred[row_of[s]],
+                pair_edge,
+                runs,
             )
             if line is None:
                 continue
             extra = float(site_snap.leg_m[s] + demand_snap.leg_m[j]) if legs else 0.0
-            rows.append((j, demand["demand_id"].iloc[j], sites["id"].iloc[s], network_m + extra, line))
+            rows.append((j, demand_ids[j], site_ids[s], network_m + extra, line))
     frame = pd.DataFrame(rows, columns=["place", "demand_id", "nearest_site_id", "route_m", "geometry"])
     order = {int(p): i for i, p in enumerate(wanted)}
     frame = frame.assign(_o=frame["place"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
@@ -543,6 +682,7 @@ def _route(
     dist: np.ndarray,
     pred: np.ndarray,
     pair_edge: _PairEdges,
+    runs: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[shapely.LineString | None, float]:
     """Route of place ``j`` from site ``s`` (LineString place → site) and its network metres."""
     e, se = int(demand_snap.edge[j]), int(site_snap.edge[s])
@@ -568,7 +708,7 @@ def _route(
         return None, np.inf
     parts: list[np.ndarray] = [site_xy[None, :], site_snap.point_lonlat[s][None, :]]
     if how == "same":
-        parts.append(_along(net, e, float(site_snap.from_u_m[s]), fu))
+        parts.append(_along(net, e, float(site_snap.from_u_m[s]), fu, runs))
         metres = abs(float(site_snap.from_u_m[s]) - fu)
     else:
         source = net.n_nodes + s
@@ -581,14 +721,14 @@ def _route(
         first = int(nodes[0])
         to_u = first == net.edge_u[se] and (first != net.edge_v[se] or site_snap.from_u_m[s] <= site_snap.to_v_m[s])
         length_se = float(net.edge_length[se])
-        parts.append(_along(net, se, float(site_snap.from_u_m[s]), 0.0 if to_u else length_se))
+        parts.append(_along(net, se, float(site_snap.from_u_m[s]), 0.0 if to_u else length_se, runs))
         path_m = float(site_snap.from_u_m[s] if to_u else site_snap.to_v_m[s]) + (fu if how == "u" else tv)
         if len(nodes) > 1:
             for a, edge in zip(nodes[:-1], pair_edge(nodes[:-1], nodes[1:])):
                 path_m += float(net.edge_length[edge])
                 xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
                 parts.append(xy if net.edge_u[edge] == a else xy[::-1])
-        parts.append(_along(net, e, 0.0 if how == "u" else float(net.edge_length[e]), fu))
+        parts.append(_along(net, e, 0.0 if how == "u" else float(net.edge_length[e]), fu, runs))
         if c is not None:  # on a profile's view the search found the cheapest path; report its metres
             metres = path_m
     parts += [demand_snap.point_lonlat[j][None, :], place_xy[None, :]]
@@ -601,14 +741,21 @@ def _route(
     return shapely.linestrings(xy), float(metres)
 
 
-def _along(net: WalkNetwork, edge: int, start_m: float, end_m: float) -> np.ndarray:
+def _along(
+    net: WalkNetwork, edge: int, start_m: float, end_m: float, runs: dict[int, tuple] | None = None
+) -> np.ndarray:
     """Coordinates of an edge from ``start_m`` to ``end_m`` great-circle metres from its u end (either direction).
 
     Measured in metres along the shape, not as fractions of it in degrees
     (a degree of longitude is shorter than one of latitude).
     """
-    xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
-    run = np.concatenate([[0.0], np.cumsum(haversine_m(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]))])
+    if runs is not None and edge in runs:
+        xy, run = runs[edge]
+    else:
+        xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
+        run = np.concatenate([[0.0], np.cumsum(haversine_m(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]))])
+        if runs is not None:
+            runs[edge] = (xy, run)
     a, b = sorted((min(max(start_m, 0.0), run[-1]), min(max(end_m, 0.0), run[-1])))
     at = np.column_stack([np.interp([a, b], run, xy[:, 0]), np.interp([a, b], run, xy[:, 1])])
     inner = xy[(run > a) & (run < b)]
