@@ -4,10 +4,14 @@
  * records the distance to every demand node it settles.
  *
  * It is deliberately minimal: no edge offsets, no access legs, no threads.
- * Scratch arrays are reset through a list of touched nodes so each source
- * costs what it reaches; the O(n) set-up is paid once per call.
+ * Like the kernel it is compared with, it does no per-call work of the size of
+ * the network: its scratch arrays (indexed by node) are kept between calls and
+ * reset through lists of what a call touched, so a call costs what its sources
+ * reach and its demand nodes, not what the city has.
  *
- * Built by the benchmark with `cc -O2 -shared -fPIC` and called via ctypes.
+ * Built by benchmarks/_floor.py with the kernel's own compiler and flags (those
+ * setuptools uses for the extension, plus setup.py's extra_compile_args) and
+ * called via ctypes.
  */
 #include <math.h>
 #include <stdint.h>
@@ -90,29 +94,56 @@ static int emit(Out *o, int64_t s, int64_t d, double dist) {
  * yields (k, j, metres). Results are malloc'ed into *out_*; release them with
  * floor_free. Returns the pair count, or -1 when out of memory.
  */
+/* Scratch indexed by node, kept between calls: dist is INFINITY and dem_of -1 outside a call. */
+static double *scratch_dist;
+static int32_t *scratch_dem_of;
+static int64_t *scratch_touched;
+static int64_t scratch_cap;
+static MinHeap scratch_heap;
+
+static int reserve(int64_t n) {
+    if (n <= scratch_cap) return 0;
+    double *d = realloc(scratch_dist, (size_t)n * sizeof(double));
+    if (d) scratch_dist = d;
+    int32_t *m = realloc(scratch_dem_of, (size_t)n * sizeof(int32_t));
+    if (m) scratch_dem_of = m;
+    int64_t *t = realloc(scratch_touched, (size_t)n * sizeof(int64_t));
+    if (t) scratch_touched = t;
+    if (!d || !m || !t) return -1;
+    for (int64_t i = scratch_cap; i < n; i++) {
+        scratch_dist[i] = INFINITY;
+        scratch_dem_of[i] = -1;
+    }
+    scratch_cap = n;
+    return 0;
+}
+
+/*
+ * For each source node sources[k], every demand node demand[j] within `cutoff`
+ * yields (k, j, metres). Results are malloc'ed into *out_*; release them with
+ * floor_free. Returns the pair count, or -1 when out of memory. Not thread-safe.
+ */
 int64_t floor_walks(int64_t n_nodes, const int64_t *indptr, const int32_t *indices, const double *weights,
                     int64_t n_src, const int64_t *sources, int64_t n_dem, const int64_t *demand, double cutoff,
                     int64_t **out_src, int64_t **out_dem, double **out_dist) {
-    double *dist = malloc((size_t)(n_nodes > 0 ? n_nodes : 1) * sizeof(double));
-    int32_t *dem_of = malloc((size_t)(n_nodes > 0 ? n_nodes : 1) * sizeof(int32_t));
-    int64_t *touched = malloc((size_t)(n_nodes > 0 ? n_nodes : 1) * sizeof(int64_t));
-    MinHeap heap = {0};
     Out out = {0};
-    int64_t result = -1;
-    if (!dist || !dem_of || !touched) goto cleanup;
-    for (int64_t i = 0; i < n_nodes; i++) {
-        dist[i] = INFINITY;
-        dem_of[i] = -1;
-    }
+    int64_t result = -1, n_touched = 0;
+    if (reserve(n_nodes > 0 ? n_nodes : 1)) goto cleanup;
+    double *dist = scratch_dist;
+    int32_t *dem_of = scratch_dem_of;
+    int64_t *touched = scratch_touched;
+    MinHeap *heap = &scratch_heap;
+    heap->n = 0;
     for (int64_t j = 0; j < n_dem; j++) dem_of[demand[j]] = (int32_t)j;
 
     for (int64_t k = 0; k < n_src; k++) {
-        int64_t n_touched = 0, s = sources[k];
+        int64_t s = sources[k];
+        n_touched = 0;
         dist[s] = 0.0;
         touched[n_touched++] = s;
-        if (push(&heap, 0.0, s)) goto cleanup;
-        while (heap.n) {
-            Entry top = pop(&heap);
+        if (push(heap, 0.0, s)) goto cleanup;
+        while (heap->n) {
+            Entry top = pop(heap);
             int64_t x = top.node;
             if (top.key > dist[x]) continue; /* superseded by a shorter entry */
             if (dem_of[x] >= 0 && emit(&out, k, dem_of[x], top.key)) goto cleanup;
@@ -122,18 +153,21 @@ int64_t floor_walks(int64_t n_nodes, const int64_t *indptr, const int32_t *indic
                 if (nd > cutoff || nd >= dist[y]) continue;
                 if (dist[y] == INFINITY) touched[n_touched++] = y;
                 dist[y] = nd;
-                if (push(&heap, nd, y)) goto cleanup;
+                if (push(heap, nd, y)) goto cleanup;
             }
         }
         for (int64_t t = 0; t < n_touched; t++) dist[touched[t]] = INFINITY;
+        n_touched = 0;
     }
     result = out.n;
 
 cleanup:
-    free(dist);
-    free(dem_of);
-    free(touched);
-    free(heap.e);
+    /* Leave the scratch as found, also after running out of memory mid-search. */
+    if (scratch_cap >= n_nodes && n_nodes > 0) {
+        for (int64_t t = 0; t < n_touched; t++) scratch_dist[scratch_touched[t]] = INFINITY;
+        for (int64_t j = 0; j < n_dem; j++) scratch_dem_of[demand[j]] = -1;
+    }
+    scratch_heap.n = 0;
     if (result < 0) {
         free(out.src);
         free(out.dem);

@@ -7,9 +7,12 @@ node-to-node question — which (site, demand) pairs are within ``--cutoff``
 metres of walk, and how far — and the answers are checked against each other
 before any timing is trusted.
 
-Methods (each timed as the best of ``--repeat`` runs, ``time.perf_counter``):
+Methods are timed interleaved (``_timing.interleaved``: ``--repeat`` rounds, one
+run of each method per round, the order rotated), reported as the median with
+its min–max and the load average before and after; best-of is a labelled extra.
+Ratios are of medians. Tables print as Markdown.
 
-* ``ours``      ``AccessMatrix.compute`` (SciPy csgraph Dijkstra, batched).
+* ``ours``      ``AccessMatrix.compute`` (the C walk kernel, or SciPy without it).
                 Snapping the points is timed separately and not included.
 * ``networkx``  ``nx.single_source_dijkstra_path_length(G, s, cutoff, weight="length")``
                 per site on an undirected ``nx.Graph``, then picking the demand nodes.
@@ -48,20 +51,23 @@ import os
 import platform
 import pstats
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy
-from rich.console import Console
-from rich.table import Table
 from scipy.sparse.csgraph import dijkstra
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling helpers, from anywhere
+
+from _timing import Timing, fmt_s, interleaved, markdown_table, ratio, ratio_spread, spread
 
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import Snap, snap_points
@@ -70,6 +76,7 @@ from coverage_planner.network.graph import WalkNetwork
 REPO = Path(__file__).resolve().parents[1]
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
 RESULTS = REPO / "benchmarks" / "results" / "matrix.json"
+QUICK_DIR = Path(tempfile.gettempdir()) / "coverage-planner-bench"
 NETWORKS = {
     "monaco": "monaco.osm.pbf",
     "liechtenstein": "liechtenstein-2013-08-03.osm.pbf",
@@ -77,9 +84,6 @@ NETWORKS = {
 }
 TOL_M = 1.0  # distances must agree within this (pandana stores weights as float32)
 LEG_TOL_M = 1e-6  # points placed on nodes must snap with (almost) no access leg
-
-T = TypeVar("T")
-console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 # --------------------------------------------------------------------- data types
@@ -102,14 +106,6 @@ class Pairs:
 
 
 @dataclass
-class Timing:
-    """Best-of-N wall time of one call, plus every run for the record."""
-
-    best_s: float
-    runs_s: list[float]
-
-
-@dataclass
 class MethodResult:
     name: str
     call: str
@@ -118,6 +114,11 @@ class MethodResult:
     setup_what: str | None = None
     pairs: int = 0
     agreement: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["query"] = self.query.to_dict()
+        return d
 
 
 @dataclass
@@ -130,16 +131,6 @@ class Problem:
 
 
 # ------------------------------------------------------------------------ helpers
-def best_of(fn: Callable[[], T], repeat: int) -> tuple[Timing, T]:
-    """Run ``fn`` ``repeat`` times; return the best wall time and the last result."""
-    runs, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        runs.append(time.perf_counter() - t0)
-    return Timing(min(runs), runs), result  # type: ignore[return-value]
-
-
 @contextlib.contextmanager
 def silence_fd_stdout() -> Iterator[None]:
     """Silence C/C++ writes to stdout (pandana's contraction prints progress)."""
@@ -349,91 +340,77 @@ def bench_network(name: str, args: argparse.Namespace) -> dict[str, Any]:
     lookup = demand_lookup(net.n_nodes, problem.demand_nodes)
     cutoff = args.cutoff
 
-    snap_t, (site_snap, demand_snap) = best_of(
-        lambda: (
-            snap_points(net, net.node_lonlat[problem.site_nodes]),
-            snap_points(net, net.node_lonlat[problem.demand_nodes]),
-        ),
+    snap_t, snaps, _ = interleaved(
+        {
+            "snap": lambda: (
+                snap_points(net, net.node_lonlat[problem.site_nodes]),
+                snap_points(net, net.node_lonlat[problem.demand_nodes]),
+            )
+        },
         args.repeat,
+        warmup=False,
     )
+    site_snap, demand_snap = snaps["snap"]
     max_offset = max(
         check_snaps(net, site_snap, problem.site_nodes), check_snaps(net, demand_snap, problem.demand_nodes)
     )
     if max_offset >= LEG_TOL_M:
         raise SystemExit(f"{name}: points on nodes snapped {max_offset:.3g} m away from their node")
 
-    methods: list[MethodResult] = []
-    t, ours = best_of(lambda: run_ours(net, site_snap, demand_snap, cutoff), args.repeat)
-    methods.append(MethodResult("ours", "AccessMatrix.compute", t, snap_t.best_s, "snapping", len(ours)))
-
     t0 = time.perf_counter()
     g = build_networkx(net)
     g_s = time.perf_counter() - t0
-    t, res = best_of(lambda: run_networkx(g, problem, lookup, cutoff), args.repeat)
-    methods.append(
-        MethodResult(
-            "networkx",
-            "single_source_dijkstra_path_length × sites",
-            t,
-            g_s,
-            "graph build",
-            len(res),
-            compare(ours, res, len(problem.demand_nodes), cutoff),
-        )
-    )
-
     t0 = time.perf_counter()
     pnet = build_pandana(net)
     p_s = time.perf_counter() - t0
-    t, res = best_of(lambda: run_pandana(pnet, problem, lookup, cutoff), args.repeat)
-    methods.append(
-        MethodResult(
-            "pandana",
-            "Network.nodes_in_range",
-            t,
-            p_s,
-            "contraction",
-            len(res),
-            compare(ours, res, len(problem.demand_nodes), cutoff),
-        )
-    )
-    t, res = best_of(lambda: run_pandana_core(pnet, problem, lookup, cutoff), args.repeat)
-    methods.append(
-        MethodResult(
-            "pandana-core",
+    calls: dict[str, tuple[str, Callable[[], Pairs], float | None, str | None]] = {
+        "ours": (
+            "AccessMatrix.compute",
+            lambda: run_ours(net, site_snap, demand_snap, cutoff),
+            snap_t["snap"].median_s,
+            "snapping",
+        ),
+        "networkx": (
+            "single_source_dijkstra_path_length × sites",
+            lambda: run_networkx(g, problem, lookup, cutoff),
+            g_s,
+            "graph build",
+        ),
+        "pandana": ("Network.nodes_in_range", lambda: run_pandana(pnet, problem, lookup, cutoff), p_s, "contraction"),
+        "pandana-core": (
             "Network.net.nodes_in_range (C++ only)",
-            t,
+            lambda: run_pandana_core(pnet, problem, lookup, cutoff),
             None,
             None,
-            len(res),
-            compare(ours, res, len(problem.demand_nodes), cutoff),
-        )
-    )
-    t, res = best_of(lambda: run_scipy_floor(net, problem, cutoff), args.repeat)
-    methods.append(
-        MethodResult(
-            "scipy-floor",
+        ),
+        "scipy-floor": (
             "csgraph.dijkstra on net.csr (node→node only)",
-            t,
+            lambda: run_scipy_floor(net, problem, cutoff),
             None,
             None,
-            len(res),
-            compare(ours, res, len(problem.demand_nodes), cutoff),
-        )
-    )
+        ),
+    }
     if args.pandana_pairs:
-        t, res = best_of(lambda: run_pandana_pairs(pnet, problem, cutoff), args.repeat)
-        methods.append(
-            MethodResult(
-                "pandana-pairs",
-                f"Network.shortest_path_lengths ({len(problem.site_nodes) * len(problem.demand_nodes):,} pairs)",
-                t,
-                None,
-                None,
-                len(res),
-                compare(ours, res, len(problem.demand_nodes), cutoff),
-            )
+        calls["pandana-pairs"] = (
+            f"Network.shortest_path_lengths ({len(problem.site_nodes) * len(problem.demand_nodes):,} pairs)",
+            lambda: run_pandana_pairs(pnet, problem, cutoff),
+            None,
+            None,
         )
+    timings, results, load = interleaved({n: c[1] for n, c in calls.items()}, args.repeat)
+    ours = results["ours"]
+    methods = [
+        MethodResult(
+            n,
+            c[0],
+            timings[n],
+            c[2],
+            c[3],
+            len(results[n]),
+            {} if n == "ours" else compare(ours, results[n], len(problem.demand_nodes), cutoff),
+        )
+        for n, c in calls.items()
+    ]
 
     out: dict[str, Any] = {
         "network": name,
@@ -450,8 +427,11 @@ def bench_network(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "repeat": args.repeat,
         "reachable_pairs": len(ours),
         "max_snap_offset_m": max_offset,
-        "methods": [asdict(m) for m in methods],
-        "ratios_vs_ours": {m.name: m.query.best_s / methods[0].query.best_s for m in methods[1:]},
+        "load": load.to_dict(),
+        "load_text": load.text(),
+        "methods": [m.to_dict() for m in methods],
+        "_methods": methods,
+        "ratios_vs_ours": {m.name: ratio(m.query, methods[0].query) for m in methods[1:]},
     }
     if args.profile:
         out["profile_ours"] = profile_ours(net, site_snap, demand_snap, cutoff)
@@ -459,45 +439,48 @@ def bench_network(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------- output
-def fmt_s(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    return f"{seconds * 1e3:,.1f} ms" if seconds < 10 else f"{seconds:,.2f} s"
-
-
 def print_network(res: dict[str, Any]) -> None:
-    title = (
-        f"{res['network']}: {res['nodes']:,} nodes, {res['edges']:,} edges "
+    print(
+        f"\n### {res['network']}\n\n{res['nodes']:,} nodes, {res['edges']:,} edges "
         f"({res['largest_component_nodes']:,} in largest component) — "
         f"{res['sites']} sites × {res['demand']:,} demand, cutoff {res['cutoff_m']:g} m, "
-        f"{res['reachable_pairs']:,} reachable pairs"
+        f"{res['reachable_pairs']:,} reachable pairs; median (min–max) of {res['repeat']} interleaved rounds; "
+        f"{res['load_text']}.\n"
     )
-    table = Table(title=title, title_justify="left")
-    for col, justify in [
-        ("method", "left"),
-        ("call", "left"),
-        (f"query (best of {res['repeat']})", "right"),
-        ("× ours", "right"),
-        ("excluded setup", "right"),
-        ("pairs", "right"),
-        ("max |Δ| m", "right"),
-        ("agrees", "center"),
-    ]:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    ours = res["methods"][0]["query"]["best_s"]
-    for m in res["methods"]:
-        agree = m["agreement"]
-        table.add_row(
-            m["name"],
-            m["call"],
-            fmt_s(m["query"]["best_s"]),
-            "1.0" if m["name"] == "ours" else f"{m['query']['best_s'] / ours:,.1f}",
-            f"{fmt_s(m['setup_s'])} {m['setup_what']}" if m["setup_what"] else "—",
-            f"{m['pairs']:,}",
-            f"{agree['max_abs_diff_m']:.2g}" if agree else "ref",
-            ("yes" if agree["ok"] else "[red]NO[/red]") if agree else "ref",
+    ours = res["_methods"][0].query
+    rows = []
+    for m in res["_methods"]:
+        agree = m.agreement
+        rows.append(
+            [
+                m.name,
+                m.call,
+                spread(m.query),
+                ratio_spread(m.query, ours),
+                fmt_s(m.query.best_s),
+                f"{fmt_s(m.setup_s)} {m.setup_what}" if m.setup_what else "—",
+                f"{m.pairs:,}",
+                f"{agree['max_abs_diff_m']:.2g}" if agree else "ref",
+                ("yes" if agree["ok"] else "NO") if agree else "ref",
+            ]
         )
-    console.print(table)
+    print(
+        markdown_table(
+            [
+                "method",
+                "call",
+                "query, median (min–max)",
+                "÷ ours",
+                "best of (extra)",
+                "excluded setup",
+                "pairs",
+                "max |Δ| m",
+                "agrees",
+            ],
+            rows,
+            align="llrrrrrrl",
+        )
+    )
     notes = [f"points on nodes snapped with max offset {res['max_snap_offset_m']:.1g} m"]
     if res["excluded_nodes"]:
         notes.append(
@@ -506,28 +489,29 @@ def print_network(res: dict[str, Any]) -> None:
     for m in res["methods"][1:]:
         a = m["agreement"]
         if a["pairs_over_tol"]:
-            notes.append(
-                f"[red]{m['name']}: {a['pairs_over_tol']} shared pair(s) differ by more than {TOL_M:g} m[/red]"
-            )
+            notes.append(f"{m['name']}: {a['pairs_over_tol']} shared pair(s) differ by more than {TOL_M:g} m")
         if a["only_in_reference"] or a["only_in_this"]:
             notes.append(
                 f"{m['name']}: {a['only_in_reference']} pair(s) only in ours, {a['only_in_this']} only in {m['name']} (all within {TOL_M:g} m of the cutoff)"
                 if not a["unexplained_missing"]
-                else f"[red]{m['name']}: {a['unexplained_missing']} pair(s) missing away from the cutoff[/red]"
+                else f"{m['name']}: {a['unexplained_missing']} pair(s) missing away from the cutoff"
             )
+    print()
     for n in notes:
-        console.print(f"  · {n}")
+        print(f"- {n}")
     if "profile_ours" in res:
-        console.print(
+        print(
             f"\ncProfile of one AccessMatrix.compute call ({res['network']}), by own time. "
-            "SciPy's Cython dijkstra and NumPy indexing are not separate entries: they count as compute's own time."
+            "The C kernel (or SciPy's Cython dijkstra) and NumPy indexing count as their callers' own time."
         )
         print(res["profile_ours"].strip() + "\n")
 
 
 def environment() -> dict[str, Any]:
-    import pandana
-
+    try:
+        import pandana
+    except ImportError:
+        pandana = None
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -549,7 +533,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=["monaco", "liechtenstein"],
         help=f"short names ({', '.join(NETWORKS)}) or paths to OSM/GraphML files",
     )
-    p.add_argument("--repeat", type=int, default=3, help="runs per method; the best is reported (default 3)")
+    p.add_argument(
+        "--repeat", type=int, default=5, help="interleaved rounds; medians and min–max are reported (default 5)"
+    )
     p.add_argument("--sites", type=int, default=500)
     p.add_argument("--demand", type=int, default=2000)
     p.add_argument("--cutoff", type=float, default=1200.0, help="walk cutoff in metres (default 1200)")
@@ -561,8 +547,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip the slow shortest_path_lengths row (sites × demand pairs)",
     )
     p.add_argument("--profile", action="store_true", help="cProfile one AccessMatrix.compute call per network")
+    p.add_argument(
+        "--quick", action="store_true", help="monaco only, 100 sites × 500 demand, 2 rounds: checks the script"
+    )
     p.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS.relative_to(REPO)})")
     args = p.parse_args(argv)
+    if args.quick:
+        args.networks, args.sites, args.demand, args.repeat = ["monaco"], 100, 500, 2
+        if args.output == RESULTS:
+            args.output = QUICK_DIR / "matrix_quick.json"  # a check, not figures: kept out of the repository
     if args.repeat < 1:
         p.error("--repeat must be ≥ 1")
     return args
@@ -573,33 +566,40 @@ def main(argv: list[str] | None = None) -> int:
     results = [bench_network(name, args) for name in args.networks]
     for res in results:
         print_network(res)
-        console.print()
     ok = all(m["agreement"].get("ok", True) for r in results for m in r["methods"])
-    summary = Table(
-        title="Summary: query time ratios (higher = ours faster); targets NX ≥ 30×, pandana ≥ 5×", title_justify="left"
-    )
-    for col in (
-        "network",
-        "ours",
-        "NX / ours",
-        "pandana / ours",
-        "pandana-core / ours",
-        "scipy-floor / ours",
-        "NX / scipy-floor",
-    ):
-        summary.add_column(col, justify="left" if col == "network" else "right")
+    print("\n### Summary: ratios of median query times (higher = ours faster); targets NX ≥ 30×, pandana ≥ 5×\n")
+    x = lambda v, d=1: "—" if v is None else f"{v:,.{d}f}×"
+    rows = []
     for r in results:
         q = r["ratios_vs_ours"]
-        summary.add_row(
-            r["network"],
-            fmt_s(r["methods"][0]["query"]["best_s"]),
-            f"{q['networkx']:.1f}×",
-            f"{q['pandana']:.1f}×",
-            f"{q['pandana-core']:.2f}×",
-            f"{q['scipy-floor']:.2f}×",
-            f"{q['networkx'] / q['scipy-floor']:.1f}×",
+        nx_floor = q["networkx"] / q["scipy-floor"] if q.get("networkx") and q.get("scipy-floor") else None
+        rows.append(
+            [
+                r["network"],
+                spread(r["_methods"][0].query),
+                x(q.get("networkx")),
+                x(q.get("pandana")),
+                x(q.get("pandana-core"), 2),
+                x(q.get("scipy-floor"), 2),
+                x(nx_floor),
+                " / ".join(f"{v:.2f}" for v in r["load"]["loadavg_before"] or []) or "n/a",
+            ]
         )
-    console.print(summary)
+    print(
+        markdown_table(
+            [
+                "network",
+                "ours, median (min–max)",
+                "NX / ours",
+                "pandana / ours",
+                "pandana-core / ours",
+                "scipy-floor / ours",
+                "NX / scipy-floor",
+                "load before",
+            ],
+            rows,
+        )
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": "site × demand walk-distance matrix",
@@ -607,12 +607,12 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "environment": environment(),
         "all_methods_agree": ok,
-        "networks": results,
+        "networks": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
     }
     args.output.write_text(json.dumps(payload, indent=2) + "\n")
-    console.print(f"results written to {args.output}")
+    print(f"\nresults written to {args.output}")
     if not ok:
-        console.print("[red]some methods disagree with ours — see the tables above[/red]")
+        print("some methods disagree with ours — see the tables above", file=sys.stderr)
     return 0 if ok else 1
 
 

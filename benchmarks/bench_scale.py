@@ -4,23 +4,31 @@ For each network, the same seeded node-to-node problem (``--sites`` sites and
 ``--demand`` demand points on distinct random nodes of the largest component,
 ``--cutoff`` metres) is answered, in the same run, by:
 
-* ``ours``      ``AccessMatrix.compute(net, sites, demand, cutoff, progress=False)``,
-                as users call it (its own thread pool), and ``ours-1t``: the same
-                call with ``chunk_size=len(sites)``, which makes ``_map_chunks`` run
-                one chunk in the calling thread.
-* ``floor``     a plain binary-heap Dijkstra in C (``benchmarks/_floor_dijkstra.c``,
-                compiled at start with ``cc -O2 -shared -fPIC``, loaded with ctypes):
-                single-threaded, node to node, bounded by the cutoff.
-* ``networkx``  ``nx.single_source_dijkstra_path_length`` per site (graph build and
-                its memory reported separately).
-* ``pandana``   ``Network.nodes_in_range`` (contraction reported separately).
+* ``ours``       ``AccessMatrix.compute(net, sites, demand, cutoff, progress=False)``,
+                 as users call it (its own thread pool), and ``ours-1t``: the same
+                 call with ``chunk_size=len(sites)``, one chunk in the calling thread.
+* ``kernel-1t``  the C kernel's ``bounded_walks`` alone on the node-to-node inputs
+                 (``_floor.NodeKernel``), one call; ``kernel-2t``: the sites in
+                 eight chunks that two threads take in turn.
+* ``floor``      a plain binary-heap Dijkstra in C (``benchmarks/_floor_dijkstra.c``),
+                 built at start with the kernel's own compiler and flags (``_floor.py``
+                 checks the flags GCC recorded in both objects), loaded with ctypes:
+                 single-threaded, node to node, bounded by the cutoff, scratch kept
+                 between calls like the kernel's.
+* ``networkx``   ``nx.single_source_dijkstra_path_length`` per site (graph build and
+                 its memory reported separately).
+* ``pandana``    ``Network.nodes_in_range`` (contraction reported separately).
 
 Networks: real OSM extracts (``monaco``, ``liechtenstein``, ``andorra``) loaded with
-``WalkNetwork.from_file``, and two synthetic square grids (``grid200k``,
-``grid1m``) built directly as a ``WalkNetwork``. The headline is ratios:
-networkx/ours, pandana/ours and ours/floor. All methods are cross-checked
-(within 1 m; pairs only one side finds must be cutoff ties) before any time is
-trusted; the script exits 1 on disagreement.
+``WalkNetwork.from_file``, the Utrecht road-line GeoPackage (``utrecht``, via
+``load_network(..., class_column="highway")``), and two synthetic square grids
+(``grid200k``, ``grid1m``) built directly as a ``WalkNetwork``. Methods are timed
+interleaved (``_timing.interleaved``: one run of each per round, order rotated);
+the headline is the median with its min–max, best-of is a labelled extra, and
+the load average before and after each network is printed. Ratios are of
+medians. All methods are cross-checked (within 1 m; pairs only one side finds
+must be cutoff ties) before any time is trusted; the script exits 1 on
+disagreement. Tables print as Markdown.
 
 Memory of ``ours``: tracemalloc peak (Python and NumPy allocations) and the peak
 RSS growth of one call in a fresh child process (includes the C kernel's malloc),
@@ -28,11 +36,11 @@ next to reached pairs × 24 bytes and the K × N × 8 bytes a dense matrix needs
 
 Usage::
 
-    python benchmarks/bench_scale.py [--networks monaco liechtenstein andorra grid200k grid1m]
-                                     [--repeat 3] [--grid-repeat N] [--sites 500 --demand 2000 --cutoff 1200]
+    python benchmarks/bench_scale.py [--quick] [--networks monaco liechtenstein andorra utrecht grid200k grid1m]
+                                     [--repeat 5] [--grid-repeat N] [--sites 500 --demand 2000 --cutoff 1200]
                                      [--no-pandana] [--pandana-max-nodes N] [--networkx-max-nodes N]
 
-Results go to ``benchmarks/results/scale.json``.
+Results go to ``benchmarks/results/scale.json`` (with ``--quick``: the temp directory, not the repository).
 """
 
 from __future__ import annotations
@@ -43,7 +51,6 @@ import dataclasses
 import gc
 import json
 import math
-import os
 import pickle
 import platform
 import subprocess
@@ -57,25 +64,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # so bench_matrix imports when run from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # so the sibling modules import when run from anywhere
 
+from _floor import Floor, NodeKernel
+from _timing import Timing, fmt_s, interleaved, markdown_table, ratio, ratio_spread, spread
 from bench_matrix import (
     LEG_TOL_M,
     NETWORKS,
+    RAW,
     TOL_M,
     Pairs,
     Problem,
-    best_of,
     build_networkx,
     build_pandana,
     check_snaps,
     compare,
     demand_lookup,
     environment,
-    fmt_s,
     make_problem,
     resolve_network,
     run_networkx,
@@ -83,22 +89,21 @@ from bench_matrix import (
 )
 
 from coverage_planner._geo import polyline_lengths_m
-from coverage_planner.access import matrix as access
-from coverage_planner.access.matrix import AccessMatrix
+from coverage_planner.access.matrix import AccessMatrix, kernel_available
 from coverage_planner.access.snapping import Snap, snap_points
+from coverage_planner.network.download import load_network
 from coverage_planner.network.graph import NetworkSource, WalkNetwork
+from coverage_planner.settings import walk_threads
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"
-FLOOR_C = Path(__file__).resolve().parent / "_floor_dijkstra.c"
+QUICK_DIR = Path(tempfile.gettempdir()) / "coverage-planner-bench"
 GRIDS = {"grid200k": 448, "grid1m": 1000}  # side length: 448² = 200,704 and 1000² = 1,000,000 nodes
 GRID_SPACING_M = 80.0
 GRID_CENTRE = (9.0, 45.0)  # lon, lat: mid latitude, centre of UTM zone 32
 SYNTH = "synthetic grid"
 PANDANA_MAX_NODES = 100_000  # contraction hierarchies: 636 s on the 200k grid (2 cores), far more on 1M
 CHUNK_DEFAULT = 128  # AccessMatrix.compute's default chunk_size (used to report its thread count)
-
-console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 # ------------------------------------------------------------------ synthetic grids
@@ -153,88 +158,6 @@ def grid_problem(net: WalkNetwork, n_sites: int, n_demand: int, seed: int) -> Pr
     )
 
 
-# --------------------------------------------------------------------- the floor
-class Floor:
-    """The C reference Dijkstra, compiled into a temporary directory at start."""
-
-    def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="bench_scale_")
-        so = Path(self._tmp.name) / "_floor_dijkstra.so"
-        cc = os.environ.get("CC", "cc")
-        cmd = [cc, "-O2", "-shared", "-fPIC", "-o", str(so), str(FLOOR_C)]
-        try:
-            subprocess.run(cmd, check=True, capture_output=True, text=True)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            raise SystemExit(f"could not compile the floor ({' '.join(cmd)}): {getattr(exc, 'stderr', exc)}") from None
-        self.command = " ".join(cmd[:-3] + ["-o", "<tmp>/_floor_dijkstra.so", "benchmarks/_floor_dijkstra.c"])
-        self.compiler = subprocess.run(
-            [cc, "--version"], capture_output=True, text=True, check=False
-        ).stdout.splitlines()[0]
-        lib = ctypes.CDLL(str(so))
-        p64, pf = ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_double)
-        lib.floor_walks.restype = ctypes.c_int64
-        lib.floor_walks.argtypes = [
-            ctypes.c_int64,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-            ctypes.c_int64,
-            ctypes.c_void_p,
-            ctypes.c_int64,
-            ctypes.c_void_p,
-            ctypes.c_double,
-            ctypes.POINTER(p64),
-            ctypes.POINTER(p64),
-            ctypes.POINTER(pf),
-        ]
-        lib.floor_free.argtypes = [ctypes.c_void_p]
-        self.lib, self._p64, self._pf = lib, p64, pf
-
-    def prepare(self, net: WalkNetwork) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-        """The plain node graph (`net.csr`: shortest of parallel edges, no loops) in the C types; not timed."""
-        g = net.csr
-        return (
-            net.n_nodes,
-            np.ascontiguousarray(g.indptr, np.int64),
-            np.ascontiguousarray(g.indices, np.int32),
-            np.ascontiguousarray(g.data, np.float64),
-        )
-
-    def run(self, graph: tuple, sources: np.ndarray, demand: np.ndarray, cutoff: float) -> Pairs:
-        n, indptr, indices, weights = graph
-        sources = np.ascontiguousarray(sources, np.int64)
-        demand = np.ascontiguousarray(demand, np.int64)
-        out_s, out_d, out_m = self._p64(), self._p64(), self._pf()
-        count = self.lib.floor_walks(
-            n,
-            indptr.ctypes.data,
-            indices.ctypes.data,
-            weights.ctypes.data,
-            len(sources),
-            sources.ctypes.data,
-            len(demand),
-            demand.ctypes.data,
-            cutoff,
-            ctypes.byref(out_s),
-            ctypes.byref(out_d),
-            ctypes.byref(out_m),
-        )
-        if count < 0:
-            raise MemoryError("floor_walks ran out of memory")
-        try:
-            arrays = [
-                np.ctypeslib.as_array(p, (count,)).copy() if count else np.zeros(0, t)
-                for p, t in ((out_s, np.int64), (out_d, np.int64), (out_m, np.float64))
-            ]
-        finally:
-            for p in (out_s, out_d, out_m):
-                self.lib.floor_free(ctypes.cast(p, ctypes.c_void_p))
-        return Pairs(*arrays)  # in settling order; sorted only for the cross-check
-
-    def close(self) -> None:
-        self._tmp.cleanup()
-
-
 # ------------------------------------------------------------------------ memory
 def _proc_status_kb(field: str) -> int | None:
     try:
@@ -276,10 +199,10 @@ def peak_rss_growth(net: WalkNetwork, site_snap: Snap, demand_snap: Snap, cutoff
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            console.print("[red]memory probe timed out[/red]")
+            print("memory probe timed out", file=sys.stderr)
             return None
     if done.returncode != 0:
-        console.print(f"[red]memory probe failed:[/red] {done.stderr.strip()[-500:]}")
+        print(f"memory probe failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
         return None
     return int(done.stdout.strip().splitlines()[-1])
 
@@ -328,7 +251,7 @@ class Row:
     name: str
     call: str
     threads: int | None
-    runs_s: list[float] | None = None
+    timing: Timing | None = None
     setup_s: float | None = None
     setup_what: str | None = None
     setup_rss_bytes: int | None = None
@@ -336,14 +259,13 @@ class Row:
     agreement: dict[str, Any] | None = None
     skipped: str | None = None
 
-    @property
-    def best_s(self) -> float | None:
-        return min(self.runs_s) if self.runs_s else None
-
     def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["best_s"] = self.best_s
+        d = {k: v for k, v in self.__dict__.items() if k != "timing"}
+        d.update(self.timing.to_dict() if self.timing else {"median_s": None, "best_of_s": None, "runs_s": None})
         return d
+
+
+UTRECHT = "utrecht"  # the real city-scale walk network, a road-line GeoPackage (see bench_utrecht.py)
 
 
 def load(name: str, seed: int) -> tuple[WalkNetwork, str, str, str]:
@@ -356,15 +278,20 @@ def load(name: str, seed: int) -> tuple[WalkNetwork, str, str, str]:
             f"{name} ({SYNTH} {side}×{side})",
             f"{SYNTH}: {side}×{side} nodes, {GRID_SPACING_M:g} m spacing, lengths × U[1, 1.2)",
         )
+    if name == UTRECHT:
+        path = RAW / "utrecht_osm_segments.gpkg"
+        if not path.is_file():
+            raise SystemExit(f"network file not found: {path} (set COVERAGE_SHARED_RAW?)")
+        return load_network(path, class_column="highway"), "real OSM (road lines)", name, str(path)
     path = resolve_network(name)
     return WalkNetwork.from_file(path), "real OSM", name, str(path)
 
 
 def ours_threads(n_sites: int, chunk_size: int) -> int:
-    """Workers `_map_chunks` uses: a pool of min(4, CPUs) when the C kernel is built and there is more than one chunk."""
-    if access._kernel is None or math.ceil(n_sites / chunk_size) <= 1:
+    """Workers `AccessMatrix.compute` uses: its pool (`settings.walk_threads`) when the kernel is built and there are several chunks."""
+    if not kernel_available() or math.ceil(n_sites / chunk_size) <= 1:
         return 1
-    return min(4, os.cpu_count() or 1)
+    return walk_threads()
 
 
 def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str, Any]:
@@ -375,9 +302,10 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
     _ = net.csr, net.component, net.edge_tree  # cached structures, built before any timing
     prep_s = time.perf_counter() - t0
     repeat = args.grid_repeat if kind == SYNTH and args.grid_repeat else args.repeat
-    console.print(
-        f"[bold]{label}[/bold]: {net.n_nodes:,} nodes, {net.n_edges:,} edges "
-        f"(load {load_s:.1f} s, cached structures {prep_s:.1f} s); best of {repeat}"
+    print(
+        f"{label}: {net.n_nodes:,} nodes, {net.n_edges:,} edges "
+        f"(load {load_s:.1f} s, cached structures {prep_s:.1f} s); {repeat} interleaved rounds",
+        file=sys.stderr,
     )
 
     problem = (grid_problem if kind == SYNTH else make_problem)(net, args.sites, args.demand, args.seed)
@@ -397,132 +325,93 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
         m = AccessMatrix.compute(net, s, d, cutoff_m=cutoff, chunk_size=chunk, progress=False)
         return Pairs(m.rows, m.cols, m.metres)
 
-    rows: list[Row] = []
-    check = lambda res: compare(ref, res, nd, cutoff)
-    t, ref = best_of(ours, repeat)
-    rows.append(
-        Row(
-            "ours",
-            "AccessMatrix.compute (default chunk_size=128)",
-            ours_threads(k, CHUNK_DEFAULT),
-            t.runs_s,
-            snap_s,
-            "snapping",
-            None,
-            len(ref),
-        )
-    )
-    t, res = best_of(lambda: ours(chunk=k), repeat)
-    rows.append(
-        Row(
-            "ours-1t",
-            f"AccessMatrix.compute, chunk_size={k} (one chunk)",
-            ours_threads(k, k),
-            t.runs_s,
-            pairs=len(res),
-            agreement=check(res),
-        )
-    )
     graph = floor.prepare(net)
-    t, res = best_of(lambda: floor.run(graph, problem.site_nodes, problem.demand_nodes, cutoff), repeat)
-    rows.append(
-        Row(
-            "floor",
-            "plain binary-heap Dijkstra in C (ctypes)",
-            1,
-            t.runs_s,
-            pairs=len(res),
-            agreement=check(Pairs.sorted(res.rows, res.cols, res.metres)),
-        )
-    )
+    kernel = NodeKernel(net, problem.site_nodes, problem.demand_nodes, cutoff)
+    rows: list[Row] = [
+        Row("ours", f"AccessMatrix.compute (default chunk_size={CHUNK_DEFAULT})", ours_threads(k, CHUNK_DEFAULT)),
+        Row("ours-1t", f"AccessMatrix.compute, chunk_size={k} (one chunk)", 1),
+        Row("kernel-1t", "bounded_walks alone, node-to-node inputs, one call", 1),
+        Row("kernel-2t", "bounded_walks alone, sites in 8 chunks over 2 threads", 2),
+        Row("floor", "plain binary-heap Dijkstra in C, kernel's flags (ctypes)", 1),
+    ]
+    methods: dict[str, Callable[[], Pairs]] = {
+        "ours": ours,
+        "ours-1t": lambda: ours(chunk=k),
+        "kernel-1t": lambda: Pairs(*kernel.run(1)),
+        "kernel-2t": lambda: Pairs(*kernel.run(2)),
+        "floor": lambda: Pairs.sorted(*floor.run(graph, problem.site_nodes, problem.demand_nodes, cutoff)),
+    }
+    rows[0].setup_s, rows[0].setup_what = snap_s, "snapping"
 
-    # Fixed cost of one call: a single site and place, so the walk itself is negligible.
-    one_s, one_d = site_snap.take(np.array([0])), demand_snap.take(np.array([0]))
-    small = max(repeat, 5)
-    t_fixed_ours, _ = best_of(lambda: ours(s=one_s, d=one_d), small)
-    t_fixed_floor, _ = best_of(
-        lambda: floor.run(graph, problem.site_nodes[:1], problem.demand_nodes[:1], cutoff), small
-    )
-
-    # Memory of ours (before NetworkX and pandana enlarge the process).
+    # Memory of ours first, before NetworkX and pandana enlarge the process.
+    ref = ours()
     memory = {
         "reached_pairs": len(ref),
         "pairs_x24_bytes": 24 * len(ref),
         "dense_KxN_x8_bytes": 8 * k * net.n_nodes,
         "dense_KxD_x8_bytes": 8 * k * nd,
         "tracemalloc_peak_bytes": tracemalloc_peak(ours),
-        "rss_peak_growth_bytes": peak_rss_growth(net, site_snap, demand_snap, cutoff, CHUNK_DEFAULT),
-        "rss_peak_growth_1t_bytes": peak_rss_growth(net, site_snap, demand_snap, cutoff, k),
-        # From _walkkernel.c: per worker, dist + touched over nodes and best + touched over places.
-        "c_kernel_scratch_per_thread_bytes": 16 * net.n_nodes + 16 * nd,
+        "rss_peak_growth_bytes": None
+        if args.quick
+        else peak_rss_growth(net, site_snap, demand_snap, cutoff, CHUNK_DEFAULT),
+        "rss_peak_growth_1t_bytes": None if args.quick else peak_rss_growth(net, site_snap, demand_snap, cutoff, k),
+        # From _walkkernel.c, kept per worker thread between calls: dist + touched + list head per node,
+        # best + touched + reached bit per place, next per demand entry (two per place).
+        "c_kernel_scratch_per_thread_bytes": 24 * net.n_nodes + 16 * nd + nd // 8 + 16 * nd,
         "threads": ours_threads(k, CHUNK_DEFAULT),
     }
 
+    nx_row = Row("networkx", "single_source_dijkstra_path_length × sites", 1)
+    rows.append(nx_row)
+    g = None
     if args.networkx_max_nodes is not None and net.n_nodes > args.networkx_max_nodes:
-        rows.append(
-            Row(
-                "networkx",
-                "single_source_dijkstra_path_length × sites",
-                1,
-                skipped=f"{net.n_nodes:,} nodes > --networkx-max-nodes {args.networkx_max_nodes:,}",
-            )
-        )
+        nx_row.skipped = f"{net.n_nodes:,} nodes > --networkx-max-nodes {args.networkx_max_nodes:,}"
     else:
         gc.collect()
         rss0, t0 = rss_bytes(), time.perf_counter()
         g = build_networkx(net)
-        g_s, rss1 = time.perf_counter() - t0, rss_bytes()
-        t, res = best_of(lambda: run_networkx(g, problem, lookup, cutoff), repeat)
-        rows.append(
-            Row(
-                "networkx",
-                "single_source_dijkstra_path_length × sites",
-                1,
-                t.runs_s,
-                g_s,
-                "graph build",
-                None if rss0 is None else rss1 - rss0,
-                len(res),
-                check(res),
-            )
-        )
-        del g
-        gc.collect()
+        nx_row.setup_s, rss1 = time.perf_counter() - t0, rss_bytes()
+        nx_row.setup_what, nx_row.setup_rss_bytes = "graph build", None if rss0 is None else rss1 - rss0
+        methods["networkx"] = lambda: run_networkx(g, problem, lookup, cutoff)
 
+    pd_row = Row("pandana", "Network.nodes_in_range", None)
+    rows.append(pd_row)
+    pnet = None
     if not args.pandana:
-        rows.append(Row("pandana", "Network.nodes_in_range", None, skipped="--no-pandana"))
+        pd_row.skipped = "--no-pandana"
     elif args.pandana_max_nodes and net.n_nodes > args.pandana_max_nodes:
-        rows.append(
-            Row(
-                "pandana",
-                "Network.nodes_in_range",
-                None,
-                skipped=f"{net.n_nodes:,} nodes > --pandana-max-nodes {args.pandana_max_nodes:,}",
-            )
-        )
+        pd_row.skipped = f"{net.n_nodes:,} nodes > --pandana-max-nodes {args.pandana_max_nodes:,}"
+    elif not pandana_installed():
+        pd_row.skipped = "pandana not installed"
     else:
         rss0, t0 = rss_bytes(), time.perf_counter()
         pnet = build_pandana(net)
-        p_s, rss1 = time.perf_counter() - t0, rss_bytes()
-        t, res = best_of(lambda: run_pandana(pnet, problem, lookup, cutoff), repeat)
-        rows.append(
-            Row(
-                "pandana",
-                "Network.nodes_in_range",
-                None,
-                t.runs_s,
-                p_s,
-                "contraction",
-                None if rss0 is None else rss1 - rss0,
-                len(res),
-                check(res),
-            )
-        )
-        del pnet
-        gc.collect()
+        pd_row.setup_s, rss1 = time.perf_counter() - t0, rss_bytes()
+        pd_row.setup_what, pd_row.setup_rss_bytes = "contraction", None if rss0 is None else rss1 - rss0
+        methods["pandana"] = lambda: run_pandana(pnet, problem, lookup, cutoff)
 
-    by = {r.name: r for r in rows}
-    ratio = lambda a, b: (by[a].best_s / by[b].best_s) if by[a].best_s and by[b].best_s else None
+    timings, results, load_window = interleaved(methods, repeat)
+    ref = results["ours"]
+    for row in rows:
+        if row.name in timings:
+            row.timing, row.pairs = timings[row.name], len(results[row.name])
+            if row.name != "ours":
+                row.agreement = compare(ref, results[row.name], nd, cutoff)
+    g = pnet = None  # free NetworkX's graph and pandana's network before the next measurements
+    gc.collect()
+
+    # Fixed cost of one call: a single site and place, so the walk itself is negligible.
+    one_s, one_d = site_snap.take(np.array([0])), demand_snap.take(np.array([0]))
+    fixed, _, _ = interleaved(
+        {
+            "ours": lambda: ours(s=one_s, d=one_d),
+            "floor": lambda: floor.run(graph, problem.site_nodes[:1], problem.demand_nodes[:1], cutoff),
+        },
+        max(repeat, 5),
+    )
+    kernel.close()
+
+    by = {r.name: r.timing for r in rows}
     return {
         "network": name,
         "kind": kind,
@@ -538,73 +427,97 @@ def bench_network(name: str, args: argparse.Namespace, floor: Floor) -> dict[str
         "demand": nd,
         "cutoff_m": cutoff,
         "repeat": repeat,
+        "load": load_window.to_dict(),
+        "load_text": load_window.text(),
         "reachable_pairs": len(ref),
         "max_snap_offset_m": max_offset,
         "methods": [r.to_dict() for r in rows],
         "fixed_cost_per_call": {
-            "what": "best time of one call with 1 site × 1 place (the walk itself is negligible)",
-            "ours_s": t_fixed_ours.best_s,
-            "ours_runs_s": t_fixed_ours.runs_s,
-            "floor_s": t_fixed_floor.best_s,
-            "floor_runs_s": t_fixed_floor.runs_s,
+            "what": "median of one call with 1 site × 1 place (the walk itself is negligible)",
+            "ours": fixed["ours"].to_dict(),
+            "floor": fixed["floor"].to_dict(),
         },
         "memory_ours": memory,
-        "ratios": {
-            "networkx/ours": ratio("networkx", "ours"),
-            "pandana/ours": ratio("pandana", "ours"),
-            "ours/floor": ratio("ours", "floor"),
-            "ours-1t/floor": ratio("ours-1t", "floor"),
-            "networkx/floor": ratio("networkx", "floor"),
+        "ratios_of_medians": {
+            "networkx/ours": ratio(by.get("networkx"), by["ours"]),
+            "pandana/ours": ratio(by.get("pandana"), by["ours"]),
+            "ours/floor": ratio(by["ours"], by["floor"]),
+            "ours-1t/floor": ratio(by["ours-1t"], by["floor"]),
+            "kernel-1t/floor": ratio(by["kernel-1t"], by["floor"]),
+            "kernel-1t/kernel-2t": ratio(by["kernel-1t"], by["kernel-2t"]),
+            "ours-1t/ours": ratio(by["ours-1t"], by["ours"]),
+            "networkx/floor": ratio(by.get("networkx"), by["floor"]),
         },
+        "_rows": rows,
+        "_fixed": fixed,
     }
+
+
+def pandana_installed() -> bool:
+    try:
+        import pandana  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------- output
 def print_network(res: dict[str, Any]) -> None:
-    title = (
-        f"{res['label']}: {res['nodes']:,} nodes, {res['edges']:,} edges — {res['sites']} sites × "
-        f"{res['demand']:,} demand, cutoff {res['cutoff_m']:g} m, {res['reachable_pairs']:,} reachable pairs"
+    print(
+        f"\n### {res['label']}\n\n{res['nodes']:,} nodes, {res['edges']:,} edges — {res['sites']} sites × "
+        f"{res['demand']:,} demand, cutoff {res['cutoff_m']:g} m, {res['reachable_pairs']:,} reachable pairs; "
+        f"median (min–max) of {res['repeat']} interleaved rounds; {res['load_text']}.\n"
     )
-    table = Table(title=title, title_justify="left")
-    for col, justify in [
-        ("method", "left"),
-        ("call", "left"),
-        ("threads", "right"),
-        (f"best of {res['repeat']}", "right"),
-        ("÷ ours", "right"),
-        ("excluded setup", "right"),
-        ("pairs", "right"),
-        ("max |Δ| m", "right"),
-        ("agrees", "center"),
-    ]:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    ours = res["methods"][0]["best_s"]
-    for m in res["methods"]:
-        if m["skipped"]:
-            table.add_row(m["name"], m["call"], "", "skipped", "", m["skipped"], "", "", "")
+    rows = res["_rows"]
+    ours = next(r.timing for r in rows if r.name == "ours")
+    floor_t = next(r.timing for r in rows if r.name == "floor")
+    table = []
+    for r in rows:
+        if r.skipped:
+            table.append([r.name, r.call, "", "skipped", "", "", "", r.skipped, "", ""])
             continue
-        a = m["agreement"]
         setup = "—"
-        if m["setup_what"]:
-            setup = f"{fmt_s(m['setup_s'])} {m['setup_what']}"
-            if m["setup_rss_bytes"] is not None:
-                setup += f", +{fmt_bytes(m['setup_rss_bytes'])} RSS"
-        table.add_row(
-            m["name"],
-            m["call"],
-            str(m["threads"] or "?"),
-            fmt_s(m["best_s"]),
-            "1.0" if m["name"] == "ours" else f"{m['best_s'] / ours:,.2f}",
-            setup,
-            f"{m['pairs']:,}",
-            f"{a['max_abs_diff_m']:.2g}" if a else "ref",
-            ("yes" if a["ok"] else "[red]NO[/red]") if a else "ref",
+        if r.setup_what:
+            setup = f"{fmt_s(r.setup_s)} {r.setup_what}"
+            if r.setup_rss_bytes is not None:
+                setup += f", +{fmt_bytes(r.setup_rss_bytes)} RSS"
+        a = r.agreement
+        table.append(
+            [
+                r.name,
+                r.call,
+                str(r.threads or "?"),
+                spread(r.timing),
+                ratio_spread(r.timing, ours),
+                ratio_spread(r.timing, floor_t),
+                fmt_s(r.timing.best_s),
+                setup,
+                f"{r.pairs:,}",
+                "ref" if a is None else ("yes" if a["ok"] else "NO") + f" (max Δ {a['max_abs_diff_m']:.2g} m)",
+            ]
         )
-    console.print(table)
-    f, mem = res["fixed_cost_per_call"], res["memory_ours"]
+    print(
+        markdown_table(
+            [
+                "method",
+                "call",
+                "threads",
+                "median (min–max)",
+                "÷ ours",
+                "÷ floor",
+                "best of (extra)",
+                "excluded setup",
+                "pairs",
+                "agrees",
+            ],
+            table,
+            align="lllrrrrrrl",
+        )
+    )
+    f, mem = res["_fixed"], res["memory_ours"]
     notes = [
         f"points on nodes snapped with max offset {res['max_snap_offset_m']:.1g} m",
-        f"fixed cost of one call (1 site × 1 place): ours {fmt_s(f['ours_s'])}, floor {fmt_s(f['floor_s'])}",
+        f"fixed cost of one call (1 site × 1 place), median (min–max): ours {spread(f['ours'])}, floor {spread(f['floor'])}",
         (
             f"ours memory: tracemalloc peak {fmt_bytes(mem['tracemalloc_peak_bytes'])}, peak RSS growth "
             f"{fmt_bytes(mem['rss_peak_growth_bytes'])} ({mem['threads']} threads) / {fmt_bytes(mem['rss_peak_growth_1t_bytes'])} "
@@ -615,103 +528,98 @@ def print_network(res: dict[str, Any]) -> None:
         notes.append(
             f"{res['excluded_nodes']} largest-component node(s) not sampled: they lie exactly on another, unconnected edge"
         )
-    for m in res["methods"][1:]:
-        a = m["agreement"]
+    for r in rows[1:]:
+        a = r.agreement
         if a and (a["only_in_reference"] or a["only_in_this"]):
             notes.append(
-                f"{m['name']}: {a['only_in_reference']} pair(s) only in ours, {a['only_in_this']} only in {m['name']}"
+                f"{r.name}: {a['only_in_reference']} pair(s) only in ours, {a['only_in_this']} only in {r.name}"
                 + (
                     f" (all within {TOL_M:g} m of the cutoff)"
                     if not a["unexplained_missing"]
-                    else f" — [red]{a['unexplained_missing']} away from the cutoff[/red]"
+                    else f" — {a['unexplained_missing']} away from the cutoff"
                 )
             )
         if a and a["pairs_over_tol"]:
-            notes.append(
-                f"[red]{m['name']}: {a['pairs_over_tol']} shared pair(s) differ by more than {TOL_M:g} m[/red]"
-            )
+            notes.append(f"{r.name}: {a['pairs_over_tol']} shared pair(s) differ by more than {TOL_M:g} m")
+    print()
     for n in notes:
-        console.print(f"  · {n}")
-    console.print()
+        print(f"- {n}")
 
 
 def print_summary(results: list[dict[str, Any]]) -> None:
-    x = lambda v, d=1: "skipped" if v is None else f"{v:,.{d}f}×"
-    summary = Table(
-        title="Summary (ratios from this run; targets: networkx/ours ≥ 30×, ours/floor ≤ 2×)", title_justify="left"
+    x = lambda v, d=2: "—" if v is None else f"{v:,.{d}f}×"
+    print(
+        "\n### Summary: ratios of medians\n\n"
+        "Targets: kernel-1t / floor ≤ 1.1; kernel-1t / kernel-2t ≥ 1.7 with two free cores; networkx / ours ≥ 30.\n"
     )
-    for col in (
-        "network",
-        "nodes",
-        "pairs",
-        "ours threads",
-        "networkx / ours",
-        "pandana / ours",
-        "ours / floor",
-        "ours-1t / floor",
-        "targets",
-    ):
-        summary.add_column(col, justify="left" if col in ("network", "targets") else "right")
+    rows = []
     for r in results:
-        q = r["ratios"]
-        met = []
-        if q["networkx/ours"] is not None:
-            met.append("NX ok" if q["networkx/ours"] >= 30 else "[red]NX < 30×[/red]")
-        met.append("floor ok" if q["ours/floor"] <= 2 else "[red]> 2× floor[/red]")
-        summary.add_row(
-            r["label"],
-            f"{r['nodes']:,}",
-            f"{r['reachable_pairs']:,}",
-            str(r["memory_ours"]["threads"]),
-            x(q["networkx/ours"]),
-            x(q["pandana/ours"]),
-            x(q["ours/floor"], 2),
-            x(q["ours-1t/floor"], 2),
-            ", ".join(met),
+        q = r["ratios_of_medians"]
+        rows.append(
+            [
+                r["label"],
+                f"{r['nodes']:,}",
+                f"{r['reachable_pairs']:,}",
+                str(r["memory_ours"]["threads"]),
+                x(q["networkx/ours"], 1),
+                x(q["pandana/ours"], 1),
+                x(q["kernel-1t/floor"]),
+                x(q["ours-1t/floor"]),
+                x(q["kernel-1t/kernel-2t"]),
+                x(q["ours-1t/ours"]),
+                " / ".join(f"{v:.2f}" for v in r["load"]["loadavg_before"] or []) or "n/a",
+            ]
         )
-    console.print(summary)
-    mem = Table(
-        title="Memory of one ours call: grows with nodes + edges and reached pairs, never with K × N",
-        title_justify="left",
+    print(
+        markdown_table(
+            [
+                "network",
+                "nodes",
+                "pairs",
+                "ours threads",
+                "networkx / ours",
+                "pandana / ours",
+                "kernel-1t / floor",
+                "ours-1t / floor",
+                "kernel 1t / 2t",
+                "ours-1t / ours",
+                "load before",
+            ],
+            rows,
+        )
     )
-    for col in (
-        "network",
-        "reached pairs",
-        "pairs × 24 B",
-        "tracemalloc peak",
-        "peak RSS growth",
-        "RSS growth, 1 thread",
-        "dense K × N × 8 B",
-        "dense ÷ RSS growth",
-    ):
-        mem.add_column(col, justify="left" if col == "network" else "right")
+    print("\n### Memory of one ours call (grows with nodes + edges and reached pairs, never with K × N)\n")
+    rows = []
     for r in results:
         m = r["memory_ours"]
         rss = m["rss_peak_growth_bytes"]
-        mem.add_row(
-            r["label"],
-            f"{m['reached_pairs']:,}",
-            fmt_bytes(m["pairs_x24_bytes"]),
-            fmt_bytes(m["tracemalloc_peak_bytes"]),
-            fmt_bytes(rss),
-            fmt_bytes(m["rss_peak_growth_1t_bytes"]),
-            fmt_bytes(m["dense_KxN_x8_bytes"]),
-            f"{m['dense_KxN_x8_bytes'] / rss:,.0f}×" if rss else "—",
+        rows.append(
+            [
+                r["label"],
+                f"{m['reached_pairs']:,}",
+                fmt_bytes(m["pairs_x24_bytes"]),
+                fmt_bytes(m["tracemalloc_peak_bytes"]),
+                fmt_bytes(rss),
+                fmt_bytes(m["rss_peak_growth_1t_bytes"]),
+                fmt_bytes(m["dense_KxN_x8_bytes"]),
+                f"{m['dense_KxN_x8_bytes'] / rss:,.0f}×" if rss else "—",
+            ]
         )
-    console.print(mem)
-    fixed = Table(title="Fixed cost of one call (1 site × 1 place)", title_justify="left")
-    for col in ("network", "nodes", "ours", "floor", "ours fixed ÷ ours full problem"):
-        fixed.add_column(col, justify="left" if col == "network" else "right")
-    for r in results:
-        f = r["fixed_cost_per_call"]
-        fixed.add_row(
-            r["label"],
-            f"{r['nodes']:,}",
-            fmt_s(f["ours_s"]),
-            fmt_s(f["floor_s"]),
-            f"{f['ours_s'] / r['methods'][0]['best_s']:.0%}",
+    print(
+        markdown_table(
+            [
+                "network",
+                "reached pairs",
+                "pairs × 24 B",
+                "tracemalloc peak",
+                "peak RSS growth",
+                "RSS growth, 1 thread",
+                "dense K × N × 8 B",
+                "dense ÷ RSS growth",
+            ],
+            rows,
         )
-    console.print(fixed)
+    )
 
 
 def machine(floor: Floor) -> dict[str, Any]:
@@ -743,9 +651,12 @@ def machine(floor: Floor) -> dict[str, Any]:
             "git_dirty_package": bool(git("status", "--porcelain", "coverage")),
             "cpu_model": cpu,
             "memory_bytes": None if mem_kb is None else mem_kb * 1024,
-            "c_kernel_built": access._kernel is not None,
+            "c_kernel_built": kernel_available(),
             "floor_compiler": floor.compiler,
             "floor_build": floor.command,
+            "kernel_producer": floor.kernel_producer,
+            "floor_producer": floor.floor_producer,
+            "floor_flags_match": floor.flags_match,
         }
     )
     return env
@@ -759,12 +670,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--networks",
         nargs="+",
         default=["monaco", "liechtenstein", "andorra", "grid200k", "grid1m"],
-        help=f"real extracts ({', '.join(NETWORKS)}), synthetic grids ({', '.join(GRIDS)}) or OSM/GraphML paths",
+        help=f"real extracts ({', '.join(NETWORKS)}, {UTRECHT}), synthetic grids ({', '.join(GRIDS)}) or OSM/GraphML paths",
     )
-    p.add_argument("--repeat", type=int, default=3, help="runs per method; the best is reported (default 3)")
     p.add_argument(
-        "--grid-repeat", type=int, default=None, help="runs per method on the synthetic grids (default: --repeat)"
+        "--repeat", type=int, default=5, help="interleaved rounds; medians and min–max are reported (default 5)"
     )
+    p.add_argument("--grid-repeat", type=int, default=None, help="rounds on the synthetic grids (default: --repeat)")
     p.add_argument("--sites", type=int, default=500)
     p.add_argument("--demand", type=int, default=2000)
     p.add_argument("--cutoff", type=float, default=1200.0, help="walk cutoff in metres (default 1200)")
@@ -780,9 +691,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--networkx-max-nodes", type=int, default=None, help="skip NetworkX on larger networks (default: no limit)"
     )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="monaco and andorra, 100 sites × 500 demand, 2 rounds, no memory probes: checks the script",
+    )
     p.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS.relative_to(REPO)})")
     p.add_argument("--memory-probe", type=Path, default=None, help=argparse.SUPPRESS)  # internal: see peak_rss_growth
     args = p.parse_args(argv)
+    if args.quick:
+        args.networks, args.sites, args.demand, args.repeat = ["monaco", "andorra"], 100, 500, 2
+        if args.output == RESULTS:
+            args.output = QUICK_DIR / "scale_quick.json"  # a check, not figures: kept out of the repository
     if args.repeat < 1 or (args.grid_repeat is not None and args.grid_repeat < 1):
         p.error("--repeat and --grid-repeat must be ≥ 1")
     return args
@@ -800,6 +720,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(bench_network(name, args, floor))
             print_network(results[-1])
         print_summary(results)
+        env = machine(floor)
+        print(f"\nfloor: `{env['floor_build']}`; same compiler and flags as the kernel: {env['floor_flags_match']}")
         ok = all(m["agreement"]["ok"] for r in results for m in r["methods"] if m["agreement"])
         args.output.parent.mkdir(parents=True, exist_ok=True)
         payload = {
@@ -807,16 +729,16 @@ def main(argv: list[str] | None = None) -> int:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_s": time.perf_counter() - started,
             "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "environment": machine(floor),
+            "environment": env,
             "all_methods_agree": ok,
-            "networks": results,
+            "networks": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
         }
         args.output.write_text(json.dumps(payload, indent=2) + "\n")
-        console.print(f"results written to {args.output} (whole run {payload['wall_s'] / 60:.1f} min)")
+        print(f"\nresults written to {args.output} (whole run {payload['wall_s'] / 60:.1f} min)")
     finally:
         floor.close()
     if not ok:
-        console.print("[red]some methods disagree with ours — see the tables above[/red]")
+        print("some methods disagree with ours — see the tables above", file=sys.stderr)
     return 0 if ok else 1
 
 

@@ -4,7 +4,8 @@
  * Why C: SciPy's csgraph.dijkstra allocates and scans arrays the size of the
  * whole network for every source and uses a Fibonacci heap; here each source
  * touches only what its walk budget reaches (4-ary heap, lazy deletion, and
- * per-thread scratch arrays reset through touched lists, kept between calls),
+ * per-thread scratch arrays reset through touched lists, kept between calls, so a
+ * call allocates nothing but its output),
  * so the cost grows with the walk and the places, not with the city. Demand places are read straight off each settled
  * node, so the output is the sparse (source, place, metres) list directly.
  *
@@ -117,13 +118,27 @@ static int cmp_int64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Per-thread scratch indexed by node, kept between calls so no call pays for the whole
- * network: distances stay INFINITY and list heads -1 outside a search (every entry a search
- * sets is reset before it returns), so a new call only extends the arrays when the network
- * is larger than any before. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CTZ64(x) __builtin_ctzll(x)
+#else
+static int CTZ64(uint64_t x) { int n = 0; while (!(x & 1)) { x >>= 1; n++; } return n; }
+#endif
+
+/* Per-thread scratch, kept between calls so no call pays for the whole network or allocates:
+ * indexed by node, distances stay INFINITY and list heads -1 outside a search; indexed by
+ * place, best distances stay INFINITY and the reached-places bitmap 0 (every entry a search
+ * sets is reset before it returns). A call only extends an array when it needs more than any
+ * call before on this thread. Each thread has its own arrays, so threads share no cache lines. */
 static THREAD_LOCAL double *scratch_dist;
 static THREAD_LOCAL int64_t *scratch_touched, *scratch_head;
 static THREAD_LOCAL int64_t scratch_cap;
+static THREAD_LOCAL double *scratch_best;
+static THREAD_LOCAL int64_t *scratch_touched_dem;
+static THREAD_LOCAL uint64_t *scratch_reached;
+static THREAD_LOCAL int64_t scratch_dem_cap;
+static THREAD_LOCAL int64_t *scratch_next;
+static THREAD_LOCAL int64_t scratch_next_cap;
+static THREAD_LOCAL Heap scratch_heap;
 
 static int scratch_reserve(int64_t n) {
     if (n <= scratch_cap) return 0;
@@ -136,6 +151,31 @@ static int scratch_reserve(int64_t n) {
     if (!d || !t || !h) return -1;
     for (int64_t i = scratch_cap; i < n; i++) { scratch_dist[i] = INFINITY; scratch_head[i] = -1; }
     scratch_cap = n;
+    return 0;
+}
+
+static int scratch_reserve_places(int64_t n) {
+    if (n <= scratch_dem_cap) return 0;
+    const int64_t words = (n + 63) / 64, old_words = (scratch_dem_cap + 63) / 64;
+    double *b = realloc(scratch_best, (size_t)n * sizeof(double));
+    if (b) scratch_best = b;
+    int64_t *t = realloc(scratch_touched_dem, (size_t)n * sizeof(int64_t));
+    if (t) scratch_touched_dem = t;
+    uint64_t *r = realloc(scratch_reached, (size_t)words * sizeof(uint64_t));
+    if (r) scratch_reached = r;
+    if (!b || !t || !r) return -1;
+    for (int64_t j = scratch_dem_cap; j < n; j++) scratch_best[j] = INFINITY;
+    for (int64_t w = old_words; w < words; w++) scratch_reached[w] = 0;
+    scratch_dem_cap = n;
+    return 0;
+}
+
+static int scratch_reserve_entries(int64_t n) {
+    if (n <= scratch_next_cap) return 0;
+    int64_t *x = realloc(scratch_next, (size_t)n * sizeof(int64_t));
+    if (!x) return -1;
+    scratch_next = x;
+    scratch_next_cap = n;
     return 0;
 }
 
@@ -171,29 +211,31 @@ static int run(const Graph *g, const Walks *walks, Pairs *out) {
     const int32_t *indices = g->indices;
     const double *weights = g->weights, *dem_off = w->dem_off;
     int status = -1;
-    if (scratch_reserve(g->n_nodes ? g->n_nodes : 1)) return -1;
-    double *dist = scratch_dist;
-    int64_t *touched = scratch_touched, *head = scratch_head;
-    double *best = malloc((size_t)(n_dem ? n_dem : 1) * sizeof(double));
-    int64_t *touched_dem = malloc((size_t)(n_dem ? n_dem : 1) * sizeof(int64_t));
-    int64_t *next = malloc((size_t)(n_entries ? n_entries : 1) * sizeof(int64_t));
-    int64_t n_touched = 0;
-    Heap heap = {0};
-    if (!best || !touched_dem || !next) goto done;
-    for (int64_t j = 0; j < n_dem; j++) best[j] = INFINITY;
+    if (scratch_reserve(g->n_nodes ? g->n_nodes : 1) || scratch_reserve_places(n_dem ? n_dem : 1) ||
+        scratch_reserve_entries(n_entries ? n_entries : 1))
+        return -1;
+    double *dist = scratch_dist, *best = scratch_best;
+    int64_t *touched = scratch_touched, *head = scratch_head, *touched_dem = scratch_touched_dem;
+    int64_t *next = scratch_next;
+    uint64_t *reached = scratch_reached;  /* bit j: place j has a walk from this source */
+    int64_t n_touched = 0, n_touched_dem = 0;
+    /* A local copy of the heap: a thread-local's address costs a __tls_get_addr call in a shared object,
+     * and heap_push would otherwise pay it on every push. Written back before returning. */
+    Heap local_heap = scratch_heap, *heap = &local_heap;
+    heap->size = 0;
     /* Node -> its demand entries, as linked lists threaded through `next`. */
     for (int64_t e = 0; e < n_entries; e++) { next[e] = head[dem_node[e]]; head[dem_node[e]] = e; }
 
     for (int64_t k = 0; k < w->n_src; k++) {
         double limit = w->budget[k];
-        int64_t n_touched_dem = 0;
+        n_touched_dem = 0;
         n_touched = 0;
         if (!(limit >= 0)) continue;
         for (int64_t e = w->edge_lo[k]; e < w->edge_hi[k]; e++) {
             double cand = fabs(w->edge_dem_along[e] - w->src_along[k]);
             int64_t j = w->edge_dem_idx[e];
             if (cand <= limit && cand < best[j]) {
-                if (best[j] == INFINITY) touched_dem[n_touched_dem++] = j;
+                if (best[j] == INFINITY) { touched_dem[n_touched_dem++] = j; reached[j >> 6] |= (uint64_t)1 << (j & 63); }
                 best[j] = cand;
             }
         }
@@ -204,10 +246,10 @@ static int run(const Graph *g, const Walks *walks, Pairs *out) {
             if (offs[s] > limit || !(offs[s] < dist[x])) continue;
             if (dist[x] == INFINITY) touched[n_touched++] = x;
             dist[x] = offs[s];
-            if (heap_push(&heap, offs[s], x)) goto done;
+            if (heap_push(heap, offs[s], x)) goto done;
         }
-        while (heap.size) {
-            Item it = heap_pop(&heap);
+        while (heap->size) {
+            Item it = heap_pop(heap);
             int64_t x = it.node;
             double d = it.d;
             if (d > dist[x]) continue; /* stale entry */
@@ -215,7 +257,7 @@ static int run(const Graph *g, const Walks *walks, Pairs *out) {
                 double cand = d + dem_off[e];
                 int64_t j = dem_idx[e];
                 if (cand <= limit && cand < best[j]) {
-                    if (best[j] == INFINITY) touched_dem[n_touched_dem++] = j;
+                    if (best[j] == INFINITY) { touched_dem[n_touched_dem++] = j; reached[j >> 6] |= (uint64_t)1 << (j & 63); }
                     best[j] = cand;
                 }
             }
@@ -225,37 +267,49 @@ static int run(const Graph *g, const Walks *walks, Pairs *out) {
                 if (nd <= limit && nd < dist[y]) {
                     if (dist[y] == INFINITY) touched[n_touched++] = y;
                     dist[y] = nd;
-                    if (heap_push(&heap, nd, y)) goto done;
+                    if (heap_push(heap, nd, y)) goto done;
                 }
             }
         }
-        /* Places in increasing order: sort the few reached, or scan all places when scanning is
-         * cheaper (a scan costs under a nanosecond a place, qsort tens per element reached). */
+        /* Places in increasing order, read off the reached-places bitmap: one word covers 64
+         * places, so the scan costs about n_places / 64 steps however many were reached. Only
+         * when very few were reached is sorting them cheaper (qsort: tens of ns an element). */
         const int64_t id = w->src_id[k];
         const double leg = w->src_leg[k];
-        if (n_touched_dem * 48 < n_dem) {
+        const int64_t n_words = (n_dem + 63) / 64;
+        if (n_touched_dem * 64 < n_words) {
             qsort(touched_dem, (size_t)n_touched_dem, sizeof(int64_t), cmp_int64);
             for (int64_t t = 0; t < n_touched_dem; t++) {
                 int64_t j = touched_dem[t];
+                reached[j >> 6] = 0;
                 if (emit(out, id, j, best[j], leg, w->dem_leg[j], w->cutoff)) goto done;
                 best[j] = INFINITY;
             }
         } else {
-            for (int64_t j = 0; j < n_dem; j++) {
-                if (best[j] == INFINITY) continue;
-                if (emit(out, id, j, best[j], leg, w->dem_leg[j], w->cutoff)) goto done;
-                best[j] = INFINITY;
+            for (int64_t word = 0; word < n_words; word++) {
+                uint64_t bits = reached[word];
+                if (!bits) continue;
+                reached[word] = 0;
+                do {
+                    int64_t j = 64 * word + CTZ64(bits);
+                    bits &= bits - 1;
+                    if (emit(out, id, j, best[j], leg, w->dem_leg[j], w->cutoff)) goto done;
+                    best[j] = INFINITY;
+                } while (bits);
             }
         }
+        n_touched_dem = 0;
         for (int64_t t = 0; t < n_touched; t++) dist[touched[t]] = INFINITY;
         n_touched = 0;
     }
     status = 0;
 done:
-    /* Leave the scratch as found, also after running out of memory mid-search. */
+    /* Leave the scratch as found, also after running out of memory mid-search or mid-emission. */
     for (int64_t t = 0; t < n_touched; t++) dist[touched[t]] = INFINITY;
-    if (next) for (int64_t e = 0; e < n_entries; e++) head[dem_node[e]] = -1;
-    free(best); free(touched_dem); free(next); free(heap.a);
+    for (int64_t t = 0; t < n_touched_dem; t++) { int64_t j = touched_dem[t]; best[j] = INFINITY; reached[j >> 6] = 0; }
+    for (int64_t e = 0; e < n_entries; e++) head[dem_node[e]] = -1;
+    heap->size = 0;
+    scratch_heap = local_heap;
     return status;
 }
 
@@ -626,11 +680,21 @@ static PyObject *bounded_walks(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_END_ALLOW_THREADS
     Py_DECREF(g);
     if (status) { PyErr_NoMemory(); goto release; }
-    /* y# turns a NULL pointer into None: hand it an empty string instead. */
-    result = Py_BuildValue(
-        "(y#y#y#)", out.size ? (const char *)out.row : "", (Py_ssize_t)(out.size * 8),
-        out.size ? (const char *)out.col : "", (Py_ssize_t)(out.size * 8),
-        out.size ? (const char *)out.dist : "", (Py_ssize_t)(out.size * 8));
+    {
+        /* The bytes objects are allocated with the GIL and filled without it: they are new and nobody else
+         * holds them, and copying a large output under the GIL would serialise the threads sharing a call. */
+        const Py_ssize_t nbytes = (Py_ssize_t)(out.size * 8);
+        PyObject *parts[3] = {PyBytes_FromStringAndSize(NULL, nbytes), PyBytes_FromStringAndSize(NULL, nbytes),
+                              PyBytes_FromStringAndSize(NULL, nbytes)};
+        if (parts[0] && parts[1] && parts[2]) {
+            const void *from[3] = {out.row, out.col, out.dist};
+            Py_BEGIN_ALLOW_THREADS
+            for (int i = 0; i < 3 && nbytes; i++) memcpy(PyBytes_AS_STRING(parts[i]), from[i], (size_t)nbytes);
+            Py_END_ALLOW_THREADS
+            result = PyTuple_Pack(3, parts[0], parts[1], parts[2]);
+        }
+        for (int i = 0; i < 3; i++) Py_XDECREF(parts[i]);
+    }
 release:
     free(out.row); free(out.col); free(out.dist);
     for (int i = 0; i < held; i++) PyBuffer_Release(&v[i]);

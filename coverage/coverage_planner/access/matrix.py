@@ -297,8 +297,9 @@ class AccessMatrix:
         Notes
         -----
         Memory: the pairs found (24 bytes each) and arrays sized by the places;
-        the C kernel also keeps 24 bytes per network node per worker thread
-        between calls (at most 4 threads), never sites × nodes, and its own
+        the C kernel also keeps, per worker thread between calls (at most 4
+        threads), 24 bytes per network node and about 32 per place of the
+        largest call so far, never sites × nodes, and its own
         checked copy of the network (about 8 bytes a node and 12 an edge) while
         the network is alive.
         """
