@@ -206,6 +206,7 @@ def compute_coverage(
         walk_profile=walk,
         routes=not walk.is_plain if route_details is None else bool(route_details),
         timer=timer,
+        cache_dir=None if cache_dir is None else Path(cache_dir),
     )
 
 
@@ -294,6 +295,7 @@ def with_sites(
         max_snap_m=result.max_snap_m,
         walk_profile=result.walk_profile,
         routes="route_steps" in result.demand.columns or network.costs is not None,
+        cache_dir=result.cache_dir,
     )
 
 

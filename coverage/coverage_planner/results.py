@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -81,6 +82,9 @@ class CoverageResult:
         Seconds per stage (not in the manifest).
     max_snap_m : float, default `DEFAULT_MAX_SNAP_M`
         Places farther from every walkable way were left off-network.
+    cache_dir : Path, optional
+        The cache folder the run used; the map, report and GeoPackage keep
+        each site's walk bands there too. None: nothing is cached on disk.
     site_snap, demand_snap : Snap, optional
         Where sites and places join the network (reused by planning).
     walk_profile : WalkProfile, optional
@@ -109,6 +113,7 @@ class CoverageResult:
     cache_stats: dict[str, Any] | None = None  # how many site rows came from the matrix cache
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (not in the manifest)
     max_snap_m: float = DEFAULT_MAX_SNAP_M  # places farther from every walkable way were left off-network
+    cache_dir: Path | None = field(default=None, repr=False)  # the run's cache folder (bands are kept there too)
     site_snap: Snap | None = field(default=None, repr=False)  # where sites join the network (reused by planning)
     demand_snap: Snap | None = field(default=None, repr=False)
     # The travel profile with its costs (None for results built by hand); see `coverage_planner.profiles`.
@@ -125,6 +130,19 @@ class CoverageResult:
         )
 
     @property
+    def travel_mode(self) -> str:
+        """How the minutes were travelled: ``"drive"`` for a drive profile, else ``"walk"``.
+
+        Returns
+        -------
+        str
+        """
+        mode = self.cost_model.get("mode") if self.cost_model else None
+        if mode is None and self.walk_profile is not None:
+            mode = self.walk_profile.mode
+        return "drive" if mode == "drive" or self.profile_name == "drive" else "walk"
+
+    @property
     def _costed(self) -> bool:
         """True when the search ran on a profile's costs (minutes come from cost, not metres)."""
         return bool(self.cost_model is not None and not self.cost_model.get("plain", True)) or (
@@ -133,10 +151,7 @@ class CoverageResult:
 
     def _rule(self) -> str:
         """The coverage rule in words: minutes, mode and what a minute is."""
-        mode = self.cost_model.get("mode") if self.cost_model else None
-        if mode is None and self.walk_profile is not None:
-            mode = self.walk_profile.mode
-        if mode == "drive":
+        if self.travel_mode == "drive":
             return f"{self.threshold_min:g} min drive (costs at {self.speed_kmh:g} km/h reference, {self.profile_name})"
         costs = ", with costs" if self._costed else ""
         return (

@@ -31,6 +31,8 @@ LABELS = {
     "zh": {
         "hist_title": "到最近站点的步行时间",
         "minutes": "步行时间 (分钟)",
+        "hist_title_drive": "到最近站点的驾车时间",
+        "minutes_drive": "驾车时间 (分钟)",
         "places": "地点数",
         "threshold": "{m:g} 分钟阈值",
         "within": "≤ {m:g} 分钟 (覆盖)",
@@ -51,6 +53,8 @@ LABELS = {
     "en": {
         "hist_title": "Walk time to the nearest site",
         "minutes": "walk time (minutes)",
+        "hist_title_drive": "Drive time to the nearest site",
+        "minutes_drive": "drive time (minutes)",
         "places": "places",
         "threshold": "{m:g}-minute threshold",
         "within": "≤ {m:g} min (covered)",
@@ -92,9 +96,10 @@ def histogram_figure(result: CoverageResult, lang: str = "zh") -> Figure:
     unreachable = int(result.demand["walk_min"].isna().sum())
     search_min = result.matrix.cutoff_m / result.metres_per_minute
     upper = max(search_min, threshold, float(minutes.max(initial=0.0)))
+    drive = "_drive" if result.travel_mode == "drive" else ""
     labels = {
-        "title": text["hist_title"],
-        "x": text["minutes"],
+        "title": text[f"hist_title{drive}"],
+        "x": text[f"minutes{drive}"],
         "y": text["places"],
         "within": text["within"].format(m=threshold),
         "beyond": text["beyond"].format(m=threshold),

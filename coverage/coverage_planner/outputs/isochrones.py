@@ -172,7 +172,8 @@ def isochrone_bands(
         Count the site's access leg against the walk (default: as the run did).
     cache_dir : str or Path, optional
         Also keep each site's bands in ``cache_dir/bands`` (checked before
-        use, rebuilt when damaged). In any case they are kept in memory for
+        use, rebuilt when damaged); default the result's own cache folder
+        (``result.cache_dir``, None for a run without caches). In any case they are kept in memory for
         this process: a site whose network, point, snap and band options are
         unchanged is not walked again.
 
@@ -194,7 +195,7 @@ def isochrone_bands(
     legs = result.matrix.include_access_legs if access_legs is None else access_legs
     limits = [b * result.metres_per_minute for b in bands]
     options = [bands, limits, bool(legs), float(buffer_m), float(simplify_m), bool(rings)]
-    store = _BandStore(net, cache_dir)
+    store = _BandStore(net, result.cache_dir if cache_dir is None else cache_dir)
     keys = [store.key(lonlat[k], snap.take(np.array([k])), options) for k in range(len(ok))]
     shapes = [store.get(key, len(bands)) for key in keys]
     todo = np.array([k for k, found in enumerate(shapes) if found is None], dtype=np.int64)

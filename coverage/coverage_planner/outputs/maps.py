@@ -307,7 +307,7 @@ def map_heading(result: CoverageResult, lang: str = "zh") -> str:
     text = LABELS[lang]
     threshold = float(result.threshold_min)
     model = result.cost_model or {}
-    if model.get("mode") == "drive":
+    if result.travel_mode == "drive":
         return f"{text['title_drive'].format(t=threshold)} · {text['drive']}"
     names = _PROFILE_NAMES[lang]
     plain_adult = model.get("plain", True) and result.profile_name == "adult"
@@ -319,7 +319,7 @@ def map_heading(result: CoverageResult, lang: str = "zh") -> str:
 
 def _labels(result: CoverageResult, lang: str) -> dict:
     """The labels in ``lang``, with the driving words for a drive run."""
-    if (result.cost_model or {}).get("mode") == "drive" or result.profile_name == "drive":
+    if result.travel_mode == "drive":
         return {**LABELS[lang], **DRIVE_LABELS[lang]}
     return LABELS[lang]
 
@@ -392,7 +392,8 @@ def coverage_map(
     cache_dir : str or Path, optional
         Keep each site's bands there too, so a later map of an unchanged site
         reuses them (see `coverage_planner.outputs.isochrones.isochrone_bands`;
-        they are kept in memory for this process either way).
+        they are kept in memory for this process either way). Default: the
+        result's cache folder (``result.cache_dir``).
 
     Returns
     -------

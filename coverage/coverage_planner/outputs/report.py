@@ -181,7 +181,7 @@ class _Document:
         self, result: CoverageResult, lang: str, diff, proposal, weight_label: str | None, service=None
     ) -> None:
         self.result, self.lang, self.diff, self.proposal = result, lang, diff, proposal
-        self.drive = (result.cost_model or {}).get("mode") == "drive" or result.profile_name == "drive"
+        self.drive = result.travel_mode == "drive"
         self.t = {**TEXT[lang], **TEXT_DRIVE[lang]} if self.drive else TEXT[lang]
         self.service = None if service is None or service.is_empty() else _ServicePart(self, service)
         manifest = result.manifest or {}
@@ -209,7 +209,7 @@ class _Document:
     @property
     def minutes_label(self) -> str:
         """The minutes column's heading: walk or drive minutes."""
-        return self.t["drive_min"] if (self.result.cost_model or {}).get("mode") == "drive" else self.t["walk_min"]
+        return self.t["drive_min"] if self.drive else self.t["walk_min"]
 
     def group_label(self, group: object) -> str:
         return self.t["none"] if group == "(none)" else str(group)

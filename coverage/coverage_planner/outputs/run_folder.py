@@ -113,8 +113,7 @@ def write_run(
             from coverage_planner.outputs.maps import coverage_map, save_map
 
             with timer.stage("write map"):
-                extra = _accepted(coverage_map, shown)
-                page = coverage_map(result, lang=lang, basemap=basemap, **(map_options or {}), **extra)
+                page = coverage_map(result, lang=lang, basemap=basemap, **(map_options or {}), **shown)
                 save_map(page, staging / "map.html")
         if report:
             from coverage_planner.outputs.report import write_report
@@ -127,21 +126,11 @@ def write_run(
                     diff=diff,
                     map_file="map.html" if map else None,
                     pdf=pdf,
-                    **_accepted(write_report, shown),
+                    **shown,
                 )
         return _move_in(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _accepted(function: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """The options ``function`` takes (a writer may not show service planning yet)."""
-    if not options:
-        return {}
-    import inspect
-
-    parameters = inspect.signature(function).parameters
-    return {k: v for k, v in options.items() if k in parameters}
 
 
 #: The service-planning CSVs of a run folder, by the `ServiceTables` part each holds.

@@ -55,7 +55,7 @@ class ServiceTables:
         `CircuitPlan.summary`.
     clinics : DataFrame, optional
         `ClinicPlan.venues`: ``rank, venue_id, venue_name, places_reached,
-        load_reached, place_ids``.
+        load_reached, place_ids, lon, lat``.
     clinics_reached : DataFrame, optional
         `ClinicPlan.reached`: ``demand_id, demand_name, load, already_covered,
         venue_id, walk_min``.

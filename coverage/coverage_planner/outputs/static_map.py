@@ -789,10 +789,9 @@ def nice_length(span_m: float) -> float:
 
 def _title_key(result) -> str:
     """Which title fits the run: walking, walking with costs, or driving."""
-    model = result.cost_model or {}
-    if model.get("mode") == "drive":
+    if result.travel_mode == "drive":
         return "title_drive"
-    return "title" if model.get("plain", True) else "title_costs"
+    return "title" if (result.cost_model or {}).get("plain", True) else "title_costs"
 
 
 __all__ = [

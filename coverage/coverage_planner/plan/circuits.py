@@ -790,7 +790,7 @@ class ClinicPlan:
         load (so its shares are of that load).
     venues : DataFrame
         The chosen venues in choice order: ``rank, venue_id, venue_name,
-        places_reached, load_reached, place_ids``.
+        places_reached, load_reached, place_ids, lon, lat`` (WGS-84).
     reached : DataFrame
         One row per chosen place: ``demand_id, demand_name, load,
         already_covered`` (an existing site reaches it), ``venue_id`` (the
@@ -903,6 +903,7 @@ def plan_clinics(
         }
     )
     rows = []
+    where = place_lonlat(chosen)  # a venue's place, for the map
     for rank, vid in enumerate(venue_ids, start=1):
         mine = reached[reached["venue_id"] == vid]
         rows.append(
@@ -913,13 +914,14 @@ def plan_clinics(
                 "places_reached": len(mine),
                 "load_reached": float(mine["load"].sum()),
                 "place_ids": "; ".join(map(str, mine["demand_id"])),
+                "lon": float(where[rank - 1, 0]),
+                "lat": float(where[rank - 1, 1]),
             }
         )
+    columns = ["rank", "venue_id", "venue_name", "places_reached", "load_reached", "place_ids", "lon", "lat"]
     return ClinicPlan(
         proposal=proposal,
-        venues=pd.DataFrame(
-            rows, columns=["rank", "venue_id", "venue_name", "places_reached", "load_reached", "place_ids"]
-        ),
+        venues=pd.DataFrame(rows, columns=columns),
         reached=reached,
     )
 
