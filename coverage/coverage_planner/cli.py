@@ -575,11 +575,12 @@ def _plan_run(
 @app.command()
 def allocate(
     scenario: Annotated[
-        Path, typer.Argument(help="Scenario TOML file (its [capacity] section, if any, is the start).")
+        Path, typer.Argument(help="Scenario TOML file (its \\[capacity] section, if any, is the start).")
     ],
     out_dir: PlanOutOption,
     total: Annotated[
-        Optional[int], typer.Option(help="Volunteers to spread over the sites (default [capacity.volunteers] or 561).")
+        Optional[int],
+        typer.Option(help="Volunteers to spread over the sites (default \\[capacity.volunteers] or 561)."),
     ] = None,
     method: Annotated[
         Optional[str], typer.Option(help="max_coverage (most load served) or pmedian (shortest load-weighted walks).")
@@ -670,7 +671,7 @@ def allocate(
 @app.command()
 def circuits(
     scenario: Annotated[
-        Path, typer.Argument(help="Scenario TOML file (its [circuits] section, if any, is the start).")
+        Path, typer.Argument(help="Scenario TOML file (its \\[circuits] section, if any, is the start).")
     ],
     out_dir: PlanOutOption,
     budget_min: Annotated[
@@ -731,7 +732,9 @@ def circuits(
 
 @app.command()
 def clinics(
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (its [clinics] section, if any, is the start).")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario TOML file (its \\[clinics] section, if any, is the start).")
+    ],
     out_dir: PlanOutOption,
     venues: Annotated[
         Optional[Path], typer.Option(help="A place file of possible clinic venues (e.g. community service centres).")
