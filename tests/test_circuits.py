@@ -67,8 +67,14 @@ def test_every_place_once_and_every_route_within_budget(plan, chosen):
 
 def test_left_out_places_really_do_not_fit(plan, result):
     mpm = result.metres_per_minute
+    pieces = dict(zip(result.demand["demand_id"], result.demand["component"]))
+    studio_pieces = set(result.sites.loc[result.sites["snap_edge"] >= 0, "component"])
     for pid in plan.unscheduled["place_id"]:
-        assert "round trip" in plan.unscheduled.set_index("place_id").loc[pid, "reason"]
+        reason = plan.unscheduled.set_index("place_id").loc[pid, "reason"]
+        if reason == "on a piece of network no studio reaches":
+            assert pieces[pid] not in studio_pieces
+            continue
+        assert "round trip" in reason and pieces[pid] in studio_pieces
         m = plan.matrix
         node = list(m.demand_ids).index(pid)
         there = m.metres[(m.cols == node) & (m.rows < len(result.sites))]
@@ -215,3 +221,15 @@ def test_clinic_venues_reach_the_most_uncovered_load(result):
         j = list(venues["id"]).index(row.venue_id)
         i = list(result.demand["demand_id"]).index(row.demand_id)
         assert i in reach[j]
+
+
+def test_a_place_on_a_piece_no_studio_reaches_is_left_out_with_that_reason(result, monaco):
+    studio_pieces = set(result.sites.loc[result.sites["snap_edge"] >= 0, "component"])
+    component = monaco.component[monaco.edge_u]
+    lone = np.flatnonzero(~np.isin(component, list(studio_pieces)))
+    assert len(lone), "Monaco's network should have pieces cut off from the studios"
+    lon, lat = (monaco.node_lonlat[monaco.edge_u[lone[0]]] + monaco.node_lonlat[monaco.edge_v[lone[0]]]) / 2
+    island = _gdf(pd.DataFrame({"id": ["island"], "name": ["cut off"], "lon": [lon], "lat": [lat]}))
+    plan = plan_circuits(result, places=island, budget_min=BUDGET, stay_min=STAY, time_limit_s=1)
+    assert plan.unscheduled["reason"].tolist() == ["on a piece of network no studio reaches"]
+    assert not len(plan.schedule)

@@ -332,7 +332,7 @@ def test_allocate_writes_tables_map_and_report(scenario, tmp_path):
     out = tmp_path / "allocate"
     run = runner.invoke(app, ["allocate", str(scenario), "--out", str(out), "--total", "30", "--lang", "en"])
     assert run.exit_code == 0, run.output
-    for name in ("site_loads.csv", "assignment.csv", "volunteers.csv", "map.html", "report.html"):
+    for name in ("site_loads.csv", "assignment.csv", "volunteers.csv", "map.html", "report.html", "report.pdf"):
         assert (out / name).is_file(), name
     assert "site_loads.csv" in _listed(run.output, out)
     volunteers = pd.read_csv(out / "volunteers.csv", encoding="utf-8-sig")
@@ -369,7 +369,9 @@ def test_circuits_and_clinics_commands_write_what_they_say(scenario, tmp_path):
     assert (out / "map.html").is_file()
     out = tmp_path / "clinics"
     venues = scenario.parent / "venues.csv"
-    run = runner.invoke(app, ["clinics", str(scenario), "--out", str(out), "--venues", str(venues), "--k", "1"])
+    run = runner.invoke(
+        app, ["clinics", str(scenario), "--out", str(out), "--venues", str(venues), "--k", "1", "--no-pdf"]
+    )
     assert run.exit_code == 0, run.output
     clinics = pd.read_csv(out / "clinics.csv", encoding="utf-8-sig")
     assert len(clinics) == 1 and "clinics.csv" in _listed(run.output, out)

@@ -595,7 +595,7 @@ def allocate(
     lang: PlanLangOption = "zh",
     map_: PlanMapOption = True,
     report: PlanReportOption = True,
-    pdf: PdfOption = False,
+    pdf: PdfOption = True,
 ) -> None:
     """Assign every place to one site within reach without exceeding capacities, and spread the volunteer pool."""
     from dataclasses import replace
@@ -685,7 +685,7 @@ def circuits(
     lang: PlanLangOption = "zh",
     map_: PlanMapOption = True,
     report: PlanReportOption = True,
-    pdf: PdfOption = False,
+    pdf: PdfOption = True,
 ) -> None:
     """Plan circuit-mediation routes (巡回调解) from the studios to the places outside the threshold."""
     from dataclasses import replace
@@ -743,7 +743,7 @@ def clinics(
     lang: PlanLangOption = "zh",
     map_: PlanMapOption = True,
     report: PlanReportOption = True,
-    pdf: PdfOption = False,
+    pdf: PdfOption = True,
 ) -> None:
     """Choose k legal-clinic venues (法律门诊) reaching the most load of the places outside the threshold."""
     from dataclasses import replace

@@ -310,6 +310,7 @@ TEXT: dict[str, dict] = {
             "reasons": [
                 (r"^off the network$", "不在路网上"),
                 (r"^no studio within a (\S+)-minute round trip$", r"\1 分钟内往返无工作室可达"),
+                (r"^on a piece of network no studio reaches$", "所在路网片段与各工作室不相连"),
                 (r"^more than (\d+) route\(s\) needed$", r"需要超过 \1 条路线"),
             ],
             "clinics": "法律门诊",

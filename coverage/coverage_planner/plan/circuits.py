@@ -601,6 +601,7 @@ def plan_circuits(
 
     unscheduled = []
     home = np.full(n_p, -1)
+    depot_pieces = set(depot_snap.component[depot_snap.snapped].tolist())
     for p in range(n_p):
         node = n_d + p
         name = place_frame["place_name"].iloc[p]
@@ -609,6 +610,9 @@ def plan_circuits(
             continue
         trip = travel_ms[:n_d, node] + travel_ms[node, :n_d] + stay_ms
         trip = np.where(depot_snap.snapped, trip, np.iinfo(np.int64).max)
+        if n_d and place_snap.component[p] not in depot_pieces:
+            unscheduled.append((place_frame["place_id"].iloc[p], name, "on a piece of network no studio reaches"))
+            continue
         if not n_d or trip.min() > budget_ms:
             unscheduled.append(
                 (place_frame["place_id"].iloc[p], name, f"no studio within a {budget_min:g}-minute round trip")
