@@ -347,3 +347,254 @@ def test_pcenter_worst_walk_is_the_penalty_when_k_sites_cannot_reach_everyone():
 def test_bad_requests_are_clear_errors(make, message):
     with pytest.raises(ProblemError, match=message):
         make(*instance())
+
+
+# ------------------------------------------------------ reductions and tie-break
+# The reductions (merged rows, dominated columns and rows) and the canonical
+# tie-break are checked against direct computations: pairwise subset tests,
+# MILPs built here on the full, unreduced data, brute force over every set
+# of k candidates, and the generic tie-break of `LocationProblem`.
+from itertools import combinations  # noqa: E402
+
+from scipy.optimize import Bounds, LinearConstraint, milp  # noqa: E402
+
+from coverage_planner.plan import _milp  # noqa: E402
+from coverage_planner.plan._location import LocationProblem  # noqa: E402
+
+
+def pairwise_contained(A: sparse.csr_matrix) -> set[tuple[int, int]]:
+    """(sub, sup) with ∅ ≠ cols(sub) ⊆ cols(sup), sub ≠ sup, by testing every pair of rows as Python sets."""
+    rows = [
+        set(A.indices[A.indptr[i] : A.indptr[i + 1]][A.data[A.indptr[i] : A.indptr[i + 1]] != 0])
+        for i in range(A.shape[0])
+    ]
+    return {(a, b) for a in range(len(rows)) for b in range(len(rows)) if a != b and rows[a] and rows[a] <= rows[b]}
+
+
+def random_01(rng, n_rows, n_cols, density) -> sparse.csr_matrix:
+    A = sparse.random(n_rows, n_cols, density=density, format="csr", random_state=int(rng.integers(2**31)))
+    A.data[:] = 1.0
+    copies = A[rng.integers(0, n_rows, max(1, n_rows // 5))]  # identical rows
+    return sparse.csr_matrix(sparse.vstack([A, copies])[rng.permutation(n_rows + copies.shape[0])])
+
+
+def check_reductions(A: sparse.csr_matrix) -> None:
+    size, pairs = np.diff(A.indptr), pairwise_contained(A)
+    sub, sup = _milp.contained_pairs(A)
+    assert set(zip(sub.tolist(), sup.tolist(), strict=True)) == pairs
+    superset = np.zeros(A.shape[0], dtype=bool)
+    for a, b in pairs:
+        superset[b] |= size[b] > size[a] or a < b  # of identical rows the first stays
+    assert np.array_equal(_milp.superset_rows(A), superset)
+    T = sparse.csr_matrix(A.T)
+    col_size, dominated = np.diff(T.indptr), np.diff(T.indptr) == 0
+    for a, b in pairwise_contained(T):
+        dominated[a] |= col_size[b] > col_size[a] or b < a
+    assert np.array_equal(_milp.dominated_columns(A), dominated)
+    first, group = _milp.dedupe_rows(A)
+    keys = [tuple(A.indices[A.indptr[i] : A.indptr[i + 1]]) for i in range(A.shape[0])]
+    seen: dict[tuple, int] = {}
+    for key in keys:
+        seen.setdefault(key, len(seen))
+    assert [seen[key] for key in keys] == list(group)
+    assert [keys.index(key) for key in seen] == list(first)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reductions_agree_with_a_pairwise_check_on_random_sparse_matrices(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(15):
+        check_reductions(random_01(rng, int(rng.integers(1, 70)), int(rng.integers(1, 140)), rng.uniform(0.01, 0.5)))
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+def test_reductions_agree_with_a_pairwise_check_on_real_cover_matrices(name):
+    matrix, weights = instance(name, n_sites=80, n_demand=400)
+    for radius in (300.0, RADIUS_M):
+        lscp = problem("lscp", matrix, weights, service_radius=radius)
+        cover = sparse.csr_matrix(lscp._cover.T)[lscp._need()]  # places × candidates, as the model reduces it
+        assert cover.nnz and _milp.superset_rows(cover).any()
+        check_reductions(cover)
+
+
+def full_cover_optimum(model, kind: str) -> float:
+    """LSCP / MCLP optimum from a MILP on the whole unreduced cover matrix (every place, every candidate)."""
+    cover = model._cover.toarray().T  # places × candidates
+    left = np.where(model.covered_by_existing, 0.0, model.weights)
+    n_p, n_c = cover.shape
+    if kind == "lscp":
+        rows = (left > 0) & cover.any(axis=1)
+        res = milp(
+            np.ones(n_c),
+            constraints=LinearConstraint(cover[rows], 1, np.inf),
+            integrality=np.ones(n_c),
+            bounds=Bounds(0, 1),
+        )
+        return float(res.fun)
+    # max Σ left_i y_i, y_i ≤ Σ_j cover_ij x_j, Σ x ≤ k
+    A = np.block([[-cover, np.eye(n_p)], [np.ones((1, n_c)), np.zeros((1, n_p))]])
+    hi = np.append(np.zeros(n_p), model.k)
+    res = milp(
+        np.concatenate([np.zeros(n_c), -left]),
+        constraints=LinearConstraint(A, -np.inf, hi),
+        integrality=np.concatenate([np.ones(n_c), np.zeros(n_p)]),
+        bounds=Bounds(0, 1),
+    )
+    return float(model.weights[model.covered_by_existing].sum() - res.fun)
+
+
+def full_distance_optimum(matrix: AccessMatrix, weights, kind: str, k: int, penalty: float) -> float:
+    """p-median / p-center optimum from an assignment MILP on every pair (no pair left out) plus the penalty."""
+    cost = dense_cost(matrix, np.inf)
+    place, site = np.nonzero(np.isfinite(cost))
+    n_s, n_p, n_z = cost.shape[1], cost.shape[0], len(place)
+    # variables: x (sites), z (pairs), u (unserved), D (p-center's worst walk)
+    n = n_s + n_z + n_p + 1
+    rows, cols, vals, lo, hi = [], [], [], [], []
+
+    def row(cs, vs, low, high):
+        rows.extend([len(lo)] * len(cs))
+        cols.extend(cs)
+        vals.extend(vs)
+        lo.append(low)
+        hi.append(high)
+
+    for i in range(n_p):  # each place assigned once, or unserved
+        zs = np.flatnonzero(place == i)
+        row(list(n_s + zs) + [n_s + n_z + i], [1.0] * (len(zs) + 1), 1.0, 1.0)
+        if kind == "pcenter" and weights[i] > 0 and (cost[i] <= LIMIT_M).any():
+            row(list(n_s + zs) + [n_s + n_z + i, n - 1], list(cost[i, site[zs]]) + [penalty, -1.0], -np.inf, 0.0)
+    for z in range(n_z):  # z ≤ x
+        row([n_s + z, int(site[z])], [1.0, -1.0], -np.inf, 0.0)
+    row(list(range(N_EXISTING, n_s)), [1.0] * (n_s - N_EXISTING), -np.inf, k)
+    A = sparse.csr_matrix((vals, (rows, cols)), shape=(len(lo), n))
+    lower = np.zeros(n)
+    lower[:N_EXISTING] = 1.0  # existing sites are open
+    upper = np.ones(n)
+    upper[-1] = np.inf
+    if kind == "pmedian":
+        c = np.concatenate([np.zeros(n_s), weights[place] * cost[place, site], weights * penalty, [0.0]])
+    else:
+        c = np.zeros(n)
+        c[-1] = 1.0
+    integrality = np.zeros(n)
+    integrality[:n_s] = 1
+    res = milp(c, constraints=LinearConstraint(A, lo, hi), integrality=integrality, bounds=Bounds(lower, upper))
+    assert res.status == 0
+    return float(res.fun)
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+@pytest.mark.parametrize("kind", ["lscp", "mclp"])
+def test_reduced_covering_models_reach_the_optimum_of_the_unreduced_milp(name, kind):
+    matrix, weights = instance(name)
+    for radius in (300.0, RADIUS_M):
+        model = problem(kind, matrix, weights, service_radius=radius, **({"k": 6} if kind == "mclp" else {}))
+        solution = model.solve()
+        assert solution.status == "optimal"
+        assert solution.objective == pytest.approx(full_cover_optimum(model, kind), rel=1e-9)
+        assert solution.objective == model.evaluate(solution.chosen)
+
+
+@pytest.mark.parametrize(
+    "name, kind, k",
+    [
+        ("monaco", "pmedian", 4),
+        ("liechtenstein", "pmedian", 4),
+        ("monaco", "pcenter", 4),  # k sites cannot reach everyone: the penalty, then the most weight within reach
+        ("monaco", "pcenter", 10),
+        ("liechtenstein", "pcenter", 14),
+    ],
+)
+def test_reduced_distance_models_reach_the_optimum_of_the_unreduced_milp(name, kind, k):
+    matrix, weights = instance(name, n_sites=25, n_demand=120, seed=3)
+    model = problem(kind, matrix, weights, k=k)
+    solution = model.solve()
+    expected = full_distance_optimum(matrix, weights, kind, k, model.penalty_m)
+    assert solution.status == "optimal"
+    assert solution.objective == pytest.approx(expected, rel=1e-7, abs=1e-6)
+
+
+@pytest.mark.parametrize("kind, k", [("lscp", None), ("mclp", 3), ("pmedian", 3), ("pcenter", 3), ("pcenter", 8)])
+def test_exact_answers_equal_brute_force_over_every_set_of_candidates(kind, k):
+    matrix, weights = instance("liechtenstein", n_sites=14, n_demand=150, seed=4)
+    model = problem(kind, matrix, weights, **({} if kind == "lscp" else {"k": k}))
+    solution = model.solve()
+    n = len(model.candidates)
+    cost = dense_cost(matrix, np.inf)
+    cover = cost <= RADIUS_M
+    best = None
+    for size in range(n + 1 if kind == "lscp" else k + 1):
+        for chosen in combinations(range(n), size):
+            open_ = np.concatenate([np.arange(N_EXISTING), model.candidates[list(chosen)]]).astype(int)
+            if kind in ("lscp", "mclp"):
+                hit = cover[:, open_].any(axis=1)
+                if kind == "lscp":
+                    value = size if hit[cover.any(axis=1) & (weights > 0)].all() else np.inf
+                else:
+                    value = -weights[hit].sum()
+            else:
+                walk = np.minimum(cost[:, open_].min(axis=1), model.penalty_m)
+                value = weights @ walk if kind == "pmedian" else walk[model.coverable & (weights > 0)].max()
+            best = value if best is None else min(best, value)
+        if kind == "lscp" and np.isfinite(best):
+            break
+    assert solution.objective == pytest.approx(abs(best) if kind == "mclp" else best, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+@pytest.mark.parametrize("radius", [300.0, RADIUS_M, LIMIT_M])
+@pytest.mark.parametrize("kind", ["lscp", "share", "mclp"])
+def test_covering_tie_breaks_equal_the_generic_canonical_form_and_keep_the_optimum(name, radius, kind):
+    matrix, weights = instance(name)
+    params = {"lscp": {}, "share": {"target_share": 0.85}, "mclp": {"k": 8}}[kind]
+    model = problem("mclp" if kind == "mclp" else "lscp", matrix, weights, service_radius=radius, **params)
+    optimum = model.solve().objective
+    rng = np.random.default_rng(7)
+    found, _, _ = model._exact(None, 0.0)
+    greedy = model._greedy_steps(None, None)[0]
+    if kind == "mclp":  # any k sites, and the answer with two sites swapped for random ones
+        extra = [rng.choice(len(model.candidates), 8, replace=False) for _ in range(3)]
+        extra.append(np.concatenate([found[:-2], rng.choice(len(model.candidates), 2)]))
+    else:  # covers with spare sites
+        extra = [np.union1d(greedy, rng.choice(len(model.candidates), 15, replace=False)) for _ in range(4)]
+    for start in [found, greedy, *extra]:
+        fast = model._canonical(start)
+        assert list(fast) == list(LocationProblem._canonical(model, start))  # the rule spelled out pair by pair
+        assert model._canon_value(fast) <= model._canon_value(np.unique(start)) + 1e-9 * max(1.0, optimum)
+    assert model.evaluate(model._canonical(found)) == pytest.approx(optimum, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+@pytest.mark.parametrize("k", [4, 12, 30])  # k = 4: the penalty; 30: within reach of every place
+def test_pcenter_tie_break_equals_the_generic_canonical_form(name, k):
+    matrix, weights = instance(name, n_sites=60, n_demand=300)
+    weights = np.where(np.arange(len(weights)) % 7 == 0, 0.0, weights)  # some places that do not count
+    model = problem("pcenter", matrix, weights, k=k)
+    rng = np.random.default_rng(k)
+    found, _, _ = model._exact(None, 0.0)
+    starts = [found, model._greedy_steps(None, None)[0], rng.choice(len(model.candidates), k, replace=False)]
+    starts.append(np.concatenate([found[:-2], rng.choice(len(model.candidates), 2)]))
+    for start in starts:
+        fast = model._canonical(start)
+        assert list(fast) == list(LocationProblem._canonical(model, start))
+    assert model.evaluate(model._canonical(found)) == model.evaluate(found)
+
+
+@pytest.mark.parametrize("kind, k", [("lscp", None), ("mclp", 5), ("pmedian", 5), ("pcenter", 5), ("pcenter", 15)])
+def test_tie_break_keeps_the_primary_objective_of_the_milp_answer(kind, k):
+    matrix, weights = instance("monaco", n_sites=40, n_demand=200)
+    model = problem(kind, matrix, weights, **({} if kind == "lscp" else {"k": k}))
+    found, _, status = model._exact(None, 0.0)
+    solution = model.solve()
+    assert status == solution.status == "optimal"
+    assert solution.objective == pytest.approx(model.evaluate(found), rel=1e-9)
+
+
+def test_stage_times_add_up_to_the_solve():
+    solution = problem("lscp", *instance()).solve()
+    stages = solution.stage_times_s
+    assert set(stages) == {"reduce", "build", "highs", "tie_break", "other"}
+    assert all(v >= 0 for v in stages.values()) and stages["highs"] > 0
+    assert sum(stages.values()) == pytest.approx(solution.solve_time_s, rel=0.05, abs=1e-3)
+    assert problem("lscp", *instance()).solve("greedy").stage_times_s == {}

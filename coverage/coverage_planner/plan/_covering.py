@@ -60,6 +60,7 @@ class _Covering(LocationProblem):
         cover.sum_duplicates()
         cover.data[:] = 1.0
         self._cover = cover
+        self._need_rows: tuple[np.ndarray | None, sparse.csr_matrix | None] = (None, None)
 
     @property
     def uncoverable_ids(self) -> np.ndarray:
@@ -105,7 +106,7 @@ class _Covering(LocationProblem):
 
     def _need(self) -> np.ndarray:
         """Places with weight left that some candidate covers."""
-        return np.flatnonzero((self._left() > 0) & (np.diff(sparse.csc_matrix(self._cover).indptr) > 0))
+        return np.flatnonzero((self._left() > 0) & (np.bincount(self._cover.indices, minlength=self.n_demand) > 0))
 
     def _reduce(self, need: np.ndarray):
         """The cover of ``need`` (rows) by candidates (columns), identical rows merged, dominated candidates dropped.
@@ -113,6 +114,7 @@ class _Covering(LocationProblem):
         Returns the matrix, each row's summed weight and the kept candidate positions.
         """
         A = sparse.csr_matrix(self._cover.T)[need]
+        self._need_rows = (need, A)  # the tie-break reads the same places × candidates
         first, group = _milp.dedupe_rows(A)
         w = np.bincount(group, weights=self.weights[need], minlength=len(first))
         A = A[first]
@@ -219,15 +221,15 @@ class LSCP(_Covering):
         return _greedy.greedy_cover(self._cover, (self._left() > 0).astype(float), k=k, allowed=allowed)
 
     def _exact(self, time_limit, mip_gap):
-        greedy_chosen, _ = self._greedy_steps(None, None)
         start = time.perf_counter()
         need = self._need()
         if len(need) == 0 or self.weight_to_add == 0:
             return np.zeros(0, dtype=np.int64), 0.0, "optimal"
         A, w, keep = self._reduce(need)
+        mark = self._clock("reduce", start)
         if self.weight_to_add is None:
             self._build_time = time.perf_counter() - start
-            chosen, bound, status = min_cover(A, keep, time_limit=time_limit, mip_gap=mip_gap)
+            chosen, bound, status = min_cover(A, keep, time_limit=time_limit, mip_gap=mip_gap, stages=self._stages)
         else:
             n_x, n_y = len(keep), A.shape[0]
             M = sparse.vstack(
@@ -244,12 +246,78 @@ class LSCP(_Covering):
                 np.arange(n_x + n_y) < n_x,
             )
             self._build_time = time.perf_counter() - start
+            self._clock("build", mark)
             sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
+            self._spent("highs", sol.seconds)
             chosen = None if sol.x is None else keep[sol.x[:n_x] > 0.5]
             bound, status = (np.ceil(sol.bound - 1e-6) if np.isfinite(sol.bound) else 0.0), sol.status
-        if chosen is None or (status != "optimal" and len(greedy_chosen) < len(chosen)):
-            return greedy_chosen, bound, "time_limit" if chosen is None else status
+        if chosen is None or status != "optimal":  # greedy only when HiGHS proved nothing better
+            greedy_chosen, _ = self._greedy_steps(None, None)
+            if chosen is None or len(greedy_chosen) < len(chosen):
+                return greedy_chosen, bound, "time_limit" if chosen is None else status
         return chosen, bound, status
+
+    def _canonical(self, chosen) -> np.ndarray:
+        if self.weight_to_add is None:
+            need, rows = self._need_rows
+            if rows is None or not np.array_equal(need, self._need()):
+                need = self._need()
+                rows = sparse.csr_matrix(self._cover.T)[need]
+            return _canonical_cover(rows, chosen)
+        return self._canonical_share(chosen)
+
+    def _canonical_share(self, chosen) -> np.ndarray:
+        """`LocationProblem._canonical` for the partial cover, deciding only likely drops and moves in full.
+
+        As `MCLP._canonical`: estimates kept since the last change (weight
+        only the site covers, every candidate's gain) rule out what cannot
+        pass by a margin far above rounding; the rest is decided by the
+        expressions of `_canon_value` and `_canon_values_with` themselves.
+        """
+        S = np.unique(np.asarray(chosen, dtype=np.int64))
+        if not np.isfinite(self._canon_value(S)):
+            return S
+        margin = 1e-9 * max(1.0, float(self.weights.sum()))  # ≫ rounding in the estimates
+        cover, weights = self._cover, self.weights
+        csc = sparse.csc_matrix(cover)
+        need = self.weight_to_add * (1 - 1e-12)
+        have = float(self.weights[self.covered_by_existing].sum())
+        open_ = np.zeros(len(self.candidates), dtype=bool)
+        open_[S] = True
+
+        def state():
+            at = np.flatnonzero(open_)
+            left = self._left_after(at)
+            count = np.bincount(_row_entries(cover, at), minlength=self.n_demand)
+            return float(weights[self.covered(at)].sum()) - have, count, cover @ left
+
+        added, count, gain = state()
+        changed = True
+        while changed:
+            changed = False
+            for j in np.flatnonzero(open_)[::-1]:
+                mine = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
+                alone = mine[(count[mine] == 1) & ~self.covered_by_existing[mine]]
+                lost = float(weights[alone].sum())
+                rest = np.flatnonzero(open_ & (np.arange(len(open_)) != j))
+                if added - lost >= need - margin and self._short(rest) <= 0:
+                    open_[j], changed = False, True
+                    added, count, gain = state()
+                    continue
+                extra = np.bincount(
+                    _row_entries(csc, alone),
+                    weights=np.repeat(weights[alone], np.diff(csc.indptr)[alone]),
+                    minlength=len(open_),
+                )
+                short = need - (added - lost)
+                likely = np.flatnonzero(~open_[:j] & (gain[:j] + extra[:j] >= short * (1 - 1e-12) - margin))
+                if len(likely) == 0:
+                    continue
+                ok = likely[cover[likely] @ self._left_after(rest) >= self._short(rest) * (1 - 1e-12)]
+                if len(ok):
+                    open_[j], open_[ok[0]], changed = False, True, True
+                    added, count, gain = state()
+        return np.flatnonzero(open_)
 
     def _canon_value(self, chosen) -> float:
         return len(chosen) if self._short(chosen) <= 0 else np.inf
@@ -361,13 +429,13 @@ class MCLP(_Covering):
         return float(min(reach, have + np.sum(gains) / (1 - np.exp(-1))))
 
     def _exact(self, time_limit, mip_gap):
-        greedy_chosen, gains = self._greedy_steps(None, None)
         start = time.perf_counter()
         have = self.weights[self.covered_by_existing].sum()
         need = self._need()
         if len(need) == 0 or self.k == 0:
             return np.zeros(0, dtype=np.int64), have, "optimal"
         A, w, keep = self._reduce(need)
+        mark = self._clock("reduce", start)
         n_x, n_y = len(keep), A.shape[0]
         M = sparse.vstack(
             [
@@ -383,19 +451,184 @@ class MCLP(_Covering):
             np.arange(n_x + n_y) < n_x,
         )
         self._build_time = time.perf_counter() - start
+        self._clock("build", mark)
         sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
+        self._spent("highs", sol.seconds)
         bound = have - sol.bound if np.isfinite(sol.bound) else have + w.sum()
-        if sol.x is None or (sol.status != "optimal" and -sol.value < np.sum(gains) - 1e-9):
-            return greedy_chosen, bound, "time_limit" if sol.x is None else sol.status
+        if sol.x is None or sol.status != "optimal":  # greedy only when HiGHS proved nothing better
+            greedy_chosen, gains = self._greedy_steps(None, None)
+            if sol.x is None or -sol.value < np.sum(gains) - 1e-9:
+                return greedy_chosen, bound, "time_limit" if sol.x is None else sol.status
         return keep[sol.x[:n_x] > 0.5], bound, sol.status
 
     def _canon_value(self, chosen) -> float:
         return -self.covered_weight(chosen) if len(chosen) <= self.k else np.inf
 
+    def _canonical(self, chosen) -> np.ndarray:
+        """`LocationProblem._canonical` with the gains kept up to date and only likely moves evaluated in full.
+
+        The same passes and tests, in the same order: a cheap estimate (weight
+        only the site covers, gain of every candidate kept since the last
+        change) rules out what cannot pass with a margin far above rounding,
+        and what can is decided by the very expressions of `_canon_value` and
+        `_canon_values_with`, so the outcome is the same to the last bit.
+        """
+        S = np.unique(np.asarray(chosen, dtype=np.int64))
+        best = float(self._canon_value(S))
+        if not np.isfinite(best):
+            return S
+        tol = 1e-9 * max(1.0, abs(best))
+        margin = tol + 1e-9 * max(1.0, float(self.weights.sum()))  # ≫ rounding in the estimates
+        cover = self._cover
+        csc = sparse.csc_matrix(cover)
+        weights = self.weights
+        open_ = np.zeros(len(self.candidates), dtype=bool)
+        open_[S] = True
+
+        def state():
+            covered = self.covered(np.flatnonzero(open_))
+            count = np.bincount(_row_entries(cover, np.flatnonzero(open_)), minlength=self.n_demand)
+            return covered, count, cover @ np.where(covered, 0.0, weights)
+
+        covered, count, gain = state()
+        changed = True
+        while changed:
+            changed = False
+            for j in np.flatnonzero(open_)[::-1]:
+                mine = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
+                alone = mine[(count[mine] == 1) & ~self.covered_by_existing[mine]]
+                lost = float(weights[alone].sum())
+                rest = np.flatnonzero(open_ & (np.arange(len(open_)) != j))
+                if lost <= margin:
+                    value = float(self._canon_value(rest))
+                    if value <= best + tol:
+                        open_[j], best, changed = False, value, True
+                        covered, count, gain = state()
+                        continue
+                # Estimated gain of each lower closed candidate once j closes; -(covered − lost + gain) ≤ best + tol?
+                extra = np.bincount(
+                    _row_entries(csc, alone),
+                    weights=np.repeat(weights[alone], np.diff(csc.indptr)[alone]),
+                    minlength=len(open_),
+                )
+                have = float(weights[covered].sum()) - lost
+                likely = np.flatnonzero(~open_[:j] & (gain[:j] + extra[:j] >= -best - have - margin))
+                if len(likely) == 0:
+                    continue
+                now = self.covered(rest)
+                exact = -(weights[now].sum() + cover[likely] @ np.where(now, 0.0, weights))
+                ok = likely[exact <= best + tol]
+                if len(ok):
+                    open_[j], open_[ok[0]], changed = False, True, True
+                    best = float(exact[np.searchsorted(likely, ok[0])])
+                    covered, count, gain = state()
+        return np.flatnonzero(open_)
+
     def _canon_values_with(self, rest) -> np.ndarray:
         covered = self.covered(rest)
         gain = self._cover @ np.where(covered, 0.0, self.weights)
         return -(self.weights[covered].sum() + gain) if len(rest) < self.k else np.full(len(self.candidates), np.inf)
+
+
+def _canonical_cover(rows: sparse.csr_matrix, chosen) -> np.ndarray:
+    """`LocationProblem._canonical` for the classic LSCP, with coverage counts kept up to date.
+
+    ``rows`` is the 0/1 matrix of the places to cover × candidates. The
+    same passes, in the same order, with the same outcome: site j is
+    dropped when no place depends on it alone, otherwise moved
+    to the lowest free candidate below j covering every place that does.
+    What each open site would do is worked out for all of them at once
+    (`_cover_moves`), and after a change again only for the sites whose own
+    places or target it touched, instead of one pass over all pairs per site.
+    """
+    S = np.unique(np.asarray(chosen, dtype=np.int64))
+    rows = sparse.csr_matrix(rows)  # places to cover × candidates
+    rows.sort_indices()
+    C = sparse.csr_matrix(rows.T)  # candidates × places
+    C.sort_indices()
+    n_cand, n_need = C.shape
+    count = np.bincount(_row_entries(C, S), minlength=n_need)
+    if n_need == 0 or (count == 0).any():  # not a cover: the canonical value is inf, as is
+        return S
+    csc = sparse.csc_matrix((rows.data, rows.indices, rows.indptr), shape=C.shape)  # C by column, no copy
+    keys = np.repeat(np.arange(n_cand, dtype=np.int64), np.diff(C.indptr)) * n_need + C.indices  # ascending
+    open_ = np.zeros(n_cand, dtype=bool)
+    open_[S] = True
+    changed = True
+    while changed:
+        changed = False
+        snapshot = np.flatnonzero(open_)[::-1]
+        move = _cover_moves(C, csc, keys, open_, count, snapshot)
+        for j in snapshot:
+            if move[j] == -2:  # nothing to do for j
+                continue
+            mine = C.indices[C.indptr[j] : C.indptr[j + 1]]
+            c = move[j]
+            theirs = C.indices[C.indptr[c] : C.indptr[c + 1]] if c >= 0 else mine[:0]
+            touched = np.union1d(mine, theirs)
+            was_alone = count[touched] == 1
+            open_[j], changed = False, True
+            count[mine] -= 1
+            if c >= 0:
+                open_[c] = True
+                count[theirs] += 1
+            # Only sites that gained or lost a place of their own, or whose target c now is, can act differently.
+            flipped = touched[was_alone != (count[touched] == 1)]
+            owners = _row_entries(csc, flipped)
+            redo = np.union1d(owners[open_[owners]], np.flatnonzero(move == c) if c >= 0 else owners[:0])
+            redo = redo[redo < j]
+            if len(redo):
+                move[redo] = _cover_moves(C, csc, keys, open_, count, redo)[redo]
+    return np.flatnonzero(open_)
+
+
+def _cover_moves(C, csc, keys, open_, count, sites) -> np.ndarray:
+    """For each of ``sites``: -1 drop it, c ≥ 0 move it to candidate c, -2 keep it (an array over all candidates).
+
+    A site is dropped when no place depends on it alone (count 1); otherwise
+    it moves to the lowest-numbered closed candidate below it that covers
+    every such place, if any. ``keys`` are C's entries as ``row × n_cols + col``, ascending.
+    """
+    move = np.full(len(open_), -2, dtype=np.int64)
+    if len(sites) == 0:
+        return move
+    sites = np.sort(sites)
+    lengths = np.diff(C.indptr)[sites]
+    owner = np.repeat(sites, lengths)
+    places = _row_entries(C, sites)
+    alone = count[places] == 1
+    owner, places = owner[alone], places[alone]  # (site, place only it covers), by site
+    n_alone = np.bincount(owner, minlength=len(open_))
+    move[sites[n_alone[sites] == 0]] = -1
+    busy = np.flatnonzero(n_alone > 0)
+    if len(busy) == 0:
+        return move
+    # Each busy site's dependent place with the fewest candidates; try those candidates.
+    by_place = np.diff(csc.indptr)
+    key = by_place[places] * (len(by_place) + 1) + places
+    first = np.searchsorted(owner, busy)
+    u = np.minimum.reduceat(key, first) % (len(by_place) + 1)
+    n = by_place[u]
+    site = np.repeat(busy, n)
+    cand = _row_entries(csc, u)  # the candidates of each u, ascending
+    ok = (cand < site) & ~open_[cand]
+    site, cand = site[ok], cand[ok]
+    if len(site) == 0:
+        return move
+    # Does cand cover every place its site alone covers? Expand the pairs over those places.
+    start = first[np.searchsorted(busy, site)]
+    m = n_alone[site]
+    offset = np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m)
+    p = places[np.repeat(start, m) + offset]
+    q = np.repeat(cand, m).astype(np.int64) * C.shape[1] + p
+    hit = keys[np.minimum(np.searchsorted(keys, q), len(keys) - 1)] == q
+    missing = np.bincount(np.repeat(np.arange(len(site)), m), weights=~hit, minlength=len(site))
+    good = missing == 0
+    # The lowest good candidate per site (candidates come ascending within a site).
+    site, cand = site[good], cand[good]
+    lead = np.flatnonzero(np.diff(site, prepend=-1))
+    move[site[lead]] = cand[lead]
+    return move
 
 
 def _row_entries(matrix: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -409,7 +642,12 @@ def _row_entries(matrix: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
 
 
 def min_cover(
-    A: sparse.csr_matrix, positions: np.ndarray, *, time_limit: float | None = None, mip_gap: float = 0.0
+    A: sparse.csr_matrix,
+    positions: np.ndarray,
+    *,
+    time_limit: float | None = None,
+    mip_gap: float = 0.0,
+    stages: dict[str, float] | None = None,
 ) -> tuple[np.ndarray | None, float, str]:
     """Fewest columns of the 0/1 matrix ``A`` covering every row (each row must have an entry).
 
@@ -426,6 +664,8 @@ def min_cover(
         Seconds for HiGHS; None for no limit.
     mip_gap : float, default 0.0
         Relative gap at which HiGHS may stop (0: prove optimality).
+    stages : dict of str to float, optional
+        Seconds are added to its ``"reduce"``, ``"build"`` and ``"highs"`` entries.
 
     Returns
     -------
@@ -436,11 +676,17 @@ def min_cover(
     status : str
         As `_milp.MilpResult.status`.
     """
+    start = time.perf_counter()
     A = sparse.csr_matrix(A)
     A = A[~_milp.superset_rows(A)]
+    reduced = time.perf_counter()
     n = A.shape[1]
     program = _milp.Program(np.ones(n), A, np.ones(A.shape[0]), np.full(A.shape[0], np.inf), np.ones(n, dtype=bool))
+    built = time.perf_counter()
     sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
+    if stages is not None:
+        for stage, seconds in (("reduce", reduced - start), ("build", built - reduced), ("highs", sol.seconds)):
+            stages[stage] = stages.get(stage, 0.0) + seconds
     bound = np.ceil(sol.bound - 1e-6) if np.isfinite(sol.bound) else 0.0
     chosen = None if sol.x is None else np.asarray(positions)[sol.x > 0.5]
     return chosen, bound, sol.status

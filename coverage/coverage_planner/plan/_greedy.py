@@ -180,6 +180,10 @@ def greedy_center(
     return np.array(chosen, dtype=np.int64), np.array(gains)
 
 
+#: Worst places `worst_after` checks in a table before sorting a candidate's places.
+_TOP_PLACES = 64
+
+
 def worst_after(
     rows: np.ndarray, cols: np.ndarray, metres: np.ndarray, cur: np.ndarray, n_candidates: int
 ) -> np.ndarray:
@@ -207,16 +211,26 @@ def worst_after(
     # `by_walk` it does not reach more closely.
     improves = metres < cur[cols]
     r, p = rows[improves], position[cols[improves]]
-    order = np.lexsort((p, r))
-    r, p = r[order], p[order]
-    start = np.searchsorted(r, np.arange(n_candidates))
-    within = np.arange(len(r)) - start[r]
-    # First position t where the candidate's sorted positions stop being 0, 1, 2, …
-    gap = np.where(p != within, within, np.iinfo(np.int64).max)
-    first_missing = np.full(n_candidates, np.iinfo(np.int64).max)
-    np.minimum.at(first_missing, r, gap)
-    counts = np.bincount(r, minlength=n_candidates)
-    first_missing = np.minimum(first_missing, counts)
+    # Almost every candidate misses one of the few worst places: look those up in a small table first.
+    top = min(n, _TOP_PLACES)
+    near = p < top
+    hit = np.zeros((n_candidates, top + 1), dtype=bool)  # a last column of False stops argmin
+    hit[r[near], p[near]] = True
+    first_missing = np.argmin(hit, axis=1).astype(np.int64)
+    rest = first_missing == top
+    if top < n and rest.any():  # improves all of the worst places: sort its positions
+        mine = rest[r]
+        r, p = r[mine], p[mine]
+        order = np.lexsort((p, r))
+        r, p = r[order], p[order]
+        start = np.searchsorted(r, np.arange(n_candidates))
+        within = np.arange(len(r)) - start[r]
+        # First position t where the candidate's sorted positions stop being 0, 1, 2, …
+        gap = np.where(p != within, within, np.iinfo(np.int64).max)
+        missing = np.full(n_candidates, np.iinfo(np.int64).max)
+        np.minimum.at(missing, r, gap)
+        missing = np.minimum(missing, np.bincount(r, minlength=n_candidates))
+        first_missing[rest] = missing[rest]
     untouched = np.where(first_missing < n, cur[by_walk[np.minimum(first_missing, n - 1)]], 0.0)
     improved = np.zeros(n_candidates)
     np.maximum.at(improved, rows[improves], metres[improves])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 import numpy as np
@@ -50,6 +50,12 @@ class Solution:
         Wall-clock seconds of building the MILP.
     tie_break : bool, default False
         Whether putting the answer in canonical form changed it (see `LocationProblem._canonical`).
+    stage_times_s : dict of str to float, default empty
+        Wall-clock seconds of an exact solve's stages: ``"reduce"`` (merging
+        rows, dropping dominated columns and rows), ``"build"`` (the MILP's
+        matrices), ``"highs"`` (inside HiGHS, LP relaxation and MILP),
+        ``"tie_break"`` (the canonical form) and ``"other"`` (the rest:
+        greedy fall-backs, objective, bookkeeping). Empty for greedy.
     """
 
     method: str
@@ -63,6 +69,7 @@ class Solution:
     solve_time_s: float
     build_time_s: float = float("nan")
     tie_break: bool = False
+    stage_times_s: dict[str, float] = field(default_factory=dict)
 
 
 class LocationProblem:
@@ -137,6 +144,7 @@ class LocationProblem:
         self._pos[self.candidates] = np.arange(len(self.candidates))
         self.solution: Solution | None = None
         self._build_time = float("nan")
+        self._stages: dict[str, float] = {}
         self._read(coo)
 
     # ------------------------------------------------------------ constructors
@@ -251,12 +259,15 @@ class LocationProblem:
             raise ProblemError(f"time_limit must be a positive number of seconds, not {time_limit!r}")
         start = time.perf_counter()
         self._build_time, tie = float("nan"), False
+        self._stages = {} if method == "greedy" else dict.fromkeys(("reduce", "build", "highs", "tie_break"), 0.0)
         if method == "greedy":
             chosen, gains = self._greedy_steps(None, None)
             bound, status = self._greedy_bound(gains), "heuristic"
         else:
             found, bound, status = self._exact(time_limit, mip_gap)
+            started = time.perf_counter()
             chosen = self._canonical(found)
+            self._clock("tie_break", started)
             tie = not np.array_equal(chosen, np.sort(np.asarray(found, dtype=np.int64)))
         chosen = np.sort(np.asarray(chosen, dtype=np.int64))
         objective = float(self.evaluate(chosen))
@@ -275,6 +286,7 @@ class LocationProblem:
             time.perf_counter() - start,
             self._build_time,
             tie,
+            self._stage_summary(time.perf_counter() - start),
         )
         return self.solution
 
@@ -357,6 +369,24 @@ class LocationProblem:
         )
 
     # ---------------------------------------------------------------- for models
+    def _clock(self, stage: str, since: float) -> float:
+        """Add the seconds since ``since`` to ``stage``; returns now, the next stage's start."""
+        now = time.perf_counter()
+        self._spent(stage, now - since)
+        return now
+
+    def _spent(self, stage: str, seconds: float) -> None:
+        """Add ``seconds`` to ``stage`` of the running solve (nothing outside `solve`, or for "other")."""
+        if stage in self._stages:
+            self._stages[stage] += seconds
+
+    def _stage_summary(self, total: float) -> dict[str, float]:
+        if not self._stages:
+            return {}
+        out = dict(self._stages)
+        out["other"] = max(total - sum(out.values()), 0.0)
+        return out
+
     def _greedy_bound(self, gains) -> float:
         return float("nan")
 
@@ -393,6 +423,11 @@ class LocationProblem:
                 if len(ok):
                     S, best, changed = np.sort(np.append(rest, ok[0])), values[ok[0]], True
         return S
+
+    @staticmethod
+    def _no_worse(values: np.ndarray, best: np.ndarray, tol: np.ndarray) -> np.ndarray:
+        """Rows of ``values`` lexicographically no worse than ``best``, as `_canonical` compares them."""
+        return _lex_le(values, best, tol)
 
     def _canon_value(self, chosen):
         """The objective to minimise for the canonical form (inf when infeasible); a pair compares lexicographically."""

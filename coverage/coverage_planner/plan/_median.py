@@ -176,7 +176,6 @@ class PMedian(_Distance):
         )
 
     def _exact(self, time_limit, mip_gap):
-        greedy_chosen, _ = self._greedy_steps(None, None)
         start = time.perf_counter()
         use = self.weights[self._d] > 0
         p, d, m = self._p[use], self._d[use], self._m[use]
@@ -198,11 +197,15 @@ class PMedian(_Distance):
         cost = np.concatenate([np.zeros(n_x), self.weights[d] * m, w * e])
         program = _milp.Program(cost, A, lo, hi, np.arange(n_x + n_z + n_u) < n_x)
         self._build_time = time.perf_counter() - start
+        self._clock("build", start)
         sol = _milp.solve(program, time_limit=time_limit, mip_gap=mip_gap)
+        self._spent("highs", sol.seconds)
         everything = self.weights @ np.minimum(self.walk_existing, _nearest(self._d, self._m, self.n_demand))
         bound = max(constant + sol.bound, everything) if np.isfinite(sol.bound) else everything
-        if sol.x is None or (sol.status != "optimal" and constant + sol.value > self.evaluate(greedy_chosen) + 1e-9):
-            return greedy_chosen, bound, "time_limit" if sol.x is None else sol.status
+        if sol.x is None or sol.status != "optimal":  # greedy only when HiGHS proved nothing better
+            greedy_chosen, _ = self._greedy_steps(None, None)
+            if sol.x is None or constant + sol.value > self.evaluate(greedy_chosen) + 1e-9:
+                return greedy_chosen, bound, "time_limit" if sol.x is None else sol.status
         return keep[sol.x[:n_x] > 0.5], bound, sol.status
 
     def _canon_value(self, chosen) -> float:
@@ -348,6 +351,8 @@ class PCenter(_Distance):
             sol = mclp.solve(
                 time_limit=None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
             )
+            for stage, seconds in sol.stage_times_s.items():
+                self._spent(stage, seconds)
             return sol.chosen, min(bound, self.penalty_m), "optimal" if proven else "time_limit"
         return self._fill(best), bound, "optimal" if proven else "time_limit"
 
@@ -387,6 +392,83 @@ class PCenter(_Distance):
         )
         return np.column_stack([worst, self.weights @ walks - gain])
 
+    def _canonical(self, chosen) -> np.ndarray:
+        """`LocationProblem._canonical`, evaluating in full only the candidates that could pass.
+
+        The same passes, tests and order. For a move, a candidate is evaluated
+        (by the expressions of `_canon_values_with`, on its own pairs, which
+        give the same numbers) only when it passes necessary conditions:
+        it reaches every place whose walk would exceed the worst walk, and
+        either brings all the worst places strictly lower or could gain
+        enough walk (an upper bound from the gains kept since the last change).
+        """
+        S = np.sort(np.unique(np.asarray(chosen, dtype=np.int64)))
+        best = np.asarray(self._canon_value(S), dtype=float)
+        if not np.isfinite(best).all():
+            return S
+        tol = 1e-9 * np.maximum(1.0, np.abs(best))
+        n, w, places = len(self.candidates), self.weights, self._places
+        p, d, m = self._p, self._d, self._m
+        use = places[d]
+        by_place = np.argsort(d, kind="stable")
+        start = np.searchsorted(d[by_place], np.arange(self.n_demand + 1))
+        margin = tol[1] + 1e-9 * max(1.0, float(w.sum()) * self.penalty_m)  # ≫ rounding in the estimates
+
+        def pairs_at(at: np.ndarray) -> np.ndarray:
+            lengths = start[at + 1] - start[at]
+            offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            return by_place[np.repeat(start[at], lengths) + offset]
+
+        def reach_all(at: np.ndarray, limit: float, strict: bool) -> np.ndarray:
+            pair = pairs_at(at)
+            near = m[pair] < limit if strict else m[pair] <= limit
+            return np.bincount(p[pair[near]], minlength=n) >= len(at)
+
+        def state(S):
+            walks = self.walks(S)
+            return walks, np.bincount(p, weights=w[d] * np.maximum(walks[d] - m, 0.0), minlength=n)
+
+        walks_S, gain_S = state(S)
+        changed = True
+        while changed:
+            changed = False
+            for j in S[::-1].copy():
+                rest = S[S != j]
+                walks = self.walks(rest)
+                if len(rest) > self.k:
+                    value = np.array([np.inf, np.inf])
+                else:
+                    value = np.array([walks[places].max(initial=0.0), w @ walks])
+                if self._no_worse(value[None, :], best, tol)[0]:
+                    S, best, changed = rest, value, True
+                    walks_S, gain_S = state(S)
+                    continue
+                (b0, b1), (t0, _) = best, tol
+                likely = np.ones(n, dtype=bool)
+                likely[S] = False
+                likely[j:] = False
+                high = np.flatnonzero(places & (walks > b0 + t0))
+                if len(high):
+                    likely &= reach_all(high, b0 + t0, strict=False)
+                worst = np.flatnonzero(places & (walks >= b0 - t0))
+                lower = reach_all(worst, b0 - t0, strict=True)
+                moved = np.flatnonzero(walks != walks_S)
+                pair = pairs_at(moved)
+                bound = gain_S + np.bincount(p[pair], weights=w[d[pair]] * (walks - walks_S)[d[pair]], minlength=n)
+                likely = np.flatnonzero(likely & (lower | (bound >= w @ walks - b1 - margin)))
+                if len(likely) == 0:
+                    continue
+                mine = np.isin(p, likely)  # their pairs, in order: the same sums as over all pairs
+                sel = mine & use
+                worst_after = _greedy.worst_after(p[sel], d[sel], m[sel], np.where(places, walks, 0.0), n)
+                gain = np.bincount(p[mine], weights=w[d[mine]] * np.maximum(walks[d[mine]] - m[mine], 0.0), minlength=n)
+                values = np.column_stack([worst_after, w @ walks - gain])[likely]
+                ok = np.flatnonzero(self._no_worse(values, best, tol))
+                if len(ok):
+                    S, best, changed = np.sort(np.append(rest, likely[ok[0]])), values[ok[0]], True
+                    walks_S, gain_S = state(S)
+        return S
+
     def _cover_within(self, radius, time_limit, mip_gap):
         """Fewest candidates bringing every place within ``radius``: their positions, False if more than k, None if unknown."""
         need = self._places & (self.walk_existing > radius)
@@ -404,8 +486,10 @@ class PCenter(_Distance):
         chosen, _ = _greedy.greedy_cover(sparse.csr_matrix(A.T), np.ones(len(places)))
         if len(chosen) <= self.k:
             return chosen
+        started = time.perf_counter()
         keep = np.flatnonzero(~_milp.dominated_columns(A))
-        chosen, bound, status = min_cover(A[:, keep], keep, time_limit=time_limit, mip_gap=mip_gap)
+        self._clock("reduce", started)
+        chosen, bound, status = min_cover(A[:, keep], keep, time_limit=time_limit, mip_gap=mip_gap, stages=self._stages)
         if bound > self.k:
             return False
         if chosen is None or status != "optimal":

@@ -5,9 +5,10 @@ Internal to `coverage_planner.plan.models`. Two things live here:
 * `solve`: one MILP, tried first as its LP relaxation (covering models on
   street networks often have an integral LP optimum, which is then optimal),
   then as a MILP with HiGHS presolve off: the reductions that matter here
-  (`dedupe_rows`, `dominated_columns`, `superset_rows`) are done beforehand
-  with sparse algebra, which is much faster than HiGHS's general presolve on
-  these 0/1 matrices.
+  (`dedupe_rows`, `dominated_columns`, `superset_rows`) are done beforehand,
+  by hashing rows and by subset tests on rows packed as bits, tried only for
+  rows sharing a rarest column (`contained_pairs`), which is much faster than
+  HiGHS's general presolve on these 0/1 matrices.
 * the reductions themselves.
 
 All programs are minimisations: callers negate a maximisation.
@@ -22,7 +23,8 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-#: Largest number of nonzeros in a Gram product (``B.T @ B``) we let a reduction build.
+#: A reduction is skipped when Σ (entries per column)², the size of a Gram product, exceeds this
+#: (the reductions no longer build one, but the limit is kept so that answers stay as they were).
 MAX_GRAM_WORK = 30_000_000
 
 
@@ -166,17 +168,26 @@ def dedupe_rows(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     n_rows, n_cols = matrix.shape
     rng = np.random.default_rng(20240603)
     keys = rng.integers(0, 2**63 - 1, size=(2, n_cols), dtype=np.int64).astype(np.uint64)
-    rows = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
+    size = np.diff(matrix.indptr)
+    full = np.flatnonzero(size > 0)
     h = [np.zeros(n_rows, dtype=np.uint64) for _ in range(2)]
-    for i in range(2):
-        np.add.at(h[i], rows, keys[i][matrix.indices])  # wraps modulo 2**64
-    table = np.column_stack([np.diff(matrix.indptr).astype(np.uint64), h[0], h[1]])
-    _, first, group = np.unique(table, axis=0, return_index=True, return_inverse=True)
+    if len(full):
+        for i in range(2):  # per-row sums of the column keys, modulo 2**64
+            h[i][full] = np.add.reduceat(keys[i][matrix.indices], matrix.indptr[full])
+    # Sort rows by (size, hashes); within equal rows the stable sort keeps the first occurrence first.
+    order = np.lexsort((h[1], h[0], size))
+    a, b, c = size[order], h[0][order], h[1][order]
+    lead = np.ones(n_rows, dtype=bool)
+    lead[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (c[1:] != c[:-1])
+    sorted_group = np.cumsum(lead) - 1
+    first = order[lead]
     # Number groups by first occurrence, so the output does not depend on hash order.
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return first[order], rank[group.ravel()]
+    rank_order = np.argsort(first, kind="stable")
+    rank = np.empty_like(rank_order)
+    rank[rank_order] = np.arange(len(rank_order))
+    group = np.empty(n_rows, dtype=np.int64)
+    group[order] = rank[sorted_group]
+    return first[rank_order], group
 
 
 def dominated_columns(matrix: sparse.csr_matrix) -> np.ndarray:
@@ -194,28 +205,25 @@ def dominated_columns(matrix: sparse.csr_matrix) -> np.ndarray:
     Returns
     -------
     ndarray of bool
-        One value per column; when the product would be too large to build
-        (see `MAX_GRAM_WORK`) only the empty columns are marked.
+        One value per column; when the matrix is too dense to reduce (see
+        `MAX_GRAM_WORK`) only the empty columns are marked.
     """
-    B = sparse.csc_matrix(matrix, dtype=np.int32)
-    B.data[:] = 1
+    B = _pattern(sparse.csr_matrix(matrix).T)  # columns as rows
     size = np.diff(B.indptr)
-    per_row = np.diff(sparse.csr_matrix(B).indptr).astype(np.int64)
     dominated = size == 0
-    if (per_row**2).sum() > MAX_GRAM_WORK:
+    if (np.bincount(B.indices, minlength=B.shape[1]).astype(np.int64) ** 2).sum() > MAX_GRAM_WORK:
         return dominated
-    gram = (B.T @ B).tocoo()
-    i, j, overlap = gram.row, gram.col, gram.data
-    hit = (i != j) & (overlap == size[i]) & ((size[j] > size[i]) | (j < i))
-    dominated[i[hit]] = True
+    sub, sup = _contained(B)
+    hit = (size[sup] > size[sub]) | (sup < sub)
+    dominated[sub[hit]] = True
     return dominated
 
 
 def superset_rows(matrix: sparse.csr_matrix) -> np.ndarray:
     """Rows of a 0/1 matrix that contain another row's columns (covering that row covers them).
 
-    Row i is redundant when cols(i') ⊆ cols(i) for some other row i' (strictly,
-    or i' < i for identical rows).
+    Row i is redundant when cols(i') ⊆ cols(i) for some other, non-empty row
+    i' (strictly, or i' < i for identical rows).
 
     Parameters
     ----------
@@ -225,19 +233,80 @@ def superset_rows(matrix: sparse.csr_matrix) -> np.ndarray:
     Returns
     -------
     ndarray of bool
-        One value per row; all False when the product would be too large
+        One value per row; all False when the matrix is too dense to reduce
         (see `MAX_GRAM_WORK`).
     """
-    A = sparse.csr_matrix(matrix, dtype=np.int32)
-    A.data[:] = 1
+    A = _pattern(matrix)
     size = np.diff(A.indptr)
-    per_col = np.diff(sparse.csc_matrix(A).indptr).astype(np.int64)
-    if (per_col**2).sum() > MAX_GRAM_WORK:
-        return np.zeros(A.shape[0], dtype=bool)
-    gram = (A @ A.T).tocoo()
-    i, j, overlap = gram.row, gram.col, gram.data
-    # cols(j) ⊆ cols(i): row i is implied by row j.
-    hit = (i != j) & (overlap == size[j]) & ((size[i] > size[j]) | (j < i))
     out = np.zeros(A.shape[0], dtype=bool)
-    out[i[hit]] = True
+    if (np.bincount(A.indices, minlength=A.shape[1]).astype(np.int64) ** 2).sum() > MAX_GRAM_WORK:
+        return out
+    sub, sup = _contained(A)
+    out[sup[(size[sup] > size[sub]) | (sub < sup)]] = True
     return out
+
+
+def contained_pairs(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of distinct rows (sub, sup) of a 0/1 matrix with ∅ ≠ cols(sub) ⊆ cols(sup).
+
+    A superset of row ``sub`` must contain its rarest column, so only the
+    rows of that column are tried, and each is tested on the rows' column
+    sets packed as 64-bit words (``sub & ~sup == 0``). The work is about
+    Σ over rows of (rows sharing its rarest column) × words per row, instead
+    of the Σ over columns of (rows per column)² a Gram product ``A Aᵀ`` costs.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        A 0/1 matrix (nonzeros count as 1).
+
+    Returns
+    -------
+    sub, sup : ndarray of int
+        The pairs, ordered by ``sub``, then ``sup``.
+    """
+    return _contained(_pattern(matrix))
+
+
+def _contained(A: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """`contained_pairs` of a matrix already in `_pattern` form."""
+    n_rows, n_cols = A.shape
+    if A.nnz == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    size = np.diff(A.indptr)
+    entry_row = np.repeat(np.arange(n_rows, dtype=np.int64), size)
+    col_count = np.bincount(A.indices, minlength=n_cols).astype(np.int64)
+    rows = np.flatnonzero(size > 0)
+    # Each non-empty row's rarest column (ties: the lower column).
+    rare = np.minimum.reduceat(col_count[A.indices] * n_cols + A.indices, A.indptr[rows]) % n_cols
+    csc = sparse.csc_matrix(A)
+    csc.sort_indices()
+    length = col_count[rare]
+    sub = np.repeat(rows, length)
+    offset = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+    sup = csc.indices[np.repeat(csc.indptr[rare], length) + offset].astype(np.int64)
+    keep = (sup != sub) & (size[sup] >= size[sub])
+    sub, sup = sub[keep], sup[keep]
+    # Column sets as bit words: row r, column c is bit c % 64 of word c // 64.
+    n_words = (n_cols + 63) // 64
+    flat = entry_row * n_words + (A.indices >> 6)
+    starts = np.flatnonzero(np.diff(flat, prepend=-1))  # CSR order: equal words are adjacent
+    words = np.zeros(n_rows * n_words, dtype=np.uint64)
+    bit = np.left_shift(np.uint64(1), (A.indices & 63).astype(np.uint64))
+    words[flat[starts]] = np.bitwise_or.reduceat(bit, starts)
+    words = words.reshape(n_rows, n_words).T.copy()  # one contiguous array per word
+    # Word by word, keeping only the pairs that have passed so far: most fail early.
+    for w in range(n_words):
+        ok = (words[w][sub] & ~words[w][sup]) == 0
+        sub, sup = sub[ok], sup[ok]
+    return sub, sup
+
+
+def _pattern(matrix) -> sparse.csr_matrix:
+    """The nonzero pattern of ``matrix`` as a canonical int32 CSR matrix of ones."""
+    A = sparse.csr_matrix(matrix, dtype=np.int32, copy=True)
+    A.eliminate_zeros()
+    A.sum_duplicates()
+    A.sort_indices()
+    A.data[:] = 1
+    return A
