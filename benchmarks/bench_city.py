@@ -7,19 +7,29 @@ furniture left out), demand places are centroids of
 buildings, residential areas and amenity areas (schools, clinics …) plus
 address and tourism nodes (hotels, flats), sampled reproducibly.
 
-The planner's command runs in a fresh process, twice:
+The planner's command, ``coverage-planner propose SCENARIO --k 10 --candidates …
+--timings``, runs in a fresh process each time: it loads the network, snaps 5,000
+demand places and 500 candidates (plus the existing sites), computes the walk
+matrix, solves MCLP exactly (HiGHS) and greedily, reruns coverage with the
+proposed sites, and writes the tables, map and report (PDF included). Two cases,
+interleaved round by round (``--repeat`` rounds, order rotated):
 
-1. cold: an empty cache folder, so the ``.pbf`` is parsed and the network saved;
-2. warm: the same command again, the network read back from the cache.
+1. cold: an empty cache folder, so the ``.pbf`` is parsed and every cache filled;
+2. warm: the same command again on the filled cache.
 
-Each run is ``coverage-planner propose SCENARIO --k 10 --candidates … --profile``,
-which loads the network, snaps 5,000 demand places and 500 candidates (plus the
-existing sites), computes the walk matrix, solves MCLP exactly (HiGHS) and
-greedily, reruns coverage with the proposed sites, and writes the map and the
-report. Wall time and peak resident memory (``ru_maxrss`` of the child) are
-measured from outside; the stage times come from ``--profile``.
+Wall time and peak resident memory (``ru_maxrss`` of the child) are measured
+from outside; the stage times come from ``--timings``. The headline is the
+ratio end to end / computing, where computing is what the answer needs:
+network parse (load network), snapping, walks and the solve
+(``propose (snap, walks, solve)``); "start-up" is the wall time no stage
+accounts for (interpreter, imports, argument parsing, printing). Every figure
+is the median of the rounds with its min–max; the load average is printed.
+``--baseline DIR`` runs the same command with ``PYTHONPATH=DIR`` in the same
+rounds (e.g. an older checkout's ``coverage`` folder) and prints the ratios
+new / old; ``--quick`` is a small, fast setting to check the script works.
 
-    python benchmarks/bench_city.py [--demand 5000] [--candidates 500] [--k 10]
+    python benchmarks/bench_city.py [--demand 5000] [--candidates 500] [--k 10] [--repeat 5]
+    python benchmarks/bench_city.py --quick
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +49,9 @@ from pathlib import Path
 import numpy as np
 import osmium
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import Load, Timing, loadavg
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = Path(os.environ.get("COVERAGE_SHARED_RAW", REPO.parent / "shared" / "data" / "raw"))
@@ -74,6 +88,15 @@ NOT_PREMISES = {
     "hunting_stand",
 }
 TARGET_S, TARGET_GB = 60.0, 2.0
+TARGET_RATIO = 4.0  # end to end / computing, cold cache
+# The stages of `propose --timings` that compute the answer; the rest is bookkeeping and writing.
+COMPUTING = (
+    "load network",
+    "snap places to edges",
+    "walk distances",
+    "read routes back",
+    "propose (snap, walks, solve)",
+)
 
 
 def osm_places(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -112,7 +135,7 @@ def sample(frame: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFram
     return frame.iloc[np.sort(rng.choice(len(frame), n, replace=False))].reset_index(drop=True)
 
 
-def run_measured(command: list[str]) -> dict:
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> dict:
     """Run ``command`` in a fresh child; wall seconds, peak RSS of that child, its output."""
     probe = (
         "import resource, subprocess, sys, time, json\n"
@@ -120,12 +143,12 @@ def run_measured(command: list[str]) -> dict:
         "print(json.dumps({'wall_s': time.perf_counter() - t, 'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
         " 'code': p.returncode, 'out': p.stdout, 'err': p.stderr}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True, env=env)
     return json.loads(done.stdout)
 
 
 def stage_times(output: str) -> dict[str, float]:
-    """Rows of the ``--profile`` table (the last table printed): stage name → seconds."""
+    """Rows of the ``--timings`` table (the last table printed): stage name → seconds."""
     output = output[output.rfind("Time per stage") :]
     rows = re.findall(r"^[│┃|]\s*(.+?)\s*[│┃|]\s*([0-9.]+)\s*[│┃|]\s*$", output, flags=re.M)
     return {name: float(value) for name, value in rows}
@@ -160,17 +183,66 @@ def run_what_ifs(work: Path, sites: pd.DataFrame, candidates: pd.DataFrame, n: i
     return [{**row._asdict(), "batch_wall_s": wall} for row in outcomes.itertuples(index=False)]
 
 
+def median_spread(values: list[float], unit: str = "s") -> str:
+    """``median (min–max)`` of seconds or of plain ratios."""
+    if not values:
+        return "—"
+    if unit == "x":
+        return f"{statistics.median(values):.2f}× ({min(values):.2f}–{max(values):.2f})"
+    return f"{statistics.median(values):7.3f} s ({min(values):.3f}–{max(values):.3f})"
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Per-stage and headline figures of one case's runs (medians with min–max)."""
+    stages = list(dict.fromkeys(name for run in runs for name in run["stages_s"] if name != "total"))
+    computing = [sum(run["stages_s"].get(name, 0.0) for name in COMPUTING) for run in runs]
+    staged = [sum(v for k, v in run["stages_s"].items() if k != "total") for run in runs]
+    wall = [run["wall_s"] for run in runs]
+    return {
+        "wall": Timing(wall).to_dict(),
+        "computing": Timing(computing).to_dict(),
+        "startup_and_unstaged": Timing([w - s for w, s in zip(wall, staged)]).to_dict(),
+        "ratio_end_to_end_over_computing": [w / c for w, c in zip(wall, computing)],
+        "stages": {name: Timing([run["stages_s"].get(name, 0.0) for run in runs]).to_dict() for name in stages},
+        "maxrss_gb": max(run["maxrss_kb"] for run in runs) / 1024**2,
+        "map_mb": runs[-1]["map_mb"],
+    }
+
+
+def print_case(label: str, summary: dict) -> None:
+    ratio = summary["ratio_end_to_end_over_computing"]
+    print(
+        f"  {label}: end to end / computing = {median_spread(ratio, 'x')} (target ≤ {TARGET_RATIO:.0f}× cold); "
+        f"peak RSS {summary['maxrss_gb']:.2f} GB, map {summary['map_mb']} MB"
+    )
+    rows = [("end to end (wall)", summary["wall"]), ("computing", summary["computing"])]
+    rows += [(f"  {name}", t) for name, t in summary["stages"].items()]
+    rows += [("start-up and unstaged", summary["startup_and_unstaged"])]
+    for name, t in rows:
+        mark = " *" if name.strip() in COMPUTING else ""
+        print(f"        {name + mark:40s} {median_spread(t['runs_s'])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demand", type=int, default=5000)
     parser.add_argument("--candidates", type=int, default=500)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds (each: one cold and one warm run)")
     parser.add_argument("--network", default="andorra.osm.pbf", help="file in ../shared/data/raw/")
     parser.add_argument(
         "--batch", type=int, default=4, help="what-if scenarios to run on a 2-worker Dask LocalCluster (0: skip)"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="also run with PYTHONPATH=BASELINE (another checkout's package folder)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a fast check: 1,000 places, 100 candidates, k=5, 2 rounds, no batch"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.demand, args.candidates, args.k, args.repeat, args.batch = 1000, 100, 5, 2, 0
 
     osm = RAW / args.network
     rng = np.random.default_rng(args.seed)
@@ -186,69 +258,84 @@ def main() -> None:
         encoding="utf-8",
     )
     exe = shutil.which("coverage-planner") or str(Path(sys.executable).with_name("coverage-planner"))
-    runs = {}
-    for label in ("cold", "warm"):
-        out = work / f"out-{label}"
-        command = [
-            exe,
-            "propose",
-            str(work / "scenario.toml"),
-            "--out",
-            str(out),
-            "--k",
-            str(args.k),
-            "--candidates",
-            str(work / "candidates.csv"),
-            "--lang",
-            "en",
-            "--profile",
-        ]
-        measured = run_measured(command)
+    command = [exe, "propose", str(work / "scenario.toml"), "--k", str(args.k)]
+    command += ["--candidates", str(work / "candidates.csv"), "--lang", "en", "--timings"]
+    versions = {"new": None}
+    if args.baseline is not None:
+        versions["old"] = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+
+    def one(version: str, label: str) -> dict:
+        out = work / f"out-{version}-{label}"
+        shutil.rmtree(out, ignore_errors=True)
+        if label == "cold":
+            shutil.rmtree(work / "cache", ignore_errors=True)
+        measured = run_measured([*command, "--out", str(out)], env=versions[version])
         if measured["code"] != 0:
             print(measured["out"], measured["err"], sep="\n")
-            raise SystemExit(f"{label} run failed")
+            raise SystemExit(f"{version} {label} run failed")
         measured["stages_s"] = stage_times(measured.pop("out"))
         measured.pop("err")
         measured["map_mb"] = round((out / "map.html").stat().st_size / 1e6, 2)
-        runs[label] = measured
+        return measured
+
+    # One round: each version cold then warm (warm needs the cache its cold run filled); the
+    # order of the versions rotates every round, so load changes hit both alike.
+    runs: dict[str, dict[str, list[dict]]] = {v: {"cold": [], "warm": []} for v in versions}
+    names = list(versions)
+    load = Load(loadavg())
+    for r in range(args.repeat):
+        for version in names[r % len(names) :] + names[: r % len(names)]:
+            for label in ("cold", "warm"):
+                runs[version][label].append(one(version, label))
+    load.finish()
 
     print(
         f"{osm.name}: {len(sites)} existing sites, {len(candidates)} candidates, {len(demand)} demand places "
-        f"(real OSM features), MCLP k={args.k}, 15 min walk"
+        f"(real OSM features), MCLP k={args.k}, 15 min walk; {args.repeat} interleaved rounds, "
+        "median (min–max); * = computing"
     )
-    for label, run in runs.items():
-        gb = run["maxrss_kb"] / 1024**2
-        print(
-            f"  {label:4s}: {run['wall_s']:6.1f} s wall (target < {TARGET_S:.0f} s), peak RSS {gb:.2f} GB (target < {TARGET_GB:.0f} GB), map {run['map_mb']} MB"
-        )
-        for stage, seconds in run["stages_s"].items():
-            print(f"        {stage:38s} {seconds:7.2f} s")
-    cold, warm = runs["cold"], runs["warm"]
-    saved = cold["wall_s"] - warm["wall_s"]
+    print(f"  {load.text()}")
+    summaries = {v: {label: summarise(rs) for label, rs in cases.items()} for v, cases in runs.items()}
+    for version, cases in summaries.items():
+        for label, summary in cases.items():
+            print_case(f"{version} {label}" if len(versions) > 1 else label, summary)
+    if "old" in summaries:
+        for label in ("cold", "warm"):
+            new, old = summaries["new"][label], summaries["old"][label]
+            speedup = [o / n for o, n in zip(old["wall"]["runs_s"], new["wall"]["runs_s"])]
+            print(f"  {label}: old / new wall = {median_spread(speedup, 'x')} (same round, paired)")
+    cold, warm = summaries["new"]["cold"], summaries["new"]["warm"]
+    load_cold, load_warm = (
+        c["stages"].get("load network", {"median_s": float("nan")})["median_s"] for c in (cold, warm)
+    )
     print(
-        f"  network cache: warm / cold wall = {warm['wall_s'] / cold['wall_s']:.2f}; "
-        f"load network {cold['stages_s'].get('load network', float('nan')):.2f} s → {warm['stages_s'].get('load network', float('nan')):.2f} s "
-        f"(saves {saved:.1f} s per run)"
+        f"  network cache: load network {load_cold:.2f} s cold → {load_warm:.2f} s warm; "
+        f"wall {cold['wall']['median_s']:.1f} s → {warm['wall']['median_s']:.1f} s "
+        f"(targets < {TARGET_S:.0f} s, < {TARGET_GB:.0f} GB)"
     )
     batch = run_what_ifs(work, sites, candidates, args.batch) if args.batch else None
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "network": osm.name,
-                "sites": len(sites),
-                "candidates": len(candidates),
-                "demand": len(demand),
-                "k": args.k,
-                "runs": runs,
-                "batch": batch,
-                "cpu_count": os.cpu_count(),
-            },
-            indent=2,
+    if not args.quick:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(
+            json.dumps(
+                {
+                    "network": osm.name,
+                    "sites": len(sites),
+                    "candidates": len(candidates),
+                    "demand": len(demand),
+                    "k": args.k,
+                    "repeat": args.repeat,
+                    "computing_stages": list(COMPUTING),
+                    "summaries": summaries,
+                    "runs": runs,
+                    "batch": batch,
+                    **load.to_dict(),
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
         )
-        + "\n",
-        encoding="utf-8",
-    )
     shutil.rmtree(work, ignore_errors=True)
 
 

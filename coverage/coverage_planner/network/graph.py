@@ -22,10 +22,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyproj
@@ -45,6 +44,9 @@ from coverage_planner.network._osm_reader import (
     read_walkable_edges,
 )
 from coverage_planner.profiles import MAIN_ROADS, UNPAVED_SURFACES, DriveCosts, WalkCosts, WalkProfile
+
+if TYPE_CHECKING:
+    import networkx as nx  # only the graph view needs it (about 0.1 s to import)
 
 OSM_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".xml")
 LINE_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json")  # road-line layers (see `network.lines`)
@@ -1000,6 +1002,8 @@ class WalkNetwork:
         Edges carry their OSM tags (`EDGE_TAGS`, where set); on a profile's
         view only the allowed directions appear, each with its ``cost``.
         """
+        import networkx as nx
+
         g = nx.MultiDiGraph(crs="epsg:4326")
         node_tags = self.node_tags or {}
         for i, osmid in enumerate(self.node_ids.tolist()):

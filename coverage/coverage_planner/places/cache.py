@@ -10,7 +10,9 @@ cannot run code), and anything unreadable is simply read from the source again.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -71,9 +73,10 @@ def cached_read_places(
         ensure_ascii=False,
     )
     cached = Path(cache_dir) / "places" / f"{cache_key(key)}.arrays"
+    memo_key = (str(cached.resolve()), key)
     if cached.is_file():
         try:
-            frame = _frame_from_file(cached)
+            frame = _remembered(memo_key, cached)
         except Exception as exc:  # noqa: BLE001 - a damaged cache file is re-read from the source
             warn_cache(cached, f"failed verification ({exc}) and was rebuilt (place file read again)")
         else:
@@ -99,6 +102,36 @@ def cached_read_places(
     return frame
 
 
+# Frames decoded in this process, by cache file and key: a rerun in the same process (add-site,
+# propose) skips decoding the unchanged file again. The file's stat is checked, so a cache file
+# replaced or removed behind our back is read (and verified) again.
+_MEMO: OrderedDict[tuple[str, str], tuple[tuple[int, int], gpd.GeoDataFrame]] = OrderedDict()
+_MEMO_SIZE = 8
+
+
+def _remembered(memo_key: tuple[str, str], cached: Path) -> gpd.GeoDataFrame:
+    """The frame in ``cached``, decoded once per process while the file is unchanged; always a copy."""
+    stat = cached.stat()
+    signature = (stat.st_size, stat.st_mtime_ns)
+    hit = _MEMO.get(memo_key)
+    if hit is None or hit[0] != signature:
+        hit = (signature, _frame_from_file(cached))
+        _MEMO[memo_key] = hit
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    else:
+        _MEMO.move_to_end(memo_key)
+    return _copy(hit[1])
+
+
+def _copy(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    # Deep copy of the columns; geometries are immutable, so sharing them is safe.
+    out = frame.copy(deep=True)
+    out.attrs = {}
+    return out
+
+
+@lru_cache(maxsize=1)
 def _detector_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

@@ -314,12 +314,19 @@ def warn_duplicate_site_names(sites: pd.DataFrame, path: str | Path) -> list[str
     list of str
         The shared names, in file order.
     """
-    shared = sites[sites["name"].duplicated(keep=False)]
-    names = list(dict.fromkeys(shared["name"]))
+    # Plain arrays, not frame filtering: this runs on every (re)run, cached files included.
+    name_values = sites["name"].to_numpy(object)
+    shared = pd.Series(name_values).duplicated(keep=False).to_numpy()
+    if not shared.any():
+        return []
+    where = np.flatnonzero(shared)
+    names = list(dict.fromkeys(name_values[where]))
+    source_rows = sites["source_row"].to_numpy()
+    geometry = sites.geometry.to_numpy()
     for name in names:
-        group = shared[shared["name"] == name]
-        rows = ", ".join(str(r) for r in group["source_row"])
-        same_place = len({(round(g.x, 6), round(g.y, 6)) for g in group.geometry}) == 1
+        group = where[name_values[where] == name]
+        rows = ", ".join(str(r) for r in source_rows[group])
+        same_place = len({(round(g.x, 6), round(g.y, 6)) for g in geometry[group]}) == 1
         note = "; all at the same point: the same site listed twice?" if same_place else ""
         warnings.warn(
             f"{path}: {len(group)} sites are named {name!r} (rows {rows}){note}. Maps, reports and add-site "
