@@ -208,3 +208,176 @@ def test_every_workbook_cell_holds_its_table_value(result, tmp_path):
                     assert cell == pytest.approx(float(value), rel=1e-15)  # XlsxWriter writes 16 digits
                 else:
                     assert cell == str(value)
+
+
+# ------------------------------------------------ rendering and drawing shortcuts give the same bytes
+
+
+def test_plain_macro_output_renders_as_branca_compiles_it():
+    from branca.element import Element
+
+    texts = [
+        "a",
+        "a\n",
+        "a\n\n",
+        "",
+        "\n",
+        "x { y } {",
+        "{{ 7*7 }}",
+        "a\r\nb\n",
+        "a\rb",
+        "{# c #}x",
+        "}}",
+        HOSTILE.replace("{% if 1 %}", "{% if 1 %}{% endif %}"),
+    ]
+    texts += ['{"type":"Feature","properties":{"a":{"b":1}}}\n', "  \n\t\n", "line\n" * 3]
+    for text in texts:
+        assert maps._rendered_text(text).render() == Element(text).render(), repr(text)
+    with pytest.raises(Exception, match="tag name expected"):  # broken template syntax fails as in branca
+        maps._rendered_text("}} {%")
+
+
+def test_a_map_renders_to_the_same_bytes_as_through_branca_compiling_every_output(result, tmp_path, monkeypatch):
+    from branca.element import Element
+
+    fast = save_map(coverage_map(result, lang="en", routes="all"), tmp_path / "fast.html").read_bytes()
+    compiled = []
+    monkeypatch.setattr(maps, "_rendered_text", lambda text: compiled.append(len(text)) or Element(text))
+    slow = save_map(coverage_map(result, lang="en", routes="all"), tmp_path / "slow.html").read_bytes()
+    assert len(compiled) >= 8  # the streets, bands, demand, routes, legend … took branca's path
+    assert fast == slow
+
+
+def test_route_encoding_equals_json_of_each_route(result):
+    routes = isochrones.walk_routes(result)
+    assert len(routes) > 10
+    for shift in (False, True):
+        expected: list = [None] * len(result.demand)
+        for place, line in zip(routes["place"], shapely.simplify(routes.geometry.to_numpy(), 1.5e-5)):
+            xy = shapely.get_coordinates(line)
+            lon, lat = maps._shift_xy(xy[:, 0], xy[:, 1], shift)
+            ints = np.column_stack([np.round(lat * 1e5), np.round(lon * 1e5)]).astype(np.int64)
+            ints[1:] = np.diff(ints, axis=0)
+            expected[int(place)] = ints.ravel().tolist()
+        assert maps._encode_routes(len(result.demand), routes, shift) == json.dumps(expected, separators=(",", ":"))
+    assert maps._encode_routes(3, routes.iloc[:0], False) == "[null,null,null]"
+
+
+def _street_geometry_through_geopandas(net, shift: bool) -> dict:
+    """The streets as `_geojson` made them before: the multi-line in a GeoDataFrame, rounded, through `mapping`."""
+    frame = gpd.GeoDataFrame(geometry=[maps._street_lines(net, 2.0)], crs=4326)
+    layer = maps._geojson(frame, shift, lambda f: {})
+    return layer.data["features"][0]["geometry"]
+
+
+def test_cached_streets_equal_the_uncached_ones_and_follow_the_network(result):
+    net = result.network
+    for shift in (False, True):
+        maps._STREETS.clear()
+        fresh = maps._street_geometry(net, 2.0, shift)
+        assert len(maps._STREETS) == 2  # the lines and the coordinates as drawn
+        again = maps._street_geometry(net, 2.0, shift)
+        assert len(maps._STREETS) == 2 and again == fresh
+        assert json.dumps(fresh) == json.dumps(_street_geometry_through_geopandas(net, shift))
+    # Same nodes, edges and lengths (so the same fingerprint), shapes moved about 20 m east: new streets.
+    moved = dataclasses.replace(net, coords=net.coords + np.array([2.5e-4, 0.0]), coords_metric=None)
+    assert moved.fingerprint == net.fingerprint
+    shifted = maps._street_geometry(moved, 2.0, False)
+    assert shifted["coordinates"] != maps._street_geometry(net, 2.0, False)["coordinates"]
+    assert json.dumps(shifted) == json.dumps(_street_geometry_through_geopandas(moved, False))
+    assert maps._street_geometry(net, 5.0, False) != maps._street_geometry(net, 2.0, False)  # tolerance is a key
+
+
+def test_a_map_with_streets_kept_renders_the_same_bytes_as_a_fresh_one(result, tmp_path):
+    maps._STREETS.clear()
+    first = save_map(coverage_map(result, lang="zh", basemap="gaode"), tmp_path / "a.html").read_bytes()
+    assert maps._STREETS
+    again = save_map(coverage_map(result, lang="zh", basemap="gaode"), tmp_path / "b.html").read_bytes()
+    assert first == again
+
+
+def test_static_map_pieces_kept_equal_fresh_ones_and_follow_network_and_intervals(result):
+    from coverage_planner.access.snapping import snap_points
+    from coverage_planner.outputs import static_map
+    from coverage_planner.outputs.isochrones import interval_lines, reached_intervals
+
+    net = result.network
+    lonlat = np.column_stack([result.sites.geometry.x, result.sites.geometry.y])
+    intervals = reached_intervals(net, snap_points(net, lonlat, max_snap_m=np.inf), [400.0, 800.0])
+    static_map._PIECES.clear()
+    kept = static_map._interval_coordinates(net, intervals)
+    assert static_map._interval_coordinates(net, intervals) is kept
+    fresh = [shapely.get_coordinates(line) for line in interval_lines(net, intervals)]
+    assert len(kept) == len(fresh) == len(intervals) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(kept, fresh))
+    fewer = intervals.iloc[: len(intervals) // 2]
+    assert len(static_map._interval_coordinates(net, fewer)) == len(fewer)
+    shorter = intervals.assign(end_m=intervals["end_m"] * 0.5)
+    assert static_map._interval_key(net, shorter) != static_map._interval_key(net, intervals)
+    moved = dataclasses.replace(net, coords=net.coords + np.array([2.5e-4, 0.0]), coords_metric=None)
+    moved_pieces = static_map._interval_coordinates(moved, intervals)
+    assert not np.array_equal(moved_pieces[0], kept[0])
+    assert np.array_equal(moved_pieces[0], shapely.get_coordinates(interval_lines(moved, intervals)[0]))
+
+
+def test_a_printed_map_with_pieces_kept_is_byte_identical_to_a_fresh_one(result):
+    from coverage_planner.outputs import static_map
+
+    static_map._PIECES.clear()
+    fresh = static_map.static_map_png(result, "en")
+    assert static_map._PIECES
+    assert static_map.static_map_png(result, "en") == fresh
+
+
+def test_library_use_is_found_as_a_plain_pattern_search_finds_it():
+    from coverage_planner.outputs import _offline_assets
+
+    pages = [
+        "",
+        "jQuery(",
+        "x $.ajax",
+        'a "prefix":   "fa" b',
+        'class="fas x',
+        'class="fa ',
+        'class="fab',
+        "L.AwesomeMarkers",
+    ]
+    pages += ['"prefix": "fab"', "data-bs-toggle", "bootstrap.min", 'class="btn', "glyphicon", "$ (", "bootstrap"]
+    for page in pages:
+        for part, pattern, _ in _offline_assets._USED_WHEN:
+            url = f"https://cdn.example/{part}/x.js"
+            expected = pattern is None or re.search(pattern, page) is not None
+            assert _offline_assets._used(url, page, {}) is expected, (page, pattern)
+
+
+def test_saving_a_map_leaves_folium_classes_as_they_are(result, tmp_path):
+    import folium
+    from branca.element import MacroElement
+
+    renders = {cls: cls.render for cls in (folium.Marker, folium.FeatureGroup, folium.GeoJson, MacroElement)}
+    first = save_map(coverage_map(result, lang="en"), tmp_path / "a.html").read_bytes()
+    assert save_map(coverage_map(result, lang="en"), tmp_path / "b.html").read_bytes() == first
+    for cls, render in renders.items():
+        assert cls.render is render
+        assert maps._QuickRender not in cls.__mro__
+    marker = folium.Marker([0.0, 0.0])
+    assert type(marker) is folium.Marker
+
+
+def test_the_cycle_collector_is_back_as_it_was_after_an_output_even_a_failed_one():
+    import gc
+
+    from coverage_planner.outputs import _gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), _gc.paused():
+        assert not gc.isenabled()
+        raise RuntimeError("output failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _gc.paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()

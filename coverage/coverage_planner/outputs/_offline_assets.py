@@ -23,16 +23,16 @@ _CSS_IMPORT = re.compile(r'@import\s+(?:url\()?\s*["\']?(?:https?:)?//', re.IGNO
 _CSS_URL = re.compile(r'url\(\s*["\']?(?:https?:)?//', re.IGNORECASE)
 _VERSION = re.compile(r"@[^/]+|/\d+(?:\.\d+)+(?=/)")
 
-# (part of the URL, pattern in the page's own code that shows the library is used).
-# First match wins, so the more specific names come first; None means always needed.
-_USED_WHEN: list[tuple[str, str | None]] = [
-    ("/leaflet@", None),
-    ("jquery", r"\$\(|\$\.|jQuery"),
-    ("awesome-markers", r"L\.AwesomeMarkers"),
-    ("leaflet.awesome.rotate", r"L\.AwesomeMarkers"),
-    ("glyphicons", r"glyphicon"),
-    ("fontawesome", r'"prefix":\s*"fa"|class="fa[srb]? '),
-    ("bootstrap", r"data-bs-|bootstrap\.|class=\"btn"),
+# (part of the URL, pattern in the page's own code that shows the library is used, the literal texts one
+# of which starts every match). First match wins, so the more specific names come first; None means always needed.
+_USED_WHEN: list[tuple[str, str | None, tuple[str, ...]]] = [
+    ("/leaflet@", None, ()),
+    ("jquery", r"\$\(|\$\.|jQuery", ("$(", "$.", "jQuery")),
+    ("awesome-markers", r"L\.AwesomeMarkers", ("L.AwesomeMarkers",)),
+    ("leaflet.awesome.rotate", r"L\.AwesomeMarkers", ("L.AwesomeMarkers",)),
+    ("glyphicons", r"glyphicon", ("glyphicon",)),
+    ("fontawesome", r'"prefix":\s*"fa"|class="fa[srb]? ', ('"prefix":', 'class="fa')),
+    ("bootstrap", r"data-bs-|bootstrap\.|class=\"btn", ("data-bs-", "bootstrap.", 'class="btn')),
 ]
 
 
@@ -61,17 +61,15 @@ def inline_assets(html: str) -> str:
         reference is left that this function does not know how to inline.
     """
     own_code = _LINK.sub("", _SCRIPT.sub("", html))
+    found: dict[str, bool] = {}  # pattern → seen in the page's own code (each page searched once per pattern)
 
     def replace(match: re.Match, tag: str) -> str:
         url = _absolute(match.group("url"))
         if tag == "style" and "stylesheet" not in match.group(0):
             return match.group(0)  # an icon or preconnect hint, not a stylesheet: checked below
-        if not _used(url, own_code):
+        if not _used(url, own_code, found):
             return ""
-        text = asset(url)
-        # A literal closing tag inside the library would end the inline element early.
-        text = re.sub(rf"</({tag})", r"<\\/\1", text, flags=re.IGNORECASE)
-        return f"<{tag}>/* {url} (from {PACKAGE}) */\n{text}\n</{tag}>"
+        return _inline(url, tag, asset(url))
 
     html = _SCRIPT.sub(lambda m: replace(m, "script"), html)
     html = _LINK.sub(lambda m: replace(m, "style"), html)
@@ -141,11 +139,25 @@ def asset(url: str) -> str:
     )
 
 
-def _used(url: str, own_code: str) -> bool:
-    for part, pattern in _USED_WHEN:
+def _used(url: str, own_code: str, found: dict[str, bool]) -> bool:
+    for part, pattern, anchors in _USED_WHEN:
         if part in url:
-            return pattern is None or re.search(pattern, own_code) is not None
+            if pattern is None:
+                return True
+            if pattern not in found:
+                # A match starts with one of its anchors: search from the first one, or not at all.
+                starts = [at for at in (own_code.find(a) for a in anchors) if at >= 0]
+                found[pattern] = bool(starts) and re.compile(pattern).search(own_code, min(starts)) is not None
+            return found[pattern]
     return True  # a plugin's file: folium only links what was added to the map
+
+
+@functools.lru_cache(maxsize=64)
+def _inline(url: str, tag: str, text: str) -> str:
+    """The asset ``text`` from ``url`` as an inline ``<script>`` or ``<style>`` element (composed once per process)."""
+    # A literal closing tag inside the library would end the inline element early.
+    text = re.sub(rf"</({tag})", r"<\\/\1", text, flags=re.IGNORECASE)
+    return f"<{tag}>/* {url} (from {PACKAGE}) */\n{text}\n</{tag}>"
 
 
 def _absolute(url: str) -> str:

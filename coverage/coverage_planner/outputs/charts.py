@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from coverage_planner.outputs import _gc
 from coverage_planner.outputs.fonts import chart_families
 from coverage_planner.results import CoverageResult
 
@@ -254,7 +255,8 @@ def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
         PNG data.
     """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, metadata={"Software": None})
+    with _gc.paused():
+        fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
 

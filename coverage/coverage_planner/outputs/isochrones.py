@@ -47,6 +47,7 @@ from coverage_planner._geo import haversine_m
 from coverage_planner.access.matrix import graph_with_site_sources
 from coverage_planner.access.snapping import Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
+from coverage_planner.outputs import _gc
 from coverage_planner.results import CoverageResult
 
 DEFAULT_BANDS_MIN: tuple[float, ...] = (5.0, 10.0, 15.0)
@@ -570,6 +571,7 @@ def site_colours(bands: gpd.GeoDataFrame, palette: Sequence[str] = SITE_PALETTE)
     return {sid: palette[c] for sid, c in zip(ids, chosen)}
 
 
+@_gc.paused()  # many small arrays and tuples: no cycles to collect meanwhile
 def walk_routes(result: CoverageResult, places: Sequence[int] | np.ndarray | None = None) -> gpd.GeoDataFrame:
     """The walking route from each place to its nearest site, along the streets the run walked.
 
@@ -758,9 +760,11 @@ def _along(
         if runs is not None:
             runs[edge] = (xy, run)
     a, b = sorted((min(max(start_m, 0.0), run[-1]), min(max(end_m, 0.0), run[-1])))
-    at = np.column_stack([np.interp([a, b], run, xy[:, 0]), np.interp([a, b], run, xy[:, 1])])
     inner = xy[(run > a) & (run < b)]
-    piece = np.vstack([at[:1], inner, at[1:]])
+    piece = np.empty((len(inner) + 2, 2))  # the two cut points around the vertices between them
+    piece[[0, -1], 0] = np.interp([a, b], run, xy[:, 0])
+    piece[[0, -1], 1] = np.interp([a, b], run, xy[:, 1])
+    piece[1:-1] = inner
     return piece if start_m <= end_m else piece[::-1]
 
 

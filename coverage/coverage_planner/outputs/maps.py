@@ -22,9 +22,11 @@ the ``TIANDITU_KEY`` environment variable and is written into the page).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,12 +36,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path
 from coverage_planner.escape import html_in_js_template, html_text
+from coverage_planner.outputs import _gc
 from coverage_planner.outputs._map_points import (
     CANVAS_MIN_PLACES,
     CANVAS_NOTE,
@@ -563,16 +566,18 @@ def save_map(m: folium.Map, path: str | Path, *, offline: bool = True) -> Path:
     -------
     Path
     """
-    _number_elements(m.get_root())
-    page = m.get_root().render()
-    if offline:
-        page = inline_assets(page)
+    with _gc.paused():
+        for element in _number_elements(m.get_root()):
+            _render_quickly(element)
+        page = m.get_root().render()
+        if offline:
+            page = inline_assets(page)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return Path(path)
 
 
-def _number_elements(root) -> None:
+def _number_elements(root) -> list[Element]:
     """Give every folium element a sequential id instead of a random one, so the same map renders to the same bytes.
 
     Elements hang off their parents' children and off attributes (a popup's
@@ -593,6 +598,26 @@ def _number_elements(root) -> None:
         children = getattr(element, "_children", None)
         if children:
             element._children = type(children)((child.get_name(), child) for child in children.values())
+    return elements
+
+
+# folium classes with `_QuickRender` spliced in before MacroElement, made once per class.
+_QUICK_CLASSES: dict[type, type] = {}
+
+
+def _render_quickly(element: Element) -> None:
+    """Render this map's instance of a folium macro element through `_QuickRender` (folium's classes stay as they are).
+
+    The instance gets a subclass of its own class whose MRO puts
+    `_QuickRender` just before ``MacroElement``: the class's own ``render``
+    still runs first and reaches `_QuickRender` where it called branca's.
+    """
+    cls = type(element)
+    if not isinstance(element, MacroElement) or isinstance(element, _QuickRender):
+        return
+    if cls not in _QUICK_CLASSES:
+        _QUICK_CLASSES[cls] = type(cls.__name__, (cls, _QuickRender), {"__module__": cls.__module__})
+    element.__class__ = _QUICK_CLASSES[cls]
 
 
 def demand_classes(result: CoverageResult, bands: Sequence[float]) -> pd.DataFrame:
@@ -658,7 +683,46 @@ def _basemap_layers(basemap: str) -> list[folium.TileLayer]:
 
 def _streets_layer(result: CoverageResult, shift: bool, text: dict, simplify_m: float = 2.0) -> folium.FeatureGroup:
     """The walk network as one light, non-interactive multi-line: edges merged into lines, simplified."""
-    net = result.network
+    geometry = _street_geometry(result.network, simplify_m, shift)
+    data = {
+        "type": "FeatureCollection",
+        "features": [{"id": "0", "type": "Feature", "properties": {}, "geometry": geometry}],
+    }
+    layer = folium.FeatureGroup(name=html_text(text["streets"]))
+    style = {"color": STREET, "weight": 1.5, "opacity": 0.9, "className": "cp-street"}
+    _GeoJson(
+        data,
+        style_function=lambda f: style,
+        marker=None,
+        popup=None,
+        tooltip=None,
+        on_each_feature=None,
+        interactive=False,
+    ).add_to(layer)
+    return layer
+
+
+# Street multi-lines of recently drawn networks, and their coordinates as drawn (rounded, shifted or not),
+# by `_street_key` (the same network is drawn on every map of a run).
+_STREETS: OrderedDict[str, Any] = OrderedDict()
+_STREETS_KEPT = 6
+
+
+def _street_key(net, simplify_m: float) -> str:
+    """What the street lines depend on: the routing arrays, the edge shapes, the CRS and the tolerance."""
+    digest = hashlib.sha256()
+    for array in (net.coords, net.coord_offsets):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(f"{net.fingerprint}|{net.crs}|{float(simplify_m)!r}".encode())
+    return digest.hexdigest()
+
+
+def _street_lines(net, simplify_m: float) -> shapely.MultiLineString:
+    """The network's edges merged into lines and simplified in metres, as one lon/lat multi-line (kept per network)."""
+    key = _street_key(net, simplify_m)
+    if key in _STREETS:
+        _STREETS.move_to_end(key)
+        return _STREETS[key]
     merged = shapely.line_merge(shapely.multilinestrings(net.edges_metric))
     merged = shapely.simplify(merged, simplify_m, preserve_topology=False)
     lines = shapely.get_parts(merged)
@@ -669,11 +733,41 @@ def _streets_layer(result: CoverageResult, shift: bool, text: dict, simplify_m: 
     lonlat = np.column_stack([x, y])
     counts = shapely.get_num_coordinates(lines)
     wgs = shapely.linestrings(lonlat, indices=np.repeat(np.arange(len(lines)), counts))
-    frame = gpd.GeoDataFrame(geometry=[shapely.multilinestrings(wgs)], crs=4326)
-    layer = folium.FeatureGroup(name=html_text(text["streets"]))
-    style = {"color": STREET, "weight": 1.5, "opacity": 0.9, "className": "cp-street"}
-    _geojson(frame, shift, lambda f: style, interactive=False).add_to(layer)
-    return layer
+    return _keep_streets(key, shapely.multilinestrings(wgs))
+
+
+def _street_geometry(net, simplify_m: float, shift: bool) -> dict[str, Any] | None:
+    """GeoJSON geometry of `_street_lines` as `_geojson` writes it (1e-5° rounding, GCJ-02 when shifted), kept per network.
+
+    Built from the coordinate array instead of ``shapely.geometry.mapping``;
+    the numbers are the same floats, lists in place of tuples.
+    """
+    key = _street_key(net, simplify_m) + ("|gcj02" if shift else "|wgs84")
+    if key in _STREETS:
+        _STREETS.move_to_end(key)
+        kept = _STREETS[key]
+    else:
+        lines = _street_lines(net, simplify_m)
+        kept = None
+        if not lines.is_empty:
+            if shift:
+                lines = shapely.transform(lines, lambda xy: np.column_stack(china.wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+            lines = shapely.transform(lines, lambda xy: np.round(xy, 5))
+            parts = shapely.get_parts(lines)
+            kept = (shapely.get_coordinates(parts), np.cumsum(shapely.get_num_coordinates(parts)))
+        _keep_streets(key, kept)
+    if kept is None:
+        return None
+    xy, ends = kept[0].tolist(), kept[1].tolist()  # kept as arrays (compact); lists are cheap to make
+    coordinates = [xy[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+    return {"type": "MultiLineString", "coordinates": coordinates}
+
+
+def _keep_streets(key: str, value: Any) -> Any:
+    _STREETS[key] = value
+    while len(_STREETS) > _STREETS_KEPT:
+        _STREETS.popitem(last=False)
+    return value
 
 
 def _band_style(feature: dict) -> dict[str, Any]:
@@ -772,7 +866,7 @@ def _canvas_points(frame: gpd.GeoDataFrame, shown: list[str], shift: bool, text:
         if values.dtype.kind == "f":
             values = values.astype(object).where(values.notna(), None)
         fields.append((key, html_text(text[key]), values.tolist()))
-    return CanvasPoints(lat, lon, styles, index, fields)
+    return _Canvas(lat, lon, styles, index, fields)
 
 
 def _demand_style(feature: dict) -> dict[str, Any]:
@@ -1093,10 +1187,87 @@ def _name_or_id(name: Any, ident: Any) -> str:
     return str(ident if _missing(name) or str(name).strip() == "" else name)
 
 
+# ---------------------------------------------------------------- rendering without recompiling output
+
+
+_JINJA_SYNTAX = re.compile(r"\{[{%#]|\r")
+
+
+def _rendered_text(text: str) -> Element:
+    """An element that renders to ``text`` as branca's ``Element(text)`` does, compiling ``text`` only when it must.
+
+    branca compiles every macro's output as a new template (megabytes of
+    GeoJSON lexed once more). Text with no ``{{``, ``{%``, ``{#`` and no
+    carriage return renders as itself minus one trailing newline (Jinja's
+    default ``keep_trailing_newline=False``); anything else takes branca's path.
+    """
+    if _JINJA_SYNTAX.search(text):
+        return Element(text)
+    return _PlainText(text[:-1] if text.endswith("\n") else text)
+
+
+class _PlainText(Element):
+    """Text put into the page as is."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "Element"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        """The text.
+
+        Parameters
+        ----------
+        **kwargs
+            Ignored (folium passes its render arguments down).
+
+        Returns
+        -------
+        str
+        """
+        return self.text
+
+
+class _QuickRender(MacroElement):
+    """``MacroElement.render`` with its header, html and script put into the figure through `_rendered_text`."""
+
+    def render(self, **kwargs: Any) -> None:
+        """Add this element's macros to the figure, then render its children, in branca's order.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed on to the macros and the children.
+        """
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("a map element renders only inside a figure")
+        macros = self._template.module.__dict__
+        for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
+            macro = macros.get(part)
+            if macro is not None:
+                target.add_child(_rendered_text(macro(self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class _GeoJson(folium.GeoJson, _QuickRender):
+    """``folium.GeoJson`` rendered through `_QuickRender`."""
+
+
+class _GroupedGeoJson(GroupedStyleGeoJson, _QuickRender):
+    """`GroupedStyleGeoJson` rendered through `_QuickRender`."""
+
+
+class _Canvas(CanvasPoints, _QuickRender):
+    """`CanvasPoints` rendered through `_QuickRender`."""
+
+
 # ---------------------------------------------------------------- legend, scale, routes
 
 
-class _Legend(MacroElement):
+class _Legend(_QuickRender):
     """The legend: rows tied to layers are shown only while one of their layers is on the map.
 
     Rows are built from this module's labels, numbers and escaped site names
@@ -1217,7 +1388,7 @@ def _fill_legend(
         )
 
 
-class _MetricScale(MacroElement):
+class _MetricScale(_QuickRender):
     """A scale bar in metres and kilometres only."""
 
     _template = Template(
@@ -1231,7 +1402,7 @@ L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo({{ this._p
         self._name = "MetricScale"
 
 
-class _LabelZoom(MacroElement):
+class _LabelZoom(_QuickRender):
     """Hides the places' permanent labels below zoom 16, where they would pile up."""
 
     _template = Template(
@@ -1251,7 +1422,7 @@ class _LabelZoom(MacroElement):
         self.zoom = _LABEL_ZOOM
 
 
-class _Routes(MacroElement):
+class _Routes(_QuickRender):
     """Walking routes as compact integer arrays: drawn for a clicked place, and for all places left outside on demand.
 
     Each route is ``[lat0, lon0, dlat1, dlon1, …]`` in 1e-5 degrees (about a
@@ -1303,17 +1474,34 @@ class _Routes(MacroElement):
         super().__init__()
         self._name = "WalkRoutes"
         self.places, self.outside, self.colour = places, outside, ROUTE
-        encoded: list[list[int] | None] = [None] * len(result.demand)
-        lines = shapely.simplify(routes.geometry.to_numpy(), 1.5e-5)  # ~1.5 m: drops vertices along straight runs
-        for place, line in zip(routes["place"].to_numpy(np.int64), lines):
-            xy = shapely.get_coordinates(line)
-            lon, lat = _shift_xy(xy[:, 0], xy[:, 1], shift)
-            ints = np.column_stack([np.round(lat * 1e5), np.round(lon * 1e5)]).astype(np.int64)
-            ints[1:] = np.diff(ints, axis=0)
-            encoded[int(place)] = ints.ravel().tolist()
-        self.routes = json.dumps(encoded, separators=(",", ":"))
+        self.routes = _encode_routes(len(result.demand), routes, shift)
         covered = result.demand["covered"].to_numpy(bool)
         self.left = json.dumps([int(p) for p in routes["place"] if not covered[int(p)]], separators=(",", ":"))
+
+
+@_gc.paused()  # many small arrays and tuples: no cycles to collect meanwhile
+def _encode_routes(n: int, routes: gpd.GeoDataFrame, shift: bool) -> str:
+    """JSON list of ``n`` entries: a route's ``[lat0, lon0, dlat1, dlon1, …]`` (1e-5°) at its place, else null.
+
+    All routes are simplified, shifted, rounded and differenced as one
+    array; the text is what ``json.dumps(lists, separators=(",", ":"))`` writes.
+    """
+    encoded: list[str] = ["null"] * n
+    lines = shapely.simplify(routes.geometry.to_numpy(), 1.5e-5)  # ~1.5 m: drops vertices along straight runs
+    counts = shapely.get_num_coordinates(lines)
+    xy = shapely.get_coordinates(lines)
+    lon, lat = _shift_xy(xy[:, 0], xy[:, 1], shift)
+    ints = np.column_stack([np.round(lat * 1e5), np.round(lon * 1e5)]).astype(np.int64)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    deltas = ints.copy()
+    deltas[1:] -= ints[:-1]
+    firsts = starts[counts > 0]
+    deltas[firsts] = ints[firsts]  # each route starts from its own first point
+    numbers = deltas.ravel().tolist()
+    for place, a, b in zip(routes["place"].to_numpy(np.int64).tolist(), (2 * starts).tolist(), (2 * ends).tolist()):
+        encoded[place] = "[" + ",".join(map(str, numbers[a:b])) + "]"
+    return "[" + ",".join(encoded) + "]"
 
 
 # ---------------------------------------------------------------- helpers
@@ -1342,7 +1530,7 @@ def _geojson(
         geoms = shapely.transform(geoms, lambda xy: np.column_stack(china.wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
     geoms = shapely.transform(geoms, lambda xy: np.round(xy, 5))
     extra = {} if style_keys is None else {"style_keys": style_keys}
-    return (folium.GeoJson if style_keys is None else GroupedStyleGeoJson)(
+    return (_GeoJson if style_keys is None else _GroupedGeoJson)(
         feature_collection(pd.DataFrame(frame.drop(columns=frame.geometry.name)), geoms),
         **extra,
         style_function=style,

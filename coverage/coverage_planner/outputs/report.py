@@ -30,6 +30,7 @@ from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path, write_text_atomic
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.escape import markdown_table, markdown_text
+from coverage_planner.outputs import _gc
 from coverage_planner.outputs._report_text import TEMPLATE, TEXT, TEXT_DRIVE
 from coverage_planner.outputs.charts import figure_png, histogram_figure, share_figure
 from coverage_planner.outputs.fonts import css_families
@@ -1547,31 +1548,32 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     )
     book.set_properties({"created": datetime.datetime(2000, 1, 1)})
     formats = {code: book.add_format({"num_format": code}) for code in set(_EXCEL_FORMAT_OF.values())}
-    try:
-        for name, frame in sheets.items():
-            sheet = book.add_worksheet(name)
-            for col, column in enumerate(frame.columns):  # write_string: text stays text, never a formula
-                sheet.write_string(0, col, str(column))
-            for col, column in enumerate(frame.columns):
-                style = formats.get(_EXCEL_FORMAT_OF.get(frame.attrs.get("kinds", {}).get(column, "")))
-                values = frame[column]
-                if values.dtype.kind in "iuf":  # a numeric column: one type test for all its cells
-                    numbers = values.to_numpy(float, na_value=np.nan)
-                    write_number = sheet.write_number
-                    for row in np.flatnonzero(~np.isnan(numbers)).tolist():
-                        write_number(row + 1, col, numbers[row], style)
-                    continue
-                for row, value in enumerate(values.tolist(), start=1):
-                    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    with _gc.paused():  # 130k cell tuples: the cycle collector would rescan them again and again
+        try:
+            for name, frame in sheets.items():
+                sheet = book.add_worksheet(name)
+                for col, column in enumerate(frame.columns):  # write_string: text stays text, never a formula
+                    sheet.write_string(0, col, str(column))
+                for col, column in enumerate(frame.columns):
+                    style = formats.get(_EXCEL_FORMAT_OF.get(frame.attrs.get("kinds", {}).get(column, "")))
+                    values = frame[column]
+                    if values.dtype.kind in "iuf":  # a numeric column: one type test for all its cells
+                        numbers = values.to_numpy(float, na_value=np.nan)
+                        write_number = sheet.write_number
+                        for row in np.flatnonzero(~np.isnan(numbers)).tolist():
+                            write_number(row + 1, col, numbers[row], style)
                         continue
-                    if isinstance(value, bool | np.bool_):
-                        sheet.write_boolean(row, col, bool(value))
-                    elif isinstance(value, int | float | np.integer | np.floating):
-                        sheet.write_number(row, col, float(value), style)
-                    else:
-                        sheet.write_string(row, col, str(value))
-    finally:
-        book.close()
+                    for row, value in enumerate(values.tolist(), start=1):
+                        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+                            continue
+                        if isinstance(value, bool | np.bool_):
+                            sheet.write_boolean(row, col, bool(value))
+                        elif isinstance(value, int | float | np.integer | np.floating):
+                            sheet.write_number(row, col, float(value), style)
+                        else:
+                            sheet.write_string(row, col, str(value))
+        finally:
+            book.close()
 
 
 # Machine column names → what a planner reads in Excel, by language (English keeps the names).

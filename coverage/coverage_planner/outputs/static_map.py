@@ -13,8 +13,10 @@ labelled as such: the map never presents an unverified location as a real one.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +35,7 @@ from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 
 from coverage_planner.access.snapping import snap_points
+from coverage_planner.outputs import _gc
 from coverage_planner.outputs.charts import figure_png
 from coverage_planner.outputs.fonts import chart_families
 from coverage_planner.outputs.isochrones import DEFAULT_BANDS_MIN, interval_lines, reached_intervals
@@ -269,6 +272,7 @@ def static_map_figure(
         return fig
 
 
+@_gc.paused()  # many small arrays and tuples: no cycles to collect meanwhile
 def static_map_png(result: CoverageResult, lang: str = "zh", **options: Any) -> bytes:
     """PNG of `static_map_figure` (fixed metadata: the same result gives the same bytes).
 
@@ -507,14 +511,14 @@ def _draw_bands(ax, result: CoverageResult, bands: list[float], text: dict, stri
     spent = snap.leg_m if legs else np.zeros(len(ok))
     limits = [b * result.metres_per_minute for b in bands]
     intervals = reached_intervals(net, snap, limits, spent_m=spent)
-    lines = interval_lines(net, intervals) if len(intervals) else np.empty(0, dtype=object)
+    lines = _interval_coordinates(net, intervals)
     site_xy = np.column_stack(net.to_metric.transform(lonlat[:, 0], lonlat[:, 1]))
     snap_xy = np.column_stack(net.to_metric.transform(snap.point_lonlat[:, 0], snap.point_lonlat[:, 1]))
     handles = []
     for rank in range(len(bands) - 1, -1, -1):  # largest first, smaller ones drawn over it
         colour = BAND_COLOURS[min(rank, len(BAND_COLOURS) - 1)]
         keep = intervals["limit_m"].to_numpy() == limits[rank]
-        segments = [shapely.get_coordinates(line) for line in lines[keep]]
+        segments = [lines[i] for i in np.flatnonzero(keep).tolist()]
         if legs:  # from the site to its street, as far as the time allows
             share = np.clip(limits[rank] / np.maximum(snap.leg_m, 1e-9), 0.0, 1.0)
             segments += [np.vstack([a, a + f * (b - a)]) for a, b, f in zip(site_xy, snap_xy, share)]
@@ -525,6 +529,37 @@ def _draw_bands(ax, result: CoverageResult, bands: list[float], text: dict, stri
         )
         handles.append(Patch(facecolor=colour, label=text["band"].format(b=bands[rank])))
     return handles[::-1]
+
+
+# Coordinates of the reached street pieces of recent maps, by `_interval_key` (the report redraws the same run).
+_PIECES: OrderedDict[str, list[np.ndarray]] = OrderedDict()
+_PIECES_KEPT = 8
+
+
+def _interval_key(net, intervals: pd.DataFrame) -> str:
+    """What `interval_lines` depends on: the network's arrays and shapes, and every interval."""
+    digest = hashlib.sha256(f"{net.fingerprint}|{net.crs}|{list(intervals.columns)}".encode())
+    hashed = pd.util.hash_pandas_object(intervals, index=True).to_numpy()
+    for array in (net.metric_coords, net.coord_offsets, net.edge_length, hashed):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _interval_coordinates(net, intervals: pd.DataFrame) -> list[np.ndarray]:
+    """Metric coordinates of each interval's piece of street (`interval_lines`), kept for the same network and intervals."""
+    if not len(intervals):
+        return []
+    key = _interval_key(net, intervals)
+    if key in _PIECES:
+        _PIECES.move_to_end(key)
+        return _PIECES[key]
+    pieces = [shapely.get_coordinates(line) for line in interval_lines(net, intervals)]
+    for piece in pieces:
+        piece.flags.writeable = False  # shared by later figures
+    _PIECES[key] = pieces
+    while len(_PIECES) > _PIECES_KEPT:
+        _PIECES.popitem(last=False)
+    return pieces
 
 
 def _path(polygon: shapely.Polygon) -> MplPath:
