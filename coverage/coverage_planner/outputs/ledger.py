@@ -371,12 +371,13 @@ def _write_xlsx(
         letter = cell.column_letter
         if (ws.column_dimensions[letter].width or 0) < _WIDTHS[key]:
             ws.column_dimensions[letter].width = _WIDTHS[key]
+    answers = {key: values[heads[key]].to_numpy() for key in columns}  # one array per column, not a lookup per cell
     for n, k in rows.items():
         style_from = ws.cell(n, model_col)
         for key, j in columns.items():
             cell = ws.cell(n, j)
             _copy_style(style_from, cell)
-            value = values[heads[key]].iloc[k]
+            value = answers[key][k]
             if key in _NUMBER_FORMATS:
                 cell.value = None if _missing(value) else (int(value) if key == "walk_m" else float(value))
                 cell.number_format = _NUMBER_FORMATS[key]
@@ -506,6 +507,7 @@ def _write_csv(
         existing = [j for j, h in enumerate(header, 1) if h == heads[key]]
         columns[key] = existing[0] if existing else (last := last + 1)
     width = max(width, *columns.values())
+    answers = {key: values[heads[key]].to_numpy() for key in columns}  # one array per column, not a lookup per cell
     out_rows = []
     for n, record in enumerate(records, 1):
         record = record + [""] * (width - len(record))
@@ -514,7 +516,7 @@ def _write_csv(
                 record[j - 1] = csv_cell(heads[key])
         elif n in rows:
             for key, j in columns.items():
-                record[j - 1] = _csv_value(key, values[heads[key]].iloc[rows[n]])
+                record[j - 1] = _csv_value(key, answers[key][rows[n]])
         out_rows.append(record)
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(out_rows)
