@@ -146,13 +146,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=9, help="interleaved runs of each model")
     parser.add_argument("--spopt-repeat", type=int, default=1, help="runs of spopt (each takes seconds); 0 skips")
     parser.add_argument("--quick", action="store_true", help="150 candidates × 600 places, 3 runs, no spopt")
-    parser.add_argument("--output", type=Path, default=None, help="JSON file (default results/optimize.json)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="JSON file (default results/optimize.json, with --city results/optimize_city.json)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.candidates, args.demand, args.repeat, args.spopt_repeat = 150, args.demand or 600, 3, 0
         args.k = min(args.k, 8)
     if args.output is None and not args.quick:
-        args.output = REPO / "benchmarks" / "results" / "optimize.json"
+        args.output = REPO / "benchmarks" / "results" / ("optimize_city.json" if args.city else "optimize.json")
 
     if args.city:
         args.network, args.cutoff = "andorra", CITY_CUTOFF_M
