@@ -215,16 +215,7 @@ def static_map_figure(
         map_h = width_in * 0.96 * aspect
         fig = plt.figure(figsize=(width_in, map_h + head + foot), dpi=MAP_DPI)
         total_h = map_h + head + foot
-        ax = fig.add_axes((0.02, foot / total_h, 0.96, map_h / total_h))
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_facecolor("#fbfaf7")
-        for spine in ax.spines.values():
-            spine.set_edgecolor("#888888")
-            spine.set_linewidth(0.6)
+        ax = _map_axes(fig, (0.02, foot / total_h, 0.96, map_h / total_h), (x0, x1, y0, y1))
 
         _draw_streets(ax, net, (x0, x1, y0, y1))
         # A strip 50 m wide on the ground (25 m each side of the street, as the interactive map's bands), at least 1.5 pt.
@@ -369,16 +360,7 @@ def route_map_figure(
         }
     ):
         fig = plt.figure(figsize=(width_in, width_in * aspect), dpi=MAP_DPI)
-        ax = fig.add_axes((0.005, 0.005, 0.99, 0.99))
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_facecolor("#fbfaf7")
-        for spine in ax.spines.values():
-            spine.set_edgecolor("#888888")
-            spine.set_linewidth(0.6)
+        ax = _map_axes(fig, (0.005, 0.005, 0.99, 0.99), (x0, x1, y0, y1))
         _draw_streets(ax, net, (x0, x1, y0, y1))
         if segments:
             ax.add_collection(LineCollection(segments, colors="white", linewidths=4.2, zorder=3, capstyle="round"))
@@ -820,6 +802,22 @@ def nice_length(span_m: float) -> float:
     """
     exponent = math.floor(math.log10(max(span_m, 1.0)))
     return max(s * 10**exponent for s in (1, 2, 2.5, 5) if s * 10**exponent <= max(span_m, 1.0))
+
+
+def _map_axes(fig, rect: tuple[float, float, float, float], extent: tuple[float, float, float, float]):
+    """A map's axes: metric extent at equal scale, no ticks, a pale ground and a thin frame."""
+    x0, x1, y0, y1 = extent
+    ax = fig.add_axes(rect)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_facecolor("#fbfaf7")
+    for spine in ax.spines.values():
+        spine.set_edgecolor("#888888")
+        spine.set_linewidth(0.6)
+    return ax
 
 
 def _title_key(result) -> str:
