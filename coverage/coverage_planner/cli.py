@@ -720,7 +720,16 @@ def circuits(
     circuit = plan.circuits
     columns = [_t[c] for c in ("route", "studio", "day", "session", "start", "end", "stops", "minutes")]
     rows = [
-        [r.route, r.depot_name, r.day, r.session, r.start_clock, r.end_clock, r.stops, f"{r.total_min:.0f}"]
+        [
+            r.route,
+            r.depot_name,
+            r.day,
+            _session_name(r.session),
+            r.start_clock,
+            r.end_clock,
+            r.stops,
+            f"{r.total_min:.0f}",
+        ]
         for r in circuit.schedule.itertuples(index=False)
     ]
     summary = circuit.summary()
@@ -1008,6 +1017,12 @@ def _print_changed_places(diff) -> None:
     out.print(_table(_t["changed_title"].format(n=len(changed)), columns, rows, right=tuple(columns[4:])))
     if len(changed) > MAX_CHANGED_ROWS:
         out.print(_t["more_rows"].format(n=len(changed) - MAX_CHANGED_ROWS))
+
+
+def _session_name(session: object) -> str:
+    """上午 / 下午 (morning / afternoon) for a day's first two sessions, else its number."""
+    n = int(session)
+    return _t["sessions"].get(n, _t["session_n"].format(n=n))
 
 
 def _text_or_dash(value: object) -> str:
