@@ -11,7 +11,8 @@ from real_places import write_beijing_scenario, write_osm_scenario
 
 from coverage_planner import ScenarioError, run_scenario, write_outputs
 from coverage_planner.batch import plan_batch, run_batch
-from coverage_planner.outputs.run_folder import is_one_run
+from coverage_planner.outputs.run_folder import is_one_run, write_service_tables
+from coverage_planner.pipeline import service_tables
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,8 @@ def scenarios(tmp_path_factory):
         write_osm_scenario(root / "monaco", raw_file("monaco.osm.pbf")),
         write_osm_scenario(root / "liechtenstein", raw_file("liechtenstein-2013-08-03.osm.pbf")),
     ]
+    with good[1].open("a", encoding="utf-8") as toml:  # a planning section: batch must run it as `run` does
+        toml.write("\n[capacity]\ndefault = 3\n\n[capacity.volunteers]\ntotal = 30\n")
     bad = write_beijing_scenario(root / "broken", raw_file("beijing_haidian_cau_map.osm"))
     demand = pd.read_csv(bad.parent / "demand.csv", dtype=str)
     demand.loc[2, "lon"] = "not a number"
@@ -56,6 +59,18 @@ def test_every_good_scenario_matches_a_single_process_run(scenarios, first_run, 
         write_outputs(run_scenario(scenario), tmp_path / "single")
         for name in ("coverage.csv", "summary.csv"):
             assert (tmp_path / "single" / name).read_bytes() == (out / task.out_dir.split("/")[-1] / name).read_bytes()
+
+
+def test_planning_sections_are_run_and_written_as_a_single_process_run_does(scenarios, first_run, tmp_path):
+    good, _ = scenarios
+    out, _ = first_run
+    monaco = out / plan_batch(good, out)[1].out_dir.split("/")[-1]
+    single = write_service_tables(service_tables(good[1], run_scenario(good[1])), tmp_path / "single")
+    assert sorted(p.name for p in single) == ["assignment.csv", "site_loads.csv", "volunteers.csv"]
+    for path in single:
+        assert (monaco / path.name).read_bytes() == path.read_bytes(), path.name
+    assert pd.read_csv(monaco / "volunteers.csv", encoding="utf-8-sig")["volunteers"].sum() == 30
+    assert is_one_run(monaco)
 
 
 def test_a_scenario_with_bad_input_fails_alone_with_its_error(first_run):

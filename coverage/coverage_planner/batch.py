@@ -124,11 +124,14 @@ def run_task(task: BatchTask) -> dict:
         if _up_to_date(task):
             outcome["status"] = "skipped"
         else:
+            from coverage_planner.config import Scenario
             from coverage_planner.outputs.run_folder import write_run
-            from coverage_planner.pipeline import run_scenario
+            from coverage_planner.pipeline import run_scenario, service_tables
 
-            result = run_scenario(task.scenario, progress=False)
-            write_run(result, task.out_dir, map=task.report, report=task.report, lang=task.lang)
+            scenario = Scenario.from_toml(task.scenario)
+            result = run_scenario(scenario, progress=False)
+            service = service_tables(scenario, result)  # [capacity], [circuits] … as `run` does
+            write_run(result, task.out_dir, map=task.report, report=task.report, lang=task.lang, service=service)
             outcome["covered_share"] = round(result.share_covered(), 6)
     except CoverageError as exc:
         outcome.update(status="failed", error=str(exc))

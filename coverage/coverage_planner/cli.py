@@ -144,14 +144,14 @@ def run(
 ) -> None:
     """Compute walk times from every demand place to its nearest site; write tables, report, map and ledger."""
     from coverage_planner.outputs.run_folder import write_run
-    from coverage_planner.pipeline import run_scenario
+    from coverage_planner.pipeline import run_scenario, service_tables
 
     _use_lang(lang)
     timer = StageTimer()
     try:
         config = _scenario_with_overrides(scenario, profile, threshold_min, speed_kmh)
         result = run_scenario(config, progress=None if not quiet else False, use_cache=not no_cache)
-        service = _configured_service(config, result, use_cache=not no_cache)
+        service = service_tables(config, result, use_cache=not no_cache)
         ledger_path, sheet = _ledger_of(config) if ledger else (None, None)
         written = write_run(
             result,
@@ -176,16 +176,6 @@ def run(
         _print_wrote(written, out_dir)
     if timings:
         _print_timings({**result.timings, **timer.seconds})
-
-
-def _configured_service(config, result, *, use_cache: bool = True):
-    """The service tables of the scenario's planning sections ([capacity], [circuits] …), None without any."""
-    from coverage_planner.pipeline import PLAN_STEPS, plan_scenario
-
-    if all(getattr(config, step) is None for step in PLAN_STEPS):
-        return None
-    _, plan = plan_scenario(config, result, use_cache=use_cache, progress=False)
-    return plan.tables()
 
 
 def _print_warnings(result) -> None:

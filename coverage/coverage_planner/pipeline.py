@@ -30,6 +30,7 @@ from coverage_planner.places.sites_file import append_sites, check_new_sites, ne
 from coverage_planner.results import CoverageResult
 
 if TYPE_CHECKING:
+    from coverage_planner.outputs.service import ServiceTables
     from coverage_planner.plan.service import ServicePlan
 
 
@@ -164,6 +165,38 @@ def plan_scenario(
     if record:
         result.manifest["service_planning"] = record
     return result, plan
+
+
+def service_tables(
+    scenario: Scenario | str | Path,
+    result: CoverageResult,
+    *,
+    use_cache: bool = True,
+    progress: bool | None = False,
+) -> ServiceTables | None:
+    """The tables of a scenario's planning sections, for `write_run`'s ``service=``; None when it has none.
+
+    Parameters
+    ----------
+    scenario : Scenario, str or Path
+        A `Scenario` or the path of its TOML file.
+    result : CoverageResult
+        The scenario's coverage.
+    use_cache : bool, default True
+        As `run_scenario`.
+    progress : bool, optional
+        Show progress bars.
+
+    Returns
+    -------
+    ServiceTables or None
+        What `run` and `batch` write beside the coverage tables.
+    """
+    scenario = scenario if isinstance(scenario, Scenario) else Scenario.from_toml(scenario)
+    if all(getattr(scenario, step) is None for step in PLAN_STEPS):
+        return None
+    _, plan = plan_scenario(scenario, result, use_cache=use_cache, progress=progress)
+    return plan.tables()
 
 
 def _run(scenario: Scenario, network: WalkNetwork | None, use_cache: bool, progress: bool | None) -> CoverageResult:
