@@ -110,6 +110,15 @@ def test_report_shows_the_costs_and_why_places_are_far(elderly, tmp_path):
     write_report(elderly, tmp_path / "zh", lang="zh", pdf=False)
     zh = (tmp_path / "zh" / "report.md").read_text(encoding="utf-8")
     assert "出行方式与成本" in zh and "台阶段数" in zh and "台阶与主干道过街计时" in zh
+    # In the workbook the steps, crossings and extra minutes are numbers a planner can sort and sum.
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(tmp_path / "zh" / "tables.xlsx")["left_out"]
+    head = [c.value for c in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    for column in ("台阶段数", "主干道过街", "成本增加分钟"):
+        values = [r[head.index(column)] for r in rows if r[head.index(column)] is not None]
+        assert values and all(isinstance(v, int | float) for v in values), column
 
 
 def test_map_heading_names_the_profile(elderly, driving, monaco, places):

@@ -325,6 +325,17 @@ def test_workbook_has_the_service_sheets_with_numbers_as_numbers(service_report,
     vol = book["volunteers"]
     head = [c.value for c in vol[1]]
     assert sum(r[head.index("志愿者")] for r in vol.iter_rows(min_row=2, values_only=True)) == 561
+    # Each place's reason in Chinese, one per allocation outcome.
+    given = book["assignment"]
+    head = [c.value for c in given[1]]
+    reasons = {r[head.index("原因")] for r in given.iter_rows(min_row=2, values_only=True)}
+    words = {
+        "assigned": "已分配",
+        "no site within reach": "可达范围内无站点",
+        "capacity full": "容量已满",
+        "no load": "无服务量",
+    }
+    assert reasons == {words[r] for r in service.assignment["reason"]}
 
 
 # ------------------------------------------------------------------ a drive run says drive

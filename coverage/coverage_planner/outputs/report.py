@@ -406,10 +406,16 @@ class _Document:
         # Why 600 m can be 18 minutes: the route's steps, crossings and the minutes they add.
         for column in ("route_steps", "route_crossings"):
             if column in table:
-                frame[t[column]] = table[column].map(lambda n: "" if pd.isna(n) else f"{int(n)}").to_numpy()
+                frame[t[column]] = (
+                    table[column].to_numpy(float)
+                    if numeric
+                    else table[column].map(lambda n: "" if pd.isna(n) else f"{int(n)}").to_numpy()
+                )
         if "cost_extra_min" in table:
             frame[t["cost_extra_min"]] = (
-                table["cost_extra_min"]
+                np.round(table["cost_extra_min"].to_numpy(float), 1) + 0.0  # + 0.0: no "-0.0"
+                if numeric
+                else table["cost_extra_min"]
                 .map(lambda m: "" if pd.isna(m) else f"{m:.1f}".replace("-0.0", "0.0"))
                 .to_numpy()
             )
@@ -1240,8 +1246,9 @@ class _ServicePart:
             for name in ("site_loads",):
                 if name in out and "status" in out[name]:
                     out[name]["status"] = out[name]["status"].map(lambda v: self.t["statuses"].get(v, v))
-            if "circuit_unscheduled" in out:
-                out["circuit_unscheduled"]["reason"] = out["circuit_unscheduled"]["reason"].map(self.reason)
+            for name in ("circuit_unscheduled", "assignment"):
+                if name in out and "reason" in out[name]:
+                    out[name]["reason"] = out[name]["reason"].map(self.reason)
         return out
 
     def excel_headers(self, frame: pd.DataFrame) -> pd.DataFrame:
