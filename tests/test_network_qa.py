@@ -104,7 +104,7 @@ def test_utrecht_crossings_are_the_points_shapely_finds_on_the_raw_segments():
         assert 2 <= n <= len(reference[p])  # lines drawn twice are one edge in the network
 
 
-def test_network_qa_counts_crossings_and_dangling_ends_per_component(jinan, jinan_crossings):
+def test_network_qa_counts_crossings_and_dangling_ends_per_component(jinan, jinan_crossings, tmp_path):
     rng = np.random.default_rng(3)
     nodes = jinan.node_lonlat[rng.choice(jinan.n_nodes, 60, replace=False)]
     frame = gpd.GeoDataFrame(
@@ -129,6 +129,14 @@ def test_network_qa_counts_crossings_and_dangling_ends_per_component(jinan, jina
     graph = nx.Graph(zip(jinan.edge_u.tolist(), jinan.edge_v.tolist()))
     dangling = sorted(sum(1 for n in part if graph.degree(n) == 1) for part in nx.connected_components(graph))
     assert sorted(qa["dangling_ends"]) == dangling
+    # The report says it in one line, with the pointer to the layer a planner opens in QGIS.
+    from coverage_planner.outputs.report import write_report
+
+    write_report(result, tmp_path, lang="zh", pdf=False)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    row = next(line for line in md.splitlines() if "路网检查" in line)
+    assert f"线相交但无共享节点 {len(jinan_crossings):,} 处" in row and "network\\_crossings" in row
+    assert f"断头 {sum(dangling):,} 个" in row and f"{nx.number_connected_components(graph)} 个连通片段" in row
 
 
 @pytest.fixture(scope="module")

@@ -470,3 +470,18 @@ def test_osm_quality_report_counts_dangling_ends(beijing):
     degree = nx.MultiGraph(list(zip(beijing.edge_u.tolist(), beijing.edge_v.tolist()))).degree()
     qa = beijing.quality_report()
     assert qa["dangling_ends"].sum() == sum(1 for _, d in degree if d == 1) > 0
+
+
+def test_the_report_says_which_costs_a_class_only_layer_could_apply(jinan, jinan_path):
+    from coverage_planner.analysis import cost_model
+    from coverage_planner.outputs.report import cost_paragraph
+    from coverage_planner.profiles import get_profile
+
+    elderly = get_profile("elderly")
+    with_classes = cost_model(elderly, jinan.for_profile(elderly))
+    assert with_classes["found"]["crossing_nodes"] > 0  # classes alone price main-road crossings
+    assert "只有按道路等级的成本生效" in cost_paragraph(with_classes, "zh")
+    assert "only the costs by road class apply" in cost_paragraph(with_classes, "en")
+    bare = read_line_network(jinan_path)  # no class column: nothing to price
+    without = cost_model(elderly, bare.for_profile(elderly))
+    assert "成本未生效" in cost_paragraph(without, "zh") and "只有按道路等级" not in cost_paragraph(without, "zh")

@@ -611,6 +611,22 @@ class _Document:
                 return re.sub(pattern, replacement, source)
         return source
 
+    def network_check(self) -> str:
+        """The network's QA in one line: pieces, dead ends, and lines crossing without a shared node."""
+        t, net = self.t, self.result.network
+        qa = net.quality_report()
+        crossings = net.unnoded_crossings()
+        unexplained = int((crossings["marked"] == "").sum())
+        total = float(qa["length_m"].sum())
+        text = t["p_network_check_value"].format(
+            parts=len(qa),
+            share=float(qa["length_m"].max()) / total if total > 0 else 1.0,
+            dangling=int(qa["dangling_ends"].sum()),
+            crossings=unexplained,
+            marked=len(crossings) - unexplained,
+        )
+        return text + (t["p_network_check_noding"] if unexplained else "")
+
     def provenance(self) -> list[tuple[str, str]]:
         t, r = self.t, self.result
         m = r.manifest or {}
@@ -651,6 +667,7 @@ class _Document:
                 ),
             )
         )
+        rows.append((t["p_network_check"], self.network_check()))
         profile = t["profiles"].get(r.profile_name, r.profile_name)
         rows.append((t["p_profile"], t["p_profile_value"].format(profile=profile, v=r.speed_kmh)))
         if r.cost_model:
@@ -1399,7 +1416,9 @@ def cost_paragraph(cost_model: dict[str, Any], lang: str = "zh") -> str:
             seen["left_out"].format(n=int(found["edges_left_out"]), km=float(found.get("metres_left_out", 0)) / 1000)
         )
     if found and not found.get("tags_read", True):
-        found_text.append(seen["no_tags"])
+        # Road classes alone still price steps and main-road crossings; only with neither did costs do nothing.
+        by_class = cost_model.get("mode") != "drive" and (found.get("crossing_nodes") or found.get("steps_edges"))
+        found_text.append(seen["class_only"] if by_class else seen["no_tags"])
     sep = "、" if lang == "zh" else ", "
     key = "costs_drive" if cost_model.get("mode") == "drive" else "costs_walk"
     return t[key].format(profile=profile, v=speed, costs=sep.join(listed) or "-", found="; ".join(found_text) or "-")
