@@ -60,3 +60,16 @@ def test_the_ledger_notebook_is_in_chinese_and_says_its_data_is_a_stand_in():
     assert chinese > 0.3 * sum(ch.isalpha() for ch in text)
     assert "替身" in cells[0].source and "北京" in cells[0].source and "不是呼和浩特" in cells[0].source
     assert "wgs84_to_gcj02" in code and "'gcj02'" in code and "by_site()" in code and "write_ledger" in code
+
+
+def test_the_service_planning_notebook_is_in_chinese_and_shows_every_planning_step():
+    (path,) = [p for p in NOTEBOOKS if p.name.startswith("04-")]
+    cells = nbformat.read(path, as_version=4).cells
+    text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    chinese = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+    assert chinese > 0.3 * sum(ch.isalpha() for ch in text)
+    assert "替身" in cells[0].source and "不是呼和浩特" in cells[0].source and "假设值" in cells[0].source
+    for call in ("allocate_capacity", "spread_volunteers", "two_stage_fca", "equity_summary", "plan_circuits"):
+        assert f"cp.{call}(" in code, call
+    assert "cp.plan_clinics(" in code and "service=plan.tables()" in code

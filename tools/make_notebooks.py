@@ -260,10 +260,142 @@ LEDGER = [
 ]
 
 
+SERVICE = [
+    new_markdown_cell(
+        "# 服务规划：容量、志愿者、巡回调解与法律门诊\n\n"
+        "15 分钟步行圈回答“谁能走到”。规划人员接着要问：每个工作室接得下多少（容量），"
+        "561 人的志愿者库怎么分到各工作室，步行圈外的小区怎么安排巡回调解路线，"
+        "法律门诊设在哪里能照顾到最多圈外的小区。本笔记本用公开 API 依次回答，并写出同一份报告和地图。\n\n"
+        "**数据说明（替身）：** 呼和浩特的路网和小区坐标还没有开放数据，这里用 **北京海淀区"
+        "中国农业大学东校区一带** 的真实 OpenStreetMap 提取文件作替身：小区是其中有名称的真实居住区，"
+        "工作室用三处真实公共设施代替（名称注明“替身工作室”），门诊候选地是其余的真实公共设施。"
+        "**各工作室的容量是假设值**（公开资料没有），每个小区的服务量先记 1（台账还没有重点服务对象人数）。"
+        "所以这里的数字只演示方法，不是呼和浩特的结论。\n\n"
+        "地图数据 © OpenStreetMap contributors, ODbL 1.0。"
+    ),
+    new_code_cell(
+        "import os\nimport tempfile\nfrom pathlib import Path\n\n"
+        "import geopandas as gpd\nimport osmium\nimport pandas as pd\nimport shapely\n\n"
+        "import coverage_planner as cp\n\n"
+        "repo = Path(cp.__file__).resolve().parents[2]\n"
+        "raw = Path(os.environ.get('COVERAGE_SHARED_RAW', repo.parent / 'shared' / 'data' / 'raw'))\n"
+        "extract = raw / 'beijing_haidian_cau_map.osm'  # 替身：北京海淀，不是呼和浩特\n"
+        "work = Path(tempfile.mkdtemp(prefix='service-planning-'))\n"
+        "net = cp.load_network(extract)\nprint(net)"
+    ),
+    new_markdown_cell(
+        "## 1. 小区、替身工作室和门诊候选地\n"
+        "小区取每个有名称的居住区内部的一点；公共设施是节点或轮廓内部的一点。"
+        "法院、活动中心、图书馆各取一处作替身工作室，其余设施作法律门诊的候选地。"
+    ),
+    new_code_cell(
+        "def inside(obj):\n"
+        "    if obj.is_node():\n"
+        "        return shapely.Point(obj.location.lon, obj.location.lat)\n"
+        "    ring = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]\n"
+        "    return shapely.Polygon(ring).point_on_surface() if len(ring) >= 4 else None\n\n"
+        "kinds = {'courthouse': '法院', 'social_centre': '活动中心', 'library': '图书馆', 'hospital': '医院',\n"
+        "         'school': '学校', 'kindergarten': '幼儿园', 'post_office': '邮局'}\n"
+        "compounds, facilities = [], []\n"
+        "for obj in osmium.FileProcessor(str(extract)).with_locations():\n"
+        "    if obj.is_relation():\n"
+        "        continue\n"
+        "    tags = obj.tags\n"
+        "    if obj.is_way() and tags.get('landuse') == 'residential' and tags.get('name'):\n"
+        "        compounds.append({'id': f'way{obj.id}', 'name': tags['name'], 'geometry': inside(obj)})\n"
+        "    elif tags.get('amenity') in kinds and inside(obj) is not None:\n"
+        "        facilities.append({'id': f'{obj.type_str()}{obj.id}', 'name': tags.get('name') or kinds[tags['amenity']],\n"
+        "                           'type': tags['amenity'], 'geometry': inside(obj)})\n"
+        "demand = gpd.GeoDataFrame(compounds, crs=4326).drop_duplicates('name', ignore_index=True)\n"
+        "facilities = gpd.GeoDataFrame(facilities, crs=4326)\n"
+        "studios = facilities[facilities['type'].isin(['courthouse', 'social_centre', 'library'])].drop_duplicates('type').copy()\n"
+        "studios['name'] = studios['name'] + ' (替身工作室)'\n"
+        "studios['capacity'] = [2.0, 1.0, 2.0]  # 假设值：每个工作室能接几个小区\n"
+        "venues = facilities[~facilities['id'].isin(studios['id'])]\n"
+        "print(len(demand), '个小区;', len(venues), '处门诊候选地')\n"
+        "studios[['id', 'name', 'type', 'capacity']]"
+    ),
+    new_markdown_cell("## 2. 15 分钟步行覆盖\n老年人步速 (3.6 公里/小时)，台阶、主干道过街计时，与呼和浩特情景相同。"),
+    new_code_cell(
+        "result = cp.compute_coverage(net, studios, demand, threshold_min=15, profile='elderly')\n"
+        "print(result)\n"
+        "result.table()[['demand_name', 'nearest_site_name', 'walk_min', 'covered']]"
+    ),
+    new_markdown_cell(
+        "## 3. 容量约束下谁服务谁\n"
+        "`allocate_capacity`：每个小区只分给 15 分钟内的一个工作室，任何工作室不超过容量，"
+        "服务的小区尽量多（HiGHS 精确求解，另有贪心解，给出差距）。"
+        "`nearest_load` 是不考虑容量、都去最近工作室时的服务量：超过容量的那家就是要调整的地方。"
+    ),
+    new_code_cell(
+        "allocation = cp.allocate_capacity(result, capacity='capacity')\n"
+        "print(allocation)\n"
+        "allocation.by_site[['site_name', 'places', 'load', 'capacity', 'spare', 'nearest_load']]"
+    ),
+    new_code_cell("allocation.assignment[['demand_name', 'site_name', 'walk_min', 'reason']]"),
+    new_markdown_cell(
+        "## 4. 561 人的志愿者库怎么分\n"
+        "`spread_volunteers`：每个工作室至少 1 人，其余按服务量分，使各工作室人均服务量尽量均衡。"
+    ),
+    new_code_cell(
+        "volunteers = cp.spread_volunteers(allocation, total=561)\n"
+        "volunteers[['site_name', 'load', 'volunteers', 'load_per_volunteer']]"
+    ),
+    new_markdown_cell(
+        "## 5. 可达性与公平\n"
+        "两步移动搜寻法 (2SFCA)：每个小区能分到的服务供给（供给 = 容量，需求 = 服务量，范围 = 15 分钟路网步行）。"
+        "`equity_summary` 给出覆盖率、步行时间分布和步行时间的基尼系数。"
+    ),
+    new_code_cell(
+        "access = cp.two_stage_fca(result, supply='capacity')\n"
+        "equity = cp.equity_summary(result)\n"
+        "display(access[['demand_name', 'access', 'sites_in_catchment']])\n"
+        "equity[['weighting', 'group', 'places', 'covered_share', 'median_walk_min', 'p90_walk_min', 'gini_walk']]"
+    ),
+    new_markdown_cell(
+        "## 6. 巡回调解：圈外的小区怎么走到\n"
+        "`plan_circuits`：从各工作室出发，把步行圈外的小区排成半天 (4 小时，含每站停留 20 分钟) 的路线，"
+        "每个小区只去一次（OR-Tools 车辆路径求解，站间时间来自同一路网）。路网上连不到任何工作室的小区会说明原因。"
+    ),
+    new_code_cell(
+        "circuits = cp.plan_circuits(result, budget_min=240, stay_min=20)\n"
+        "print(circuits)\n"
+        "display(circuits.schedule[['route', 'depot_name', 'day', 'start_clock', 'end_clock', 'stops', 'total_min']])\n"
+        "display(circuits.routes[['route', 'stop', 'place_name', 'arrival_clock', 'leave_clock', 'leg_min']])\n"
+        "circuits.unscheduled"
+    ),
+    new_markdown_cell(
+        "## 7. 法律门诊设在哪里\n"
+        "`plan_clinics`：在候选地中选 2 处，使 15 分钟内能走到门诊的圈外小区最多（最大覆盖模型）。"
+    ),
+    new_code_cell(
+        "clinics = cp.plan_clinics(result, venues, k=2)\n"
+        "display(clinics.venues[['rank', 'venue_name', 'places_reached', 'load_reached']])\n"
+        "clinics.reached[['demand_name', 'venue_id', 'walk_min']]"
+    ),
+    new_markdown_cell(
+        "## 8. 报告、地图和表格\n"
+        "把这些结果交给 `write_run`：与 `coverage-planner run` 写出的同一个运行文件夹，"
+        "多出每个工作室的服务量、志愿者分配、巡回调解日程（每条路线一页，可打印）和门诊表，"
+        "地图上画出小区到工作室的连线和巡回路线。"
+    ),
+    new_code_cell(
+        "plan = cp.ServicePlan(allocation=allocation, volunteers=volunteers, volunteers_total=561,\n"
+        "                      accessibility=access, equity=equity, circuits=circuits, clinics=clinics)\n"
+        "run = work / 'run'\n"
+        "written = cp.write_run(result, run, lang='zh', basemap='none', service=plan.tables())\n"
+        "print(sorted(p.name for p in written))\n"
+        "report = (run / 'report.md').read_text(encoding='utf-8')\n"
+        "print(report[report.index('## 服务规划'):][:1500])"
+    ),
+]
+
+
 NOTEBOOKS = {
     "01-coverage-walkthrough.ipynb": WALKTHROUGH,
     "02-propose-sites.ipynb": PROPOSE,
     "03-compound-ledger-gcj02.ipynb": LEDGER,
+    "04-service-planning.ipynb": SERVICE,
 }
 
 
