@@ -145,61 +145,37 @@ def _ids_wanted(values, what: str) -> list[str]:
     return [str(v) for v in values]
 
 
-def _chosen_places(result: CoverageResult, places) -> tuple[pd.DataFrame, Snap]:
-    """The places to visit (place_id, place_name, lon, lat) and their snaps."""
-    if isinstance(places, gpd.GeoDataFrame):
-        pool = prepare_places(places, "demand")
-        frame = pd.DataFrame({"place_id": pool["id"].to_numpy(), "place_name": pool["name"].to_numpy()})
-        xy = place_lonlat(pool)
+def _chosen_stops(result: CoverageResult, given, role: str) -> tuple[pd.DataFrame, Snap]:
+    """The places to visit (``role="places"``) or the studios routes leave from (``"depots"``), and their snaps.
+
+    ``given`` is a GeoDataFrame of other places, a list of the result's ids, or
+    None: every place outside the threshold, or every site.
+    """
+    places = role == "places"
+    prefix = "place" if places else "depot"
+    if isinstance(given, gpd.GeoDataFrame):
+        pool = prepare_places(given, "demand" if places else "sites")
+        ids, names, xy = pool["id"].to_numpy(), pool["name"].to_numpy(), place_lonlat(pool)
         snap = snap_points(result.network, xy, max_snap_m=result.max_snap_m)
     else:
-        demand = result.demand
-        ids = demand["demand_id"].astype(str)
-        if places is None:
-            mask = ~demand["covered"].to_numpy(bool)
-        else:
-            wanted = _ids_wanted(places, "places")
-            unknown = sorted(set(wanted) - set(ids))
+        table = result.demand if places else result.sites
+        id_column, name_column = ("demand_id", "demand_name") if places else ("id", "name")
+        known = table[id_column].astype(str)
+        if given is not None:
+            wanted = _ids_wanted(given, role)
+            unknown = sorted(set(wanted) - set(known))
             if unknown:
-                raise DataError(f"places: no demand place has id {unknown[0]!r}")
-            mask = ids.isin(wanted).to_numpy()
-        idx = np.flatnonzero(mask)
-        frame = pd.DataFrame({"place_id": ids.to_numpy()[idx], "place_name": demand["demand_name"].to_numpy()[idx]})
-        xy = place_lonlat(demand)[idx]
-        snap = (
-            result.demand_snap.take(idx)
-            if result.demand_snap is not None
-            else snap_points(result.network, xy, max_snap_m=result.max_snap_m)
-        )
-    frame["lon"], frame["lat"] = xy[:, 0], xy[:, 1]
-    return frame, snap
-
-
-def _chosen_depots(result: CoverageResult, depots) -> tuple[pd.DataFrame, Snap]:
-    """The studios routes leave from (depot_id, depot_name, lon, lat) and their snaps."""
-    if isinstance(depots, gpd.GeoDataFrame):
-        pool = prepare_places(depots, "sites")
-        frame = pd.DataFrame({"depot_id": pool["id"].to_numpy(), "depot_name": pool["name"].to_numpy()})
-        xy = place_lonlat(pool)
-        snap = snap_points(result.network, xy, max_snap_m=result.max_snap_m)
-    else:
-        sites = result.sites
-        ids = sites["id"].astype(str)
-        if depots is None:
-            idx = np.arange(len(sites))
+                raise DataError(f"{role}: no {'demand place' if places else 'site'} has id {unknown[0]!r}")
+            idx = np.flatnonzero(known.isin(wanted).to_numpy())
         else:
-            wanted = _ids_wanted(depots, "depots")
-            unknown = sorted(set(wanted) - set(ids))
-            if unknown:
-                raise DataError(f"depots: no site has id {unknown[0]!r}")
-            idx = np.flatnonzero(ids.isin(wanted).to_numpy())
-        frame = pd.DataFrame({"depot_id": ids.to_numpy()[idx], "depot_name": sites["name"].to_numpy()[idx]})
-        xy = place_lonlat(sites)[idx]
+            idx = np.flatnonzero(~table["covered"].to_numpy(bool)) if places else np.arange(len(table))
+        ids, names = known.to_numpy()[idx], table[name_column].to_numpy()[idx]
+        xy = place_lonlat(table)[idx]
+        snapped = result.demand_snap if places else result.site_snap
         snap = (
-            result.site_snap.take(idx)
-            if result.site_snap is not None
-            else snap_points(result.network, xy, max_snap_m=result.max_snap_m)
+            snapped.take(idx) if snapped is not None else snap_points(result.network, xy, max_snap_m=result.max_snap_m)
         )
+    frame = pd.DataFrame({f"{prefix}_id": ids, f"{prefix}_name": names})
     frame["lon"], frame["lat"] = xy[:, 0], xy[:, 1]
     return frame, snap
 
@@ -577,8 +553,8 @@ def plan_circuits(
         raise ProblemError(f"speed_kmh must be positive, not {speed_kmh!r}")
     mpm = speed * 1000.0 / 60.0
 
-    place_frame, place_snap = _chosen_places(result, places)
-    depot_frame, depot_snap = _chosen_depots(result, depots)
+    place_frame, place_snap = _chosen_stops(result, places, "places")
+    depot_frame, depot_snap = _chosen_stops(result, depots, "depots")
     n_d, n_p = len(depot_frame), len(place_frame)
     snap = Snap.concat([depot_snap, place_snap])
     lonlat = np.concatenate(
