@@ -544,18 +544,11 @@ PlanMapOption = Annotated[bool, typer.Option("--map/--no-map", help="Write map.h
 PlanReportOption = Annotated[bool, typer.Option("--report/--no-report", help="Write the report.")]
 
 
-def _plan_run(
-    scenario_path: Path, step: str, out_dir: Path, *, lang: str, map_: bool, report: bool, pdf: bool, **edits
-):
-    """Coverage of the scenario, one planning step on it (the scenario's section with ``edits``), one run folder."""
-    from dataclasses import replace
-
-    from coverage_planner.config import Scenario
+def _plan_run(config, step: str, out_dir: Path, *, lang: str, map_: bool, report: bool, pdf: bool, **extra):
+    """Coverage of the scenario, its one planning step ``step``, one run folder."""
     from coverage_planner.outputs.run_folder import write_run
     from coverage_planner.pipeline import plan_scenario, run_scenario
 
-    extra = {k: edits.pop(k) for k in ("candidates", "k") if k in edits}
-    config = replace(Scenario.from_toml(scenario_path), **edits)
     result = run_scenario(config, progress=False)
     _, plan = plan_scenario(config, result, steps=[step], progress=False, **extra)
     written = write_run(result, out_dir, map=map_, report=report, lang=lang, pdf=pdf, service=plan.tables())
@@ -597,7 +590,8 @@ def allocate(
     try:
         if (candidates is None) != (k is None):
             raise CoverageError("--candidates and --k go together: where new sites could open, and how many")
-        base = Scenario.from_toml(scenario).capacity or CapacityOptions()
+        config = Scenario.from_toml(scenario)
+        base = config.capacity or CapacityOptions()
         volunteers = base.volunteers or VolunteerOptions()
         if total is not None:
             volunteers = replace(volunteers, total=total)
@@ -612,14 +606,13 @@ def allocate(
 
             pool = read_places(candidates, "candidates")
         result, plan, written = _plan_run(
-            scenario,
+            replace(config, capacity=replace(base, **changes)),
             "capacity",
             out_dir,
             lang=lang,
             map_=map_,
             report=report,
             pdf=pdf,
-            capacity=replace(base, **changes),
             candidates=pool,
             k=k,
         )
@@ -686,7 +679,8 @@ def circuits(
 
     _use_lang(lang)
     try:
-        base = Scenario.from_toml(scenario).circuits or CircuitOptions()
+        config = Scenario.from_toml(scenario)
+        base = config.circuits or CircuitOptions()
         changes = {}
         if budget_min is not None:
             changes["budget_min"] = budget_min
@@ -695,14 +689,13 @@ def circuits(
         if profile is not None:
             changes["profile"] = get_profile(profile).name
         result, plan, written = _plan_run(
-            scenario,
+            replace(config, circuits=replace(base, **changes)),
             "circuits",
             out_dir,
             lang=lang,
             map_=map_,
             report=report,
             pdf=pdf,
-            circuits=replace(base, **changes),
         )
     except CoverageError as exc:
         _fail(exc)
@@ -752,7 +745,8 @@ def clinics(
 
     _use_lang(lang)
     try:
-        base = Scenario.from_toml(scenario).clinics
+        config = Scenario.from_toml(scenario)
+        base = config.clinics
         if base is None and (venues is None or k is None):
             raise CoverageError("say where clinics could be held and how many: --venues FILE --k N (or [clinics])")
         if base is None:
@@ -767,7 +761,13 @@ def clinics(
                 raise CoverageError(f"--k must be at least 1, not {k}")
             changes["k"] = k
         result, plan, written = _plan_run(
-            scenario, "clinics", out_dir, lang=lang, map_=map_, report=report, pdf=pdf, clinics=replace(base, **changes)
+            replace(config, clinics=replace(base, **changes)),
+            "clinics",
+            out_dir,
+            lang=lang,
+            map_=map_,
+            report=report,
+            pdf=pdf,
         )
     except CoverageError as exc:
         _fail(exc)
