@@ -358,7 +358,7 @@ from itertools import combinations  # noqa: E402
 
 from scipy.optimize import Bounds, LinearConstraint, milp  # noqa: E402
 
-from coverage_planner.plan import _milp  # noqa: E402
+from coverage_planner.plan import _greedy, _milp  # noqa: E402
 from coverage_planner.plan._location import LocationProblem  # noqa: E402
 
 
@@ -598,3 +598,69 @@ def test_stage_times_add_up_to_the_solve():
     assert all(v >= 0 for v in stages.values()) and stages["highs"] > 0
     assert sum(stages.values()) == pytest.approx(solution.solve_time_s, rel=0.05, abs=1e-3)
     assert problem("lscp", *instance()).solve("greedy").stage_times_s == {}
+
+
+# ------------------------------------------------ p-center shortcuts and greedy compaction
+@pytest.mark.parametrize("name, k", [("monaco", 2), ("monaco", 12), ("liechtenstein", 3), ("liechtenstein", 30)])
+def test_pcenter_answer_equals_the_full_bisection(name, k):
+    """The penalty shortcut (one cover test at the longest walk, no greedy, no bisection) changes nothing.
+
+    A time limit switches the shortcut off, so the same model solved with a
+    huge one goes through greedy, every bisection step and the general
+    tie-break; answer, bound and status must be the same.
+    """
+    matrix, weights = instance(name, n_sites=60, n_demand=300, seed=5)
+    fast = problem("pcenter", matrix, weights, k=k).solve()
+    full = problem("pcenter", matrix, weights, k=k).solve(time_limit=1e6)
+    assert fast.status == full.status == "optimal"
+    assert fast.objective == full.objective and fast.bound == full.bound
+    assert np.array_equal(fast.chosen, full.chosen)
+
+
+def test_pcenter_penalty_case_is_met_by_the_shortcut():
+    # Monaco, 2 sites: no 2 new sites reach every place (checked by brute force over all pairs).
+    matrix, weights = instance("monaco", n_sites=60, n_demand=300, seed=5)
+    model = problem("pcenter", matrix, weights, k=2)
+    assert model.solve().objective == model.penalty_m
+    best = min(
+        model.evaluate([a, b]) for a in range(len(model.candidates)) for b in range(a + 1, len(model.candidates))
+    )
+    assert best == model.penalty_m
+
+
+def _greedy_reference(rows, cols, metres, current, weight, n, k, center):
+    """Greedy p-median / p-center over all pairs every step, as the models describe it (no pair dropped)."""
+    cur, allowed, chosen = current.copy(), np.ones(n, dtype=bool), []
+    for _ in range(k):
+        saving = np.bincount(rows, weights=weight[cols] * np.maximum(cur[cols] - metres, 0.0), minlength=n)
+        if center:
+            worst = cur.max(initial=0.0)
+            after = np.empty(n)
+            for j in range(n):  # the worst walk once j alone opens
+                walks = cur.copy()
+                np.minimum.at(walks, cols[rows == j], metres[rows == j])
+                after[j] = walks.max(initial=0.0)
+            score = (worst - after) + saving / (1.0 + saving.max(initial=0.0)) * 1e-3
+        else:
+            score = saving
+        g = np.where(allowed, score, -np.inf)
+        if not allowed.any() or g.max() <= 0:
+            break
+        j = int(np.flatnonzero(g >= g.max() - 1e-9 * max(1.0, abs(g.max())))[0])
+        chosen.append(j)
+        allowed[j] = False
+        mine = rows == j
+        np.minimum.at(cur, cols[mine], metres[mine])
+    return np.array(chosen, dtype=np.int64)
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_greedy_that_drops_dead_pairs_picks_as_greedy_over_all_pairs(center):
+    matrix, weights = instance("liechtenstein", n_sites=40, n_demand=200, seed=6)
+    model = problem("pcenter", matrix, weights, k=6)
+    current = np.where(model.coverable, model.walk_existing, 0.0)
+    args = (model._p, model._d, model._m, current, weights, len(model.candidates))
+    step = _greedy.greedy_center if center else _greedy.greedy_median
+    got, _ = step(*args, k=6)
+    assert len(got) == 6
+    assert np.array_equal(got, _greedy_reference(*args, 6, center))

@@ -106,14 +106,15 @@ class _Covering(LocationProblem):
 
     def _need(self) -> np.ndarray:
         """Places with weight left that some candidate covers."""
-        return np.flatnonzero((self._left() > 0) & (np.bincount(self._cover.indices, minlength=self.n_demand) > 0))
+        # Coverable and not covered by an existing site: then a candidate covers it (no pass over the pairs).
+        return np.flatnonzero(self.coverable & ~self.covered_by_existing & (self.weights > 0))
 
     def _reduce(self, need: np.ndarray):
         """The cover of ``need`` (rows) by candidates (columns), identical rows merged, dominated candidates dropped.
 
         Returns the matrix, each row's summed weight and the kept candidate positions.
         """
-        A = sparse.csr_matrix(self._cover.T)[need]
+        A = _need_by_candidate(self._cover, need)
         self._need_rows = (need, A)  # the tie-break reads the same places × candidates
         first, group = _milp.dedupe_rows(A)
         w = np.bincount(group, weights=self.weights[need], minlength=len(first))
@@ -262,7 +263,7 @@ class LSCP(_Covering):
             need, rows = self._need_rows
             if rows is None or not np.array_equal(need, self._need()):
                 need = self._need()
-                rows = sparse.csr_matrix(self._cover.T)[need]
+                rows = _need_by_candidate(self._cover, need)
             return _canonical_cover(rows, chosen)
         return self._canonical_share(chosen)
 
@@ -629,6 +630,11 @@ def _cover_moves(C, csc, keys, open_, count, sites) -> np.ndarray:
     lead = np.flatnonzero(np.diff(site, prepend=-1))
     move[site[lead]] = cand[lead]
     return move
+
+
+def _need_by_candidate(cover: sparse.csr_matrix, need: np.ndarray) -> sparse.csr_matrix:
+    """Places ``need`` (ascending) × candidates of ``cover``; its columns are picked before the transpose (cheaper)."""
+    return sparse.csr_matrix(cover[:, need].T)
 
 
 def _row_entries(matrix: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:

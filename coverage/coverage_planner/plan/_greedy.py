@@ -108,6 +108,7 @@ def greedy_median(
     cur = np.asarray(current, dtype=np.float64).copy()
     allowed = np.ones(n_candidates, dtype=bool) if allowed is None else allowed.copy()
     chosen, gains = [], []
+    rows, cols, metres = _alive(rows, cols, metres, cur)
     while len(chosen) < k:
         saving = weight[cols] * np.maximum(cur[cols] - metres, 0.0)
         g = np.bincount(rows, weights=saving, minlength=n_candidates)
@@ -119,6 +120,7 @@ def greedy_median(
         allowed[j] = False
         mine = rows == j
         np.minimum.at(cur, cols[mine], metres[mine])
+        rows, cols, metres = _alive(rows, cols, metres, cur)
     return np.array(chosen, dtype=np.int64), np.array(gains)
 
 
@@ -163,6 +165,7 @@ def greedy_center(
     cur = np.asarray(current, dtype=np.float64).copy()
     allowed = np.ones(n_candidates, dtype=bool) if allowed is None else allowed.copy()
     chosen, gains = [], []
+    rows, cols, metres = _alive(rows, cols, metres, cur)
     while len(chosen) < k:
         worst = cur.max(initial=0.0)
         new_worst = worst_after(rows, cols, metres, cur, n_candidates)
@@ -177,7 +180,20 @@ def greedy_center(
         allowed[j] = False
         mine = rows == j
         np.minimum.at(cur, cols[mine], metres[mine])
+        rows, cols, metres = _alive(rows, cols, metres, cur)
     return np.array(chosen, dtype=np.int64), np.array(gains)
+
+
+def _alive(rows: np.ndarray, cols: np.ndarray, metres: np.ndarray, cur: np.ndarray):
+    """The pairs that still shorten a walk; the others add exactly 0 to every saving and never improve a place.
+
+    Walks only shrink, so a pair once dead stays dead; dropping them keeps
+    every sum bit for bit (only +0.0 terms go) and the pair order.
+    """
+    alive = metres < cur[cols]
+    if alive.all():
+        return rows, cols, metres
+    return rows[alive], cols[alive], metres[alive]
 
 
 #: Worst places `worst_after` checks in a table before sorting a candidate's places.

@@ -69,6 +69,8 @@ class _Distance(LocationProblem):
         self._p, self._d, self._m = self._pos[rows[c]], cols[c], metres[c]
         order = np.lexsort((self._d, self._p))
         self._p, self._d, self._m = self._p[order], self._d[order], self._m[order]
+        #: the pairs of candidate position j are ``_start[j]:_start[j + 1]`` (pairs are sorted by position)
+        self._start = np.searchsorted(self._p, np.arange(len(self.candidates) + 1))
 
     def walks(self, chosen: ArrayLike | None = None) -> np.ndarray:
         """Each place's walk with existing sites and ``chosen`` candidates open.
@@ -85,9 +87,17 @@ class _Distance(LocationProblem):
         """
         chosen = self.chosen if chosen is None else np.asarray(chosen, dtype=np.int64)
         out = self.walk_existing.copy()
-        mine = np.isin(self._p, chosen)
+        mine = self._pairs_of(chosen)
         np.minimum.at(out, self._d[mine], self._m[mine])
         return out
+
+    def _pairs_of(self, positions: np.ndarray) -> np.ndarray:
+        """Indices of the pairs of candidate ``positions``; in pair order when the positions ascend."""
+        positions = np.asarray(positions, dtype=np.int64).ravel()
+        start, stop = self._start[positions], self._start[positions + 1]
+        lengths = stop - start
+        offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return np.repeat(start, lengths) + offset
 
 
 class PMedian(_Distance):
@@ -239,7 +249,9 @@ class PCenter(_Distance):
     compares the worst walk, then the total). When k sites cannot reach
     every such place at all, the worst walk is the penalty P whatever is
     chosen; the sites are then chosen as an MCLP within the search limit
-    (most weight brought within reach).
+    (most weight brought within reach). Without a time limit or gap that
+    case is recognised first, by one cover test at the longest walk, before
+    greedy and bisection (which could only confirm it).
 
     Parameters
     ----------
@@ -286,6 +298,7 @@ class PCenter(_Distance):
     def _read(self, coo):
         super()._read(coo)
         self._places = self.coverable & (self.weights > 0)
+        self._none_reach_all = False  # set by `_exact` when no k sites can reach every place
 
     def evaluate(self, chosen: ArrayLike) -> float:
         """The worst walk with existing sites and ``chosen`` open.
@@ -321,10 +334,18 @@ class PCenter(_Distance):
 
     def _exact(self, time_limit, mip_gap):
         start = time.perf_counter()
-        greedy_chosen, _ = self._greedy_steps(None, None)
-        best, upper = greedy_chosen, self.evaluate(greedy_chosen)
+        self._none_reach_all = False
         everything = np.minimum(self.walk_existing, _nearest(self._d, self._m, self.n_demand))[self._places]
         lower = float(everything.max(initial=0.0))
+        reach = self._m[self._m >= lower]
+        if self.k > 0 and time_limit is None and mip_gap == 0 and len(reach):
+            # When k sites cannot bring everyone within the longest walk ≥ lower, greedy's worst walk is the
+            # penalty and so is every bisection step's answer: go straight to the penalty case, skipping them.
+            if self._cover_within(float(reach.max()), None, 0.0) is False:
+                self._none_reach_all = True  # proven: every set of ≤ k sites leaves a place at the penalty
+                return self._penalty_case(bound=self.penalty_m, proven=True, time_limit=None, start=start)
+        greedy_chosen, _ = self._greedy_steps(None, None)
+        best, upper = greedy_chosen, self.evaluate(greedy_chosen)
         radii = np.unique(self._m[(self._m >= lower) & (self._m < upper)])
         lo, hi, proven = 0, len(radii), True  # answer is radii[hi] (or upper when hi == len)
         if self.k == 0 or upper <= lower:
@@ -344,17 +365,19 @@ class PCenter(_Distance):
                 best, hi = found, mid
         radius = radii[hi] if hi < len(radii) else upper
         bound = radius if proven else (radii[lo - 1] if 0 < lo <= len(radii) else lower)
-        if radius >= self.penalty_m:  # nothing reaches everyone: bring the most weight within reach
-            mclp = MCLP(
-                self._reach_matrix(), np.where(self._places, self.weights, 0.0), existing=self.existing, k=self.k
-            )
-            sol = mclp.solve(
-                time_limit=None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
-            )
-            for stage, seconds in sol.stage_times_s.items():
-                self._spent(stage, seconds)
-            return sol.chosen, min(bound, self.penalty_m), "optimal" if proven else "time_limit"
+        if radius >= self.penalty_m:
+            return self._penalty_case(bound=bound, proven=proven, time_limit=time_limit, start=start)
         return self._fill(best), bound, "optimal" if proven else "time_limit"
+
+    def _penalty_case(self, *, bound: float, proven: bool, time_limit: float | None, start: float):
+        """Nothing reaches everyone: bring the most weight within reach (an MCLP within the search limit)."""
+        mclp = MCLP(self._reach_matrix(), np.where(self._places, self.weights, 0.0), existing=self.existing, k=self.k)
+        sol = mclp.solve(
+            time_limit=None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
+        )
+        for stage, seconds in sol.stage_times_s.items():
+            self._spent(stage, seconds)
+        return sol.chosen, min(bound, self.penalty_m), "optimal" if proven else "time_limit"
 
     def _fill(self, chosen) -> np.ndarray:
         """Add the sites k leaves over where they cut the total weighted walk most (the worst walk cannot grow)."""
@@ -410,7 +433,8 @@ class PCenter(_Distance):
         n, w, places = len(self.candidates), self.weights, self._places
         p, d, m = self._p, self._d, self._m
         use = places[d]
-        by_place = np.argsort(d, kind="stable")
+        # A stable sort of small ints as uint16 is a radix sort, the same order several times faster.
+        by_place = np.argsort(d.astype(np.uint16) if self.n_demand <= 65535 else d, kind="stable")
         start = np.searchsorted(d[by_place], np.arange(self.n_demand + 1))
         margin = tol[1] + 1e-9 * max(1.0, float(w.sum()) * self.penalty_m)  # ≫ rounding in the estimates
 
@@ -450,17 +474,26 @@ class PCenter(_Distance):
                 high = np.flatnonzero(places & (walks > b0 + t0))
                 if len(high):
                     likely &= reach_all(high, b0 + t0, strict=False)
-                worst = np.flatnonzero(places & (walks >= b0 - t0))
-                lower = reach_all(worst, b0 - t0, strict=True)
+                # When no k sites reach everyone, every candidate set here leaves a place at the penalty:
+                # the worst walk is the penalty, and no candidate can bring all the worst places lower.
+                penalty_only = self._none_reach_all and len(S) <= self.k
+                if penalty_only:
+                    lower = np.zeros(n, dtype=bool)
+                else:
+                    worst = np.flatnonzero(places & (walks >= b0 - t0))
+                    lower = reach_all(worst, b0 - t0, strict=True)
                 moved = np.flatnonzero(walks != walks_S)
                 pair = pairs_at(moved)
                 bound = gain_S + np.bincount(p[pair], weights=w[d[pair]] * (walks - walks_S)[d[pair]], minlength=n)
                 likely = np.flatnonzero(likely & (lower | (bound >= w @ walks - b1 - margin)))
                 if len(likely) == 0:
                     continue
-                mine = np.isin(p, likely)  # their pairs, in order: the same sums as over all pairs
-                sel = mine & use
-                worst_after = _greedy.worst_after(p[sel], d[sel], m[sel], np.where(places, walks, 0.0), n)
+                mine = self._pairs_of(likely)  # their pairs, in order: the same sums as over all pairs
+                sel = mine[use[mine]]
+                if penalty_only:
+                    worst_after = np.full(n, self.penalty_m)
+                else:
+                    worst_after = _greedy.worst_after(p[sel], d[sel], m[sel], np.where(places, walks, 0.0), n)
                 gain = np.bincount(p[mine], weights=w[d[mine]] * np.maximum(walks[d[mine]] - m[mine], 0.0), minlength=n)
                 values = np.column_stack([worst_after, w @ walks - gain])[likely]
                 ok = np.flatnonzero(self._no_worse(values, best, tol))
