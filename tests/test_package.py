@@ -16,7 +16,7 @@ PACKAGE = Path(cp.__file__).resolve().parent
 
 # The data flow, lowest first: a module may import from its own layer and the layers below it.
 LAYERS = [
-    {"_errors", "_io", "_timing", "_geo", "_osmnx", "_cache", "_meta", "escape", "settings", "profiles"},
+    {"_errors", "_io", "_timing", "_workers", "_geo", "_osmnx", "_cache", "_meta", "escape", "settings", "profiles"},
     {"places"},  # place files and Chinese coordinate systems (road files in GCJ-02 need the latter)
     {"network"},
     {"access"},

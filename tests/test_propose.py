@@ -112,6 +112,23 @@ def test_proposal_write_gives_csv_json_map_and_report(monaco_result, tmp_path):
     assert "2 new site(s)" in repr(proposal) and "<b>Proposal</b>" in proposal._repr_html_()
 
 
+def test_a_proposal_written_twice_is_the_same_bytes_side_by_side_or_one_by_one(monaco_result, tmp_path, monkeypatch):
+    from coverage_planner import settings
+    from coverage_planner._cache.keys import file_sha256
+
+    pool = cp.build_candidates(monaco_result, grid_spacing=300)
+    proposal = cp.propose_sites(monaco_result, pool, method="mclp", k=2)
+    hashes = []
+    for n in (4, 1):  # map, workbook, printed map and charts in workers; then all in this process
+        monkeypatch.setattr(settings, "max_output_processes", n)
+        folder = tmp_path / f"p{n}"
+        proposal.write(folder, lang="zh", pdf=True)
+        hashes.append({p.name: file_sha256(p) for p in sorted(folder.iterdir())})
+    assert {"proposal.json", "map.html", "report.pdf", "tables.xlsx"} <= set(hashes[0])
+    assert hashes[0] == hashes[1]  # proposal.json keeps no solve times
+    assert "solve_time_s" in proposal.summary()["exact"]
+
+
 def test_propose_then_add_site_reaches_the_promised_coverage(tmp_path):
     toml = write_osm_scenario(tmp_path / "in", raw_file("monaco.osm.pbf"), n_sites=5, n_demand=400, threshold_min=5)
     runner = CliRunner()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import ModuleType
 
 from coverage_planner._errors import CoverageError
 from coverage_planner._io import atomic_path
@@ -45,20 +46,42 @@ def html_to_pdf(html: str, path: str | Path, *, base_url: str | None = None) -> 
         When WeasyPrint cannot be imported (e.g. Pango is not installed).
     """
     path = Path(path)
-    try:
-        import weasyprint
-    except (ImportError, OSError) as exc:
-        raise PdfError(
-            f"cannot write {path.name}: WeasyPrint is not usable ({exc}). Install it with the project "
-            f"(pip install weasyprint) and its system libraries (Debian/Ubuntu: apt-get install "
-            f"{' '.join(DEBIAN_PACKAGES)}); or turn the PDF off"
-        ) from exc
-    # WeasyPrint reports CSS it ignores (e.g. screen-only rules) as warnings: not the planner's concern.
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    weasyprint = pdf_engine(path.name)
     document = weasyprint.HTML(string=html, base_url=base_url or str(path.parent.resolve()) + "/")
     with atomic_path(path) as tmp:
         document.write_pdf(tmp, pdf_identifier=False, custom_metadata=False)
     return path
 
 
-__all__ = ["DEBIAN_PACKAGES", "PdfError", "html_to_pdf"]
+def pdf_engine(target: str = "report.pdf") -> ModuleType:
+    """Import WeasyPrint (about 0.7 s), so a caller can load it while other work runs, and fail early.
+
+    Parameters
+    ----------
+    target : str, default "report.pdf"
+        The file the PDF is for, named in the error.
+
+    Returns
+    -------
+    module
+        ``weasyprint``.
+
+    Raises
+    ------
+    PdfError
+        When WeasyPrint cannot be imported (e.g. Pango is not installed).
+    """
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:
+        raise PdfError(
+            f"cannot write {target}: WeasyPrint is not usable ({exc}). Install it with the project "
+            f"(pip install weasyprint) and its system libraries (Debian/Ubuntu: apt-get install "
+            f"{' '.join(DEBIAN_PACKAGES)}); or turn the PDF off"
+        ) from exc
+    # WeasyPrint reports CSS it ignores (e.g. screen-only rules) as warnings: not the planner's concern.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    return weasyprint
+
+
+__all__ = ["DEBIAN_PACKAGES", "PdfError", "html_to_pdf", "pdf_engine"]

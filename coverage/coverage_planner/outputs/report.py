@@ -28,14 +28,14 @@ from markupsafe import Markup
 
 from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path, write_text_atomic
+from coverage_planner._workers import side_by_side
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.escape import markdown_table, markdown_text
 from coverage_planner.outputs import _gc
+from coverage_planner.outputs._labels import ROUTE_COLOURS, readable_name
 from coverage_planner.outputs._report_text import TEMPLATE, TEXT, TEXT_DRIVE
-from coverage_planner.outputs.charts import figure_png, histogram_figure, share_figure
 from coverage_planner.outputs.fonts import css_families
 from coverage_planner.outputs.service import ServiceTables
-from coverage_planner.outputs.static_map import ROUTE_COLOURS, readable_name, route_map_png, static_map_png
 from coverage_planner.results import SUMMARY_DIMENSIONS, CoverageResult
 
 #: Rows of a long table shown in the HTML/PDF/Markdown report (tables.xlsx has them all).
@@ -140,18 +140,33 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = _Document(result, lang, diff, proposal, weight_label, service)
     written: list[Path] = []
+    groups = list(doc.group_tables())
 
-    charts: list[tuple[str, bytes]] = []
-    group_parts = []
-    for dim, title, table in doc.group_tables():
-        fig = share_figure(result, dim, lang)
-        png = figure_png(fig) if fig is not None else None
-        if png is not None:
-            charts.append((title, png))
-        group_parts.append((title, table, png))
-    histogram = figure_png(histogram_figure(result, lang))
-    charts.append((doc.t["charts"], histogram))
-    map_png = static_map_png(result, lang, name=doc.name or None, site_names=doc.proposed_names(short=True))
+    def workbook() -> Path:
+        with atomic_path(out_dir / "tables.xlsx") as tmp:
+            _write_workbook(tmp, doc.sheets())
+        return out_dir / "tables.xlsx"
+
+    def printed_map() -> bytes:
+        from coverage_planner.outputs.static_map import static_map_png  # matplotlib loads in the worker
+
+        return static_map_png(result, lang, name=doc.name or None, site_names=doc.proposed_names(short=True))
+
+    def chart_pngs() -> tuple[list[bytes | None], bytes]:
+        from coverage_planner.outputs.charts import share_by_group, walk_time_histogram  # matplotlib: in the worker
+
+        return [share_by_group(result, dim, lang) for dim, _, _ in groups], walk_time_histogram(result, lang)
+
+    def pdf_ready() -> None:
+        if pdf:
+            from coverage_planner.outputs.pdf import pdf_engine
+
+            pdf_engine()
+
+    # Workers write the workbook and draw the printed map and the charts while WeasyPrint loads here.
+    workbook_path, map_png, (share_pngs, histogram), _ = side_by_side([workbook, printed_map, chart_pngs, pdf_ready])
+    group_parts = [(title, table, png) for (_, title, table), png in zip(groups, share_pngs)]
+    charts = [(title, png) for title, _, png in group_parts if png is not None] + [(doc.t["charts"], histogram)]
     images = [("map.png", map_png)] + [(f"chart_{i + 1}.png", png) for i, (_, png) in enumerate(charts)]
     if doc.service is not None:
         images += doc.service.images()
@@ -164,9 +179,7 @@ def write_report(
     html = TEMPLATE.render(**context)
     written.append(write_text_atomic(out_dir / "report.html", html))
     written.append(write_text_atomic(out_dir / "report.md", doc.markdown(context, group_parts)))
-    with atomic_path(out_dir / "tables.xlsx") as tmp:
-        _write_workbook(tmp, doc.sheets())
-    written.append(out_dir / "tables.xlsx")
+    written.append(workbook_path)
     if pdf:
         from coverage_planner.outputs.pdf import html_to_pdf
 
@@ -812,7 +825,8 @@ class _Document:
         }
         if self.diff is not None:
             sheets.update(diff_places=self.diff.places, diff_summary=self.diff.summary)
-        proposal = self._parts.get("proposal") if hasattr(self, "_parts") else None
+        # The workbook may be written (in a worker) before `context` has run.
+        proposal = self._parts["proposal"] if hasattr(self, "_parts") else self.proposal_part()
         if proposal is not None:
             sheets["proposal"] = proposal["sites"].frame
         planned: set[str] = set()
@@ -1088,6 +1102,8 @@ class _ServicePart:
         png = None
         if legs is not None and len(stops):
             mine = legs[legs["route"] == row["route"]].to_crs(4326)
+            from coverage_planner.outputs.static_map import route_map_png
+
             colour = ROUTE_COLOURS[order % len(ROUTE_COLOURS)]
             png = route_map_png(self.doc.result, mine, stops, self.lang, colour=colour)
         table_rows = []

@@ -21,6 +21,7 @@ from typing import Any
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._io import write_text_atomic
 from coverage_planner._timing import StageTimer
+from coverage_planner._workers import side_by_side
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.outputs.service import ServiceTables
 from coverage_planner.outputs.tables import write_outputs
@@ -109,25 +110,24 @@ def write_run(
             with timer.stage("write the ledger back"):
                 target = staging / f"ledger_written_back{Path(ledger).suffix.lower()}"
                 write_ledger(result, ledger, target, lang=lang, proposal=proposal, sheet=ledger_sheet)
-        if map:
-            from coverage_planner.outputs.maps import coverage_map, save_map
 
-            with timer.stage("write map"):
-                page = coverage_map(result, lang=lang, basemap=basemap, **(map_options or {}), **shown)
-                save_map(page, staging / "map.html")
-        if report:
+        def write_map() -> Path:
+            from coverage_planner.outputs.maps import coverage_map, save_map  # folium loads in the worker
+
+            page = coverage_map(result, lang=lang, basemap=basemap, **(map_options or {}), **shown)
+            return save_map(page, staging / "map.html")
+
+        def report_files() -> list[Path]:
             from coverage_planner.outputs.report import write_report
 
-            with timer.stage("write report"):
-                write_report(
-                    result,
-                    staging,
-                    lang=lang,
-                    diff=diff,
-                    map_file="map.html" if map else None,
-                    pdf=pdf,
-                    **shown,
-                )
+            map_file = "map.html" if map else None
+            return write_report(result, staging, lang=lang, diff=diff, map_file=map_file, pdf=pdf, **shown)
+
+        tasks = {name: task for name, task, on in (("map", write_map, map), ("report", report_files, report)) if on}
+        if tasks:
+            # The map is drawn in a worker while the report is laid out here (`side_by_side`).
+            with timer.stage(f"write {' and '.join(tasks)}"):
+                side_by_side(list(tasks.values()))
         return _move_in(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -36,6 +35,7 @@ from matplotlib.path import Path as MplPath
 
 from coverage_planner.access.snapping import snap_points
 from coverage_planner.outputs import _gc
+from coverage_planner.outputs._labels import ROUTE_COLOURS, readable_name
 from coverage_planner.outputs.charts import figure_png
 from coverage_planner.outputs.fonts import chart_families
 from coverage_planner.outputs.isochrones import DEFAULT_BANDS_MIN, interval_lines, reached_intervals
@@ -47,15 +47,9 @@ MAP_DPI = 200
 MAX_PLACE_LABELS = 30
 COVERED, BEYOND, UNREACHED = "#1a9850", "#d73027", "#7f7f7f"
 SITE, PROPOSED, PLACEHOLDER = "#2166ac", "#7b3294", "#e08214"
-#: Colour of each circuit route, in route order (the interactive map's `CIRCUIT_COLOURS`).
-ROUTE_COLOURS = ("#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#e6ab02", "#1f78b4", "#b2182b")
 BAND_COLOURS = ("#9ecae1", "#c6dbef", "#deebf7", "#eef5fb")  # smallest band darkest (opaque, under everything)
 MAIN_ROADS = {"motorway", "trunk", "primary", "secondary", "tertiary"}
 MINOR_WAYS = {"footway", "path", "steps", "pedestrian", "cycleway", "track", "bridleway", "corridor"}
-# Names a reader cannot use: generated ids ("way 123", "grid node 9", "amenity=bench n42", "demand-7").
-_GENERATED_NAME = re.compile(
-    r"^(?:(?:way|node|relation|grid node) \d+|\S+=\S+ [nwr]\d+|(?:demand|sites|candidates)-\d+)$"
-)
 TEXT = {
     "zh": {
         "title": "{name}步行 {t:g} 分钟覆盖图",
@@ -400,23 +394,6 @@ def route_map_png(
         PNG data.
     """
     return figure_png(route_map_figure(result, legs, stops, lang, **options))
-
-
-def readable_name(name: object) -> bool:
-    """Whether a place name means something to a reader (not an id the reader made up or OSM gave).
-
-    Parameters
-    ----------
-    name : object
-        A name as the place file gave it (NaN and other non-text included).
-
-    Returns
-    -------
-    bool
-        False for empty text and generated names (``way 123``, ``amenity=townhall n456``,
-        ``candidates-3`` …).
-    """
-    return isinstance(name, str) and bool(name.strip()) and not _GENERATED_NAME.match(name.strip())
 
 
 def _status(frame: pd.DataFrame) -> np.ndarray:

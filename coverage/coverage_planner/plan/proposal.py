@@ -19,6 +19,7 @@ import pandas as pd
 
 from coverage_planner._geo import place_lonlat
 from coverage_planner._io import write_text_atomic
+from coverage_planner._workers import side_by_side
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import snap_points
 from coverage_planner.analysis import prepare_places, with_sites
@@ -141,23 +142,30 @@ class Proposal:
             }
         )
 
-    def summary(self) -> dict:
+    def summary(self, *, times: bool = True) -> dict:
         """Objective, bound, gap and times of both solves, and the coverage change.
+
+        Parameters
+        ----------
+        times : bool, default True
+            Include each solve's seconds. ``proposal.json`` leaves them out, so
+            the same inputs give the same bytes.
 
         Returns
         -------
         dict
-            What ``proposal.json`` holds.
+            What ``proposal.json`` holds (with ``times=False``).
         """
 
         def sol(s: Solution) -> dict:
-            return {
+            answer = {
                 "objective": float(s.objective),
                 "bound": None if np.isnan(s.bound) else float(s.bound),
                 "gap": None if np.isnan(s.gap) else float(s.gap),
                 "solve_time_s": round(s.solve_time_s, 4),
                 "status": s.status,
             }
+            return answer if times else {k: v for k, v in answer.items() if k != "solve_time_s"}
 
         return {
             "method": self.method,
@@ -217,11 +225,7 @@ class Proposal:
         list of Path
             The files written.
         """
-        # Writers are imported here: planning does not need them, and they are slow to import.
-        from coverage_planner.diff import ScenarioDiff
         from coverage_planner.escape import csv_frame
-        from coverage_planner.outputs.maps import coverage_map, save_map
-        from coverage_planner.outputs.report import write_report
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -231,7 +235,7 @@ class Proposal:
             ),
             write_text_atomic(
                 out_dir / "proposal.json",
-                json.dumps(self.summary(), ensure_ascii=False, indent=2, default=str) + "\n",
+                json.dumps(self.summary(times=False), ensure_ascii=False, indent=2, default=str) + "\n",
             ),
         ]
         if ledger is not None:
@@ -239,13 +243,23 @@ class Proposal:
 
             target = out_dir / f"ledger_written_back{Path(ledger).suffix.lower()}"
             written.append(write_ledger(self.before, ledger, target, proposal=self, sheet=ledger_sheet, lang=lang))
-        if map:
-            written.append(save_map(coverage_map(self.after, lang=lang, basemap=basemap), out_dir / "map.html"))
-        if report:
+
+        def write_map() -> list[Path]:
+            from coverage_planner.outputs.maps import coverage_map, save_map  # folium loads in the worker
+
+            return [save_map(coverage_map(self.after, lang=lang, basemap=basemap), out_dir / "map.html")]
+
+        def report_files() -> list[Path]:
+            from coverage_planner.diff import ScenarioDiff
+            from coverage_planner.outputs.report import write_report
+
             diff = ScenarioDiff.from_results(self.before, self.after, labels=("now", "with proposed sites"))
-            written += write_report(
-                self.after, out_dir, lang=lang, diff=diff, map_file="map.html" if map else None, proposal=self, pdf=pdf
-            )
+            map_file = "map.html" if map else None
+            return write_report(self.after, out_dir, lang=lang, diff=diff, map_file=map_file, proposal=self, pdf=pdf)
+
+        tasks = [task for task, wanted in ((write_map, map), (report_files, report)) if wanted]
+        for files in side_by_side(tasks):  # the map in a worker while the report is laid out here
+            written += files
         return [Path(p) for p in written]
 
 

@@ -1,0 +1,172 @@
+"""Run independent pieces of work side by side in forked worker processes.
+
+A run's outputs (map, workbook, printed map, PDF) do not depend on each
+other, and each is pure-Python work that holds the GIL, so threads would
+take turns; forked processes share the run's tables copy-on-write and
+write their files in parallel. Forking is only safe where this module knows
+every thread: the main thread, the walk kernel's idle pool and tqdm's monitor. Anywhere else
+(a notebook's kernel threads, a Dask worker, Windows or macOS) the work runs
+one piece after another in this process, with the same results.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from coverage_planner import settings
+from coverage_planner._errors import CoverageError
+
+#: Threads safe to fork beside: the walk kernel's pool (access.matrix), idle between calls, and
+#: tqdm's monitor, asleep between checks (no output draws a progress bar, so no worker takes its lock).
+KNOWN_THREAD_PREFIXES = ("walks", "tqdm_monitor")
+
+
+class WorkerError(CoverageError):
+    """A worker process ended without an answer (killed, or its error could not be sent back)."""
+
+
+def fork_is_safe() -> bool:
+    """Whether this process may fork workers now.
+
+    Returns
+    -------
+    bool
+        True on Linux, when `settings.output_processes` allows more than one
+        process and every running Python thread is the main thread or an
+        idle walk-kernel pool thread.
+    """
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork") or settings.output_processes() < 2:
+        return False
+    main = threading.main_thread()
+    return threading.current_thread() is main and all(
+        t is main or t.name.startswith(KNOWN_THREAD_PREFIXES) for t in threading.enumerate()
+    )
+
+
+def side_by_side(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Run ``tasks`` at the same time, all but the last in forked processes, and return their answers in order.
+
+    Each task must write only its own files and return something picklable.
+    At most `settings.output_processes` processes work at once: the first
+    tasks go to workers, the rest run here in order. Where forking is not
+    safe (`fork_is_safe`), the tasks run one after another here. Either way the answers, the files and the first error (in
+    task order) are the same.
+
+    Parameters
+    ----------
+    tasks : sequence of callable
+        Functions of no arguments.
+
+    Returns
+    -------
+    list
+        Each task's return value.
+
+    Raises
+    ------
+    Exception
+        The first failing task's exception, rebuilt with its type, message
+        and attributes, and a note with the worker's traceback.
+    WorkerError
+        When a worker process died without an answer.
+    """
+    tasks = list(tasks)
+    if len(tasks) < 2 or not fork_is_safe():
+        return [task() for task in tasks]
+    # Objects alive now are never freed by the workers: keeping them out of the collector's
+    # generations stops a collection in a worker from touching (and so copying) every page.
+    gc.freeze()
+    forked = min(len(tasks), settings.output_processes()) - 1
+    workers: list[tuple[int, int]] = []
+    try:
+        for task in tasks[:forked]:
+            workers.append(_start(task))
+        gc.unfreeze()
+        here: list[tuple[str, Any]] = []
+        for task in tasks[forked:]:
+            try:
+                here.append(("ok", task()))
+            except Exception as exc:  # noqa: BLE001 - reported after the workers, in task order
+                here.append(("error", exc))
+                break
+        answers = [_finish(pid, fd) for pid, fd in workers] + here
+        workers = []
+    finally:
+        gc.unfreeze()
+        for pid, fd in workers:  # interrupted: stop the workers before their folder goes away
+            _stop(pid, fd)
+    for kind, value in answers:
+        if kind == "error":
+            raise value
+    return [value for _, value in answers]
+
+
+def _start(task: Callable[[], Any]) -> tuple[int, int]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_fd)
+        return pid, read_fd
+    # The worker: run, send the answer down the pipe, and leave without the parent's exit handlers.
+    status = 1
+    try:
+        os.close(read_fd)
+        try:
+            payload = pickle.dumps(("ok", task()), protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+            payload = _pack_error(exc)
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(payload)
+    finally:
+        os._exit(status)
+
+
+def _finish(pid: int, fd: int) -> tuple[str, Any]:
+    with os.fdopen(fd, "rb") as pipe:
+        payload = pipe.read()  # read before waiting: a full pipe would block the worker
+    _, status = os.waitpid(pid, 0)
+    if not payload:
+        code = os.waitstatus_to_exitcode(status)
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        return "error", WorkerError(f"a worker process writing outputs {how} without an answer")
+    kind, value = pickle.loads(payload)
+    return (kind, _unpack_error(value)) if kind == "error" else (kind, value)
+
+
+def _stop(pid: int, fd: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+    os.close(fd)
+
+
+def _pack_error(exc: BaseException) -> bytes:
+    """The exception as (type, args, attributes): rebuilt without calling ``__init__``, whose signature may differ."""
+    trace = "".join(traceback.format_exception(exc))
+    try:
+        return pickle.dumps(("error", (type(exc), exc.args, dict(vars(exc)), trace)))
+    except Exception:  # noqa: BLE001 - an unpicklable argument or attribute: keep the words
+        return pickle.dumps(("error", (WorkerError, (f"{type(exc).__name__}: {exc}",), {}, trace)))
+
+
+def _unpack_error(packed: tuple[type, tuple, dict, str]) -> BaseException:
+    cls, args, state, trace = packed
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    vars(exc).update(state)
+    exc.add_note(f"raised in a worker process:\n{trace}")
+    return exc
+
+
+__all__ = ["KNOWN_THREAD_PREFIXES", "WorkerError", "fork_is_safe", "side_by_side"]
