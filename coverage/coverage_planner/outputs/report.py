@@ -157,14 +157,18 @@ def write_report(
 
         return [share_by_group(result, dim, lang) for dim, _, _ in groups], walk_time_histogram(result, lang)
 
-    def pdf_ready() -> None:
+    def tables_and_pdf_engine() -> None:
+        doc.prepare()
         if pdf:
             from coverage_planner.outputs.pdf import pdf_engine
 
             pdf_engine()
 
-    # Workers write the workbook and draw the printed map and the charts while WeasyPrint loads here.
-    workbook_path, map_png, (share_pngs, histogram), _ = side_by_side([workbook, printed_map, chart_pngs, pdf_ready])
+    # Workers write the workbook and draw the printed map and the charts, while here the tables are built
+    # and WeasyPrint loads.
+    workbook_path, map_png, (share_pngs, histogram), _ = side_by_side(
+        [workbook, printed_map, chart_pngs, tables_and_pdf_engine]
+    )
     group_parts = [(title, table, png) for (_, title, table), png in zip(groups, share_pngs)]
     charts = [(title, png) for title, _, png in group_parts if png is not None] + [(doc.t["charts"], histogram)]
     images = [("map.png", map_png)] + [(f"chart_{i + 1}.png", png) for i, (_, png) in enumerate(charts)]
@@ -382,12 +386,15 @@ class _Document:
         shared = pairs[pairs["sites_covering"] >= 2].sort_values(["demand_id", "walk_min"])
         status_of = dict(zip(self.result.demand["demand_id"], _statuses(self.result.demand)))
         site_status = dict(zip(self.site_table["site_id"], self.site_table["status"]))
+        # One place's rows are contiguous (sorted by id): slice plain arrays rather than a pandas group per place.
+        ids = shared["demand_id"].to_numpy(object)
+        site_names, minutes = shared["site_name"].to_numpy(object), shared["walk_min"].to_numpy(float)
+        site_ids, place_names = shared["site_id"].to_numpy(object), shared["demand_name"].to_numpy(object)
+        bounds = np.r_[np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]), len(ids)] if len(ids) else np.zeros(1, int)
         rows = []
-        for demand_id, group in shared.groupby("demand_id", sort=False):
-            sites = self.name_list(
-                group["site_name"], group["walk_min"], group["site_id"], site_status, limit=len(group)
-            )
-            rows.append((self.tag(group["demand_name"].iloc[0], status_of.get(demand_id)), len(group), sites))
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            sites = self.name_list(site_names[a:b], minutes[a:b], site_ids[a:b], site_status, limit=b - a)
+            rows.append((self.tag(place_names[a], status_of.get(ids[a])), int(b - a), sites))
         frame = pd.DataFrame(rows, columns=[t["place"], t["n_sites"], t["site_names"]])
         frame["_named"] = ~frame[t["place"]].map(readable_name)
         frame = frame.sort_values([t["n_sites"], "_named", t["place"]], ascending=[False, True, True], kind="stable")
@@ -706,13 +713,20 @@ class _Document:
         return rows
 
     # ------------------------------------------------------------------ outputs
-    def context(self, map_png: bytes, histogram: bytes, group_parts, map_file: str | None) -> dict[str, Any]:
-        t = self.t
+    def prepare(self) -> None:
+        """Build the report's tables (those needing no image), once; `context` and `sheets` reuse them."""
+        if hasattr(self, "_parts"):
+            return
         reasons, left = self.left_out_tables()
         shared_note, shared = self.shared_table()
         diff, proposal = self.diff_part(), self.proposal_part()
         self._tables = {"reasons": reasons, "left": left, "shared": shared, "by_site": self.by_site_table()}
         self._parts = {"diff": diff, "proposal": proposal, "shared_note": shared_note}
+
+    def context(self, map_png: bytes, histogram: bytes, group_parts, map_file: str | None) -> dict[str, Any]:
+        t = self.t
+        self.prepare()
+        diff, proposal = self._parts["diff"], self._parts["proposal"]
         return {
             "html_lang": "zh-CN" if self.lang == "zh" else "en",
             "t": t,
@@ -736,11 +750,11 @@ class _Document:
             "histogram": base64.b64encode(histogram).decode(),
             "by_site_note": t["by_site_note"].format(t=self.threshold),
             "by_site": self._tables["by_site"].html(),
-            "shared_note": shared_note,
-            "shared": shared.html(),
+            "shared_note": self._parts["shared_note"],
+            "shared": self._tables["shared"].html(),
             "left_count": int((~self.result.demand["covered"]).sum()),
-            "reasons": reasons.html(),
-            "left_out": left.html(),
+            "reasons": self._tables["reasons"].html(),
+            "left_out": self._tables["left"].html(),
             "provenance": self.provenance(),
             "service": self.service.context() if self.service is not None else None,
         }
@@ -825,7 +839,7 @@ class _Document:
         }
         if self.diff is not None:
             sheets.update(diff_places=self.diff.places, diff_summary=self.diff.summary)
-        # The workbook may be written (in a worker) before `context` has run.
+        # A worker may write the workbook before `prepare` has run here: build only the proposal's part.
         proposal = self._parts["proposal"] if hasattr(self, "_parts") else self.proposal_part()
         if proposal is not None:
             sheets["proposal"] = proposal["sites"].frame
