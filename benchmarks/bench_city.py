@@ -26,7 +26,10 @@ accounts for (interpreter, imports, argument parsing, printing). Every figure
 is the median of the rounds with its min–max; the load average is printed.
 ``--baseline DIR`` runs the same command with ``PYTHONPATH=DIR`` in the same
 rounds (e.g. an older checkout's ``coverage`` folder) and prints the ratios
-new / old; ``--quick`` is a small, fast setting to check the script works.
+new / old; ``--one-process`` adds the same command with
+``COVERAGE_PLANNER_OUTPUT_PROCESSES=1`` (map, workbook, printed map, charts
+and PDF one after another in one process, as before the workers);
+``--quick`` is a small, fast setting to check the script works.
 
     python benchmarks/bench_city.py [--demand 5000] [--candidates 500] [--k 10] [--repeat 5]
     python benchmarks/bench_city.py --quick
@@ -238,6 +241,11 @@ def main() -> None:
         "--baseline", type=Path, help="also run with PYTHONPATH=BASELINE (another checkout's package folder)"
     )
     parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="also run with COVERAGE_PLANNER_OUTPUT_PROCESSES=1 (outputs one after another, no workers)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a fast check: 1,000 places, 100 candidates, k=5, 2 rounds, no batch"
     )
     args = parser.parse_args()
@@ -263,6 +271,8 @@ def main() -> None:
     versions = {"new": None}
     if args.baseline is not None:
         versions["old"] = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+    if args.one_process:
+        versions["one-process"] = {**os.environ, "COVERAGE_PLANNER_OUTPUT_PROCESSES": "1"}
 
     def one(version: str, label: str) -> dict:
         out = work / f"out-{version}-{label}"
@@ -299,11 +309,11 @@ def main() -> None:
     for version, cases in summaries.items():
         for label, summary in cases.items():
             print_case(f"{version} {label}" if len(versions) > 1 else label, summary)
-    if "old" in summaries:
+    for other in [v for v in summaries if v != "new"]:
         for label in ("cold", "warm"):
-            new, old = summaries["new"][label], summaries["old"][label]
+            new, old = summaries["new"][label], summaries[other][label]
             speedup = [o / n for o, n in zip(old["wall"]["runs_s"], new["wall"]["runs_s"])]
-            print(f"  {label}: old / new wall = {median_spread(speedup, 'x')} (same round, paired)")
+            print(f"  {label}: {other} / new wall = {median_spread(speedup, 'x')} (same round, paired)")
     cold, warm = summaries["new"]["cold"], summaries["new"]["warm"]
     load_cold, load_warm = (
         c["stages"].get("load network", {"median_s": float("nan")})["median_s"] for c in (cold, warm)
