@@ -664,3 +664,88 @@ def test_greedy_that_drops_dead_pairs_picks_as_greedy_over_all_pairs(center):
     got, _ = step(*args, k=6)
     assert len(got) == 6
     assert np.array_equal(got, _greedy_reference(*args, 6, center))
+
+
+# The covering models work on bare CSR arrays (`_milp.Pattern`), merge identical
+# rows before the classic LSCP tie-break and screen the MCLP / partial-cover
+# tie-breaks for all open sites at once; each shortcut against the plain way.
+def pattern_equals(P: _milp.Pattern, A) -> bool:
+    A = sparse.csr_matrix(A)
+    A.sort_indices()
+    return P.shape == A.shape and np.array_equal(P.indptr, A.indptr) and np.array_equal(P.indices, A.indices)
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+def test_pattern_slices_and_transposes_equal_scipy_on_real_covers(name):
+    matrix, weights = instance(name, n_sites=80, n_demand=400)
+    rng = np.random.default_rng(3)
+    for radius in (300.0, LIMIT_M):
+        cover = problem("lscp", matrix, weights, service_radius=radius)._cover
+        for A in (cover, sparse.csr_matrix(sparse.hstack([cover] * 60))):  # the second transposes through scipy
+            P = _milp.Pattern.of(A)
+            assert pattern_equals(P.T, A.T) and P.T.T is P
+            rows = rng.integers(0, A.shape[0], 50)
+            cols = np.flatnonzero(rng.random(A.shape[1]) < 0.4)
+            assert pattern_equals(P.take_rows(rows), A[rows]) and pattern_equals(P.take_cols(cols), A[:, cols])
+            assert pattern_equals(P.take_cols(cols).T, A[:, cols].T)  # made from P.T's rows
+            assert (P.to_csr() != (A != 0)).nnz == 0
+        rows = sparse.csr_matrix(cover.T)
+        for kind in ("superset", "dominated"):  # a Pattern gives the same reductions as the scipy matrix
+            f = _milp.superset_rows if kind == "superset" else _milp.dominated_columns
+            assert np.array_equal(f(_milp.Pattern.of(rows)), f(rows))
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+def test_coverage_program_rows_equal_the_stacked_matrices(name):
+    from coverage_planner.plan._covering import _uncovered_rows
+
+    matrix, weights = instance(name, n_sites=80, n_demand=400)
+    model = problem("mclp", matrix, weights, k=5)
+    A, w, keep = model._reduce(model._need())
+    n_x, n_y = len(keep), A.shape[0]
+    S = A.to_csr()
+    for cols, values, last in [
+        (np.arange(n_x), np.ones(n_x), np.concatenate([np.ones(n_x), np.zeros(n_y)])),
+        (n_x + np.arange(n_y), w, np.concatenate([np.zeros(n_x), w])),
+    ]:
+        want = sparse.vstack([sparse.hstack([-S, sparse.identity(n_y)]), sparse.csr_matrix(last[None, :])]).tocsr()
+        got = _uncovered_rows(A, cols, values)
+        assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+        assert np.array_equal(got.data, want.data)
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+def test_lscp_tie_break_on_merged_rows_equals_it_on_every_place(name):
+    from coverage_planner.plan._covering import _canonical_cover
+
+    matrix, weights = instance(name)
+    model = problem("lscp", matrix, weights, service_radius=RADIUS_M)
+    model.solve()
+    need, merged = model._need_rows
+    every = sparse.csr_matrix(model._cover.T)[need]  # places × candidates, identical rows kept
+    assert merged.shape[0] < every.shape[0]  # there are identical rows to merge
+    rng = np.random.default_rng(11)
+    greedy = model._greedy_steps(None, None)[0]
+    for start in [model.chosen, greedy, *(np.union1d(greedy, rng.choice(len(model.candidates), 12)) for _ in range(4))]:
+        assert list(_canonical_cover(merged, start)) == list(_canonical_cover(every, start))
+
+
+@pytest.mark.parametrize("name", ["monaco", "liechtenstein"])
+@pytest.mark.parametrize("kind", ["share", "mclp"])
+def test_screened_tie_breaks_equal_the_unscreened_ones(name, kind, monkeypatch):
+    from coverage_planner.plan import _covering
+
+    matrix, weights = instance(name)
+    params = {"target_share": 0.85} if kind == "share" else {"k": 8}
+    model = problem("mclp" if kind == "mclp" else "lscp", matrix, weights, **params)
+    model.solve()
+    rng = np.random.default_rng(5)
+    starts = [model.chosen, model._greedy_steps(None, None)[0]]
+    if kind == "mclp":
+        starts += [rng.choice(len(model.candidates), 8, replace=False) for _ in range(4)]
+    else:
+        starts += [np.union1d(starts[1], rng.choice(len(model.candidates), 15)) for _ in range(4)]
+    screened = [list(model._canonical(s)) for s in starts]
+    monkeypatch.setattr(_covering, "MAX_SCREEN_CELLS", 0)  # no table: every site is examined
+    assert [list(model._canonical(s)) for s in starts] == screened
+    assert any(list(s) != c for s, c in zip(starts, screened, strict=True))  # the tie-break did change something

@@ -60,7 +60,9 @@ class _Covering(LocationProblem):
         cover.sum_duplicates()
         cover.data[:] = 1.0
         self._cover = cover
-        self._need_rows: tuple[np.ndarray | None, sparse.csr_matrix | None] = (None, None)
+        # The same cover as bare arrays; its transpose (place → candidates) is made once, on first use.
+        self._cover_p = _milp.Pattern(cover.indptr, cover.indices, self.n_demand)
+        self._need_rows: tuple[np.ndarray | None, _milp.Pattern | None] = (None, None)
 
     @property
     def uncoverable_ids(self) -> np.ndarray:
@@ -109,18 +111,21 @@ class _Covering(LocationProblem):
         # Coverable and not covered by an existing site: then a candidate covers it (no pass over the pairs).
         return np.flatnonzero(self.coverable & ~self.covered_by_existing & (self.weights > 0))
 
+    def _distinct_rows(self, need: np.ndarray) -> tuple[_milp.Pattern, np.ndarray]:
+        """The cover of ``need`` (rows) by candidates with identical rows merged (first kept), and each row's weight."""
+        A = self._cover_p.T.take_rows(need)
+        first, group = _milp.dedupe_rows(A)
+        return A.take_rows(first), np.bincount(group, weights=self.weights[need], minlength=len(first))
+
     def _reduce(self, need: np.ndarray):
         """The cover of ``need`` (rows) by candidates (columns), identical rows merged, dominated candidates dropped.
 
-        Returns the matrix, each row's summed weight and the kept candidate positions.
+        Returns the matrix (a `_milp.Pattern`), each row's summed weight and the kept candidate positions.
         """
-        A = _need_by_candidate(self._cover, need)
-        self._need_rows = (need, A)  # the tie-break reads the same places × candidates
-        first, group = _milp.dedupe_rows(A)
-        w = np.bincount(group, weights=self.weights[need], minlength=len(first))
-        A = A[first]
+        A, w = self._distinct_rows(need)
+        self._need_rows = (need, A)  # the tie-break reads the same rows
         keep = np.flatnonzero(~_milp.dominated_columns(A))
-        return sparse.csr_matrix(A[:, keep]), w, keep
+        return A.take_cols(keep), w, keep
 
 
 class LSCP(_Covering):
@@ -233,12 +238,7 @@ class LSCP(_Covering):
             chosen, bound, status = min_cover(A, keep, time_limit=time_limit, mip_gap=mip_gap, stages=self._stages)
         else:
             n_x, n_y = len(keep), A.shape[0]
-            M = sparse.vstack(
-                [
-                    sparse.hstack([-A, sparse.identity(n_y)]),
-                    sparse.csr_matrix(np.concatenate([np.zeros(n_x), w])[None, :]),
-                ]
-            ).tocsr()
+            M = _uncovered_rows(A, n_x + np.arange(n_y), w)
             program = _milp.Program(
                 np.concatenate([np.ones(n_x), np.zeros(n_y)]),
                 M,
@@ -263,7 +263,7 @@ class LSCP(_Covering):
             need, rows = self._need_rows
             if rows is None or not np.array_equal(need, self._need()):
                 need = self._need()
-                rows = _need_by_candidate(self._cover, need)
+                rows = self._distinct_rows(need)[0]
             return _canonical_cover(rows, chosen)
         return self._canonical_share(chosen)
 
@@ -280,23 +280,39 @@ class LSCP(_Covering):
             return S
         margin = 1e-9 * max(1.0, float(self.weights.sum()))  # ≫ rounding in the estimates
         cover, weights = self._cover, self.weights
-        csc = sparse.csc_matrix(cover)
+        csc = self._cover_p.T  # cover by column
         need = self.weight_to_add * (1 - 1e-12)
         have = float(self.weights[self.covered_by_existing].sum())
         open_ = np.zeros(len(self.candidates), dtype=bool)
         open_[S] = True
 
         def state():
-            at = np.flatnonzero(open_)
-            left = self._left_after(at)
-            count = np.bincount(_row_entries(cover, at), minlength=self.n_demand)
-            return float(weights[self.covered(at)].sum()) - have, count, cover @ left
+            # As `covered` and `_left_after`, from one count of the open sites' places.
+            count = np.bincount(_row_entries(cover, np.flatnonzero(open_)), minlength=self.n_demand)
+            covered = self.covered_by_existing | (count > 0)
+            left = np.where(covered | ~self.coverable, 0.0, weights)
+            return float(weights[covered].sum()) - have, count, cover @ left
+
+        def screen():
+            # Sites that may drop or move (twice the margin: the estimates here sum in another order).
+            sites, lost, extra = _alone_gains(cover, csc, weights, open_, count, self.covered_by_existing)
+            if extra is None:
+                return np.ones(len(open_), dtype=bool)
+            short = need - (added - lost)
+            free = ~open_ & (np.arange(len(open_)) < sites[:, None])
+            hit = (free & (gain + extra >= (short * (1 - 1e-12) - 2 * margin)[:, None])).any(axis=1)
+            out = np.zeros(len(open_), dtype=bool)
+            out[sites] = hit | (added - lost >= need - 2 * margin)
+            return out
 
         added, count, gain = state()
+        maybe = screen()
         changed = True
         while changed:
             changed = False
             for j in np.flatnonzero(open_)[::-1]:
+                if not maybe[j]:  # neither the drop nor any move can pass (see screen)
+                    continue
                 mine = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
                 alone = mine[(count[mine] == 1) & ~self.covered_by_existing[mine]]
                 lost = float(weights[alone].sum())
@@ -304,6 +320,7 @@ class LSCP(_Covering):
                 if added - lost >= need - margin and self._short(rest) <= 0:
                     open_[j], changed = False, True
                     added, count, gain = state()
+                    maybe = screen()
                     continue
                 extra = np.bincount(
                     _row_entries(csc, alone),
@@ -318,6 +335,7 @@ class LSCP(_Covering):
                 if len(ok):
                     open_[j], open_[ok[0]], changed = False, True, True
                     added, count, gain = state()
+                    maybe = screen()
         return np.flatnonzero(open_)
 
     def _canon_value(self, chosen) -> float:
@@ -438,12 +456,7 @@ class MCLP(_Covering):
         A, w, keep = self._reduce(need)
         mark = self._clock("reduce", start)
         n_x, n_y = len(keep), A.shape[0]
-        M = sparse.vstack(
-            [
-                sparse.hstack([-A, sparse.identity(n_y)]),
-                sparse.csr_matrix(np.concatenate([np.ones(n_x), np.zeros(n_y)])[None, :]),
-            ]
-        ).tocsr()
+        M = _uncovered_rows(A, np.arange(n_x), np.ones(n_x))
         program = _milp.Program(
             np.concatenate([np.zeros(n_x), -w]),
             M,
@@ -481,21 +494,36 @@ class MCLP(_Covering):
         tol = 1e-9 * max(1.0, abs(best))
         margin = tol + 1e-9 * max(1.0, float(self.weights.sum()))  # ≫ rounding in the estimates
         cover = self._cover
-        csc = sparse.csc_matrix(cover)
+        csc = self._cover_p.T  # cover by column
         weights = self.weights
         open_ = np.zeros(len(self.candidates), dtype=bool)
         open_[S] = True
 
         def state():
-            covered = self.covered(np.flatnonzero(open_))
             count = np.bincount(_row_entries(cover, np.flatnonzero(open_)), minlength=self.n_demand)
+            covered = self.covered_by_existing | (count > 0)  # as `covered`, from the same count
             return covered, count, cover @ np.where(covered, 0.0, weights)
 
+        def screen():
+            # Sites that may drop or move (twice the margin: the estimates here sum in another order).
+            sites, lost, extra = _alone_gains(cover, csc, weights, open_, count, self.covered_by_existing)
+            if extra is None:
+                return np.ones(len(open_), dtype=bool)
+            have = float(weights[covered].sum()) - lost
+            free = ~open_ & (np.arange(len(open_)) < sites[:, None])
+            hit = (free & (gain + extra >= (-best - have - 2 * margin)[:, None])).any(axis=1)
+            out = np.zeros(len(open_), dtype=bool)
+            out[sites] = hit | (lost <= 2 * margin)
+            return out
+
         covered, count, gain = state()
+        maybe = screen()
         changed = True
         while changed:
             changed = False
             for j in np.flatnonzero(open_)[::-1]:
+                if not maybe[j]:  # neither the drop nor any move can pass (see screen)
+                    continue
                 mine = cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
                 alone = mine[(count[mine] == 1) & ~self.covered_by_existing[mine]]
                 lost = float(weights[alone].sum())
@@ -505,6 +533,7 @@ class MCLP(_Covering):
                     if value <= best + tol:
                         open_[j], best, changed = False, value, True
                         covered, count, gain = state()
+                        maybe = screen()
                         continue
                 # Estimated gain of each lower closed candidate once j closes; -(covered − lost + gain) ≤ best + tol?
                 extra = np.bincount(
@@ -523,6 +552,7 @@ class MCLP(_Covering):
                     open_[j], open_[ok[0]], changed = False, True, True
                     best = float(exact[np.searchsorted(likely, ok[0])])
                     covered, count, gain = state()
+                    maybe = screen()
         return np.flatnonzero(open_)
 
     def _canon_values_with(self, rest) -> np.ndarray:
@@ -531,10 +561,42 @@ class MCLP(_Covering):
         return -(self.weights[covered].sum() + gain) if len(rest) < self.k else np.full(len(self.candidates), np.inf)
 
 
-def _canonical_cover(rows: sparse.csr_matrix, chosen) -> np.ndarray:
+#: `_alone_gains` builds its open sites × candidates table only up to this many cells.
+MAX_SCREEN_CELLS = 1_000_000
+
+
+def _alone_gains(cover, by_place, weights, open_, count, covered_by_existing):
+    """For every open site at once: the weight only it covers, and what each candidate would cover of that weight.
+
+    Returns the open sites, ``lost`` (one float each) and ``extra`` (sites ×
+    candidates; None when that table would exceed `MAX_SCREEN_CELLS`). The
+    sums are those the tie-breaks form site by site, in another order, so
+    they may differ from them in the last bits.
+    """
+    sites = np.flatnonzero(open_)
+    n_cand = len(open_)
+    places = _row_entries(cover, sites)
+    owner = np.repeat(np.arange(len(sites)), np.diff(cover.indptr)[sites])
+    alone = (count[places] == 1) & ~covered_by_existing[places]
+    places, owner = places[alone], owner[alone]
+    lost = np.bincount(owner, weights=weights[places], minlength=len(sites))
+    if len(sites) * n_cand > MAX_SCREEN_CELLS:
+        return sites, lost, None
+    deg = np.diff(by_place.indptr)[places]
+    cand = _row_entries(by_place, places)
+    extra = np.bincount(
+        np.repeat(owner, deg) * n_cand + cand, weights=np.repeat(weights[places], deg), minlength=len(sites) * n_cand
+    )
+    return sites, lost, extra.reshape(len(sites), n_cand)
+
+
+def _canonical_cover(rows: _milp.Pattern, chosen) -> np.ndarray:
     """`LocationProblem._canonical` for the classic LSCP, with coverage counts kept up to date.
 
-    ``rows`` is the 0/1 matrix of the places to cover × candidates. The
+    ``rows`` is the 0/1 matrix of the places to cover × candidates; identical
+    rows may be merged, as places with the same candidates are counted,
+    depended on and moved alike (and `_cover_moves` asks a good candidate to
+    cover all of a site's places, whichever of them it starts from). The
     same passes, in the same order, with the same outcome: site j is
     dropped when no place depends on it alone, otherwise moved
     to the lowest free candidate below j covering every place that does.
@@ -543,15 +605,13 @@ def _canonical_cover(rows: sparse.csr_matrix, chosen) -> np.ndarray:
     places or target it touched, instead of one pass over all pairs per site.
     """
     S = np.unique(np.asarray(chosen, dtype=np.int64))
-    rows = sparse.csr_matrix(rows)  # places to cover × candidates
-    rows.sort_indices()
-    C = sparse.csr_matrix(rows.T)  # candidates × places
-    C.sort_indices()
+    rows = _milp.Pattern.of(rows)  # places to cover × candidates
+    C = rows.T  # candidates × places
     n_cand, n_need = C.shape
     count = np.bincount(_row_entries(C, S), minlength=n_need)
     if n_need == 0 or (count == 0).any():  # not a cover: the canonical value is inf, as is
         return S
-    csc = sparse.csc_matrix((rows.data, rows.indices, rows.indptr), shape=C.shape)  # C by column, no copy
+    csc = rows  # C by column
     keys = np.repeat(np.arange(n_cand, dtype=np.int64), np.diff(C.indptr)) * n_need + C.indices  # ascending
     open_ = np.zeros(n_cand, dtype=bool)
     open_[S] = True
@@ -632,9 +692,26 @@ def _cover_moves(C, csc, keys, open_, count, sites) -> np.ndarray:
     return move
 
 
-def _need_by_candidate(cover: sparse.csr_matrix, need: np.ndarray) -> sparse.csr_matrix:
-    """Places ``need`` (ascending) × candidates of ``cover``; its columns are picked before the transpose (cheaper)."""
-    return sparse.csr_matrix(cover[:, need].T)
+def _uncovered_rows(A: _milp.Pattern, last_cols: np.ndarray, last_values: np.ndarray) -> sparse.csr_matrix:
+    """``[[-A, I], [last]]`` as CSR: row i is ``y_i − Σ_{j ∈ row i} x_j`` (≤ 0), then one row of ``last_values`` at ``last_cols``.
+
+    Equal to ``sparse.vstack([sparse.hstack([-A, I]), last])`` entry for entry, without its conversions.
+    """
+    n_y, n_x = A.shape
+    counts = np.diff(A.indptr) + 1
+    indptr = np.zeros(n_y + 2, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1 : n_y + 1])
+    indptr[-1] = indptr[n_y] + len(last_cols)
+    unit = indptr[1 : n_y + 1] - 1  # each row's y entry comes after its x entries
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    data = np.empty(indptr[-1])
+    is_x = np.ones(len(indices), dtype=bool)
+    is_x[unit] = False
+    is_x[indptr[n_y] :] = False
+    indices[is_x], data[is_x] = A.indices, -1.0
+    indices[unit], data[unit] = n_x + np.arange(n_y), 1.0
+    indices[indptr[n_y] :], data[indptr[n_y] :] = last_cols, last_values
+    return sparse.csr_matrix((data, indices, indptr), shape=(n_y + 1, n_x + n_y))
 
 
 def _row_entries(matrix: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -662,7 +739,7 @@ def min_cover(
 
     Parameters
     ----------
-    A : scipy.sparse.csr_matrix
+    A : scipy.sparse.csr_matrix or _milp.Pattern
         Places × columns, 1 where the column covers the place.
     positions : ndarray of int
         The candidate position of each column.
@@ -683,8 +760,11 @@ def min_cover(
         As `_milp.MilpResult.status`.
     """
     start = time.perf_counter()
-    A = sparse.csr_matrix(A)
-    A = A[~_milp.superset_rows(A)]
+    if isinstance(A, _milp.Pattern):
+        A = A.take_rows(np.flatnonzero(~_milp.superset_rows(A))).to_csr()
+    else:
+        A = sparse.csr_matrix(A)
+        A = A[~_milp.superset_rows(A)]
     reduced = time.perf_counter()
     n = A.shape[1]
     program = _milp.Program(np.ones(n), A, np.ones(A.shape[0]), np.full(A.shape[0], np.inf), np.ones(n, dtype=bool))

@@ -9,13 +9,15 @@ Internal to `coverage_planner.plan.models`. Two things live here:
   by hashing rows and by subset tests on rows packed as bits, tried only for
   rows sharing a rarest column (`contained_pairs`), which is much faster than
   HiGHS's general presolve on these 0/1 matrices.
-* the reductions themselves.
+* the reductions themselves, on scipy matrices or on `Pattern` (bare CSR
+  arrays, which the covering models slice and transpose without scipy's checks).
 
 All programs are minimisations: callers negate a maximisation.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -146,7 +148,7 @@ def solve(program: Program, *, time_limit: float | None = None, mip_gap: float =
 
 
 # ------------------------------------------------------------------ reductions
-def dedupe_rows(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+def dedupe_rows(matrix: sparse.csr_matrix | Pattern) -> tuple[np.ndarray, np.ndarray]:
     """Group identical rows of a 0/1 CSR matrix.
 
     Rows are compared through two independent 64-bit hashes of their column
@@ -155,8 +157,8 @@ def dedupe_rows(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    matrix : scipy.sparse.csr_matrix
-        A 0/1 matrix.
+    matrix : scipy.sparse.csr_matrix or Pattern
+        A 0/1 matrix (CSR with sorted, distinct column indices).
 
     Returns
     -------
@@ -166,8 +168,7 @@ def dedupe_rows(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         For every row the number of its group (a position in ``first``).
     """
     n_rows, n_cols = matrix.shape
-    rng = np.random.default_rng(20240603)
-    keys = rng.integers(0, 2**63 - 1, size=(2, n_cols), dtype=np.int64).astype(np.uint64)
+    keys = _row_keys(n_cols)
     size = np.diff(matrix.indptr)
     full = np.flatnonzero(size > 0)
     h = [np.zeros(n_rows, dtype=np.uint64) for _ in range(2)]
@@ -190,7 +191,16 @@ def dedupe_rows(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     return first[rank_order], group
 
 
-def dominated_columns(matrix: sparse.csr_matrix) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _row_keys(n_cols: int) -> np.ndarray:
+    """`dedupe_rows`'s two seeded 64-bit keys per column (made once per width: drawing them costs more than hashing)."""
+    rng = np.random.default_rng(20240603)
+    keys = rng.integers(0, 2**63 - 1, size=(2, n_cols), dtype=np.int64).astype(np.uint64)
+    keys.flags.writeable = False
+    return keys
+
+
+def dominated_columns(matrix: sparse.csr_matrix | Pattern) -> np.ndarray:
     """Columns of a 0/1 matrix whose rows lie within another column's rows.
 
     Column j is dominated by j' when rows(j) ⊆ rows(j') and either the
@@ -199,7 +209,7 @@ def dominated_columns(matrix: sparse.csr_matrix) -> np.ndarray:
 
     Parameters
     ----------
-    matrix : scipy.sparse.csr_matrix
+    matrix : scipy.sparse.csr_matrix or Pattern
         A 0/1 matrix.
 
     Returns
@@ -208,18 +218,19 @@ def dominated_columns(matrix: sparse.csr_matrix) -> np.ndarray:
         One value per column; when the matrix is too dense to reduce (see
         `MAX_GRAM_WORK`) only the empty columns are marked.
     """
-    B = _pattern(sparse.csr_matrix(matrix).T)  # columns as rows
+    A = Pattern.of(matrix)
+    B = A.T  # columns as rows
     size = np.diff(B.indptr)
     dominated = size == 0
-    if (np.bincount(B.indices, minlength=B.shape[1]).astype(np.int64) ** 2).sum() > MAX_GRAM_WORK:
+    if (np.diff(A.indptr).astype(np.int64) ** 2).sum() > MAX_GRAM_WORK:
         return dominated
-    sub, sup = _contained(B)
+    sub, sup = _contained(B, A)
     hit = (size[sup] > size[sub]) | (sup < sub)
     dominated[sub[hit]] = True
     return dominated
 
 
-def superset_rows(matrix: sparse.csr_matrix) -> np.ndarray:
+def superset_rows(matrix: sparse.csr_matrix | Pattern) -> np.ndarray:
     """Rows of a 0/1 matrix that contain another row's columns (covering that row covers them).
 
     Row i is redundant when cols(i') ⊆ cols(i) for some other, non-empty row
@@ -227,7 +238,7 @@ def superset_rows(matrix: sparse.csr_matrix) -> np.ndarray:
 
     Parameters
     ----------
-    matrix : scipy.sparse.csr_matrix
+    matrix : scipy.sparse.csr_matrix or Pattern
         A 0/1 matrix.
 
     Returns
@@ -236,17 +247,18 @@ def superset_rows(matrix: sparse.csr_matrix) -> np.ndarray:
         One value per row; all False when the matrix is too dense to reduce
         (see `MAX_GRAM_WORK`).
     """
-    A = _pattern(matrix)
+    A = Pattern.of(matrix)
     size = np.diff(A.indptr)
     out = np.zeros(A.shape[0], dtype=bool)
-    if (np.bincount(A.indices, minlength=A.shape[1]).astype(np.int64) ** 2).sum() > MAX_GRAM_WORK:
+    AT = A.T
+    if (np.diff(AT.indptr).astype(np.int64) ** 2).sum() > MAX_GRAM_WORK:
         return out
-    sub, sup = _contained(A)
+    sub, sup = _contained(A, AT)
     out[sup[(size[sup] > size[sub]) | (sub < sup)]] = True
     return out
 
 
-def contained_pairs(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+def contained_pairs(matrix: sparse.csr_matrix | Pattern) -> tuple[np.ndarray, np.ndarray]:
     """Every pair of distinct rows (sub, sup) of a 0/1 matrix with ∅ ≠ cols(sub) ⊆ cols(sup).
 
     A superset of row ``sub`` must contain its rarest column, so only the
@@ -257,7 +269,7 @@ def contained_pairs(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    matrix : scipy.sparse.csr_matrix
+    matrix : scipy.sparse.csr_matrix or Pattern
         A 0/1 matrix (nonzeros count as 1).
 
     Returns
@@ -265,26 +277,25 @@ def contained_pairs(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     sub, sup : ndarray of int
         The pairs, ordered by ``sub``, then ``sup``.
     """
-    return _contained(_pattern(matrix))
+    A = Pattern.of(matrix)
+    return _contained(A, A.T)
 
 
-def _contained(A: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """`contained_pairs` of a matrix already in `_pattern` form."""
+def _contained(A: Pattern, AT: Pattern) -> tuple[np.ndarray, np.ndarray]:
+    """`contained_pairs` of ``A``, given its transpose ``AT`` too."""
     n_rows, n_cols = A.shape
     if A.nnz == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     size = np.diff(A.indptr)
     entry_row = np.repeat(np.arange(n_rows, dtype=np.int64), size)
-    col_count = np.bincount(A.indices, minlength=n_cols).astype(np.int64)
+    col_count = np.diff(AT.indptr).astype(np.int64)
     rows = np.flatnonzero(size > 0)
     # Each non-empty row's rarest column (ties: the lower column).
     rare = np.minimum.reduceat(col_count[A.indices] * n_cols + A.indices, A.indptr[rows]) % n_cols
-    csc = sparse.csc_matrix(A)
-    csc.sort_indices()
     length = col_count[rare]
     sub = np.repeat(rows, length)
     offset = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
-    sup = csc.indices[np.repeat(csc.indptr[rare], length) + offset].astype(np.int64)
+    sup = AT.indices[np.repeat(AT.indptr[rare], length) + offset].astype(np.int64)
     keep = (sup != sub) & (size[sup] >= size[sub])
     sub, sup = sub[keep], sup[keep]
     # Column sets as bit words: row r, column c is bit c % 64 of word c // 64.
@@ -300,6 +311,90 @@ def _contained(A: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         ok = (words[w][sub] & ~words[w][sup]) == 0
         sub, sup = sub[ok], sup[ok]
     return sub, sup
+
+
+class Pattern:
+    """A 0/1 matrix as bare CSR arrays (column indices ascending within each row, no duplicates).
+
+    The reductions and tie-breaks slice and transpose small matrices many
+    times per solve; doing it on the arrays avoids scipy.sparse's per-call
+    checks, which cost more than the work on matrices of a few hundred rows.
+
+    Parameters
+    ----------
+    indptr : ndarray of int
+        Row starts (length rows + 1).
+    indices : ndarray of int
+        Column of each entry.
+    n_cols : int
+        Number of columns.
+    """
+
+    __slots__ = ("indptr", "indices", "shape", "_t")
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n_cols: int) -> None:
+        self.indptr = indptr
+        self.indices = indices
+        self.shape = (len(indptr) - 1, int(n_cols))
+        self._t: Pattern | None = None
+
+    @classmethod
+    def of(cls, matrix) -> Pattern:
+        """``matrix`` itself when it is a Pattern, else the nonzero pattern of a scipy.sparse matrix."""
+        if isinstance(matrix, Pattern):
+            return matrix
+        A = _pattern(matrix)
+        return cls(A.indptr, A.indices, A.shape[1])
+
+    @property
+    def nnz(self) -> int:
+        """Number of entries."""
+        return len(self.indices)
+
+    @property
+    def T(self) -> Pattern:
+        """The transpose (computed once; entries of a column come in row order, so it is sorted too)."""
+        if self._t is None:
+            n_rows, n_cols = self.shape
+            if self.nnz > 20_000:  # a sort costs more than scipy's conversion and its checks
+                csr = sparse.csr_matrix((np.ones(self.nnz, dtype=np.int8), self.indices, self.indptr), shape=self.shape)
+                csc = csr.tocsc()
+                self._t = Pattern(csc.indptr, csc.indices, n_rows)
+            else:
+                order = np.argsort(self.indices, kind="stable")
+                rows = np.repeat(np.arange(n_rows, dtype=self.indices.dtype), np.diff(self.indptr))
+                indptr = np.zeros(n_cols + 1, dtype=self.indptr.dtype)
+                np.cumsum(np.bincount(self.indices, minlength=n_cols), out=indptr[1:])
+                self._t = Pattern(indptr, rows[order], n_rows)
+            self._t._t = self
+        return self._t
+
+    def take_rows(self, rows: np.ndarray) -> Pattern:
+        """The rows ``rows`` (in that order)."""
+        start = self.indptr[rows]
+        length = self.indptr[rows + 1] - start
+        indptr = np.zeros(len(rows) + 1, dtype=self.indptr.dtype)
+        np.cumsum(length, out=indptr[1:])
+        offset = np.arange(indptr[-1]) - np.repeat(indptr[:-1], length)
+        return Pattern(indptr, self.indices[np.repeat(start, length) + offset], self.shape[1])
+
+    def take_cols(self, cols: np.ndarray) -> Pattern:
+        """The columns ``cols`` (ascending), renumbered 0.. in that order."""
+        new = np.full(self.shape[1], -1, dtype=np.int64)
+        new[cols] = np.arange(len(cols))
+        mapped = new[self.indices]
+        hit = mapped >= 0
+        kept = np.zeros(self.nnz + 1, dtype=self.indptr.dtype)
+        np.cumsum(hit, out=kept[1:])
+        out = Pattern(kept[self.indptr], mapped[hit].astype(self.indices.dtype), len(cols))
+        if self._t is not None:  # the transpose's rows ``cols``, already sorted
+            out._t = self._t.take_rows(cols)
+            out._t._t = out
+        return out
+
+    def to_csr(self, value: float = 1.0) -> sparse.csr_matrix:
+        """As a scipy.sparse CSR matrix with every entry ``value``."""
+        return sparse.csr_matrix((np.full(self.nnz, value), self.indices, self.indptr), shape=self.shape)
 
 
 def _pattern(matrix) -> sparse.csr_matrix:
