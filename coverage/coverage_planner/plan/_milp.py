@@ -339,8 +339,18 @@ class Pattern:
         self._t: Pattern | None = None
 
     @classmethod
-    def of(cls, matrix) -> Pattern:
-        """``matrix`` itself when it is a Pattern, else the nonzero pattern of a scipy.sparse matrix."""
+    def of(cls, matrix: sparse.spmatrix | Pattern) -> Pattern:
+        """``matrix`` itself when it is a Pattern, else the nonzero pattern of a scipy.sparse matrix.
+
+        Parameters
+        ----------
+        matrix : scipy.sparse matrix or Pattern
+            A 0/1 matrix (nonzeros count as 1).
+
+        Returns
+        -------
+        Pattern
+        """
         if isinstance(matrix, Pattern):
             return matrix
         A = _pattern(matrix)
@@ -348,12 +358,22 @@ class Pattern:
 
     @property
     def nnz(self) -> int:
-        """Number of entries."""
+        """Number of entries.
+
+        Returns
+        -------
+        int
+        """
         return len(self.indices)
 
     @property
     def T(self) -> Pattern:
-        """The transpose (computed once; entries of a column come in row order, so it is sorted too)."""
+        """The transpose (computed once; entries of a column come in row order, so it is sorted too).
+
+        Returns
+        -------
+        Pattern
+        """
         if self._t is None:
             n_rows, n_cols = self.shape
             if self.nnz > 20_000:  # a sort costs more than scipy's conversion and its checks
@@ -370,7 +390,17 @@ class Pattern:
         return self._t
 
     def take_rows(self, rows: np.ndarray) -> Pattern:
-        """The rows ``rows`` (in that order)."""
+        """The rows ``rows`` (in that order).
+
+        Parameters
+        ----------
+        rows : ndarray of int
+            Row positions.
+
+        Returns
+        -------
+        Pattern
+        """
         start = self.indptr[rows]
         length = self.indptr[rows + 1] - start
         indptr = np.zeros(len(rows) + 1, dtype=self.indptr.dtype)
@@ -379,7 +409,17 @@ class Pattern:
         return Pattern(indptr, self.indices[np.repeat(start, length) + offset], self.shape[1])
 
     def take_cols(self, cols: np.ndarray) -> Pattern:
-        """The columns ``cols`` (ascending), renumbered 0.. in that order."""
+        """The columns ``cols`` (ascending), renumbered 0.. in that order.
+
+        Parameters
+        ----------
+        cols : ndarray of int
+            Column positions, ascending.
+
+        Returns
+        -------
+        Pattern
+        """
         new = np.full(self.shape[1], -1, dtype=np.int64)
         new[cols] = np.arange(len(cols))
         mapped = new[self.indices]
@@ -393,7 +433,17 @@ class Pattern:
         return out
 
     def to_csr(self, value: float = 1.0) -> sparse.csr_matrix:
-        """As a scipy.sparse CSR matrix with every entry ``value``."""
+        """As a scipy.sparse CSR matrix with every entry ``value``.
+
+        Parameters
+        ----------
+        value : float, default 1.0
+            The value of every entry.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+        """
         return sparse.csr_matrix((np.full(self.nnz, value), self.indices, self.indptr), shape=self.shape)
 
 
