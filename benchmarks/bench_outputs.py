@@ -92,9 +92,10 @@ def time_outputs(result, work: Path, rounds: int) -> dict:
 
     def map_cold():
         clear_band_cache()
-        settings.cache_folder = Path(tempfile.mkdtemp(dir=work))  # no disk entries either
+        fresh = Path(tempfile.mkdtemp(dir=work))  # no disk entries either (the run's own cache folder holds bands)
+        settings.cache_folder = fresh
         try:
-            save_map(coverage_map(result, lang="en"), work / "map-cold.html")
+            save_map(coverage_map(result, lang="en", cache_dir=fresh), work / "map-cold.html")
         finally:
             settings.cache_folder = None
 

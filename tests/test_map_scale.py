@@ -381,3 +381,79 @@ def test_the_cycle_collector_is_back_as_it_was_after_an_output_even_a_failed_one
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
         gc.enable()
+
+
+def _vertex_metres(net, edge: int) -> tuple[np.ndarray, np.ndarray]:
+    xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
+    return xy, np.concatenate([[0.0], np.cumsum(isochrones.haversine_m(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]))])
+
+
+def _piece_one_by_one(net, edge: int, start_m: float, end_m: float) -> np.ndarray:
+    """An edge's piece from ``start_m`` to ``end_m`` metres from u, cut with ``numpy.interp`` on its own."""
+    xy, run = _vertex_metres(net, edge)
+    a, b = sorted((min(max(start_m, 0.0), run[-1]), min(max(end_m, 0.0), run[-1])))
+    ends = [[np.interp(m, run, xy[:, 0]), np.interp(m, run, xy[:, 1])] for m in (a, b)]
+    piece = np.vstack([ends[0], xy[(run > a) & (run < b)], ends[1]])
+    return piece if start_m <= end_m else piece[::-1]
+
+
+def test_edge_pieces_cut_for_all_routes_at_once_equal_pieces_cut_one_by_one(result):
+    net = result.network
+    rng = np.random.default_rng(3)
+    edges = rng.integers(0, net.n_edges, 400)
+    length = net.edge_length[edges]
+    # Cut anywhere (beyond the ends too), at the ends, and exactly at an inner vertex.
+    vertex = np.array([_vertex_metres(net, int(e))[1][len(_vertex_metres(net, int(e))[1]) // 2] for e in edges])
+    starts = np.concatenate([rng.uniform(-5, length + 5), np.zeros(len(edges)), vertex, length])
+    ends = np.concatenate([rng.uniform(0, length), length, length, vertex])
+    all_edges = np.tile(edges, 4)
+    tree = isochrones._Tree(net, result.site_snap, result.demand_snap, None, None)
+    route, points = tree.along(np.arange(len(all_edges)), all_edges, starts, ends)
+    assert (np.diff(net.coord_offsets)[edges] > 2).sum() > 20 and (starts > ends).any() and (starts < 0).any()
+    for q, (e, a, b) in enumerate(zip(all_edges.tolist(), starts.tolist(), ends.tolist())):
+        assert np.array_equal(points[route == q], _piece_one_by_one(net, e, a, b)), (e, a, b)  # bit for bit
+
+
+def test_routes_worked_out_together_equal_each_place_routed_alone(result):
+    together = isochrones.walk_routes(result)
+    reached = np.flatnonzero(result.demand["walk_m"].notna().to_numpy())
+    assert together["place"].tolist() == reached.tolist() and result.demand["nearest_site_id"].nunique() > 5
+    sample = reached[:: max(1, len(reached) // 25)]
+    for place in sample.tolist():
+        alone = isochrones.walk_routes(result, [place])
+        row = together[together["place"] == place]
+        assert alone["route_m"].tolist() == row["route_m"].tolist()
+        assert shapely.equals_exact(alone.geometry.iloc[0], row.geometry.iloc[0], 0.0)
+    backwards = isochrones.walk_routes(result, sample[::-1])
+    assert backwards["place"].tolist() == sample[::-1].tolist()  # in the order asked
+
+
+def test_style_switch_and_streets_written_in_one_piece_equal_foliums_own_writing(result, tmp_path, monkeypatch):
+    fast = save_map(coverage_map(result, lang="zh", basemap="gaode"), tmp_path / "fast.html").read_bytes()
+    assert b"cp-style-cases" not in fast and b"cp-geometry" not in fast
+    plain = maps._QuickRender._macro_text
+    monkeypatch.setattr(maps._GroupedGeoJson, "_macro_text", plain)
+    monkeypatch.setattr(maps._GeometryTextGeoJson, "_macro_text", plain)
+    maps._STREET_TEXT.clear()
+    slow = save_map(coverage_map(result, lang="zh", basemap="gaode"), tmp_path / "slow.html").read_bytes()
+    assert fast == slow
+
+
+def test_names_escaped_once_per_distinct_value_equal_escaping_each_value():
+    from coverage_planner.escape import html_text
+
+    def one_by_one(values: pd.Series) -> pd.Series:
+        return values.map(lambda v: None if maps._missing(v) else html_text(v)).astype(object)
+
+    cases = [
+        pd.Series(["a", None, HOSTILE, np.nan, "a", pd.NA, "é", "e\u0301"], name="n", index=[5, 3, 1, 2, 7, 8, 9, 0]),
+        pd.Series(["x", 1, None]),
+        pd.Series([1.5, np.nan]),
+    ]
+    for dtype in ("str", "string", object):
+        cases += [pd.Series(["a", None, "a", "<&>"], dtype=dtype), pd.Series([None, None], dtype=dtype)]
+        cases += [pd.Series([], dtype=dtype), pd.Series(["b", "a"], dtype=dtype)]
+    for values in cases:
+        fast, slow = maps._escaped(values), one_by_one(values)
+        assert fast.equals(slow) and fast.index.equals(slow.index) and fast.name == slow.name
+        assert fast.dtype == slow.dtype and [type(v) for v in fast] == [type(v) for v in slow]

@@ -613,8 +613,7 @@ def walk_routes(result: CoverageResult, places: Sequence[int] | np.ndarray | Non
     site_xy = np.column_stack([sites.geometry.x, sites.geometry.y])
     place_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
     graph = graph_with_site_sources(net, site_snap)
-    pair_edge = _PairEdges(net)
-    runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # metres along each edge's shape, measured once per call
+    tree = _Tree(net, site_snap, demand_snap, site_xy, place_xy)
     demand_ids, site_ids = demand["demand_id"].to_numpy(), sites["id"].to_numpy()
     rows: list[tuple] = []
     todo = np.flatnonzero(ok)
@@ -623,26 +622,12 @@ def walk_routes(result: CoverageResult, places: Sequence[int] | np.ndarray | Non
     for start in range(0, len(needed), 32):  # predecessors are chunk × nodes ints
         chunk = needed[start : start + 32]
         dist, pred = dijkstra(graph, directed=True, indices=net.n_nodes + chunk, limit=limit, return_predecessors=True)
-        row_of = {int(s): r for r, s in enumerate(chunk)}
-        for t in todo[np.isin(site_index[todo], chunk)]:
-            s, j = int(site_index[t]), int(wanted[t])
-            line, network_m = _route(
-                net,
-                site_snap,
-                demand_snap,
-                s,
-                j,
-                site_xy[s],
-                place_xy[j],
-                dist[row_of[s]],
-                pred[row_of[s]],
-                pair_edge,
-                runs,
-            )
-            if line is None:
-                continue
-            extra = float(site_snap.leg_m[s] + demand_snap.leg_m[j]) if legs else 0.0
-            rows.append((j, demand_ids[j], site_ids[s], network_m + extra, line))
+        mine = todo[np.isin(site_index[todo], chunk)]
+        s, j = site_index[mine], wanted[mine]
+        routed, lines, network_m = tree.routes(s, j, np.searchsorted(chunk, s), dist, pred)
+        s, j = s[routed].tolist(), j[routed].tolist()
+        extra = (site_snap.leg_m[s] + demand_snap.leg_m[j]).tolist() if legs else [0.0] * len(s)
+        rows += zip(j, demand_ids[j], site_ids[s], (m + x for m, x in zip(network_m.tolist(), extra)), lines)
     frame = pd.DataFrame(rows, columns=["place", "demand_id", "nearest_site_id", "route_m", "geometry"])
     order = {int(p): i for i, p in enumerate(wanted)}
     frame = frame.assign(_o=frame["place"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
@@ -674,98 +659,260 @@ class _PairEdges:
         return self.edges[np.searchsorted(self.keys, a.astype(np.int64) * self.n + b)]
 
 
-def _route(
-    net: WalkNetwork,
-    site_snap: Snap,
-    demand_snap: Snap,
-    s: int,
-    j: int,
-    site_xy: np.ndarray,
-    place_xy: np.ndarray,
-    dist: np.ndarray,
-    pred: np.ndarray,
-    pair_edge: _PairEdges,
-    runs: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
-) -> tuple[shapely.LineString | None, float]:
-    """Route of place ``j`` from site ``s`` (LineString place → site) and its network metres."""
-    e, se = int(demand_snap.edge[j]), int(site_snap.edge[s])
-    u, v = int(net.edge_u[e]), int(net.edge_v[e])
-    fu, tv = float(demand_snap.from_u_m[j]), float(demand_snap.to_v_m[j])
-    c = net.costs
-    if c is None:
-        options = [(dist[u] + fu, "u"), (dist[v] + tv, "v")]
-        if e == se:
-            options.append((abs(float(site_snap.from_u_m[s]) - fu), "same"))
-    else:  # ``dist`` is cost: arrive on the place's edge paying its end and factor, where its direction allows
-        inf = np.inf
-        options = [
-            (dist[u] + fu * c.scale[e] + c.end_u[e] if c.forward[e] else inf, "u"),
-            (dist[v] + tv * c.scale[e] + c.end_v[e] if c.backward[e] else inf, "v"),
-        ]
-        if e == se:
-            pos = float(site_snap.from_u_m[s])
-            allowed = c.forward[e] if fu >= pos else c.backward[e]
-            options.append((abs(pos - fu) * c.scale[e] if allowed else inf, "same"))
-    metres, how = min(options, key=lambda o: o[0])
-    if not np.isfinite(metres):
-        return None, np.inf
-    parts: list[np.ndarray] = [site_xy[None, :], site_snap.point_lonlat[s][None, :]]
-    if how == "same":
-        parts.append(_along(net, e, float(site_snap.from_u_m[s]), fu, runs))
-        metres = abs(float(site_snap.from_u_m[s]) - fu)
-    else:
-        source = net.n_nodes + s
-        nodes = [u if how == "u" else v]
-        while (back := int(pred[nodes[-1]])) != source:
-            if back < 0:  # no path back (cannot happen for a finite distance)
-                return None, np.inf
-            nodes.append(back)
-        nodes = np.array(nodes[::-1])  # first node after the site, …, the place's edge end
-        first = int(nodes[0])
-        to_u = first == net.edge_u[se] and (first != net.edge_v[se] or site_snap.from_u_m[s] <= site_snap.to_v_m[s])
-        length_se = float(net.edge_length[se])
-        parts.append(_along(net, se, float(site_snap.from_u_m[s]), 0.0 if to_u else length_se, runs))
-        path_m = float(site_snap.from_u_m[s] if to_u else site_snap.to_v_m[s]) + (fu if how == "u" else tv)
-        if len(nodes) > 1:
-            for a, edge in zip(nodes[:-1], pair_edge(nodes[:-1], nodes[1:])):
-                path_m += float(net.edge_length[edge])
-                xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
-                parts.append(xy if net.edge_u[edge] == a else xy[::-1])
-        parts.append(_along(net, e, 0.0 if how == "u" else float(net.edge_length[e]), fu, runs))
-        if c is not None:  # on a profile's view the search found the cheapest path; report its metres
-            metres = path_m
-    parts += [demand_snap.point_lonlat[j][None, :], place_xy[None, :]]
-    xy = np.vstack(parts)[::-1]  # place → site
-    keep = np.ones(len(xy), dtype=bool)
-    keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)
-    xy = xy[keep]
-    if len(xy) == 1:
-        xy = np.vstack([xy, xy])
-    return shapely.linestrings(xy), float(metres)
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(a, a + n) for a, n in zip(starts, counts)])`` without the loop."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts) + np.arange(total)
 
 
-def _along(
-    net: WalkNetwork, edge: int, start_m: float, end_m: float, runs: dict[int, tuple] | None = None
-) -> np.ndarray:
-    """Coordinates of an edge from ``start_m`` to ``end_m`` great-circle metres from its u end (either direction).
+class _Tree:
+    """Routes of many places at once from the Dijkstra trees of their sites, as one array pass per step.
 
-    Measured in metres along the shape, not as fractions of it in degrees
-    (a degree of longitude is shorter than one of latitude).
+    Every number is worked out with the same floating-point operations, in
+    the same order, as when each place is routed on its own: the chosen end of the
+    place's edge (ties to u, then v, then the site's own edge), the path
+    back through the predecessors, the edge pieces cut at the snap points
+    (``numpy.interp``'s rule), and on a profile's view the real metres
+    summed edge by edge.
     """
-    if runs is not None and edge in runs:
-        xy, run = runs[edge]
-    else:
-        xy = net.coords[net.coord_offsets[edge] : net.coord_offsets[edge + 1]]
-        run = np.concatenate([[0.0], np.cumsum(haversine_m(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]))])
-        if runs is not None:
-            runs[edge] = (xy, run)
-    a, b = sorted((min(max(start_m, 0.0), run[-1]), min(max(end_m, 0.0), run[-1])))
-    inner = xy[(run > a) & (run < b)]
-    piece = np.empty((len(inner) + 2, 2))  # the two cut points around the vertices between them
-    piece[[0, -1], 0] = np.interp([a, b], run, xy[:, 0])
-    piece[[0, -1], 1] = np.interp([a, b], run, xy[:, 1])
-    piece[1:-1] = inner
-    return piece if start_m <= end_m else piece[::-1]
+
+    def __init__(self, net: WalkNetwork, site_snap: Snap, demand_snap: Snap, site_xy, place_xy):
+        self.net, self.site_snap, self.demand_snap = net, site_snap, demand_snap
+        self.site_xy, self.place_xy = site_xy, place_xy
+        self.pair_edge = _PairEdges(net)
+        self.run_at = np.zeros(len(net.coords))  # metres along each edge's shape from its u end, at each vertex
+        self.known = np.zeros(0, dtype=np.int64)  # the edges whose vertices ``run_at`` holds
+
+    def routes(
+        self, s: np.ndarray, j: np.ndarray, row: np.ndarray, dist: np.ndarray, pred: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which of the (site ``s``, place ``j``) pairs get a route, their LineStrings (place → site) and network metres.
+
+        ``row`` is each pair's row in ``dist``/``pred``.
+        """
+        net, ss, ds = self.net, self.site_snap, self.demand_snap
+        e, se = ds.edge[j].astype(np.int64), ss.edge[s].astype(np.int64)
+        u, v = net.edge_u[e].astype(np.int64), net.edge_v[e].astype(np.int64)
+        fu, tv = ds.from_u_m[j].astype(float), ds.to_v_m[j].astype(float)
+        sfu, stv = ss.from_u_m[s].astype(float), ss.to_v_m[s].astype(float)
+        same_edge = e == se
+        c, inf = net.costs, np.inf
+        with np.errstate(invalid="ignore"):
+            if c is None:
+                options = [dist[row, u] + fu, dist[row, v] + tv, np.where(same_edge, np.abs(sfu - fu), inf)]
+            else:  # ``dist`` is cost: arrive on the place's edge paying its end and factor, where its direction allows
+                allowed = np.where(fu >= sfu, c.forward[e], c.backward[e])
+                options = [
+                    np.where(c.forward[e], dist[row, u] + fu * c.scale[e] + c.end_u[e], inf),
+                    np.where(c.backward[e], dist[row, v] + tv * c.scale[e] + c.end_v[e], inf),
+                    np.where(same_edge & allowed, np.abs(sfu - fu) * c.scale[e], inf),
+                ]
+        options = np.stack(options)
+        how = np.argmin(options, axis=0)  # the first of equal options, as min() takes it
+        metres = options[how, np.arange(len(how))]
+        routed = np.isfinite(metres)
+        same = routed & (how == 2)
+        metres = np.where(same, np.abs(sfu - fu), metres)
+        # The path back from the place's edge end to the site's source node, one predecessor step for all at once.
+        walked = np.flatnonzero(routed & ~same)
+        source = net.n_nodes + s
+        level_route, level_node = [walked], [np.where(how[walked] == 0, u[walked], v[walked])]
+        who, node = level_route[0], level_node[0]
+        while len(who):
+            back = pred[row[who], node].astype(np.int64)
+            done = back == source[who]
+            lost = (back < 0) & ~done  # no path back (cannot happen for a finite distance)
+            routed[who[lost]] = False
+            go = ~done & ~lost
+            who, node = who[go], back[go]
+            level_route.append(who)
+            level_node.append(node)
+        flat_route = np.concatenate(level_route)
+        flat_level = np.concatenate([np.full(len(w), k) for k, w in enumerate(level_route)])
+        flat_node = np.concatenate(level_node)
+        keep = routed[flat_route]
+        flat_route, flat_level, flat_node = flat_route[keep], flat_level[keep], flat_node[keep]
+        walked = walked[routed[walked]]
+        order = np.lexsort((-flat_level, flat_route))  # by route, first node after the site first
+        path_route, path_node = flat_route[order], flat_node[order]
+        n_nodes = np.bincount(path_route, minlength=len(s))[walked]
+        path_start = np.cumsum(n_nodes) - n_nodes
+        first = path_node[path_start]
+        w_se = se[walked]
+        to_u = (first == net.edge_u[w_se]) & ((first != net.edge_v[w_se]) | (sfu[walked] <= stv[walked]))
+        # Arcs between consecutive path nodes, and the edges behind them.
+        is_arc = np.ones(len(path_node), dtype=bool)
+        is_arc[path_start] = False  # an arc ends at every node but a route's first
+        arc_end = np.flatnonzero(is_arc)
+        arc_route = path_route[arc_end]
+        arc_edge = self.pair_edge(path_node[arc_end - 1], path_node[arc_end]) if len(arc_end) else arc_end
+        arc_edge = np.asarray(arc_edge, dtype=np.int64)
+        if c is not None:  # on a profile's view the search found the cheapest path; report its metres
+            w_how_u = how[walked] == 0
+            base = np.where(to_u, sfu[walked], stv[walked]) + np.where(w_how_u, fu[walked], tv[walked])
+            metres[walked] = _sequential_sums(base, arc_route, walked, net.edge_length[arc_edge].astype(float))
+        # Coordinates site → place: site, its snap point, the piece of its edge, the path's edges, the piece of the
+        # place's edge, the place's snap point, the place; each part given as (route, points) in that order.
+        parts_route, parts_xy = [], []
+
+        def add(route_ids: np.ndarray, xy: np.ndarray) -> None:
+            parts_route.append(route_ids)
+            parts_xy.append(xy)
+
+        good = np.flatnonzero(routed)
+        add(good, self.site_xy[s[good]])
+        add(good, ss.point_lonlat[s[good]])
+        w_len_se = net.edge_length[w_se].astype(float)
+        w_len_e = net.edge_length[e[walked]].astype(float)
+        along_route = np.concatenate([good[same[good]], walked])
+        along_edge = np.concatenate([e[good[same[good]]], w_se])
+        along_from = np.concatenate([sfu[good[same[good]]], sfu[walked]])
+        along_to = np.concatenate([fu[good[same[good]]], np.where(to_u, 0.0, w_len_se)])
+        add(*self.along(along_route, along_edge, along_from, along_to))
+        offsets = net.coord_offsets.astype(np.int64)
+        counts = offsets[arc_edge + 1] - offsets[arc_edge]
+        reverse = net.edge_u[arc_edge] != path_node[arc_end - 1]
+        step = np.repeat(np.where(reverse, -1, 1), counts)
+        first_vertex = np.where(reverse, offsets[arc_edge + 1] - 1, offsets[arc_edge])
+        within = _ranges(np.zeros(len(counts), dtype=np.int64), counts)
+        add(np.repeat(arc_route, counts), net.coords[np.repeat(first_vertex, counts) + step * within])
+        w_how_u = how[walked] == 0
+        add(*self.along(walked, e[walked], np.where(w_how_u, 0.0, w_len_e), fu[walked]))
+        add(good, ds.point_lonlat[j[good]])
+        add(good, self.place_xy[j[good]])
+        route_of = np.concatenate(parts_route)
+        xy = np.concatenate(parts_xy)
+        order = np.argsort(route_of, kind="stable")  # each route's parts in the order added
+        route_of, xy = route_of[order], xy[order]
+        total = np.bincount(route_of, minlength=len(s))
+        ends = np.cumsum(total)
+        starts = ends - total
+        flip = starts[route_of] + ends[route_of] - 1 - np.arange(len(route_of))  # place → site
+        xy = xy[flip]
+        keep = np.ones(len(xy), dtype=bool)
+        keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)
+        keep[starts[good]] = True  # a route's first point always stays
+        xy, route_of = xy[keep], route_of[keep]
+        kept = np.bincount(route_of, minlength=len(s))
+        single = np.flatnonzero(kept == 1)  # one point left: a line from it to itself
+        if len(single):
+            ends = np.cumsum(kept)
+            xy = np.insert(xy, ends[single], xy[ends[single] - 1], axis=0)
+            route_of = np.insert(route_of, ends[single], single)
+        lines = shapely.linestrings(xy, indices=np.searchsorted(good, route_of)) if len(good) else np.zeros(0, object)
+        return routed, list(lines), metres[routed]
+
+    def along(
+        self, route: np.ndarray, edge: np.ndarray, start_m: np.ndarray, end_m: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Points of each edge from ``start_m`` to ``end_m`` great-circle metres from its u end (either direction).
+
+        Measured in metres along the shape, not as fractions of it in degrees
+        (a degree of longitude is shorter than one of latitude). Returns the
+        route of each point and the points, edge piece after edge piece.
+        """
+        net = self.net
+        offsets = net.coord_offsets.astype(np.int64)
+        counts = offsets[edge + 1] - offsets[edge]
+        vertex = _ranges(offsets[edge], counts)
+        run = self._runs(edge, vertex, counts)
+        xy = net.coords[vertex]
+        last = np.cumsum(counts) - 1
+        length = run[last]
+        a = np.minimum(np.maximum(start_m, 0.0), length)
+        b = np.minimum(np.maximum(end_m, 0.0), length)
+        a, b = np.minimum(a, b), np.maximum(a, b)
+        query = np.repeat(np.arange(len(edge)), counts)
+        inner = (run > a[query]) & (run < b[query])
+        cut_a = _interp(a, run, xy, counts, query)
+        cut_b = _interp(b, run, xy, counts, query)
+        n_inner = np.bincount(query[inner], minlength=len(edge))
+        size = n_inner + 2
+        piece_start = np.cumsum(size) - size
+        points = np.empty((int(size.sum()), 2))
+        points[piece_start] = cut_a
+        points[piece_start + size - 1] = cut_b
+        slots = np.ones(len(points), dtype=bool)
+        slots[piece_start] = slots[piece_start + size - 1] = False
+        points[slots] = xy[inner]
+        backwards = np.flatnonzero(start_m > end_m)
+        if len(backwards):
+            index = np.arange(len(points))
+            in_piece = np.repeat(np.arange(len(edge)), size)
+            flip = np.isin(in_piece, backwards)
+            index[flip] = (2 * piece_start[in_piece] + size[in_piece] - 1 - index)[flip]
+            points = points[index]
+        return np.repeat(route, size), points
+
+    def _runs(self, edge: np.ndarray, vertex: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Cumulative great-circle metres at each vertex of each edge from its first vertex (kept per call).
+
+        The same numbers as ``concatenate([[0], cumsum(haversine_m(steps))])`` edge by edge: the steps are
+        worked out elementwise, and each edge's sum runs one addition at a time, all edges a vertex at once.
+        """
+        new = np.setdiff1d(edge, self.known)
+        if len(new):
+            offsets = self.net.coord_offsets.astype(np.int64)
+            n = offsets[new + 1] - offsets[new]
+            longest_first = np.argsort(-n, kind="stable")
+            new, n = new[longest_first], n[longest_first]
+            first = offsets[new]
+            at = _ranges(first, n)
+            xy = self.net.coords
+            previous = np.maximum(at - 1, 0)
+            steps = haversine_m(xy[previous, 0], xy[previous, 1], xy[at, 0], xy[at, 1])
+            self.run_at[first] = 0.0
+            start = np.cumsum(n) - n  # where each edge's vertices begin in ``at``
+            for k in range(1, int(n[0])):  # edges still this long: a prefix, as the longest come first
+                active = int(np.searchsorted(-n, -k, side="left"))
+                here = start[:active] + k
+                self.run_at[at[here]] = self.run_at[at[here - 1]] + steps[here]
+            self.known = np.union1d(self.known, new)
+        return self.run_at[vertex]
+
+
+def _interp(x: np.ndarray, run: np.ndarray, xy: np.ndarray, counts: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``numpy.interp(x[q], run_q, xy_q[:, k])`` for every query q and both columns, x within each run's range.
+
+    The same rule as NumPy's: the interval is the last vertex at or before
+    ``x``; at a vertex (or the last one) its value, else slope times offset
+    plus value, from the other end if that gives NaN.
+    """
+    starts = np.cumsum(counts) - counts
+    at_or_before = np.bincount(query, weights=run <= x[query], minlength=len(x)).astype(np.int64)
+    i = starts + at_or_before - 1
+    last = i == starts + counts - 1
+    nxt = np.where(last, i, i + 1)
+    x0, x1 = run[i], run[nxt]
+    y0, y1 = xy[i], xy[nxt]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (y1 - y0) / (x1 - x0)[:, None]
+        value = slope * (x - x0)[:, None] + y0
+        nan = np.isnan(value)
+        if nan.any():
+            other = slope * (x - x1)[:, None] + y1
+            value = np.where(nan, other, value)
+            value = np.where(np.isnan(value) & (y0 == y1), y0, value)
+    exact = (last | (x0 == x))[:, None]
+    return np.where(exact, y0, value)
+
+
+def _sequential_sums(base: np.ndarray, route: np.ndarray, routes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each of ``routes``: its ``base`` plus its ``values`` (grouped by ``route``, in order) added one at a time."""
+    total = base.astype(float).copy()
+    position = np.searchsorted(routes, route)
+    counts = np.bincount(position, minlength=len(routes))
+    rank = np.arange(len(route)) - np.repeat(np.cumsum(counts) - counts, counts)
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max()) + 2 if len(rank) else 1))
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):  # one addition per route and step, in path order
+        at = by_rank[a:b]
+        total[position[at]] += values[at]
+    return total
 
 
 __all__ = [

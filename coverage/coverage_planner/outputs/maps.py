@@ -38,6 +38,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
+from jinja2.utils import htmlsafe_json_dumps
 
 from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path
@@ -327,6 +328,7 @@ def _labels(result: CoverageResult, lang: str) -> dict:
     return LABELS[lang]
 
 
+@_gc.paused()  # hundreds of thousands of small dicts and lists: no cycles to collect meanwhile
 def coverage_map(
     result: CoverageResult,
     *,
@@ -690,8 +692,9 @@ def _streets_layer(result: CoverageResult, shift: bool, text: dict, simplify_m: 
     }
     layer = folium.FeatureGroup(name=html_text(text["streets"]))
     style = {"color": STREET, "weight": 1.5, "opacity": 0.9, "className": "cp-street"}
-    _GeoJson(
+    _GeometryTextGeoJson(
         data,
+        _street_geometry_text(result.network, simplify_m, shift, geometry),
         style_function=lambda f: style,
         marker=None,
         popup=None,
@@ -706,6 +709,22 @@ def _streets_layer(result: CoverageResult, shift: bool, text: dict, simplify_m: 
 # by `_street_key` (the same network is drawn on every map of a run).
 _STREETS: OrderedDict[str, Any] = OrderedDict()
 _STREETS_KEPT = 6
+# The JSON text of the street geometry as drawn (about 20 bytes a vertex), by the same keys.
+_STREET_TEXT: OrderedDict[str, str] = OrderedDict()
+
+
+def _street_geometry_text(net, simplify_m: float, shift: bool, geometry: dict[str, Any] | None) -> str | None:
+    """``geometry`` (`_street_geometry` of these arguments) as the page writes it, encoded once per network."""
+    if geometry is None:
+        return None
+    key = _street_key(net, simplify_m) + ("|gcj02" if shift else "|wgs84")
+    if key in _STREET_TEXT:
+        _STREET_TEXT.move_to_end(key)
+        return _STREET_TEXT[key]
+    _STREET_TEXT[key] = _tojson(geometry)
+    while len(_STREET_TEXT) > _STREETS_KEPT:
+        _STREET_TEXT.popitem(last=False)
+    return _STREET_TEXT[key]
 
 
 def _street_key(net, simplify_m: float) -> str:
@@ -1247,9 +1266,14 @@ class _QuickRender(MacroElement):
         for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
             macro = macros.get(part)
             if macro is not None:
-                target.add_child(_rendered_text(macro(self, kwargs)), name=self.get_name())
+                target.add_child(_rendered_text(self._macro_text(macro, kwargs)), name=self.get_name())
         for element in self._children.values():
+            _render_quickly(element)  # children added while rendering too (a marker's icon setter)
             element.render(**kwargs)
+
+    def _macro_text(self, macro: Any, kwargs: dict) -> str:
+        """The text of one of this element's macros."""
+        return macro(self, kwargs)
 
 
 class _GeoJson(folium.GeoJson, _QuickRender):
@@ -1257,7 +1281,72 @@ class _GeoJson(folium.GeoJson, _QuickRender):
 
 
 class _GroupedGeoJson(GroupedStyleGeoJson, _QuickRender):
-    """`GroupedStyleGeoJson` rendered through `_QuickRender`."""
+    """`GroupedStyleGeoJson` rendered through `_QuickRender`, its style switch written in one piece.
+
+    folium's template writes ``case <id|tojson>: `` once per feature (a JSON
+    encoding each); here each style's run of cases is written at once and put
+    where the template wrote the cases of a stand-in id, so the text is the same.
+    """
+
+    def _macro_text(self, macro: Any, kwargs: dict) -> str:
+        style_map = getattr(self, "style_map", None)
+        if not style_map:
+            return macro(self, kwargs)
+        cases, stand_in = {}, {}
+        for k, (style, ids) in enumerate(style_map.items()):
+            if style == "default":
+                stand_in[style] = ids
+                continue
+            token = f"cp-style-cases-{self.get_name()}-{k}"
+            cases[f'case "{token}": '] = "".join(f"case {_id_json(i)}: " for i in ids)
+            stand_in[style] = [token]
+        self.style_map = stand_in
+        try:
+            text = macro(self, kwargs)
+        finally:
+            self.style_map = style_map
+        for stand, run in cases.items():  # the switch comes before the data: the first match is it
+            text = text.replace(stand, run, 1)
+        return text
+
+
+class _GeometryTextGeoJson(_GeoJson):
+    """A one-feature `_GeoJson` layer whose geometry's JSON text is given: written as is instead of encoded.
+
+    ``data`` keeps the geometry (the map can be read as any folium map); the
+    page gets ``geometry_text``, which must be what ``tojson`` makes of it.
+    """
+
+    def __init__(self, data: dict, geometry_text: str | None, **kwargs: Any):
+        super().__init__(data, **kwargs)
+        self.geometry_text = geometry_text
+
+    def _macro_text(self, macro: Any, kwargs: dict) -> str:
+        if self.geometry_text is None:
+            return macro(self, kwargs)
+        data = self.data
+        (feature,) = data["features"]
+        token = f"cp-geometry-{self.get_name()}"
+        self.data = {**data, "features": [{**feature, "geometry": token}]}
+        try:
+            text = macro(self, kwargs)
+        finally:
+            self.data = data
+        return text.replace(f'"{token}"', self.geometry_text, 1)  # the token is written once, in the data
+
+
+def _id_json(value: Any) -> str:
+    """What Jinja's ``tojson`` writes for a feature id (plain digits without a call)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return f'"{value}"'
+    return _tojson(value)
+
+
+def _tojson(value: Any) -> str:
+    """What the ``tojson`` filter of folium's templates writes for ``value``."""
+    policies = folium.GeoJson._template.environment.policies
+    dumps = policies["json.dumps_function"] or json.dumps
+    return str(htmlsafe_json_dumps(value, dumps=dumps, **policies["json.dumps_kwargs"]))
 
 
 class _Canvas(CanvasPoints, _QuickRender):
@@ -1560,6 +1649,14 @@ def _escaped(values: pd.Series) -> pd.Series:
     and ``'`` escaped); `html_text` also escapes braces, as folium renders
     its script once more as a Jinja2 template.
     """
+    text_dtype = isinstance(values.dtype, pd.StringDtype)
+    codes, names = None, ()
+    if (values.dtype == object or text_dtype) and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        codes, names = pd.factorize(values, use_na_sentinel=True)
+    if len(names):  # text and gaps only: escape each distinct name once; gaps come out as ``map`` leaves them
+        gap = values.dtype.na_value if text_dtype else np.nan
+        table = np.array([gap, *(html_text(v) for v in names)], dtype=object)
+        return pd.Series(table[codes + 1], index=values.index, dtype=object, name=values.name)
     return values.map(lambda v: None if _missing(v) else html_text(v)).astype(object)
 
 
