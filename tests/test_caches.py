@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -191,8 +192,11 @@ def test_place_files_come_back_from_the_cache_exactly(tmp_path):
     direct = read_places(path, "demand", keep_columns=["levels"])
     first = cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"])
     (stored,) = (tmp_path / "cache" / "places").glob("*.arrays")
-    again = cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"])
-    for frame in (first, again):
+    remembered = cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"])
+    stat = stored.stat()
+    os.utime(stored, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # as if written by another process
+    again = cached_read_places(path, "demand", tmp_path / "cache", keep_columns=["levels"])  # decoded
+    for frame in (first, remembered, again):
         assert list(frame.columns) == list(direct.columns) and frame.dtypes.equals(direct.dtypes)
         plain = [c for c in direct.columns if not isinstance(direct[c].dtype, gpd.array.GeometryDtype)]
         assert frame[plain].equals(direct[plain])

@@ -87,3 +87,51 @@ def _assert_same_run(got, want):
         x, y = getattr(got.matrix, name), getattr(want.matrix, name)
         assert x.dtype == y.dtype and (x == y).all()
     assert got.manifest == want.manifest
+
+
+@pytest.fixture(scope="module")
+def beijing_network():
+    from coverage_planner.network.graph import WalkNetwork
+
+    return WalkNetwork.from_file(raw_file("beijing_haidian_cau_map.osm"))
+
+
+def _places(frame: pd.DataFrame):
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(
+        frame[["id", "name", "type"]], geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
+    )
+
+
+@pytest.mark.parametrize("profile", ["adult", "elderly"])
+def test_with_sites_gives_the_demand_table_of_a_full_computation(beijing_frames, beijing_network, profile):
+    """The result columns are overwritten in place on a copy: the same frame as computing from scratch."""
+    from coverage_planner import compute_coverage, with_sites
+
+    sites, demand = (_places(f) for f in beijing_frames)
+    options = dict(threshold_min=10, profile=profile, progress=False)
+    before = compute_coverage(beijing_network, sites.iloc[:-3], demand, **options)
+    kept = before.demand.copy(deep=True)
+    after = with_sites(before, sites.iloc[-3:])
+    full = compute_coverage(beijing_network, sites, demand, **options)
+    pd.testing.assert_frame_equal(after.demand, full.demand, check_exact=True)
+    assert after.demand.columns.tolist() == full.demand.columns.tolist()
+    assert (after.demand["nearest_site_id"] != before.demand["nearest_site_id"]).any()  # the new sites matter
+    pd.testing.assert_frame_equal(before.demand, kept, check_exact=True)  # the earlier result is unchanged
+    assert after.sites["demand_covered"].tolist() == full.sites["demand_covered"].tolist()
+
+
+def test_with_sites_on_an_edited_result_drops_and_adds_the_result_columns(beijing_frames, beijing_network):
+    from coverage_planner import compute_coverage, with_sites
+    from coverage_planner.analysis import DEMAND_RESULT_COLUMNS
+
+    sites, demand = (_places(f) for f in beijing_frames)
+    before = compute_coverage(beijing_network, sites.iloc[:-3], demand, threshold_min=10, progress=False)
+    before.demand["note"] = "checked"  # a column added after the run: it ends up among the place's own columns
+    after = with_sites(before, sites.iloc[-3:])
+    full = compute_coverage(beijing_network, sites, demand.assign(note="checked"), threshold_min=10, progress=False)
+    columns = after.demand.columns.tolist()
+    assert columns.index("note") == columns.index(DEMAND_RESULT_COLUMNS[2]) - 1
+    assert sorted(columns) == sorted(full.demand.columns)
+    pd.testing.assert_frame_equal(after.demand, full.demand[columns], check_exact=True)

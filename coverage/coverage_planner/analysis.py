@@ -28,6 +28,9 @@ from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.profiles import WalkProfile, get_profile
 from coverage_planner.results import CoverageResult
 
+# The dtype ``astype(str)`` gives (pandas' text dtype).
+_STR = pd.Series(["x"]).astype(str).dtype
+
 #: Columns `compute_coverage` adds to the sites (the rest are the sites as read).
 SITE_RESULT_COLUMNS = ("snap_m", "off_network", "component", "snap_edge", "demand_covered")
 #: Columns `compute_coverage` adds to the demand places (the rest are the places as read).
@@ -275,9 +278,16 @@ def with_sites(
             progress=progress,
         )
     old_sites = result.sites.drop(columns=[c for c in SITE_RESULT_COLUMNS if c in result.sites.columns])
-    sites = gpd.GeoDataFrame(pd.concat([old_sites, new], ignore_index=True), geometry="geometry", crs="EPSG:4326")
-    added = DEMAND_RESULT_COLUMNS + ROUTE_COLUMNS
-    demand = result.demand.drop(columns=[c for c in added if c in result.demand.columns])
+    sites = pd.concat([old_sites, new], ignore_index=True)
+    if not _is_wgs84_points_frame(sites):  # (concat of two such frames already is one)
+        sites = gpd.GeoDataFrame(sites, geometry="geometry", crs="EPSG:4326")
+    routes = "route_steps" in result.demand.columns or network.costs is not None
+    walk_profile = result.walk_profile
+    demand = _refillable(result.demand, routes and (walk_profile is None or walk_profile.mode == "walk"))
+    refill = demand is not None
+    if demand is None:
+        added = DEMAND_RESULT_COLUMNS + ROUTE_COLUMNS
+        demand = result.demand.drop(columns=[c for c in added if c in result.demand.columns])
     return _assemble(
         network,
         sites,
@@ -293,10 +303,41 @@ def with_sites(
         cache_stats=None,
         timings={},
         max_snap_m=result.max_snap_m,
-        walk_profile=result.walk_profile,
-        routes="route_steps" in result.demand.columns or network.costs is not None,
+        walk_profile=walk_profile,
+        routes=routes,
+        refill=refill,
         cache_dir=result.cache_dir,
     )
+
+
+def _is_wgs84_points_frame(frame: pd.DataFrame) -> bool:
+    if not isinstance(frame, gpd.GeoDataFrame) or "geometry" not in frame.columns:
+        return False
+    try:
+        return frame.geometry.name == "geometry" and frame.crs is not None and frame.crs.equals("EPSG:4326")
+    except AttributeError:  # no active geometry column
+        return False
+
+
+def _refillable(demand: gpd.GeoDataFrame, route_columns: bool) -> gpd.GeoDataFrame | None:
+    """A shallow copy of a result's demand whose result columns `_assemble` can overwrite in place, or None.
+
+    Only when the columns are laid out as `_assemble` writes them (``demand_id``, ``demand_name``, the
+    places' own columns, then the result columns in order), so that overwriting gives the same frame as
+    dropping them and adding them again; otherwise (a frame edited since) they are dropped.
+    """
+    columns = list(demand.columns)
+    tail = list(DEMAND_RESULT_COLUMNS[2:])
+    if "route_steps" in columns:
+        if not route_columns:
+            return None
+        tail += ROUTE_COLUMNS
+    if columns[:2] != list(DEMAND_RESULT_COLUMNS[:2]) or columns[-len(tail) :] != tail:
+        return None
+    middle = set(columns[2 : -len(tail)])
+    if middle & {*DEMAND_RESULT_COLUMNS, *ROUTE_COLUMNS}:
+        return None
+    return demand.copy(deep=False)  # copy-on-write: the result's own frame is never changed
 
 
 def _assemble(
@@ -312,10 +353,13 @@ def _assemble(
     walk_profile: WalkProfile | None = None,
     routes: bool = False,
     timer: StageTimer | None = None,
+    refill: bool = False,
     **rest: Any,
 ) -> CoverageResult:
     """Nearest site, walk metres and minutes and covered per place, from the walk matrix.
 
+    ``sites`` and ``demand`` are the caller's own new frames: their columns are set in place. With
+    ``refill``, ``demand`` already carries the result columns (a result's, see `_refillable`).
     The matrix holds costs (equivalent metres, = metres on a plain network):
     minutes are cost / metres per minute. With ``routes`` each place's route
     to its nearest site is read back, and walk_m is that route's length.
@@ -337,26 +381,36 @@ def _assemble(
     site_id = np.where(has_site, sites["id"].to_numpy(object)[np.maximum(nearest, 0)], None)
     site_name = np.where(has_site, sites["name"].to_numpy(object)[np.maximum(nearest, 0)], None)
 
-    demand_out = demand.copy()
-    demand_out.insert(0, "demand_id", demand["id"])
-    demand_out.insert(1, "demand_name", demand["name"])
-    demand_out["nearest_site_id"] = site_id
-    demand_out["nearest_site_name"] = site_name
+    # Both frames are the callers' own new frames (prepare_places, concat, drop): filled in place, not copied.
+    demand_out = demand
+    if refill:  # ``demand`` already has every result column (see `_refillable`): overwritten in place
+        _put(demand_out, {"demand_id": demand["id"], "demand_name": demand["name"]})
+    else:
+        demand_out.insert(0, "demand_id", demand["id"])
+        demand_out.insert(1, "demand_name", demand["name"])
+    covered = has_site & (metres <= threshold_m)
     # Without costs the cost is the distance; with them, the chosen route's own length.
     length = metres if network.costs is None or details is None else np.where(has_site, details.length_m, np.nan)
-    demand_out["walk_m"] = np.round(length, 1)
-    demand_out["walk_min"] = np.round(metres / metres_per_min, 2)
-    demand_out["covered"] = has_site & (metres <= threshold_m)
-    demand_out = _with_snap(demand_out, demand_snap)
+    columns: dict[str, np.ndarray] = {
+        "nearest_site_id": site_id,
+        "nearest_site_name": site_name,
+        "walk_m": np.round(length, 1),
+        "walk_min": np.round(metres / metres_per_min, 2),
+        "covered": covered,
+        **_snap_columns(demand_snap),
+    }
     if details is not None and (walk_profile is None or walk_profile.mode == "walk"):
-        demand_out["route_steps"] = np.where(has_site, details.steps, 0)
-        demand_out["route_steps_m"] = np.round(np.where(has_site, details.steps_m, 0.0), 1)
-        demand_out["route_crossings"] = np.where(has_site, details.crossings, 0)
-        demand_out["route_signal_crossings"] = np.where(has_site, details.signal_crossings, 0)
         extra = (metres - length) / metres_per_min
-        demand_out["cost_extra_min"] = np.round(np.where(has_site, extra, np.nan), 2)
-    sites_out = _with_snap(sites.copy(), site_snap)
-    sites_out["demand_covered"] = np.bincount(nearest[demand_out["covered"].to_numpy()], minlength=len(sites))
+        columns.update(
+            route_steps=np.where(has_site, details.steps, 0),
+            route_steps_m=np.round(np.where(has_site, details.steps_m, 0.0), 1),
+            route_crossings=np.where(has_site, details.crossings, 0),
+            route_signal_crossings=np.where(has_site, details.signal_crossings, 0),
+            cost_extra_min=np.round(np.where(has_site, extra, np.nan), 2),
+        )
+    _put(demand_out, columns)
+    sites_out = sites
+    _put(sites_out, {**_snap_columns(site_snap), "demand_covered": np.bincount(nearest[covered], minlength=len(sites))})
     return CoverageResult(
         sites=sites_out,
         demand=demand_out,
@@ -425,13 +479,16 @@ def prepare_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     DataError
         When two places share an id.
     """
-    frame = frame.to_crs(4326) if frame.crs is not None and not frame.crs.equals("EPSG:4326") else frame
+    crs = frame.crs
+    frame = frame.to_crs(4326) if crs is not None and not crs.equals("EPSG:4326") else frame
     frame = frame.reset_index(drop=True)  # a new frame: the caller's is never changed
     if "id" not in frame.columns:
         frame["id"] = [f"{kind}-{i + 1}" for i in range(len(frame))]
-    frame["id"] = frame["id"].astype(str)
-    if frame["id"].duplicated().any():
-        dup = frame.loc[frame["id"].duplicated(), "id"].iloc[0]
+    ids = frame["id"]
+    if ids.dtype != _STR:  # (already text on a result's own places: no second conversion)
+        ids = frame["id"] = ids.astype(str)
+    if not ids.is_unique:
+        dup = ids[ids.duplicated()].iloc[0]
         raise DataError(f"{kind}: duplicate id {dup!r}; every place needs its own id")
     if "name" not in frame.columns:
         frame["name"] = frame["id"]
@@ -442,12 +499,25 @@ def prepare_places(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     return frame
 
 
-def _with_snap(frame: gpd.GeoDataFrame, snap: Snap) -> gpd.GeoDataFrame:
-    frame["snap_m"] = np.round(snap.leg_m, 1)
-    frame["off_network"] = ~snap.snapped
-    frame["component"] = snap.component
-    frame["snap_edge"] = snap.edge
-    return frame
+def _snap_columns(snap: Snap) -> dict[str, np.ndarray]:
+    return {
+        "snap_m": np.round(snap.leg_m, 1),
+        "off_network": ~snap.snapped,
+        "component": snap.component,
+        "snap_edge": snap.edge,
+    }
+
+
+def _put(frame: gpd.GeoDataFrame, columns: dict[str, Any]) -> None:
+    """Set columns in order, as ``frame[name] = values`` does (new ones appended, existing ones replaced in place).
+
+    ``insert`` for the new ones: the same column, without `__setitem__`'s checks per column.
+    """
+    for name, values in columns.items():
+        if name in frame.columns:
+            frame[name] = values
+        else:
+            frame.insert(len(frame.columns), name, values)
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from coverage_planner import settings
 from coverage_planner._cache.keys import cache_key
@@ -232,19 +233,15 @@ def _run(scenario: Scenario, network: WalkNetwork | None, use_cache: bool, progr
     roles = (("sites", scenario.sites), ("demand", scenario.demand))
     with timer.stage("check places against the network"):
         errors: list[InputError] = []
+        bounds = network.bounds  # computed from every node on each access
         for role, config in roles:
             try:
-                check_within_area(places[role], network.bounds, path=config.path)
+                check_within_area(places[role], bounds, path=config.path)
             except InputErrors as exc:
                 errors.extend(exc.errors)
         if errors:
             raise InputErrors(errors)
-        checks = [
-            warn_if_gcj02(
-                network, np.column_stack([places[role].geometry.x, places[role].geometry.y]), str(config.path)
-            )
-            for role, config in roles
-        ]
+        checks = [warn_if_gcj02(network, _point_lonlat(places[role]), str(config.path)) for role, config in roles]
     walk = scenario.walk
     start = time.perf_counter()
     result = compute_coverage(
@@ -270,6 +267,12 @@ def _run(scenario: Scenario, network: WalkNetwork | None, use_cache: bool, progr
             result.manifest["osm_demand"] = osm_record
     result.timings = {**timer.seconds, **inner}
     return result
+
+
+def _point_lonlat(places: gpd.GeoDataFrame) -> np.ndarray:
+    """(n, 2) lon/lat of validated places (points), from the geometry array without a GeoSeries per axis."""
+    points = np.asarray(places.geometry.array)
+    return np.column_stack([shapely.get_x(points), shapely.get_y(points)])
 
 
 def _read_scenario_places(scenario: Scenario, cache_dir: Path | None) -> dict[str, gpd.GeoDataFrame]:

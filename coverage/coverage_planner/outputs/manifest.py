@@ -11,6 +11,8 @@ import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._meta import OSM_ATTRIBUTION, package_version
 
@@ -36,11 +38,15 @@ def describe_input(path: str | Path, rows: int | None = None, *, base: str | Pat
     dict of str to Any
         ``{"path", "sha256", "bytes"}``, and ``"rows"`` when given.
     """
-    path = Path(path)
+    return _described(Path(path), rows, None if base is None else Path(base).resolve())
+
+
+def _described(path: Path, rows: int | None, resolved_base: Path | None) -> dict[str, Any]:
+    # ``resolved_base`` already resolved: each input costs one resolution of its own path, not three.
     info: dict[str, Any] = {
-        "path": relative_path(path, base),
-        "sha256": file_sha256(path),
-        "bytes": path.stat().st_size,
+        "path": str(path) if resolved_base is None else _relative_to(path.resolve(), resolved_base, path),
+        "sha256": file_sha256(path),  # remembered per size and mtime: an unchanged input is not read again
+        "bytes": os.stat(path).st_size,
     }
     if rows is not None:
         info["rows"] = rows
@@ -68,7 +74,7 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
     for role, frame in (("sites", result.sites), ("demand", result.demand)):
         source = frame.attrs.get("source_path")
         inputs[role] = (
-            describe_input(source, len(frame), base=base)
+            _described(Path(source), len(frame), base)
             if source
             else {"path": None, "rows": len(frame), "note": "GeoDataFrame passed in memory"}
         )
@@ -79,7 +85,9 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
             inputs[role]["weight_column"] = weight_column
     source = net.source.to_dict()
     if source.get("path"):
-        source["path"] = relative_path(source["path"], base)
+        source["path"] = (
+            str(source["path"]) if base is None else _relative_to(Path(source["path"]).resolve(), base, source["path"])
+        )
     manifest: dict[str, Any] = {
         "tool": {"name": "coverage-planner", "version": package_version(), "python": platform.python_version()},
         "scenario": None,
@@ -103,26 +111,42 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
             "max_snap_m": result.max_snap_m,
         },
         "placeholders": {
-            role: int((frame["status"] == "placeholder").sum()) if "status" in frame else 0
-            for role, frame in (("sites", result.sites), ("demand", result.demand))
+            role: _placeholders(frame) for role, frame in (("sites", result.sites), ("demand", result.demand))
         },
-        "results": {
-            "demand_places": len(result.demand),
-            "covered_places": int(result.demand["covered"].sum()),
-            "share_places": round(result.share_covered(), 6),
-            "share_weight": round(result.share_covered(weighted=True), 6),
-            "off_network_places": int(result.demand["off_network"].sum()),
-            "median_snap_m": round(float(result.demand["snap_m"].median()), 1) if len(result.demand) else None,
-            "places_off_main_component": int((result.demand["component"] > 0).sum()),
-        },
+        "results": _results(result),
         "attribution": OSM_ATTRIBUTION,
     }
     if scenario is not None:
         manifest["scenario"] = {
             "name": scenario.name,
-            **(describe_input(scenario.path, base=base) if scenario.path else {"path": None}),
+            **(_described(Path(scenario.path), None, base) if scenario.path else {"path": None}),
         }
     return manifest
+
+
+def _placeholders(frame: Any) -> int:
+    if "status" not in frame.columns:
+        return 0
+    return int(np.count_nonzero(frame["status"].to_numpy(object) == "placeholder"))
+
+
+def _results(result: CoverageResult) -> dict[str, Any]:
+    # Plain arrays: this runs on every rerun, and column-wise pandas reductions cost more than the sums.
+    demand = result.demand
+    covered = demand["covered"].to_numpy(bool)
+    snap_m = demand["snap_m"].to_numpy(float)
+    present = snap_m[~np.isnan(snap_m)]  # the median skips missing values, as pandas' does
+    return {
+        "demand_places": len(demand),
+        "covered_places": int(np.count_nonzero(covered)),
+        "share_places": round(result.share_covered(), 6),
+        "share_weight": round(result.share_covered(weighted=True), 6),
+        "off_network_places": int(np.count_nonzero(demand["off_network"].to_numpy(bool))),
+        "median_snap_m": (
+            round(float(np.median(present)) if len(present) else float("nan"), 1) if len(demand) else None
+        ),
+        "places_off_main_component": int(np.count_nonzero(demand["component"].to_numpy() > 0)),
+    }
 
 
 def relative_path(path: str | Path, base: str | Path | None) -> str:
@@ -141,7 +165,11 @@ def relative_path(path: str | Path, base: str | Path | None) -> str:
     """
     if base is None:
         return str(path)
+    return _relative_to(Path(path).resolve(), Path(base).resolve(), path)
+
+
+def _relative_to(resolved: Path, resolved_base: Path, given: str | Path) -> str:
     try:
-        return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
+        return Path(os.path.relpath(resolved, resolved_base)).as_posix()
     except ValueError:  # another drive on Windows
-        return str(path)
+        return str(given)

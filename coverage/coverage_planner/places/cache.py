@@ -96,9 +96,12 @@ def cached_read_places(
         geocoder=geocoder,
     )
     try:
-        _frame_to_file(frame, cached)
+        exact = _frame_to_file(frame, cached)
     except OSError as exc:
         warn_cache(cached, f"cannot be written ({type(exc).__name__}: {exc}); the next run reads the file again")
+    else:
+        if exact:  # decoding the file would give this frame back: a rerun in this process need not decode it
+            _remember(memo_key, cached, _copy(frame))
     return frame
 
 
@@ -115,13 +118,22 @@ def _remembered(memo_key: tuple[str, str], cached: Path) -> gpd.GeoDataFrame:
     signature = (stat.st_size, stat.st_mtime_ns)
     hit = _MEMO.get(memo_key)
     if hit is None or hit[0] != signature:
-        hit = (signature, _frame_from_file(cached))
-        _MEMO[memo_key] = hit
-        while len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
+        hit = _remember(memo_key, cached, _frame_from_file(cached))
     else:
         _MEMO.move_to_end(memo_key)
     return _copy(hit[1])
+
+
+def _remember(
+    memo_key: tuple[str, str], cached: Path, frame: gpd.GeoDataFrame
+) -> tuple[tuple[int, int], gpd.GeoDataFrame]:
+    stat = cached.stat()
+    hit = ((stat.st_size, stat.st_mtime_ns), frame)
+    _MEMO[memo_key] = hit
+    _MEMO.move_to_end(memo_key)
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return hit
 
 
 def _copy(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -153,16 +165,20 @@ _VALUE_KINDS = {
     np.int64: _INT,
     np.bool_: _BOOL,
 }
+_PYTHON_TYPES = {type(None), str, float, int, bool}
 
 
-def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> None:
+def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> bool:
     """Store a places frame column by column: numbers as they are, geometries as WKB, object columns
     as a type code per value plus text, float and integer arrays (so None, "3" and 3.0 stay apart).
 
-    A frame holding a value of any other type is simply not cached.
+    A frame holding a value of any other type is simply not cached. Returns whether
+    `_frame_from_file` gives back exactly this frame (False when nothing was written, or when
+    an object column holds NumPy scalars, which come back as Python numbers).
     """
     arrays: dict[str, np.ndarray] = {}
     columns = []
+    exact = True
     for i, name in enumerate(frame.columns):
         values = frame[name]
         key = f"c{i}"
@@ -178,9 +194,11 @@ def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> None:
             arrays[key] = values.to_numpy()
             columns.append({"name": name, "kind": "number"})
         elif values.dtype == object:
-            kinds = [_VALUE_KINDS.get(type(v)) for v in values]
-            if None in kinds:  # a value of some other type: do not cache this file
-                return
+            types = set(map(type, values))
+            if not types <= _VALUE_KINDS.keys():  # a value of some other type: do not cache this file
+                return False
+            exact = exact and types <= _PYTHON_TYPES
+            kinds = [_VALUE_KINDS[type(v)] for v in values]
             kinds = np.array(kinds, dtype=np.uint8)
             listed = values.tolist()
             arrays[key + "_kind"] = kinds
@@ -193,8 +211,9 @@ def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> None:
             )
             columns.append({"name": name, "kind": "object"})
         else:
-            return
+            return False
     write_arrays(path, arrays, {"columns": columns, "geometry": frame.geometry.name, "rows": len(frame)})
+    return exact
 
 
 def _frame_from_file(path: Path) -> gpd.GeoDataFrame:

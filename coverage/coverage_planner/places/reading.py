@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,7 @@ _FIELD_WORDS = {"lon": "longitude", "lat": "latitude"}
 _COORDINATE_FIELDS = ("lon", "lat", "gate_lon", "gate_lat")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _METRES_PER_DEGREE = 111_320.0
+_WGS84 = "EPSG:4326"
 
 
 def _norm(header: str) -> str:
@@ -316,17 +318,26 @@ def warn_duplicate_site_names(sites: pd.DataFrame, path: str | Path) -> list[str
     """
     # Plain arrays, not frame filtering: this runs on every (re)run, cached files included.
     name_values = sites["name"].to_numpy(object)
-    shared = pd.Series(name_values).duplicated(keep=False).to_numpy()
-    if not shared.any():
+    listed = name_values.tolist()
+    counts = Counter(listed)
+    if any(isinstance(v, float) for v in counts):  # NaN: a dict keeps NaNs apart, pandas does not
+        shared = np.flatnonzero(pd.Series(name_values).duplicated(keep=False).to_numpy()).tolist()
+    elif len(counts) == len(listed):
         return []
-    where = np.flatnonzero(shared)
-    names = list(dict.fromkeys(name_values[where]))
+    else:
+        shared = [i for i, v in enumerate(listed) if counts[v] > 1]
+    if not shared:
+        return []
+    groups: dict[Any, list[int]] = {}  # shared name -> its rows, in file order
+    for i in shared:
+        groups.setdefault(name_values[i], []).append(i)
+    names = list(groups)
     source_rows = sites["source_row"].to_numpy()
-    geometry = sites.geometry.to_numpy()
-    for name in names:
-        group = where[name_values[where] == name]
+    geometry = np.asarray(sites.geometry.array)
+    x, y = shapely.get_x(geometry), shapely.get_y(geometry)
+    for name, group in groups.items():
         rows = ", ".join(str(r) for r in source_rows[group])
-        same_place = len({(round(g.x, 6), round(g.y, 6)) for g in geometry[group]}) == 1
+        same_place = len({(round(x[i], 6), round(y[i], 6)) for i in group}) == 1
         note = "; all at the same point: the same site listed twice?" if same_place else ""
         warnings.warn(
             f"{path}: {len(group)} sites are named {name!r} (rows {rows}){note}. Maps, reports and add-site "
@@ -648,18 +659,28 @@ def _assemble(
     keep_columns: Sequence[str],
 ) -> gpd.GeoDataFrame:
     """Put the parsed columns in schema order; text stays object dtype so blanks are None."""
-    data: dict[str, Any] = {f: pd.Series(out[f], dtype=object) for f in ("id", "name", *_TEXT_FIELDS[:5])}
-    data["weight"] = np.asarray(out["weight"], dtype=float)
-    data["status"] = pd.Series(out["status"], dtype=object)
-    data["source_row"] = np.asarray(table.row_numbers, dtype=np.int64)
+    columns: list[tuple[str, Any]] = [(f, out[f]) for f in ("id", "name", *_TEXT_FIELDS[:5])]
+    columns.append(("weight", np.asarray(out["weight"], dtype=float)))
+    columns.append(("status", out["status"]))
+    columns.append(("source_row", np.asarray(table.row_numbers, dtype=np.int64)))
     for field in (*_NUMERIC_FIELDS, "community_class"):
         if field in cols:
-            data[field] = pd.Series(out[field], dtype=object if field == "community_class" else float)
+            columns.append((field, out[field] if field == "community_class" else np.asarray(out[field], dtype=float)))
     if any(out["location_source"]):
-        data["location_source"] = pd.Series(out["location_source"], dtype=object)
-    for name in keep_columns:
-        data[name] = pd.Series([r[cols[f"keep:{name}"]] for r in table.rows], dtype=object)
-    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry, crs="EPSG:4326"), crs="EPSG:4326")
+        columns.append(("location_source", out["location_source"]))
+    columns += [(name, [r[cols[f"keep:{name}"]] for r in table.rows]) for name in keep_columns]
+    # The lists (text, and raw kept cells) in one constructor with dtype=object (blanks stay None, no str
+    # inference), then the few number columns inserted at their places: cheaper than a Series per column.
+    frame = pd.DataFrame(
+        {name: values for name, values in columns if isinstance(values, list)},
+        dtype=object,
+        index=pd.RangeIndex(len(table.rows)),
+    )
+    for position, (name, values) in enumerate(columns):
+        if not isinstance(values, list):
+            frame.insert(position, name, values)
+    frame["geometry"] = gpd.array.from_shapely(geometry, crs=_WGS84)
+    frame = gpd.GeoDataFrame(frame, geometry="geometry")
     if footprint is not None:
-        frame["footprint"] = gpd.GeoSeries(footprint, crs="EPSG:4326")
+        frame["footprint"] = gpd.GeoSeries(footprint, crs=_WGS84)
     return frame
