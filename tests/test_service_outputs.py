@@ -387,3 +387,16 @@ def test_a_drive_run_never_says_walk_in_map_report_or_printed_map(driving, tmp_p
         words = " ".join(t.get_text() for t in figure.findobj(lambda a: hasattr(a, "get_text")))
         assert "步行" not in words and "步速" not in words and not _WALK_EN.findall(words)
         assert ("驾车" if lang == "zh" else "driv") in words
+
+
+def test_the_route_maps_drawn_in_a_worker_give_the_same_report(result, service, tmp_path, monkeypatch):
+    from coverage_planner import settings
+
+    digests = []
+    for n in (4, 1):  # route maps, printed map and charts in a worker; then everything in this process
+        monkeypatch.setattr(settings, "max_output_processes", n)
+        write_report(result, tmp_path / str(n), lang="zh", service=service, pdf=True)
+        digests.append(_digests(tmp_path / str(n)))
+    routes = [name for name in digests[0] if name.startswith("route_")]
+    assert len(routes) == len(service.circuit_schedule) and "report.pdf" in digests[0]
+    assert digests[0] == digests[1]

@@ -147,15 +147,15 @@ def write_report(
             _write_workbook(tmp, doc.sheets())
         return out_dir / "tables.xlsx"
 
-    def printed_map() -> bytes:
-        from coverage_planner.outputs.static_map import static_map_png  # matplotlib loads in the worker
+    def pictures() -> tuple[bytes, list[bytes | None], bytes, dict[Any, bytes | None]]:
+        # matplotlib loads in the worker, once for the printed map, the charts and the route maps.
+        from coverage_planner.outputs.charts import share_by_group, walk_time_histogram
+        from coverage_planner.outputs.static_map import static_map_png
 
-        return static_map_png(result, lang, name=doc.name or None, site_names=doc.proposed_names(short=True))
-
-    def chart_pngs() -> tuple[list[bytes | None], bytes]:
-        from coverage_planner.outputs.charts import share_by_group, walk_time_histogram  # matplotlib: in the worker
-
-        return [share_by_group(result, dim, lang) for dim, _, _ in groups], walk_time_histogram(result, lang)
+        printed = static_map_png(result, lang, name=doc.name or None, site_names=doc.proposed_names(short=True))
+        shares = [share_by_group(result, dim, lang) for dim, _, _ in groups]
+        routes = doc.service.route_maps() if doc.service is not None else {}
+        return printed, shares, walk_time_histogram(result, lang), routes
 
     def tables_and_pdf_engine() -> None:
         doc.prepare()
@@ -164,11 +164,12 @@ def write_report(
 
             pdf_engine()
 
-    # Workers write the workbook and draw the printed map and the charts, while here the tables are built
-    # and WeasyPrint loads.
-    workbook_path, map_png, (share_pngs, histogram), _ = side_by_side(
-        [workbook, printed_map, chart_pngs, tables_and_pdf_engine]
+    # Workers write the workbook and draw the maps and charts, while here the tables are built and WeasyPrint loads.
+    workbook_path, (map_png, share_pngs, histogram, route_pngs), _ = side_by_side(
+        [workbook, pictures, tables_and_pdf_engine]
     )
+    if doc.service is not None:
+        doc.service.drawn = route_pngs
     group_parts = [(title, table, png) for (_, title, table), png in zip(groups, share_pngs)]
     charts = [(title, png) for title, _, png in group_parts if png is not None] + [(doc.t["charts"], histogram)]
     images = [("map.png", map_png)] + [(f"chart_{i + 1}.png", png) for i, (_, png) in enumerate(charts)]
@@ -862,6 +863,8 @@ class _ServicePart:
     def __init__(self, doc: _Document, service: ServiceTables) -> None:
         self.doc, self.s, self.t = doc, service, doc.t["svc"]
         self.lang = doc.lang
+        #: Route maps a worker drew (`route_maps`), by route.
+        self.drawn: dict[Any, bytes | None] = {}
 
     # ------------------------------------------------------------------ pieces
     def loads(self) -> dict | None:
@@ -1109,17 +1112,36 @@ class _ServicePart:
                 return re.sub(pattern, replacement, str(text))
         return str(text)
 
+    def route_maps(self) -> dict[Any, bytes | None]:
+        """Each scheduled route's printed map (PNG) by route: the slow part of the route pages, drawn in a worker."""
+        sched, routes = self.s.circuit_schedule, self.s.circuit_routes
+        if sched is None or routes is None or not len(sched):
+            return {}
+        order_of = {r: i for i, r in enumerate(sorted(routes["route"].unique()))}  # the map's colour order
+        return {
+            row["route"]: self.route_map(
+                row["route"], routes[routes["route"] == row["route"]].sort_values("stop"), order_of.get(row["route"], 0)
+            )
+            for row in sched.to_dict("records")
+        }
+
+    def route_map(self, route: Any, stops: pd.DataFrame, order: int) -> bytes | None:
+        """One route's printed map (PNG), or None without legs or stops; taken from `drawn` when a worker drew it."""
+        if route in self.drawn:
+            return self.drawn[route]
+        legs = self.s.circuit_legs
+        if legs is None or not len(stops):
+            return None
+        from coverage_planner.outputs.static_map import route_map_png
+
+        mine = legs[legs["route"] == route].to_crs(4326)
+        colour = ROUTE_COLOURS[order % len(ROUTE_COLOURS)]
+        return route_map_png(self.doc.result, mine, stops, self.lang, colour=colour)
+
     def route_page(self, row: dict, stops: pd.DataFrame, budget: float, order: int) -> dict:
         t = self.t
         stops = stops.sort_values("stop")
-        legs = self.s.circuit_legs
-        png = None
-        if legs is not None and len(stops):
-            mine = legs[legs["route"] == row["route"]].to_crs(4326)
-            from coverage_planner.outputs.static_map import route_map_png
-
-            colour = ROUTE_COLOURS[order % len(ROUTE_COLOURS)]
-            png = route_map_png(self.doc.result, mine, stops, self.lang, colour=colour)
+        png = self.route_map(row["route"], stops, order)
         table_rows = []
         for stop in stops.to_dict("records"):
             kind = stop["kind"]
