@@ -9,7 +9,9 @@ residential and amenity areas and address/tourism nodes, exactly as
    ``save_map`` with the band cache warm (the sites' bands kept from an
    earlier map of the same walk), the same with the band cache emptied
    (``clear_band_cache``, disk cache in a fresh folder), and
-   ``write_report`` with ``pdf=False`` and ``pdf=True``. Each row gives the
+   ``write_report`` with ``pdf=False`` and ``pdf=True``, each with its
+   workers (the default: workbook and pictures in forked processes beside
+   this one) and in one process (``max_output_processes = 1``). Each row gives the
    median and the min–max of its rounds and, as a labelled extra, the best;
    the 1-minute load average is recorded before and after.
 2. A large map: ``--large`` places (default 100,000), **synthetic**: the
@@ -99,14 +101,23 @@ def time_outputs(result, work: Path, rounds: int) -> dict:
         finally:
             settings.cache_folder = None
 
-    def report(pdf: bool):
-        return lambda: write_report(result, work / f"report-{pdf}", lang="en", pdf=pdf)
+    def report(pdf: bool, processes: int | None = None):
+        def write() -> None:
+            settings.max_output_processes = processes  # None: the default (workers beside this process)
+            try:
+                write_report(result, work / f"report-{pdf}-{processes}", lang="en", pdf=pdf)
+            finally:
+                settings.max_output_processes = None
+
+        return write
 
     tasks = {
         "map + save (bands cached)": map_warm,
         "map + save (bands rebuilt)": map_cold,
         "report, pdf off": report(False),
         "report, pdf on": report(True),
+        "report, pdf off, one process": report(False, 1),
+        "report, pdf on, one process": report(True, 1),
     }
     map_warm()  # fills the band cache; imports done
     times: dict[str, list[float]] = {name: [] for name in tasks}
