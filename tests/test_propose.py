@@ -113,7 +113,7 @@ def test_proposal_write_gives_csv_json_map_and_report(monaco_result, tmp_path):
 
 
 def test_a_proposal_written_twice_is_the_same_bytes_side_by_side_or_one_by_one(monaco_result, tmp_path, monkeypatch):
-    from coverage_planner import settings
+    from coverage_planner import _workers, settings
     from coverage_planner._cache.keys import file_sha256
 
     pool = cp.build_candidates(monaco_result, grid_spacing=300)
@@ -121,6 +121,7 @@ def test_a_proposal_written_twice_is_the_same_bytes_side_by_side_or_one_by_one(m
     hashes = []
     for n in (4, 1):  # map, workbook, printed map and charts in workers; then all in this process
         monkeypatch.setattr(settings, "max_output_processes", n)
+        assert _workers.fork_is_safe() == (n > 1)
         folder = tmp_path / f"p{n}"
         proposal.write(folder, lang="zh", pdf=True)
         hashes.append({p.name: file_sha256(p) for p in sorted(folder.iterdir())})

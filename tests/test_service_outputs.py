@@ -390,11 +390,12 @@ def test_a_drive_run_never_says_walk_in_map_report_or_printed_map(driving, tmp_p
 
 
 def test_the_route_maps_drawn_in_a_worker_give_the_same_report(result, service, tmp_path, monkeypatch):
-    from coverage_planner import settings
+    from coverage_planner import _workers, settings
 
     digests = []
     for n in (4, 1):  # route maps, printed map and charts in a worker; then everything in this process
         monkeypatch.setattr(settings, "max_output_processes", n)
+        assert _workers.fork_is_safe() == (n > 1)
         write_report(result, tmp_path / str(n), lang="zh", service=service, pdf=True)
         digests.append(_digests(tmp_path / str(n)))
     routes = [name for name in digests[0] if name.startswith("route_")]

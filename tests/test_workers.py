@@ -29,7 +29,7 @@ def processes(monkeypatch):
 
 def test_tasks_run_in_other_processes_and_answer_in_order(processes):
     processes(4)
-    assert fork_is_safe()
+    assert fork_is_safe(), [t.name for t in threading.enumerate()]
     answers = side_by_side([lambda i=i: (i, os.getpid()) for i in range(4)])
     assert [i for i, _ in answers] == [0, 1, 2, 3]
     pids = [pid for _, pid in answers]
