@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 
 import pytest
 from conftest import raw_file
@@ -89,6 +90,24 @@ def test_the_first_error_in_task_order_wins_and_every_worker_finishes(processes,
     with pytest.raises(ValueError, match="first"):
         side_by_side([slow_then_write, fails("first"), fails("second")])
     assert done.read_text(encoding="utf-8") == "finished"  # waited for, not left writing into a removed folder
+
+
+def test_a_workers_warnings_are_given_here_as_if_it_ran_here(processes, tmp_path):
+    from coverage_planner._errors import CacheWarning
+
+    processes(4)
+
+    def warns():
+        warnings.warn(CacheWarning(f"{tmp_path / 'bands'} is damaged; its bands are rebuilt"), stacklevel=1)
+        return os.getpid()
+
+    with pytest.warns(CacheWarning, match="bands are rebuilt") as record:
+        pids = side_by_side([warns, os.getpid])
+    assert pids[0] != os.getpid() and len(record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # the filters in force apply inside the worker too
+        with pytest.raises(CacheWarning, match="bands are rebuilt"):
+            side_by_side([warns, os.getpid])
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(processes):

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,7 +55,8 @@ def fork_is_safe() -> bool:
 def side_by_side(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
     """Run ``tasks`` at the same time, all but the last in forked processes, and return their answers in order.
 
-    Each task must write only its own files and return something picklable.
+    Each task must write only its own files and return something picklable;
+    warnings a worker's task gives are given again here.
     At most `settings.output_processes` processes work at once: the first
     tasks go to workers, the rest run here in order. Where forking is not
     safe (`fork_is_safe`), the tasks run one after another here. Either way the answers, the files and the first error (in
@@ -115,15 +117,23 @@ def _start(task: Callable[[], Any]) -> tuple[int, int]:
     if pid:
         os.close(write_fd)
         return pid, read_fd
-    # The worker: run, send the answer down the pipe, and leave without the parent's exit handlers.
+    # The worker: run, send the answer and its warnings down the pipe, and leave without the parent's
+    # exit handlers. Warnings are recorded (the filters in force still apply) and raised again by the
+    # parent, so a caller sees them as if the task had run there.
     status = 1
     try:
         os.close(read_fd)
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                answer = ("ok", task())
+                status = 0
+            except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+                answer = ("error", _packed_error(exc))
         try:
-            payload = pickle.dumps(("ok", task()), protocol=pickle.HIGHEST_PROTOCOL)
-            status = 0
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
-            payload = _pack_error(exc)
+            payload = pickle.dumps((*answer, _packed_warnings(caught)), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot be sent is an error of the task
+            status = 1
+            payload = pickle.dumps(("error", _packed_error(exc), _packed_warnings(caught)))
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(payload)
     finally:
@@ -138,8 +148,10 @@ def _finish(pid: int, fd: int) -> tuple[str, Any]:
         code = os.waitstatus_to_exitcode(status)
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         return "error", WorkerError(f"a worker process writing outputs {how} without an answer")
-    kind, value = pickle.loads(payload)
-    return (kind, _unpack_error(value)) if kind == "error" else (kind, value)
+    kind, value, caught = pickle.loads(payload)
+    for message, category, filename, lineno in caught:
+        warnings.warn_explicit(message, category, filename, lineno)
+    return (kind, _unpacked_error(value)) if kind == "error" else (kind, value)
 
 
 def _stop(pid: int, fd: int) -> None:
@@ -151,16 +163,30 @@ def _stop(pid: int, fd: int) -> None:
     os.close(fd)
 
 
-def _pack_error(exc: BaseException) -> bytes:
-    """The exception as (type, args, attributes): rebuilt without calling ``__init__``, whose signature may differ."""
+def _packed_error(exc: BaseException) -> tuple[type, tuple, dict, str]:
+    """The exception as (type, args, attributes, traceback): rebuilt without calling ``__init__``."""
     trace = "".join(traceback.format_exception(exc))
+    packed = (type(exc), exc.args, dict(vars(exc)), trace)
     try:
-        return pickle.dumps(("error", (type(exc), exc.args, dict(vars(exc)), trace)))
+        pickle.dumps(packed)
     except Exception:  # noqa: BLE001 - an unpicklable argument or attribute: keep the words
-        return pickle.dumps(("error", (WorkerError, (f"{type(exc).__name__}: {exc}",), {}, trace)))
+        packed = (WorkerError, (f"{type(exc).__name__}: {exc}",), {}, trace)
+    return packed
 
 
-def _unpack_error(packed: tuple[type, tuple, dict, str]) -> BaseException:
+def _packed_warnings(caught: list[warnings.WarningMessage]) -> list[tuple[Warning | str, type, str, int]]:
+    out = []
+    for w in caught:
+        try:
+            pickle.dumps(w.message)
+            message = w.message
+        except Exception:  # noqa: BLE001 - a warning that will not pickle keeps its words
+            message = str(w.message)
+        out.append((message, w.category, w.filename, w.lineno))
+    return out
+
+
+def _unpacked_error(packed: tuple[type, tuple, dict, str]) -> BaseException:
     cls, args, state, trace = packed
     exc = cls.__new__(cls, *args)
     exc.args = args
