@@ -749,3 +749,117 @@ def test_screened_tie_breaks_equal_the_unscreened_ones(name, kind, monkeypatch):
     monkeypatch.setattr(_covering, "MAX_SCREEN_CELLS", 0)  # no table: every site is examined
     assert [list(model._canonical(s)) for s in starts] == screened
     assert any(list(s) != c for s, c in zip(starts, screened, strict=True))  # the tie-break did change something
+
+
+# ------------------------------------------------------------- the HiGHS call
+# `_milp.solve` hands programs to HiGHS through highspy. Its answers are checked
+# against `scipy.optimize.milp` (SciPy's own, separately built HiGHS) and against
+# the constraints themselves; its statuses on programs whose answer is known.
+def random_program(rng, n_rows: int, n_cols: int) -> _milp.Program:
+    """A covering MILP with a budget row, some continuous columns and some upper bounds above 1."""
+    A = sparse.random(n_rows, n_cols, density=0.2, format="csr", random_state=int(rng.integers(2**31)))
+    A.data[:] = 1.0
+    A = sparse.vstack([A, sparse.csr_matrix(rng.integers(1, 4, (1, n_cols)).astype(float))]).tocsr()
+    row_lo = np.append(np.where(np.diff(A.indptr)[:-1] > 0, 1.0, -np.inf), -np.inf)
+    row_hi = np.append(np.full(n_rows, np.inf), float(rng.integers(n_cols, 2 * n_cols)))
+    integer = rng.random(n_cols) < 0.7
+    upper = np.where(rng.random(n_cols) < 0.2, 2.0, 1.0)
+    return _milp.Program(rng.integers(1, 9, n_cols).astype(float), A, row_lo, row_hi, integer, upper)
+
+
+def scipy_optimum(program: _milp.Program):
+    res = milp(
+        program.c,
+        constraints=LinearConstraint(program.A, program.row_lo, program.row_hi),
+        integrality=program.integer.astype(int),
+        bounds=Bounds(0, program.upper),
+        options={"mip_rel_gap": 0.0},
+    )
+    return res
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_milp_solve_reaches_scipys_optimum_with_a_feasible_point(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        program = random_program(rng, int(rng.integers(5, 40)), int(rng.integers(5, 30)))
+        ours, theirs = _milp.solve(program), scipy_optimum(program)
+        if theirs.status == 2:
+            assert ours.status == "infeasible" and ours.x is None
+            continue
+        assert theirs.status == 0 and ours.status == "optimal"
+        assert ours.value == pytest.approx(theirs.fun, rel=1e-9, abs=1e-9)
+        assert ours.bound == pytest.approx(ours.value, rel=1e-9, abs=1e-9)
+        x = ours.x
+        assert np.all(x >= -1e-9) and np.all(x <= program.upper + 1e-9)
+        assert np.array_equal(x[program.integer], np.round(x[program.integer]))
+        ax = program.A @ x
+        assert np.all(ax >= program.row_lo - 1e-7) and np.all(ax <= program.row_hi + 1e-7)
+        assert ours.value == pytest.approx(float(program.c @ x))
+
+
+def vertex_cover_of_a_cycle(n: int) -> _milp.Program:
+    """Cover every edge of an n-cycle: the LP optimum is n/2 (all halves), the MILP's is ⌈n/2⌉."""
+    rows = np.repeat(np.arange(n), 2)
+    cols = np.ravel(np.column_stack([np.arange(n), (np.arange(n) + 1) % n]))
+    A = sparse.csr_matrix((np.ones(2 * n), (rows, cols)), shape=(n, n))
+    return _milp.Program(np.ones(n), A, np.ones(n), np.full(n, np.inf), np.ones(n, dtype=bool))
+
+
+def test_milp_solve_goes_on_to_the_milp_when_the_lp_is_fractional():
+    sol = _milp.solve(vertex_cover_of_a_cycle(7))
+    assert sol.status == "optimal" and sol.value == 4.0 and sol.bound == 4.0
+    assert set(np.unique(sol.x)) <= {0.0, 1.0} and sol.x.sum() == 4.0
+    even = _milp.solve(vertex_cover_of_a_cycle(8))  # integral LP optimum: no MILP needed, bound from the LP
+    assert even.status == "optimal" and even.value == 4.0 and even.bound == pytest.approx(4.0)
+
+
+def test_milp_solve_reports_infeasible_programs():
+    one = sparse.csr_matrix(np.array([[1.0, 1.0]]))
+    lp_infeasible = _milp.Program(np.ones(2), one, np.array([3.0]), np.array([np.inf]), np.ones(2, dtype=bool))
+    # 2x = 1: the LP has x = 1/2, no whole x does.
+    only_half = _milp.Program(
+        np.ones(1), sparse.csr_matrix(np.array([[2.0]])), np.array([1.0]), np.array([1.0]), np.ones(1, dtype=bool)
+    )
+    for program in (lp_infeasible, only_half):
+        sol = _milp.solve(program)
+        assert (sol.status, sol.x, sol.value, sol.bound) == ("infeasible", None, np.inf, np.inf)
+
+
+def test_milp_solve_with_a_gap_stops_within_it_and_keeps_a_true_bound():
+    rng = np.random.default_rng(3)
+    statuses = []
+    for _ in range(4):
+        program = random_program(rng, 60, 45)
+        exact = _milp.solve(program)
+        loose = _milp.solve(program, mip_gap=0.25)
+        assert exact.status == "optimal" and loose.status in ("optimal", "gap_limit")
+        assert loose.bound <= exact.value + 1e-9 <= loose.value + 2e-9
+        assert loose.value - loose.bound <= 0.25 * abs(loose.value) + 1e-9
+        statuses.append(loose.status)
+    assert "gap_limit" in statuses  # these programs leave a gap at the first incumbent: the status is exercised
+
+
+def test_milp_solve_prints_nothing(capfd):
+    _milp.solve(vertex_cover_of_a_cycle(9))
+    _milp.solve(random_program(np.random.default_rng(1), 40, 30), mip_gap=0.1)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_the_propose_path_does_not_import_scipy_optimize():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "import coverage_planner.plan.proposal, coverage_planner.plan.models\n"
+        "from coverage_planner.plan.models import MCLP\n"
+        "from scipy import sparse\n"
+        "before = 'highspy' in sys.modules\n"
+        "covers = sparse.csr_matrix(np.eye(6)[[0, 1, 2, 3, 4, 5, 0]] + np.eye(6)[[1, 2, 3, 4, 5, 0, 3]])\n"
+        "MCLP(covers, np.ones(6), 0, 2).solve()\n"
+        "print(before, 'highspy' in sys.modules, 'scipy.optimize' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "False"]

@@ -1,4 +1,4 @@
-"""Mixed-integer programs for the location models, solved by HiGHS through `scipy.optimize.milp`.
+"""Mixed-integer programs for the location models, solved by HiGHS through its own Python package, `highspy`.
 
 Internal to `coverage_planner.plan.models`. Two things live here:
 
@@ -8,7 +8,10 @@ Internal to `coverage_planner.plan.models`. Two things live here:
   (`dedupe_rows`, `dominated_columns`, `superset_rows`) are done beforehand,
   by hashing rows and by subset tests on rows packed as bits, tried only for
   rows sharing a rarest column (`contained_pairs`), which is much faster than
-  HiGHS's general presolve on these 0/1 matrices.
+  HiGHS's general presolve on these 0/1 matrices. The program goes to
+  highspy as the CSR arrays it already is (one ``passModel`` call), HiGHS
+  quiet, on one thread, with a fixed seed; highspy is imported on the first
+  solve, not with this module.
 * the reductions themselves, on scipy matrices or on `Pattern` (bare CSR
   arrays, which the covering models slice and transpose without scipy's checks).
 
@@ -23,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 #: A reduction is skipped when Σ (entries per column)², the size of a Gram product, exceeds this
 #: (the reductions no longer build one, but the limit is kept so that answers stay as they were).
@@ -99,52 +101,142 @@ def solve(program: Program, *, time_limit: float | None = None, mip_gap: float =
         The incumbent, its value, the proven bound and the status.
     """
     start = time.perf_counter()
-    kwargs = {
-        "constraints": [LinearConstraint(program.A, program.row_lo, program.row_hi)] if program.A.shape[0] else [],
-        "bounds": Bounds(0.0, program.upper),
-    }
+    highs = _Solver(program)
 
     def left() -> float | None:
         return None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
 
-    def opts() -> dict:
-        out = {"presolve": False}
-        if time_limit is not None:
-            out["time_limit"] = left()
-        return out
-
-    lp = milp(program.c, integrality=np.zeros(len(program.c)), options=opts(), **kwargs)
-    if lp.status == 2:
+    lp = highs.run(np.zeros(len(program.c), dtype=np.int32), left(), None)
+    if lp.status == _INFEASIBLE:
         return MilpResult(None, np.inf, np.inf, "infeasible", time.perf_counter() - start)
-    if lp.status == 0:
+    if lp.status == _OPTIMAL:
         frac = np.abs(lp.x - np.round(lp.x))[program.integer]
         if not len(frac) or frac.max() < 1e-9:
             x = np.where(program.integer, np.round(lp.x), lp.x)
-            return MilpResult(x, float(program.c @ x), float(lp.fun), "optimal", time.perf_counter() - start)
-        lp_bound = float(lp.fun)
+            return MilpResult(x, float(program.c @ x), lp.fun, "optimal", time.perf_counter() - start)
+        lp_bound = lp.fun
     else:
         lp_bound = -np.inf
     if time_limit is not None and time.perf_counter() - start >= time_limit:
         return MilpResult(None, np.inf, lp_bound, "time_limit", time.perf_counter() - start)
-    res = milp(
-        program.c, integrality=program.integer.astype(np.uint8), options={**opts(), "mip_rel_gap": mip_gap}, **kwargs
-    )
+    res = highs.run(program.integer.astype(np.int32), left(), mip_gap)
     seconds = time.perf_counter() - start
-    if res.status == 2:
+    if res.status == _INFEASIBLE:
         return MilpResult(None, np.inf, np.inf, "infeasible", seconds)
-    bound = getattr(res, "mip_dual_bound", None)
-    bound = max(lp_bound, float(bound)) if bound is not None and np.isfinite(bound) else lp_bound
+    bound = res.dual_bound
+    bound = max(lp_bound, bound) if bound is not None and np.isfinite(bound) else lp_bound
     if res.x is None:
         return MilpResult(None, np.inf, bound, "time_limit", seconds)
     x = np.where(program.integer, np.round(res.x), res.x)
     value = float(program.c @ x)
-    if res.status != 0:
+    if res.status != _OPTIMAL:
         status = "time_limit"
     elif mip_gap > 0 and value - bound > 1e-9 * max(1.0, abs(value)):
         status = "gap_limit"  # stopped within the requested gap, not proven optimal
     else:
         status = "optimal"
     return MilpResult(x, value, value if status == "optimal" else min(bound, value), status, seconds)
+
+
+# How a HiGHS run ended, in the three cases `solve` tells apart.
+_OPTIMAL, _INFEASIBLE, _OTHER = 0, 2, 1
+
+
+@dataclass
+class _Run:
+    """One HiGHS run: how it ended, the point and its value when usable, the MILP's dual bound."""
+
+    status: int  # _OPTIMAL, _INFEASIBLE or _OTHER
+    x: np.ndarray | None = None
+    fun: float = np.nan
+    dual_bound: float | None = None
+
+
+class _Solver:
+    """One HiGHS instance (highspy) for one program: its arrays made once, then run as LP and as MILP.
+
+    The matrix goes in row-wise as the CSR arrays it already is; HiGHS turns
+    it column-wise itself (answers measured identical to passing CSC, without
+    a scipy conversion). Options are set once: quiet, presolve off (the
+    reductions that matter were made beforehand, faster: see the module
+    docstring), one thread and a fixed seed, so the same program gets the
+    same answer on every machine.
+    """
+
+    def __init__(self, program: Program) -> None:
+        import highspy  # here, not at import: loading HiGHS is only worth it once a model is solved
+
+        self._hs = highspy
+        n = len(program.c)
+        A = program.A if sparse.issparse(program.A) and program.A.format == "csr" else sparse.csr_matrix(program.A)
+        if A.shape != (len(program.row_lo), n):
+            raise ValueError(f"constraint matrix is {A.shape}, expected {(len(program.row_lo), n)}")
+        self._model = (
+            n,
+            A.shape[0],
+            A.nnz,
+            int(highspy.MatrixFormat.kRowwise),
+            int(highspy.ObjSense.kMinimize),
+            0.0,
+            np.ascontiguousarray(program.c, dtype=np.float64),
+            np.zeros(n),
+            np.ascontiguousarray(np.broadcast_to(np.asarray(program.upper, dtype=np.float64), (n,))),
+            np.ascontiguousarray(program.row_lo, dtype=np.float64),
+            np.ascontiguousarray(program.row_hi, dtype=np.float64),
+            np.asarray(A.indptr, dtype=np.int32),
+            np.asarray(A.indices, dtype=np.int32),
+            np.asarray(A.data, dtype=np.float64),
+        )
+        # The bare solver: highspy.Highs adds callbacks not used here, and prints a licence banner when it
+        # is created, before output can be turned off (a test checks that nothing is printed).
+        self._h = highspy._Highs()
+        for name, value in (("output_flag", False), ("presolve", "off"), ("threads", 1), ("random_seed", 0)):
+            self._h.setOptionValue(name, value)
+
+    def run(self, integrality: np.ndarray, time_limit: float | None, mip_gap: float | None) -> _Run:
+        """Solve the program with ``integrality`` (all zero: the LP relaxation) from scratch.
+
+        Parameters
+        ----------
+        integrality : ndarray of int32
+            1 for a whole variable, 0 for a continuous one.
+        time_limit : float or None
+            Seconds for this run; None for no limit.
+        mip_gap : float or None
+            Relative gap at which HiGHS may stop; None leaves HiGHS's default (the LP does not use it).
+
+        Returns
+        -------
+        _Run
+        """
+        hs, h = self._hs, self._h
+        h.setOptionValue("time_limit", np.inf if time_limit is None else float(time_limit))
+        if mip_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(mip_gap))
+        # Passing the model again clears the previous run's basis and solution: each run starts afresh.
+        if h.passModel(*self._model, integrality) == hs.HighsStatus.kError:
+            return _Run(_INFEASIBLE)  # a model HiGHS cannot load (SciPy reported it as infeasible too)
+        if h.run() == hs.HighsStatus.kError:
+            return _Run(_INFEASIBLE if h.getModelStatus() == hs.HighsModelStatus.kModelError else _OTHER)
+        status = h.getModelStatus()
+        if status in (hs.HighsModelStatus.kInfeasible, hs.HighsModelStatus.kModelError):
+            return _Run(_INFEASIBLE)
+        is_mip = bool(integrality.any())
+        value = h.getInfoValue("objective_function_value")[1]
+        if status == hs.HighsModelStatus.kOptimal:
+            code = _OPTIMAL
+        elif is_mip and value != hs.kHighsInf and status in _stopped(hs):
+            code = _OTHER  # stopped early, with an incumbent
+        else:
+            return _Run(_OTHER)
+        x = np.array(h.getSolution().col_value)
+        bound = float(h.getInfoValue("mip_dual_bound")[1]) if is_mip else None
+        return _Run(code, x, float(value), bound)
+
+
+def _stopped(hs) -> tuple:
+    """The model statuses of a MILP stopped by a limit (it may hold an incumbent)."""
+    return (hs.HighsModelStatus.kTimeLimit, hs.HighsModelStatus.kIterationLimit, hs.HighsModelStatus.kSolutionLimit)
 
 
 # ------------------------------------------------------------------ reductions

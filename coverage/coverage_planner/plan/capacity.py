@@ -13,7 +13,7 @@ count = column × rate). Then:
   sites are fixed with their capacities; with ``candidates`` and ``k`` up to
   k new sites open too, each with its own capacity or one default. Solved
   exactly by HiGHS (a MILP built from the sparse walk matrix, through
-  `scipy.optimize.milp`) and by a greedy; both answers are kept with HiGHS's
+  `highspy`) and by a greedy; both answers are kept with HiGHS's
   bound and the gap.
 * `spread_volunteers` splits a pool of N volunteers among the sites so that
   the load per volunteer is as even as possible.
@@ -58,7 +58,10 @@ _TOL = 1e-9
 
 @contextmanager
 def _quiet_stdout():
-    """Silence C-level stdout: HiGHS (as bundled with SciPy) prints a debug line per incumbent with presolve off.
+    """Silence C-level stdout around a solve: HiGHS as bundled with SciPy printed a debug line per incumbent.
+
+    With highspy and ``output_flag`` off nothing is printed (checked on this
+    module's tests); the guard stays in case a HiGHS build prints again.
 
     Only file descriptor 1 (where C code writes, whatever ``sys.stdout`` is)
     is redirected, for the length of one solve; without it nothing changes.
