@@ -11,6 +11,7 @@ from conftest import raw_file
 from test_access import points_near_edges
 
 from coverage_planner import snap_points
+from coverage_planner._errors import CacheWarning
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.matrix_cache import cached_access_matrix
 from coverage_planner.network.cache import cached_osm_network
@@ -139,6 +140,72 @@ def test_snaps_are_cached_per_place_and_equal_fresh_ones(liechtenstein, tmp_path
     redone, snapped = cached_snap_points(liechtenstein, xy[:200], max_snap_m=250, cache_dir=tmp_path)
     assert snapped == 200
     np.testing.assert_array_equal(redone.edge, first.edge)
+
+
+def _flip_a_data_byte_keeping_size_and_mtime(path):
+    """Damage a cache file as a disk or a careless copy might: same size, and the old modification time put back."""
+    stat = path.stat()
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2 + 7] ^= 0x20
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_snaps_kept_in_memory_never_win_over_a_changed_file(liechtenstein, tmp_path):
+    import warnings
+
+    from coverage_planner.access.snap_cache import cached_snap_points
+
+    rng = np.random.default_rng(9)
+    lon0, lat0, lon1, lat1 = liechtenstein.bounds
+    xy = np.column_stack([rng.uniform(lon0, lon1, 120), rng.uniform(lat0, lat1, 120)])
+    direct = snap_points(liechtenstein, xy[:60], max_snap_m=250)
+    assert cached_snap_points(liechtenstein, xy[:60], max_snap_m=250, cache_dir=tmp_path / "a")[1] == 60
+    assert cached_snap_points(liechtenstein, xy[60:], max_snap_m=250, cache_dir=tmp_path / "b")[1] == 60
+    again, snapped = cached_snap_points(liechtenstein, xy[:60], max_snap_m=250, cache_dir=tmp_path / "a")
+    assert snapped == 0  # served from what this process wrote
+    again.edge[:] = -7  # the caller's copy: what is kept stays as it was
+    assert np.array_equal(
+        cached_snap_points(liechtenstein, xy[:60], max_snap_m=250, cache_dir=tmp_path / "a")[0].edge, direct.edge
+    )
+    # A valid file of other places copied over the entry: the file on disk is what counts.
+    (entry_a,) = (tmp_path / "a" / "snaps").glob("*.arrays")
+    (entry_b,) = (tmp_path / "b" / "snaps").glob("*.arrays")
+    shutil.copyfile(entry_b, entry_a)
+    from_disk, snapped = cached_snap_points(liechtenstein, xy[:60], max_snap_m=250, cache_dir=tmp_path / "a")
+    assert snapped == 60
+    # Damaged in place with the size and the modification time kept: still read, refused and redone.
+    _flip_a_data_byte_keeping_size_and_mtime(entry_a)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        redone, snapped = cached_snap_points(liechtenstein, xy[:60], max_snap_m=250, cache_dir=tmp_path / "a")
+    assert snapped == 60 and any(issubclass(w.category, CacheWarning) for w in caught)
+    for snap in (from_disk, redone):
+        for field in ("edge", "from_u_m", "to_v_m", "leg_m", "component", "point_lonlat"):
+            np.testing.assert_array_equal(getattr(snap, field), getattr(direct, field), err_msg=field)
+
+
+def test_walk_rows_kept_in_memory_never_win_over_a_changed_file(monaco, places, tmp_path):
+    sites, demand, site_xy = places
+    full = AccessMatrix.compute(monaco, sites, demand, 1500.0)
+    cached_access_matrix(monaco, sites.take(np.arange(4)), demand, 1500.0, tmp_path / "a")
+    cached_access_matrix(monaco, sites.take(np.arange(4, len(sites))), demand, 1500.0, tmp_path / "b")
+    matrix, stats = cached_access_matrix(monaco, sites.take(np.arange(4)), demand, 1500.0, tmp_path / "a")
+    assert stats["sites_computed"] == 0  # served from what this process wrote
+    matrix.metres[:] = 0.0  # the caller's copy: what is kept stays as it was
+    (entry_a,) = (tmp_path / "a" / "matrices").glob("*.arrays")
+    (entry_b,) = (tmp_path / "b" / "matrices").glob("*.arrays")
+    shutil.copyfile(entry_b, entry_a)  # a valid file holding the other sites' rows
+    matrix, stats = cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path / "a")
+    assert (stats["sites_computed"], stats["sites_reused"]) == (4, len(sites) - 4)
+    for got in (matrix, cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path / "a")[0]):
+        assert np.array_equal(got.rows, full.rows) and np.array_equal(got.cols, full.cols)
+        assert np.array_equal(got.metres, full.metres)
+    _flip_a_data_byte_keeping_size_and_mtime(entry_a)
+    with pytest.warns(CacheWarning, match="failed verification"):
+        matrix, stats = cached_access_matrix(monaco, sites, demand, 1500.0, tmp_path / "a")
+    assert stats["rebuilt"] and stats["sites_computed"] == len(sites)
+    assert np.array_equal(matrix.metres, full.metres) and np.array_equal(matrix.cols, full.cols)
 
 
 def test_array_files_round_trip_and_refuse_damage(tmp_path):

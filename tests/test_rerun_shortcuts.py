@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 
@@ -57,6 +58,22 @@ def test_a_cache_file_changed_behind_the_memory_is_read_again(beijing_frames, tm
     with pytest.warns(CacheWarning, match="failed verification"):
         again = cached_read_places(a, "demand", a.parent / "cache")
     assert _plain(again).equals(_plain(read_places(a, "demand")))
+
+
+def test_a_cache_file_damaged_with_its_size_and_mtime_kept_is_read_again(beijing_frames, tmp_path):
+    _, demand = beijing_frames
+    path = tmp_path / "demand.csv"
+    demand.head(60).to_csv(path, index=False)
+    cached_read_places(path, "demand", tmp_path / "cache")  # written, and kept in memory
+    (entry,) = (tmp_path / "cache" / "places").glob("*.arrays")
+    stat = entry.stat()
+    raw = bytearray(entry.read_bytes())
+    raw[len(raw) // 2] ^= 0x20
+    entry.write_bytes(bytes(raw))
+    os.utime(entry, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as a copy keeping times would leave it
+    with pytest.warns(CacheWarning, match="failed verification"):
+        again = cached_read_places(path, "demand", tmp_path / "cache")
+    assert _plain(again).equals(_plain(read_places(path, "demand")))
 
 
 def test_add_site_rerun_equals_a_run_from_scratch(beijing_frames, tmp_path):

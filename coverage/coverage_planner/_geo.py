@@ -73,7 +73,11 @@ def place_points(geoms: np.ndarray) -> np.ndarray:
         One point per geometry.
     """
     geoms = np.asarray(geoms, dtype=object)
-    return np.where(shapely.get_type_id(geoms) == shapely.GeometryType.POINT, geoms, shapely.point_on_surface(geoms))
+    other = shapely.get_type_id(geoms) != shapely.GeometryType.POINT
+    points = geoms.copy()
+    if other.any():  # (a point on the surface of each point is that point again: computed for the rest only)
+        points[other] = shapely.point_on_surface(geoms[other])
+    return points
 
 
 def place_lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:

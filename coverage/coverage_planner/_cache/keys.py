@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from functools import lru_cache
 from pathlib import Path
 
 
@@ -41,16 +40,28 @@ def file_sha256(path: str | Path) -> str:
     Returns
     -------
     str
-        64 hex digits. Remembered while the file's size and modification time
-        stay the same, so a rerun does not read unchanged inputs twice.
+        64 hex digits. Remembered while the file (device, inode) keeps its
+        size, modification and change times, so a rerun does not read
+        unchanged inputs twice.
     """
     stat = os.stat(path)
-    return _sha256_of(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    # The file's identity and state as the key (no path resolution: a stat is all a rerun costs).
+    # ctime too: it changes on every write, even when a tool puts the old modification time back.
+    identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    digest = _HASHED.get(identity)
+    if digest is None:
+        digest = _sha256_of(path)
+        _HASHED[identity] = digest
+        while len(_HASHED) > _HASHED_SIZE:
+            _HASHED.pop(next(iter(_HASHED)))
+    return digest
 
 
-@lru_cache(maxsize=256)
-def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
-    # size and mtime_ns are part of the key: an edited file is hashed again.
+_HASHED: dict[tuple[int, ...], str] = {}
+_HASHED_SIZE = 256
+
+
+def _sha256_of(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -7,8 +7,12 @@ network (so renaming a site keeps its row, moving it computes a new one).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from collections import OrderedDict
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
@@ -20,7 +24,7 @@ from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import Snap
 from coverage_planner.network.graph import WalkNetwork
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: the demand snaps enter the key as one digest
 
 
 def cached_access_matrix(
@@ -36,6 +40,11 @@ def cached_access_matrix(
     progress: bool | None = None,
 ) -> tuple[AccessMatrix, dict[str, Any]]:
     """`AccessMatrix.compute`, walking only from sites the cache has not seen.
+
+    The rows last read or written are kept in memory while the cache file
+    stays the same on disk (same inode, size, modification and change
+    times): a rerun in the same process does not read the file again. A file
+    changed on disk is read and verified again.
 
     Parameters
     ----------
@@ -69,39 +78,41 @@ def cached_access_matrix(
         [
             FORMAT_VERSION,
             network.fingerprint,
-            demand_snap.fingerprints().tolist(),
+            _snaps_digest(demand_snap),
             round(float(cutoff_m), 6),
             include_access_legs,
         ]
     )
     path = Path(cache_dir) / "matrices" / f"walks-{cache_key(family)}.arrays"
-    known, rebuilt = _read(path)
+    known, rebuilt = _load(path)
     keys = site_snap.fingerprints()
     missing = np.array([i for i, k in enumerate(keys) if k not in known], dtype=np.int64)
-    fresh = AccessMatrix.compute(
-        network,
-        site_snap.take(missing),
-        demand_snap,
-        cutoff_m,
-        include_access_legs=include_access_legs,
-        progress=progress,
-    )
-    # fresh.rows is sorted, so each new site's row is one slice.
-    bounds = np.searchsorted(fresh.rows, np.arange(len(missing) + 1))
-    for local, site in enumerate(missing):
-        known[keys[site]] = (
-            fresh.cols[bounds[local] : bounds[local + 1]],
-            fresh.metres[bounds[local] : bounds[local + 1]],
+    if len(missing):
+        fresh = AccessMatrix.compute(
+            network,
+            site_snap.take(missing),
+            demand_snap,
+            cutoff_m,
+            include_access_legs=include_access_legs,
+            progress=progress,
         )
+        # fresh.rows is sorted, so each new site's row is one slice.
+        bounds = np.searchsorted(fresh.rows, np.arange(len(missing) + 1))
+        known = dict(known)  # the remembered one is left as it was until the file is written
+        for local, site in enumerate(missing):
+            known[keys[site]] = _frozen(
+                fresh.cols[bounds[local] : bounds[local + 1]].astype(np.int64),
+                fresh.metres[bounds[local] : bounds[local + 1]],
+            )
     rows = (
-        np.concatenate([np.full(len(known[k][0]), i, dtype=np.int64) for i, k in enumerate(keys)])
+        np.repeat(np.arange(len(keys), dtype=np.int64), [len(known[k][0]) for k in keys])
         if len(keys)
         else np.zeros(0, np.int64)
     )
     cols = np.concatenate([known[k][0] for k in keys]).astype(np.int64) if len(keys) else np.zeros(0, np.int64)
     metres = np.concatenate([known[k][1] for k in keys]) if len(keys) else np.zeros(0)
     if len(missing) or rebuilt:
-        _write(path, known)
+        _store(path, known)
     n_sites, n_demand = len(site_snap), len(demand_snap)
     matrix = AccessMatrix(
         np.arange(n_sites) if site_ids is None else np.asarray(site_ids),
@@ -121,23 +132,78 @@ def cached_access_matrix(
     return matrix, stats
 
 
-def _read(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
-    if not path.is_file():
+def _snaps_digest(snap: Snap) -> str:
+    """sha256 of every place's snap (edge, offsets and leg, as `Snap.fingerprints` rounds them), in order."""
+    rows = np.column_stack(
+        [
+            snap.edge.astype(float),
+            np.round(np.nan_to_num(snap.from_u_m, nan=-1), 6),
+            np.round(np.nan_to_num(snap.to_v_m, nan=-1), 6),
+            np.round(np.nan_to_num(snap.leg_m, nan=-1), 6),
+        ]
+    )
+    return hashlib.sha256(np.ascontiguousarray(rows).tobytes()).hexdigest()
+
+
+def _frozen(cols: np.ndarray, metres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    for array in (cols, metres):
+        array.setflags(write=False)  # shared by every rerun of this process: nobody may change them
+    return cols, metres
+
+
+# What this process last read or wrote, per cache file, with the file's signature then.
+_MEMO: OrderedDict[str, tuple[tuple[int, ...], dict[str, tuple[np.ndarray, np.ndarray]]]] = OrderedDict()
+_MEMO_SIZE = 4
+
+
+def _signature(path: Path) -> tuple[int, ...] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    if not S_ISREG(stat.st_mode):
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def _load(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
+    """The rows in the cache file: from memory while the file is unchanged, else read and verified."""
+    name = os.path.abspath(path)
+    signature = _signature(path)
+    if signature is None:
+        _MEMO.pop(name, None)
         return {}, False
+    hit = _MEMO.get(name)
+    if hit is not None and hit[0] == signature:
+        _MEMO.move_to_end(name)
+        return hit[1], False
+    _MEMO.pop(name, None)
     try:
         _, data = read_arrays(path)
-        bounds = np.cumsum(data["counts"])[:-1]
+        counts = data["counts"]
+        if (
+            len(counts) != len(data["keys"])
+            or counts.sum() != len(data["cols"])
+            or len(data["cols"]) != len(data["metres"])
+        ):
+            raise ValueError("rows and their counts differ in length")
+        bounds = np.cumsum(counts)[:-1]
         cols = np.split(data["cols"], bounds)
         metres = np.split(data["metres"], bounds)
-        return {str(k): (c, m) for k, c, m in zip(data["keys"], cols, metres)}, False
+        known = {str(k): _frozen(c, m) for k, c, m in zip(data["keys"], cols, metres)}
     except Exception as exc:  # noqa: BLE001 - any damage means: recompute everything
         warn_cache(path, f"failed verification ({exc}) and was rebuilt (walked from every site again)")
         return {}, True
+    _remember(name, signature, known)
+    return known, False
 
 
-def _write(path: Path, known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def _store(path: Path, known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Write the cache file, and remember it as written (forgotten when it could not be written)."""
+    name = os.path.abspath(path)
+    _MEMO.pop(name, None)
     keys = sorted(known)
-    try_write_arrays(
+    written = try_write_arrays(
         path,
         {
             "keys": np.array(keys, dtype="U64"),
@@ -146,3 +212,13 @@ def _write(path: Path, known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
             "metres": np.concatenate([known[k][1] for k in keys]) if keys else np.zeros(0),
         },
     )
+    signature = _signature(path) if written else None
+    if signature is not None:
+        _remember(name, signature, known)
+
+
+def _remember(name: str, signature: tuple[int, ...], known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    _MEMO[name] = (signature, known)
+    _MEMO.move_to_end(name)
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)

@@ -9,7 +9,10 @@ needs the edge index (whose construction dominates a small rerun).
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from pathlib import Path
+from stat import S_ISREG as stat_is_regular
 
 import numpy as np
 
@@ -28,7 +31,11 @@ def cached_snap_points(
     """`snap_points` through a per-point disk cache.
 
     The result is identical to ``snap_points(network, lonlat, max_snap_m=...)``.
-    An unreadable cache file is ignored and rewritten.
+    An unreadable cache file is ignored and rewritten. What was last read or
+    written is kept in memory while the file on disk stays the same (same
+    inode, size, modification and change times), so a rerun in the same
+    process neither reads nor re-sorts the file; a file changed on disk is
+    read (and verified) again.
 
     Parameters
     ----------
@@ -51,57 +58,108 @@ def cached_snap_points(
     lonlat = np.ascontiguousarray(np.asarray(lonlat, dtype=float).reshape(-1, 2))
     key = cache_key(f"{FORMAT_VERSION}|{network.fingerprint}|{float(max_snap_m)!r}")
     path = Path(cache_dir) / "snaps" / f"snaps-{key}.arrays"
-    known_xy, known = _read(path)
-    position = _lookup(known_xy, lonlat)
+    known = _load(path)
+    position = known.lookup(lonlat) if known is not None else np.full(len(lonlat), -1, dtype=np.int64)
     missing = np.flatnonzero(position < 0)
     n_snapped = 0
     if len(missing):
-        # Snap each new coordinate once, even when several places share it.
-        new_xy = np.unique(lonlat[missing], axis=0)
+        # Snap each new coordinate once, even when several places share it (sorted by lon, lat).
+        first = dict.fromkeys(_pairs(lonlat[missing]))
+        new_xy = np.frombuffer(b"".join(first), dtype=float).reshape(-1, 2)
+        new_xy = new_xy[np.lexsort((new_xy[:, 1], new_xy[:, 0]))]
         n_snapped = len(new_xy)
         fresh = snap_points(network, new_xy, max_snap_m=max_snap_m)
-        known_xy = np.concatenate([known_xy, new_xy]) if known is not None else new_xy
-        known = (
-            fresh if known is None else Snap(*(np.concatenate([getattr(known, f), getattr(fresh, f)]) for f in _FIELDS))
-        )
-        _write(path, known_xy, known)
-        position = _lookup(known_xy, lonlat)
+        if known is None:
+            known = _Known(new_xy, fresh)
+        else:
+            known = _Known(np.concatenate([known.xy, new_xy]), Snap.concat([known.snap, fresh]))
+        _store(path, known)
+        position[missing] = known.lookup(lonlat[missing])
     if known is None:  # no places at all
         return snap_points(network, lonlat, max_snap_m=max_snap_m), 0
-    return known.take(position), n_snapped
+    return known.snap.take(position), n_snapped
 
 
-def _lookup(known_xy: np.ndarray, lonlat: np.ndarray) -> np.ndarray:
-    """Row of each point in ``known_xy`` (exact coordinate match), -1 when absent."""
-    if len(known_xy) == 0 or len(lonlat) == 0:
-        return np.full(len(lonlat), -1, dtype=np.int64)
-    # Each (lon, lat) pair as one 16-byte value: sorted once, then found by binary search.
-    as_one = np.dtype((np.void, 16))
-    known = np.ascontiguousarray(known_xy, dtype=float).view(as_one).ravel()
-    wanted = np.ascontiguousarray(lonlat, dtype=float).view(as_one).ravel()
-    order = np.argsort(known, kind="stable")
-    pos = np.minimum(np.searchsorted(known[order], wanted), len(known) - 1)
-    return np.where(known[order][pos] == wanted, order[pos], -1).astype(np.int64)
+def _pairs(xy: np.ndarray) -> list[bytes]:
+    """Each (lon, lat) row as its 16 bytes: compared exactly (-0.0 and 0.0, NaNs stay apart)."""
+    raw = np.ascontiguousarray(xy, dtype=float).tobytes()
+    return [raw[i : i + 16] for i in range(0, len(raw), 16)]
 
 
-def _read(path: Path) -> tuple[np.ndarray, Snap | None]:
-    empty = np.zeros((0, 2))
-    if not path.is_file():
-        return empty, None
+class _Known:
+    """Every point snapped so far and its snap (read-only arrays), with a row per point's bytes."""
+
+    def __init__(self, xy: np.ndarray, snap: Snap) -> None:
+        self.xy = np.ascontiguousarray(xy, dtype=float)
+        self.snap = snap
+        # A dict lookup per point beats sorting 16-byte keys and binary search on them (generic compares).
+        pairs = _pairs(self.xy)
+        self.row = dict(zip(reversed(pairs), range(len(pairs) - 1, -1, -1)))  # (the first row of a repeated point)
+        for array in (self.xy, *(getattr(snap, f) for f in _FIELDS)):
+            array.setflags(write=False)  # shared by every rerun of this process: nobody may change them
+
+    def lookup(self, lonlat: np.ndarray) -> np.ndarray:
+        """Row of each point (exact coordinate match), -1 when absent."""
+        get = self.row.get
+        return np.array([get(pair, -1) for pair in _pairs(lonlat)], dtype=np.int64)
+
+
+# What this process last read or wrote, per cache file, with the file's signature then.
+_MEMO: OrderedDict[str, tuple[tuple[int, ...], _Known]] = OrderedDict()
+_MEMO_SIZE = 4
+
+
+def _signature(path: Path) -> tuple[int, ...] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    if not stat_is_regular(stat.st_mode):
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def _load(path: Path) -> _Known | None:
+    """The cache file's points and snaps: from memory while the file is unchanged, else read and verified."""
+    signature = _signature(path)
+    name = os.path.abspath(path)
+    if signature is None:
+        _MEMO.pop(name, None)
+        return None
+    hit = _MEMO.get(name)
+    if hit is not None and hit[0] == signature:
+        _MEMO.move_to_end(name)
+        return hit[1]
+    _MEMO.pop(name, None)
     try:
         _, data = read_arrays(path)
         snap = Snap(*(data[f] for f in _FIELDS))
         xy = data["lonlat"]
-        if len(xy) != len(snap) or xy.shape[1:] != (2,):
+        if xy.ndim != 2 or xy.shape[1:] != (2,) or any(len(getattr(snap, f)) != len(xy) for f in _FIELDS):
             raise ValueError("snaps and points differ in length")
-        return xy, snap
+        known = _Known(xy, snap)
     except Exception as exc:  # noqa: BLE001 - a damaged cache is only a slower run
         warn_cache(path, f"failed verification ({exc}) and was rebuilt (places snapped again)")
-        return empty, None
+        return None
+    _remember(name, signature, known)
+    return known
 
 
-def _write(path: Path, lonlat: np.ndarray, snap: Snap) -> None:
-    try_write_arrays(path, {"lonlat": lonlat, **{f: getattr(snap, f) for f in _FIELDS}})
+def _store(path: Path, known: _Known) -> None:
+    """Write the cache file, and remember it as written (forgotten when it could not be written)."""
+    name = os.path.abspath(path)
+    _MEMO.pop(name, None)
+    if try_write_arrays(path, {"lonlat": known.xy, **{f: getattr(known.snap, f) for f in _FIELDS}}):
+        signature = _signature(path)
+        if signature is not None:
+            _remember(name, signature, known)
+
+
+def _remember(name: str, signature: tuple[int, ...], known: _Known) -> None:
+    _MEMO[name] = (signature, known)
+    _MEMO.move_to_end(name)
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
 
 
 __all__ = ["cached_snap_points"]

@@ -10,6 +10,7 @@ cannot run code), and anything unreadable is simply read from the source again.
 from __future__ import annotations
 
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
@@ -73,7 +74,7 @@ def cached_read_places(
         ensure_ascii=False,
     )
     cached = Path(cache_dir) / "places" / f"{cache_key(key)}.arrays"
-    memo_key = (str(cached.resolve()), key)
+    memo_key = (os.path.abspath(cached), key)  # (no symlink resolution needed: the file's stat is checked)
     if cached.is_file():
         try:
             frame = _remembered(memo_key, cached)
@@ -106,16 +107,16 @@ def cached_read_places(
 
 
 # Frames decoded in this process, by cache file and key: a rerun in the same process (add-site,
-# propose) skips decoding the unchanged file again. The file's stat is checked, so a cache file
-# replaced or removed behind our back is read (and verified) again.
-_MEMO: OrderedDict[tuple[str, str], tuple[tuple[int, int], gpd.GeoDataFrame]] = OrderedDict()
+# propose) skips decoding the unchanged file again. The file's stat is checked (inode, size,
+# modification and change times), so a cache file replaced, edited or removed behind our back is
+# read (and verified) again.
+_MEMO: OrderedDict[tuple[str, str], tuple[tuple[int, ...], gpd.GeoDataFrame]] = OrderedDict()
 _MEMO_SIZE = 8
 
 
 def _remembered(memo_key: tuple[str, str], cached: Path) -> gpd.GeoDataFrame:
     """The frame in ``cached``, decoded once per process while the file is unchanged; always a copy."""
-    stat = cached.stat()
-    signature = (stat.st_size, stat.st_mtime_ns)
+    signature = _signature(cached)
     hit = _MEMO.get(memo_key)
     if hit is None or hit[0] != signature:
         hit = _remember(memo_key, cached, _frame_from_file(cached))
@@ -124,11 +125,15 @@ def _remembered(memo_key: tuple[str, str], cached: Path) -> gpd.GeoDataFrame:
     return _copy(hit[1])
 
 
+def _signature(cached: Path) -> tuple[int, ...]:
+    stat = cached.stat()
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def _remember(
     memo_key: tuple[str, str], cached: Path, frame: gpd.GeoDataFrame
-) -> tuple[tuple[int, int], gpd.GeoDataFrame]:
-    stat = cached.stat()
-    hit = ((stat.st_size, stat.st_mtime_ns), frame)
+) -> tuple[tuple[int, ...], gpd.GeoDataFrame]:
+    hit = (_signature(cached), frame)
     _MEMO[memo_key] = hit
     _MEMO.move_to_end(memo_key)
     while len(_MEMO) > _MEMO_SIZE:
