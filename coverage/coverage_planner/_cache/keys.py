@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from stat import S_ISREG
 
 
 def cache_key(value: object, *, length: int = 24) -> str:
@@ -29,6 +30,31 @@ def cache_key(value: object, *, length: int = 24) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
+def file_signature(path: str | Path) -> tuple[int, ...] | None:
+    """What a file is and how it stands now: (device, inode, size, modification and change times).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    tuple of int or None
+        None when there is no regular file there. The change time moves on
+        every write, even when a tool puts the old modification time back, so
+        an in-memory copy of a file's contents is trusted only while this
+        stays the same.
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    if not S_ISREG(stat.st_mode):
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def file_sha256(path: str | Path) -> str:
     """Hex sha256 of a file's bytes.
 
@@ -44,10 +70,10 @@ def file_sha256(path: str | Path) -> str:
         size, modification and change times, so a rerun does not read
         unchanged inputs twice.
     """
-    stat = os.stat(path)
     # The file's identity and state as the key (no path resolution: a stat is all a rerun costs).
-    # ctime too: it changes on every write, even when a tool puts the old modification time back.
-    identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    identity = file_signature(path)
+    if identity is None:  # not a regular file: reading it says why (missing, a folder …)
+        return _sha256_of(path)
     digest = _HASHED.get(identity)
     if digest is None:
         digest = _sha256_of(path)

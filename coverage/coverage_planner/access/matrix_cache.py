@@ -12,14 +12,13 @@ import json
 import os
 from collections import OrderedDict
 from pathlib import Path
-from stat import S_ISREG
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from coverage_planner._cache.arrays import read_arrays, try_write_arrays, warn_cache
-from coverage_planner._cache.keys import cache_key
+from coverage_planner._cache.keys import cache_key, file_signature
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import Snap
 from coverage_planner.network.graph import WalkNetwork
@@ -156,20 +155,10 @@ _MEMO: OrderedDict[str, tuple[tuple[int, ...], dict[str, tuple[np.ndarray, np.nd
 _MEMO_SIZE = 4
 
 
-def _signature(path: Path) -> tuple[int, ...] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    if not S_ISREG(stat.st_mode):
-        return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-
-
 def _load(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
     """The rows in the cache file: from memory while the file is unchanged, else read and verified."""
     name = os.path.abspath(path)
-    signature = _signature(path)
+    signature = file_signature(path)
     if signature is None:
         _MEMO.pop(name, None)
         return {}, False
@@ -212,7 +201,7 @@ def _store(path: Path, known: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
             "metres": np.concatenate([known[k][1] for k in keys]) if keys else np.zeros(0),
         },
     )
-    signature = _signature(path) if written else None
+    signature = file_signature(path) if written else None
     if signature is not None:
         _remember(name, signature, known)
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from pathlib import Path
-from stat import S_ISREG as stat_is_regular
 
 import numpy as np
 
 from coverage_planner._cache.arrays import read_arrays, try_write_arrays, warn_cache
-from coverage_planner._cache.keys import cache_key
+from coverage_planner._cache.keys import cache_key, file_signature
 from coverage_planner.access.snapping import SNAP_FIELDS as _FIELDS
 from coverage_planner.access.snapping import Snap, snap_points
 from coverage_planner.network.graph import WalkNetwork
@@ -109,19 +108,9 @@ _MEMO: OrderedDict[str, tuple[tuple[int, ...], _Known]] = OrderedDict()
 _MEMO_SIZE = 4
 
 
-def _signature(path: Path) -> tuple[int, ...] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    if not stat_is_regular(stat.st_mode):
-        return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-
-
 def _load(path: Path) -> _Known | None:
     """The cache file's points and snaps: from memory while the file is unchanged, else read and verified."""
-    signature = _signature(path)
+    signature = file_signature(path)
     name = os.path.abspath(path)
     if signature is None:
         _MEMO.pop(name, None)
@@ -150,7 +139,7 @@ def _store(path: Path, known: _Known) -> None:
     name = os.path.abspath(path)
     _MEMO.pop(name, None)
     if try_write_arrays(path, {"lonlat": known.xy, **{f: getattr(known.snap, f) for f in _FIELDS}}):
-        signature = _signature(path)
+        signature = file_signature(path)
         if signature is not None:
             _remember(name, signature, known)
 

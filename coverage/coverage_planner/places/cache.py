@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 from coverage_planner._cache.arrays import read_arrays, warn_cache, write_arrays
-from coverage_planner._cache.keys import cache_key, file_sha256
+from coverage_planner._cache.keys import cache_key, file_sha256, file_signature
 from coverage_planner._meta import package_version
 from coverage_planner.places.reading import COLUMN_ALIASES, read_places, warn_duplicate_site_names
 
@@ -116,24 +116,22 @@ _MEMO_SIZE = 8
 
 def _remembered(memo_key: tuple[str, str], cached: Path) -> gpd.GeoDataFrame:
     """The frame in ``cached``, decoded once per process while the file is unchanged; always a copy."""
-    signature = _signature(cached)
+    signature = file_signature(cached)
     hit = _MEMO.get(memo_key)
-    if hit is None or hit[0] != signature:
+    if hit is None or signature is None or hit[0] != signature:
         hit = _remember(memo_key, cached, _frame_from_file(cached))
     else:
         _MEMO.move_to_end(memo_key)
     return _copy(hit[1])
 
 
-def _signature(cached: Path) -> tuple[int, ...]:
-    stat = cached.stat()
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-
-
 def _remember(
     memo_key: tuple[str, str], cached: Path, frame: gpd.GeoDataFrame
 ) -> tuple[tuple[int, ...], gpd.GeoDataFrame]:
-    hit = (_signature(cached), frame)
+    hit = (file_signature(cached), frame)
+    if hit[0] is None:  # no file to vouch for the copy: keep nothing
+        _MEMO.pop(memo_key, None)
+        return hit
     _MEMO[memo_key] = hit
     _MEMO.move_to_end(memo_key)
     while len(_MEMO) > _MEMO_SIZE:
