@@ -294,16 +294,18 @@ class LSCP(_Covering):
             return float(weights[covered].sum()) - have, count, cover @ left
 
         def screen():
-            # Sites that may drop or move (twice the margin: the estimates here sum in another order).
-            sites, lost, extra = _alone_gains(cover, csc, weights, open_, count, self.covered_by_existing)
-            if extra is None:
-                return np.ones(len(open_), dtype=bool)
-            short = need - (added - lost)
-            free = ~open_ & (np.arange(len(open_)) < sites[:, None])
-            hit = (free & (gain + extra >= (short * (1 - 1e-12) - 2 * margin)[:, None])).any(axis=1)
-            out = np.zeros(len(open_), dtype=bool)
-            out[sites] = hit | (added - lost >= need - 2 * margin)
-            return out
+            # Twice the margin: the estimates here sum in another order.
+            return _screened(
+                cover,
+                csc,
+                weights,
+                open_,
+                count,
+                self.covered_by_existing,
+                gain,
+                move_needs=lambda lost: (need - (added - lost)) * (1 - 1e-12) - 2 * margin,
+                may_drop=lambda lost: added - lost >= need - 2 * margin,
+            )
 
         added, count, gain = state()
         maybe = screen()
@@ -505,16 +507,18 @@ class MCLP(_Covering):
             return covered, count, cover @ np.where(covered, 0.0, weights)
 
         def screen():
-            # Sites that may drop or move (twice the margin: the estimates here sum in another order).
-            sites, lost, extra = _alone_gains(cover, csc, weights, open_, count, self.covered_by_existing)
-            if extra is None:
-                return np.ones(len(open_), dtype=bool)
-            have = float(weights[covered].sum()) - lost
-            free = ~open_ & (np.arange(len(open_)) < sites[:, None])
-            hit = (free & (gain + extra >= (-best - have - 2 * margin)[:, None])).any(axis=1)
-            out = np.zeros(len(open_), dtype=bool)
-            out[sites] = hit | (lost <= 2 * margin)
-            return out
+            # Twice the margin: the estimates here sum in another order.
+            return _screened(
+                cover,
+                csc,
+                weights,
+                open_,
+                count,
+                self.covered_by_existing,
+                gain,
+                move_needs=lambda lost: -best - (float(weights[covered].sum()) - lost) - 2 * margin,
+                may_drop=lambda lost: lost <= 2 * margin,
+            )
 
         covered, count, gain = state()
         maybe = screen()
@@ -588,6 +592,23 @@ def _alone_gains(cover, by_place, weights, open_, count, covered_by_existing):
         np.repeat(owner, deg) * n_cand + cand, weights=np.repeat(weights[places], deg), minlength=len(sites) * n_cand
     )
     return sites, lost, extra.reshape(len(sites), n_cand)
+
+
+def _screened(cover, by_place, weights, open_, count, covered_by_existing, gain, *, move_needs, may_drop) -> np.ndarray:
+    """Open sites whose drop or some move may pass a tie-break's test (from `_alone_gains`; all when too large).
+
+    ``move_needs(lost)`` is, per open site, the least a free lower candidate
+    must cover (its ``gain`` plus the site's lone weight it takes over) for a
+    move to pass; ``may_drop(lost)`` whether dropping the site may pass.
+    """
+    sites, lost, extra = _alone_gains(cover, by_place, weights, open_, count, covered_by_existing)
+    if extra is None:
+        return np.ones(len(open_), dtype=bool)
+    free = ~open_ & (np.arange(len(open_)) < sites[:, None])
+    hit = (free & (gain + extra >= move_needs(lost)[:, None])).any(axis=1)
+    out = np.zeros(len(open_), dtype=bool)
+    out[sites] = hit | may_drop(lost)
+    return out
 
 
 def _canonical_cover(rows: _milp.Pattern, chosen) -> np.ndarray:
