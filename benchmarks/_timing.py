@@ -116,6 +116,16 @@ def interleaved(
     return timings, results, load.finish()
 
 
+def fmt_bytes(n: float | None) -> str:
+    """Bytes in GB, MB or kB (decimal units), or B below 1 kB."""
+    if n is None:
+        return "—"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
 def fmt_s(seconds: float | None) -> str:
     """Seconds as µs below 1 ms, ms below 10 s, else s."""
     if seconds is None:

@@ -68,7 +68,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so the sibling modules import when run from anywhere
 
 from _floor import Floor, NodeKernel
-from _timing import Timing, fmt_s, interleaved, markdown_table, ratio, ratio_spread, spread
+from _timing import Timing, fmt_bytes, fmt_s, interleaved, markdown_table, ratio, ratio_spread, spread
 from bench_matrix import (
     LEG_TOL_M,
     NETWORKS,
@@ -234,15 +234,6 @@ def tracemalloc_peak(fn: Callable[[], Any]) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "—"
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:,.1f} {unit}"
-    return f"{n:,.0f} B"
 
 
 # -------------------------------------------------------------------- one network

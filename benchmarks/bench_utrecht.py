@@ -62,7 +62,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling helpers, from anywhere
 
 from _floor import Floor, NodeKernel
-from _timing import Load, Timing, fmt_s, interleaved, loadavg, markdown_table, ratio, ratio_spread, spread
+from _timing import Load, Timing, fmt_bytes, fmt_s, interleaved, loadavg, markdown_table, ratio, ratio_spread, spread
 from bench_matrix import (
     TOL_M,
     Pairs,
@@ -119,15 +119,6 @@ def peak_rss_bytes() -> int:
     """Peak resident set of this process so far (Linux reports kB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "—"
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:,.1f} {unit}"
-    return f"{n:,.0f} B"
 
 
 # ------------------------------------------------------------------- part 1: pipeline
