@@ -857,6 +857,11 @@ class _Document:
         return out
 
 
+def _colour_order(routes: pd.DataFrame) -> dict[Any, int]:
+    """Each route's place in the colour cycle: the interactive map's order (routes sorted)."""
+    return {r: i for i, r in enumerate(sorted(routes["route"].unique()))}
+
+
 class _ServicePart:
     """What service planning adds to the report: load per site, volunteers, accessibility, equity, circuits, clinics."""
 
@@ -1074,7 +1079,7 @@ class _ServicePart:
         order = np.lexsort((sched["route"].to_numpy(), sched["session"].to_numpy(), sched["day"].to_numpy()))
         frame = frame.iloc[order]
         schedule = _capped(frame, [True, "nw", True, False, "nw", "nw", True, "wide", True], MAX_LIST_ROWS, self.doc.t)
-        order_of = {r: i for i, r in enumerate(sorted(routes["route"].unique()))}  # the map's colour order
+        order_of = _colour_order(routes)
         pages = [
             self.route_page(row, routes[routes["route"] == row["route"]], budget, order_of.get(row["route"], 0))
             for row in sched.to_dict("records")
@@ -1117,7 +1122,7 @@ class _ServicePart:
         sched, routes = self.s.circuit_schedule, self.s.circuit_routes
         if sched is None or routes is None or not len(sched):
             return {}
-        order_of = {r: i for i, r in enumerate(sorted(routes["route"].unique()))}  # the map's colour order
+        order_of = _colour_order(routes)
         return {
             row["route"]: self.route_map(
                 row["route"], routes[routes["route"] == row["route"]].sort_values("stop"), order_of.get(row["route"], 0)
