@@ -111,26 +111,75 @@ def write_run(
                 target = staging / f"ledger_written_back{Path(ledger).suffix.lower()}"
                 write_ledger(result, ledger, target, lang=lang, proposal=proposal, sheet=ledger_sheet)
 
-        def write_map() -> Path:
-            from coverage_planner.outputs.maps import coverage_map, save_map  # folium loads in the worker
-
-            page = coverage_map(result, lang=lang, basemap=basemap, **(map_options or {}), **shown)
-            return save_map(page, staging / "map.html")
-
-        def report_files() -> list[Path]:
-            from coverage_planner.outputs.report import write_report
-
-            map_file = "map.html" if map else None
-            return write_report(result, staging, lang=lang, diff=diff, map_file=map_file, pdf=pdf, **shown)
-
-        tasks = {name: task for name, task, on in (("map", write_map, map), ("report", report_files, report)) if on}
-        if tasks:
-            # The map is drawn in a worker while the report is laid out here (`side_by_side`).
-            with timer.stage(f"write {' and '.join(tasks)}"):
-                side_by_side(list(tasks.values()))
+        if map or report:
+            with timer.stage(f"write {' and '.join(n for n, on in (('map', map), ('report', report)) if on)}"):
+                write_map_and_report(
+                    result,
+                    staging,
+                    map=map,
+                    report=report,
+                    lang=lang,
+                    basemap=basemap,
+                    map_options={**(map_options or {}), **shown},
+                    diff=diff,
+                    pdf=pdf,
+                    **shown,
+                )
         return _move_in(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_map_and_report(
+    result: CoverageResult,
+    out_dir: str | Path,
+    *,
+    map: bool = True,
+    report: bool = True,
+    lang: str = "zh",
+    basemap: str = "osm",
+    map_options: dict[str, Any] | None = None,
+    **report_options: Any,
+) -> list[Path]:
+    """Write ``map.html`` and the report into ``out_dir``: the map in a worker while the report is laid out here.
+
+    Parameters
+    ----------
+    result : CoverageResult
+        The run.
+    out_dir : str or Path
+        Folder to write into.
+    map, report : bool, default True
+        Which of the two to write.
+    lang : {"zh", "en"}, default "zh"
+        Language of both.
+    basemap : str, default "osm"
+        Basemap of the map (see `coverage_map`).
+    map_options : dict, optional
+        More keyword arguments of `coverage_map`.
+    **report_options
+        More keyword arguments of `write_report` (``diff``, ``pdf``, ``proposal``, ``service`` …).
+
+    Returns
+    -------
+    list of Path
+        The files written: the map first, then the report's.
+    """
+    out_dir = Path(out_dir)
+
+    def write_map() -> list[Path]:
+        from coverage_planner.outputs.maps import coverage_map, save_map  # folium loads in the worker
+
+        return [save_map(coverage_map(result, lang=lang, basemap=basemap, **(map_options or {})), out_dir / "map.html")]
+
+    def report_files() -> list[Path]:
+        from coverage_planner.outputs.report import write_report
+
+        map_file = "map.html" if map else None
+        return write_report(result, out_dir, lang=lang, map_file=map_file, **report_options)
+
+    tasks = [task for task, wanted in ((write_map, map), (report_files, report)) if wanted]
+    return [path for files in side_by_side(tasks) for path in files]
 
 
 #: The service-planning CSVs of a run folder, by the `ServiceTables` part each holds.
@@ -277,4 +326,12 @@ def _move_in(staging: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-__all__ = ["SERVICE_FILES", "is_one_run", "recorded_outputs", "remove_leftovers", "write_run", "write_service_tables"]
+__all__ = [
+    "SERVICE_FILES",
+    "is_one_run",
+    "recorded_outputs",
+    "remove_leftovers",
+    "write_map_and_report",
+    "write_run",
+    "write_service_tables",
+]

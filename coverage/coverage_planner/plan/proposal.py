@@ -19,7 +19,6 @@ import pandas as pd
 
 from coverage_planner._geo import place_lonlat
 from coverage_planner._io import write_text_atomic
-from coverage_planner._workers import side_by_side
 from coverage_planner.access.matrix import AccessMatrix
 from coverage_planner.access.snapping import snap_points
 from coverage_planner.analysis import prepare_places, with_sites
@@ -244,22 +243,23 @@ class Proposal:
             target = out_dir / f"ledger_written_back{Path(ledger).suffix.lower()}"
             written.append(write_ledger(self.before, ledger, target, proposal=self, sheet=ledger_sheet, lang=lang))
 
-        def write_map() -> list[Path]:
-            from coverage_planner.outputs.maps import coverage_map, save_map  # folium loads in the worker
-
-            return [save_map(coverage_map(self.after, lang=lang, basemap=basemap), out_dir / "map.html")]
-
-        def report_files() -> list[Path]:
+        if map or report:
             from coverage_planner.diff import ScenarioDiff
-            from coverage_planner.outputs.report import write_report
+            from coverage_planner.outputs.run_folder import write_map_and_report
 
-            diff = ScenarioDiff.from_results(self.before, self.after, labels=("now", "with proposed sites"))
-            map_file = "map.html" if map else None
-            return write_report(self.after, out_dir, lang=lang, diff=diff, map_file=map_file, proposal=self, pdf=pdf)
-
-        tasks = [task for task, wanted in ((write_map, map), (report_files, report)) if wanted]
-        for files in side_by_side(tasks):  # the map in a worker while the report is laid out here
-            written += files
+            labels = ("now", "with proposed sites")
+            diff = ScenarioDiff.from_results(self.before, self.after, labels=labels) if report else None
+            written += write_map_and_report(
+                self.after,
+                out_dir,
+                map=map,
+                report=report,
+                lang=lang,
+                basemap=basemap,
+                diff=diff,
+                proposal=self,
+                pdf=pdf,
+            )
         return [Path(p) for p in written]
 
 
