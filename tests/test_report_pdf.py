@@ -114,6 +114,11 @@ def test_a_proposal_names_its_sites_and_what_each_newly_covers(rich, proposal, t
 
     sheet = pd.read_excel(tmp_path / "tables.xlsx", sheet_name="proposal")
     assert len(sheet) == len(proposal.sites)
+    from openpyxl import load_workbook
+
+    cells = load_workbook(tmp_path / "tables.xlsx")["proposal"]
+    kinds = {cells.cell(1, c).value: cells.cell(2, c).data_type for c in range(1, cells.max_column + 1)}
+    assert kinds["序号"] == kinds["新覆盖地点数"] == kinds["新增重点服务对象"] == "n"  # numbers, not text
     # Grid candidates are called by the street they stand by, never only "grid node 123".
     assert all(readable_name(n.split(" · ")[0]) and "路" in n for n in sheet["拟建站点"])
     # Independently: walk each proposed site's covers in rank order; a place goes to the first site reaching it.

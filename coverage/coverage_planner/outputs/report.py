@@ -538,12 +538,12 @@ class _Document:
             places = newly.get(site.id, pd.DataFrame(columns=["demand_id", "demand_name", "walk_min", "weight"]))
             rows.append(
                 [
-                    str(getattr(site, "rank", "")),
+                    int(site.rank),
                     names.get(str(site.id), str(site.name)),
                     self.source_label(getattr(site, "source", "") or ""),
                     _coordinates(at),
-                    str(len(places)),
-                    _round(float(getattr(site, "added_weight", places["weight"].sum()))),
+                    len(places),
+                    float(getattr(site, "added_weight", places["weight"].sum())),
                     self.name_list(places["demand_name"], places["walk_min"], places["demand_id"], status_of),
                 ]
             )
@@ -556,7 +556,15 @@ class _Document:
             t["added_weight"].format(w=self.w),
             t["newly_names"],
         ]
-        sites = _Table(pd.DataFrame(rows, columns=head), [True, "wide", "src", "loc", True, True, "wide"])
+        numbers = pd.DataFrame(rows, columns=head)  # the workbook's sheet: counts and weights as numbers
+        shown = numbers.assign(
+            **{
+                head[0]: numbers[head[0]].map(str),
+                head[4]: numbers[head[4]].map(str),
+                head[5]: numbers[head[5]].map(_round),
+            }
+        )
+        sites = _Table(shown, [True, "wide", "src", "loc", True, True, "wide"])
         unc = p.uncoverable
         unc_names = self.name_list(
             list(unc.get("demand_name", [])), [np.nan] * len(unc), list(unc.get("demand_id", [])), status_of, limit=40
@@ -564,6 +572,7 @@ class _Document:
         return {
             "lines": lines,
             "sites": sites,
+            "sites_numbers": numbers,
             "uncoverable": unc_names,
             "uncoverable_note": t["uncoverable_note"].format(t=self.threshold),
         }
@@ -843,7 +852,7 @@ class _Document:
         # A worker may write the workbook before `prepare` has run here: build only the proposal's part.
         proposal = self._parts["proposal"] if hasattr(self, "_parts") else self.proposal_part()
         if proposal is not None:
-            sheets["proposal"] = proposal["sites"].frame
+            sheets["proposal"] = proposal["sites_numbers"]
         planned: set[str] = set()
         if self.service is not None:
             extra = self.service.sheets()
