@@ -234,7 +234,10 @@ def test_csv_ledger_written_back_as_utf8_with_bom_and_neutralised_text(frames, n
     writer = csv.writer(lines, lineterminator="\n")
     writer.writerow(["台账 (测试用)"])
     writer.writerow(HEAD)
-    writer.writerows(_rows(demand))
+    rows = _rows(demand)
+    rows[3][6] = "-3.5"  # a plain negative number: a spreadsheet reads it as one, so it stays as it is
+    rows[5][1] = "+86 471 王府井"  # a name a spreadsheet would run (+…) from the planner's own file
+    writer.writerows(rows)
     ledger = tmp_path / "ledger.csv"
     ledger.write_bytes(lines.getvalue().encode("gb18030"))  # as Chinese Excel saves CSV
     places = read_places(ledger, "demand", keep_columns=["备注"])
@@ -248,7 +251,8 @@ def test_csv_ledger_written_back_as_utf8_with_bom_and_neutralised_text(frames, n
     assert written[1] == HEAD + ZH[:5]
     expected = _expected(run)
     for old, new in zip(original[2:], written[2:]):
-        assert new[: len(old)] == old  # the planner's cells exactly as they were
+        # The planner's cells as they were, but text a spreadsheet would run as a formula gets a leading quote.
+        assert new[: len(old)] == [_quoted_if_formula(c) for c in old]
         e = expected[new[0]]
         name = e["nearest"] or ""
         assert new[7] == ("'" + name if name.startswith("=") else name)
@@ -256,8 +260,30 @@ def test_csv_ledger_written_back_as_utf8_with_bom_and_neutralised_text(frames, n
         assert new[9] == ("" if e["walk_min"] is None else f"{e['walk_min']:.1f}")
         assert new[10] == e["covered"] and e["reason"] in new[11]
     assert any(r[7].startswith("'=") for r in written[2:])
+    notes = [r[6] for r in written[2:]]
+    assert {"'=1+1 (not a formula)", "'-5 号楼", "'@note", "-3.5"} <= set(notes)
+    assert written[7][1] == "'+86 471 王府井"
     frame = pd.read_csv(out, encoding="utf-8-sig", skiprows=1)
     assert frame["步行距离(米)"].dtype.kind in "fi" and frame["步行时间(分钟)"].dtype.kind == "f"
+    # Read back, the written-back ledger gives the places and notes as the planner typed them.
+    again = read_places(out, "demand", keep_columns=["备注", *ZH[:5]])
+    pd.testing.assert_frame_equal(
+        again[["id", "name", "备注"]].reset_index(drop=True), places[["id", "name", "备注"]].reset_index(drop=True)
+    )
+    # Written back a second time (from the written-back file), the same bytes: quotes are not stacked.
+    twice = write_ledger(
+        compute_coverage(network, _sites(frames, tmp_path), again, threshold_min=10), out, tmp_path / "twice.csv"
+    )
+    assert twice.read_bytes() == data
+
+
+def _quoted_if_formula(cell: str) -> str:
+    """OWASP's rule, written out independently: a leading '=', '+', '-' or '@' makes a formula unless it is a number."""
+    try:
+        float(cell)
+        return cell
+    except ValueError:
+        return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
 
 
 def test_a_ledger_the_run_did_not_read_is_refused_and_the_ledger_never_overwritten(run, ledger, tmp_path):

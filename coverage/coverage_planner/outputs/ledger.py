@@ -12,9 +12,12 @@ formulas and merged cells stay); numbers are numbers with number formats,
 text is stored as text (never as a formula, even when it starts with
 ``=``), and a summary sheet gives the shares as percentages. Images and
 charts are not kept (openpyxl drops them). CSV: UTF-8 with a byte-order
-mark, the original cells as they were, the new text cells neutralised with
-`coverage_planner.escape.csv_cell`. Writing back a ledger written back
-before fills the same columns again instead of adding more.
+mark; every text cell a spreadsheet would run as a formula (``=``, ``+``,
+``-``, ``@`` first), the planner's own and the new ones, is neutralised with
+`coverage_planner.escape.csv_cell` (plain numbers such as ``-5`` stay as they
+are), and reading the file back with `read_places` gives the text as typed.
+Writing back a ledger written back before fills the same columns again
+instead of adding more.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import copy
 import csv
 import io
 import math
+import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -34,7 +38,7 @@ import pandas as pd
 
 from coverage_planner._errors import DataError, InputError
 from coverage_planner._io import atomic_path
-from coverage_planner.escape import csv_cell
+from coverage_planner.escape import csv_cell, restore_csv_cell
 from coverage_planner.places.reading import field_for_header, looks_like_header
 from coverage_planner.results import SUMMARY_COLUMNS, CoverageResult
 
@@ -118,6 +122,8 @@ _TEXT = {
 }
 _NUMBER_FORMATS = {"walk_m": "#,##0", "walk_min": "0.0"}
 _WIDTHS = {"nearest": 22, "walk_m": 13, "walk_min": 14, "covered": 10, "reason": 40, "new": 10}
+#: A number a spreadsheet reads as a number ("-5", "+3.5e2"): left as it is, not quoted as a formula would be.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _HEADER_SEARCH_ROWS = 5  # as the place reader: the header is among the first five non-blank rows
 
 
@@ -510,7 +516,7 @@ def _write_csv(
     answers = {key: values[heads[key]].to_numpy() for key in columns}  # one array per column, not a lookup per cell
     out_rows = []
     for n, record in enumerate(records, 1):
-        record = record + [""] * (width - len(record))
+        record = [_neutralised(cell) for cell in record] + [""] * (width - len(record))
         if n == header_row:
             for key, j in columns.items():
                 record[j - 1] = csv_cell(heads[key])
@@ -536,6 +542,17 @@ def _decode(path: Path) -> str:
         except UnicodeDecodeError:
             continue
     raise InputError(path, "the file is neither UTF-8 nor GBK/GB18030 text; save it as UTF-8 CSV")
+
+
+def _neutralised(cell: str) -> str:
+    """The planner's cell safe to open in a spreadsheet: formula-like text quoted, numbers as they are.
+
+    Undoing an earlier quote first keeps a ledger written back twice the same, and
+    reading the file back (places.reading) gives the text the planner typed.
+    """
+    if _PLAIN_NUMBER.fullmatch(cell):
+        return cell
+    return str(csv_cell(restore_csv_cell(cell)))
 
 
 def _csv_value(key: str, value: Any) -> str:
