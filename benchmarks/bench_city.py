@@ -141,11 +141,12 @@ def sample(frame: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFram
 
 
 def run_measured(command: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run ``command`` in a fresh child; wall seconds, peak RSS of that child, its output."""
+    """Run ``command`` in a fresh child; wall seconds, peak RSS, CPU seconds of it and its workers, its output."""
     probe = (
         "import resource, subprocess, sys, time, json\n"
         "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "print(json.dumps({'wall_s': time.perf_counter() - t, 'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'wall_s': time.perf_counter() - t, 'maxrss_kb': u.ru_maxrss, 'cpu_s': u.ru_utime + u.ru_stime,"
         " 'code': p.returncode, 'out': p.stdout, 'err': p.stderr}))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True, env=env)
@@ -209,6 +210,7 @@ def summarise(runs: list[dict]) -> dict:
         "startup_and_unstaged": Timing([w - s for w, s in zip(wall, staged)]).to_dict(),
         "ratio_end_to_end_over_computing": [w / c for w, c in zip(wall, computing)],
         "stages": {name: Timing([run["stages_s"].get(name, 0.0) for run in runs]).to_dict() for name in stages},
+        "cpu": Timing([run["cpu_s"] for run in runs]).to_dict(),
         "maxrss_gb": max(run["maxrss_kb"] for run in runs) / 1024**2,
         "map_mb": runs[-1]["map_mb"],
     }
@@ -223,6 +225,7 @@ def print_case(label: str, summary: dict) -> None:
     rows = [("end to end (wall)", summary["wall"]), ("computing", summary["computing"])]
     rows += [(f"  {name}", t) for name, t in summary["stages"].items()]
     rows += [("start-up and unstaged", summary["startup_and_unstaged"])]
+    rows += [(f"CPU, all processes (÷ {os.cpu_count()} cores: a floor)", summary["cpu"])]
     for name, t in rows:
         mark = " *" if name.strip() in COMPUTING else ""
         print(f"        {name + mark:40s} {median_spread(t['runs_s'])}")

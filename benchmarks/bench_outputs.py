@@ -13,7 +13,9 @@ residential and amenity areas and address/tourism nodes, exactly as
    workers (the default: workbook and pictures in forked processes beside
    this one) and in one process (``max_output_processes = 1``). Each row gives the
    median and the min–max of its rounds and, as a labelled extra, the best;
-   the 1-minute load average is recorded before and after.
+   the 1-minute load average is recorded before and after. Each row also gives
+   the CPU seconds all its processes used (this one and its reaped workers):
+   divided by the cores, that is a floor no split of the work can beat.
 2. A large map: ``--large`` places (default 100,000), **synthetic**: the
    5,000 real places each copied with a Gaussian jitter of about 15 m
    (names say ``synthetic copy``). Coverage is computed for them, the map
@@ -121,13 +123,21 @@ def time_outputs(result, work: Path, rounds: int) -> dict:
     }
     map_warm()  # fills the band cache; imports done
     times: dict[str, list[float]] = {name: [] for name in tasks}
+    cpu: dict[str, list[float]] = {name: [] for name in tasks}
     load_before = load()
     for _ in range(rounds):  # interleaved: a slow spell of the machine hits every task alike
         for name, task in tasks.items():
-            start = time.perf_counter()
+            cpu_start, start = cpu_seconds(), time.perf_counter()
             task()
             times[name].append(time.perf_counter() - start)
-    return {"times_s": times, "load_1min": [load_before, load()]}
+            cpu[name].append(cpu_seconds() - cpu_start)
+    return {"times_s": times, "cpu_s": cpu, "load_1min": [load_before, load()]}
+
+
+def cpu_seconds() -> float:
+    """User and system CPU seconds of this process and of its reaped children (the output workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def open_in_chromium(path: Path, work: Path) -> dict:
@@ -199,8 +209,12 @@ def main() -> None:
             f"  {args.repeat} interleaved rounds, 1-min load average {timed['load_1min'][0]:.2f} → "
             f"{timed['load_1min'][1]:.2f} on {os.cpu_count()} CPUs: median (min–max), best-of as an extra"
         )
+        cores = os.cpu_count() or 1
         for name, values in timed["times_s"].items():
-            print(f"  {name:28s} {summary(values)}")
+            used = statistics.median(timed["cpu_s"][name])
+            print(
+                f"  {name:28s} {summary(values)}   CPU {used:.2f} s in all processes (÷ {cores} cores: {used / cores:.2f} s)"
+            )
         map_mb = (work / "map.html").stat().st_size / 1e6
         print(f"  map.html {map_mb:.2f} MB")
         first = open_in_chromium(work / "map.html", work)
