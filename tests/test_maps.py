@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import folium
@@ -303,6 +304,27 @@ def test_offline_html_loads_nothing_from_the_web(english, tmp_path):
     online = save_map(english, tmp_path / "online.html", offline=False).read_text(encoding="utf-8")
     assert any("leaflet" in url for url in external_references(online))
     assert not list(tmp_path.glob(".*.part*"))  # the atomic write leaves no temporary file
+
+
+def test_saving_a_map_again_writes_the_same_page(result, tmp_path):
+    """A notebook saves one map object twice (and once online between): every offline copy is the same one page."""
+    m = coverage_map(result, basemap="none", lang="en")
+    first = save_map(m, tmp_path / "first.html").read_bytes()
+    save_map(m, tmp_path / "online.html", offline=False)
+    again = save_map(m, tmp_path / "again.html").read_bytes()
+    assert again == first
+    assert first.count(b"L.map(") == 1 and first.count(b".addTo(") == again.count(b".addTo(")
+    # The classes swapped in for rendering are gone: each element's class is the one its module defines.
+    assert all(getattr(sys.modules[type(e).__module__], type(e).__name__, None) is type(e) for e in _tree(m))
+
+
+def _tree(m: folium.Map) -> list:
+    elements, stack = [], [m]
+    while stack:
+        element = stack.pop()
+        elements.append(element)
+        stack.extend(element._children.values())
+    return elements
 
 
 def test_a_missing_offline_asset_is_an_error_and_the_old_file_stays(english, tmp_path, monkeypatch):

@@ -568,10 +568,20 @@ def save_map(m: folium.Map, path: str | Path, *, offline: bool = True) -> Path:
     -------
     Path
     """
+    root = m.get_root()
     with _gc.paused():
-        for element in _number_elements(m.get_root()):
-            _render_quickly(element)
-        page = m.get_root().render()
+        elements = _number_elements(root)
+        # Rendering adds children (the page's scripts, folium's add-to calls) and swaps classes; both
+        # are undone after, so saving the same map again writes the same bytes.
+        kept = [(element, type(element), element._children.copy()) for element in elements]
+        try:
+            for element in elements:
+                _render_quickly(element)
+            page = root.render()
+        finally:
+            for element, cls, children in kept:
+                element.__class__ = cls
+                element._children = children
         if offline:
             page = inline_assets(page)
     with atomic_path(path) as tmp:
