@@ -31,6 +31,9 @@ rounds (e.g. an older checkout's ``coverage`` folder) and prints the ratios
 new / old; ``--one-process`` adds the same command with
 ``COVERAGE_PLANNER_OUTPUT_PROCESSES=1`` (map, workbook, printed map, charts
 and PDF one after another in one process, as before the workers);
+``--no-pdf-variant`` adds it with ``--no-pdf`` (every output but the PDF);
+each run's CPU seconds (the command and its reaped workers) are recorded, so
+CPU ÷ cores gives the floor no split of the work can beat;
 ``--quick`` is a small, fast setting to check the script works.
 
     python benchmarks/bench_city.py [--demand 5000] [--candidates 500] [--k 10] [--repeat 5]
@@ -251,6 +254,11 @@ def main() -> None:
         help="also run with COVERAGE_PLANNER_OUTPUT_PROCESSES=1 (outputs one after another, no workers)",
     )
     parser.add_argument(
+        "--no-pdf-variant",
+        action="store_true",
+        help="also run the same command with --no-pdf (everything but the PDF), to show what WeasyPrint's layout costs",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a fast check: 1,000 places, 100 candidates, k=5, 2 rounds, no batch"
     )
     args = parser.parse_args()
@@ -279,17 +287,20 @@ def main() -> None:
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     base["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     versions = {"new": base}
+    extra_args: dict[str, list[str]] = {}
     if args.baseline is not None:
         versions["old"] = {**base, "PYTHONPATH": str(args.baseline.resolve())}
     if args.one_process:
         versions["one-process"] = {**base, "COVERAGE_PLANNER_OUTPUT_PROCESSES": "1"}
+    if args.no_pdf_variant:
+        versions["no-pdf"], extra_args["no-pdf"] = base, ["--no-pdf"]
 
     def one(version: str, label: str) -> dict:
         out = work / f"out-{version}-{label}"
         shutil.rmtree(out, ignore_errors=True)
         if label == "cold":
             shutil.rmtree(work / "cache", ignore_errors=True)
-        measured = run_measured([*command, "--out", str(out)], env=versions[version])
+        measured = run_measured([*command, *extra_args.get(version, []), "--out", str(out)], env=versions[version])
         if measured["code"] != 0:
             print(measured["out"], measured["err"], sep="\n")
             raise SystemExit(f"{version} {label} run failed")
