@@ -20,7 +20,6 @@ The public API, for notebooks and scripts::
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from coverage_planner import settings
@@ -113,6 +112,10 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str):
+    if name == "__version__":
+        value = _installed_version()
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'coverage_planner' has no attribute {name!r}")
@@ -125,10 +128,15 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-try:
-    __version__ = version("coverage-planner")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-    __version__ = "0+unknown"
+def _installed_version() -> str:
+    # Looked up on first use: importlib.metadata costs tens of ms that `coverage-planner --help` never needs.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("coverage-planner")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        return "0+unknown"
+
 
 __all__ = [
     "AccessMatrix",

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
-from tqdm.auto import tqdm
 
 from coverage_planner import settings
 from coverage_planner._errors import DataError
@@ -327,6 +326,8 @@ class AccessMatrix:
         chunks = [sources[i : i + chunk_size] for i in range(0, len(sources), chunk_size)]
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         show = None if progress is None else progress
+        from tqdm.auto import tqdm  # here, not at import: tqdm.auto loads asyncio; cached runs never walk
+
         with tqdm(
             total=len(sources), desc="Walk distances", unit=" sites", disable=None if show is None else not show
         ) as bar:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import osmium
-from tqdm.auto import tqdm
 
 from coverage_planner._errors import DataError
 
@@ -252,6 +251,8 @@ def read_walkable_edges(path: str | Path, *, allow_private: bool = False, mode: 
         .with_locations()
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
+    from tqdm.auto import tqdm  # here, not at import: tqdm.auto loads asyncio and cached runs never parse
+
     for way in tqdm(processor, desc=f"Reading {path.name}", unit=" ways", disable=None):
         if way.is_node():
             if way.tags.get("highway") in _KEPT_NODE_HIGHWAYS:

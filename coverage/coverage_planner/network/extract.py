@@ -13,7 +13,6 @@ from pathlib import Path
 
 import osmium
 import shapely
-from tqdm.auto import tqdm
 
 from coverage_planner._errors import NetworkError
 from coverage_planner._io import atomic_path
@@ -178,6 +177,8 @@ def clip_osm(
                 .with_locations(storage)
                 .with_filter(osmium.filter.EmptyTagFilter())
             )
+            from tqdm.auto import tqdm  # here, not at import: tqdm.auto loads asyncio
+
             for obj in tqdm(
                 processor,
                 desc=f"Clipping {source.name}",
