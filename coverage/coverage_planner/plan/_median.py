@@ -67,8 +67,10 @@ class _Distance(LocationProblem):
         # Candidate pairs that would shorten a walk.
         c = ~ex & (metres < near[cols])
         self._p, self._d, self._m = self._pos[rows[c]], cols[c], metres[c]
-        order = np.lexsort((self._d, self._p))
-        self._p, self._d, self._m = self._p[order], self._d[order], self._m[order]
+        key = self._p * self.n_demand + self._d
+        if len(key) > 1 and not (key[1:] >= key[:-1]).all():  # CSR input comes sorted already
+            order = np.lexsort((self._d, self._p))
+            self._p, self._d, self._m = self._p[order], self._d[order], self._m[order]
         #: the pairs of candidate position j are ``_start[j]:_start[j + 1]`` (pairs are sorted by position)
         self._start = np.searchsorted(self._p, np.arange(len(self.candidates) + 1))
 
@@ -243,7 +245,9 @@ class PCenter(_Distance):
     ``uncoverable``; weights otherwise play no part). Solved exactly by
     bisection over the distinct walk lengths: at radius r the question "can
     k new sites bring every place within r?" is a set-cover MILP (an LSCP),
-    answered first by greedy and by the cover's LP bound when they suffice.
+    answered first by a packing bound (more than k places no two of which
+    share a candidate: no, without HiGHS), then by greedy and by the
+    cover's LP bound when they suffice.
     The sites k leaves over once the optimal worst walk is reached are added
     where they cut the total weighted walk most (the answer's canonical form
     compares the worst walk, then the total). When k sites cannot reach
@@ -452,22 +456,58 @@ class PCenter(_Distance):
             walks = self.walks(S)
             return walks, np.bincount(p, weights=w[d] * np.maximum(walks[d] - m, 0.0), minlength=n)
 
+        def update(walks_new, walks_old, gain_old):
+            # The gains change only on the pairs of places whose walk changed (a screening estimate: its
+            # rounding differs from `state`'s, far below `margin`); walks are minima, exact in any order.
+            pair = pairs_at(np.flatnonzero(walks_new != walks_old))
+            dp, mp = d[pair], m[pair]
+            delta = w[dp] * (np.maximum(walks_new[dp] - mp, 0.0) - np.maximum(walks_old[dp] - mp, 0.0))
+            return walks_new, gain_old + np.bincount(p[pair], weights=delta, minlength=n)
+
+        # Each place's walk once its nearest open site closes, when that site alone is nearest: the walks
+        # without site j are then S's walks with j's places set to these (minima, so the same numbers as
+        # `walks`). Made again after every change; not when a site lists a place twice (then `walks`).
+        unique_pairs = len(p) < 2 or bool((np.diff(p * self.n_demand + d) > 0).all())
+
+        def nearest_alone(S, walks_S):
+            mine = self._pairs_of(S)
+            dd, mm = d[mine], m[mine]
+            first = mm == walks_S[dd]  # pairs beat the existing sites, so these are open sites at the walk
+            n_first = np.bincount(dd[first], minlength=self.n_demand)
+            second = self.walk_existing.copy()
+            np.minimum.at(second, dd[~first], mm[~first])
+            owner = np.full(self.n_demand, -1, dtype=np.int64)
+            alone = first & (n_first[dd] == 1)
+            owner[dd[alone]] = p[mine][alone]
+            return owner, second
+
+        def walks_without(j, S, walks_S):
+            if owner is None:
+                return self.walks(S[S != j])
+            out = walks_S.copy()
+            own = np.flatnonzero(owner == j)
+            out[own] = second[own]
+            return out
+
         walks_S, gain_S = state(S)
+        owner, second = nearest_alone(S, walks_S) if unique_pairs else (None, None)
         changed = True
         while changed:
             changed = False
             for j in S[::-1].copy():
                 rest = S[S != j]
-                walks = self.walks(rest)
+                walks = walks_without(j, S, walks_S)
                 if len(rest) > self.k:
                     value = np.array([np.inf, np.inf])
                 else:
                     value = np.array([walks[places].max(initial=0.0), w @ walks])
-                if self._no_worse(value[None, :], best, tol)[0]:
+                # `_no_worse` of one pair, as scalars (the same comparisons, without array overhead)
+                (v0, v1), (b0, b1), (t0, t1) = value.tolist(), best.tolist(), tol.tolist()
+                if v0 < b0 - t0 or (v0 <= b0 + t0 and v1 <= b1 + t1):
                     S, best, changed = rest, value, True
-                    walks_S, gain_S = state(S)
+                    walks_S, gain_S = update(walks, walks_S, gain_S)
+                    owner, second = nearest_alone(S, walks_S) if unique_pairs else (None, None)
                     continue
-                (b0, b1), (t0, _) = best, tol
                 likely = np.ones(n, dtype=bool)
                 likely[S] = False
                 likely[j:] = False
@@ -498,8 +538,13 @@ class PCenter(_Distance):
                 values = np.column_stack([worst_after, w @ walks - gain])[likely]
                 ok = np.flatnonzero(self._no_worse(values, best, tol))
                 if len(ok):
-                    S, best, changed = np.sort(np.append(rest, likely[ok[0]])), values[ok[0]], True
-                    walks_S, gain_S = state(S)
+                    c = likely[ok[0]]
+                    S, best, changed = np.sort(np.append(rest, c)), values[ok[0]], True
+                    walks_new = walks.copy()  # = self.walks(S): rest's walks, then c's pairs
+                    mine = self._pairs_of(np.array([c]))
+                    np.minimum.at(walks_new, d[mine], m[mine])
+                    walks_S, gain_S = update(walks_new, walks_S, gain_S)
+                    owner, second = nearest_alone(S, walks_S) if unique_pairs else (None, None)
         return S
 
     def _cover_within(self, radius, time_limit, mip_gap):
@@ -516,6 +561,8 @@ class PCenter(_Distance):
         A = sparse.csr_matrix(
             (np.ones(int(ok.sum())), (row[self._d[ok]], self._p[ok])), shape=(len(places), len(self.candidates))
         )
+        if len(places) > self.k and _milp.packing_exceeds(A, self.k):
+            return False  # more than k places no two of which share a candidate: proven without a MILP
         chosen, _ = _greedy.greedy_cover(sparse.csr_matrix(A.T), np.ones(len(places)))
         if len(chosen) <= self.k:
             return chosen

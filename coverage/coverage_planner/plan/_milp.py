@@ -14,6 +14,9 @@ Internal to `coverage_planner.plan.models`. Two things live here:
   solve, not with this module.
 * the reductions themselves, on scipy matrices or on `Pattern` (bare CSR
   arrays, which the covering models slice and transpose without scipy's checks).
+* `packing_exceeds`, a lower bound that settles "can k columns cover
+  every row?" without a MILP when more than k rows share no column
+  (p-center's cover tests).
 
 All programs are minimisations: callers negate a maximisation.
 """
@@ -403,6 +406,55 @@ def _contained(A: Pattern, AT: Pattern) -> tuple[np.ndarray, np.ndarray]:
         ok = (words[w][sub] & ~words[w][sup]) == 0
         sub, sup = sub[ok], sup[ok]
     return sub, sup
+
+
+def packing_exceeds(matrix: sparse.csr_matrix | Pattern, k: int) -> bool:
+    """Whether more than ``k`` rows of a 0/1 matrix have pairwise disjoint columns.
+
+    Then no ``k`` columns cover every row (each of those rows needs a column
+    of its own), which settles a cover test without a MILP. The rows are
+    picked greedily in rounds, fewest columns first: a row is taken when it
+    comes first in every one of its columns among the rows left, then the
+    rows sharing a column with a taken one leave; it stops once more than
+    ``k`` are taken. A False answer proves nothing.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_matrix or Pattern
+        A 0/1 matrix (every row should have an entry; empty rows are ignored).
+    k : int
+        The number of columns allowed.
+
+    Returns
+    -------
+    bool
+        True when more than ``k`` pairwise disjoint rows were found.
+    """
+    A = Pattern.of(matrix)
+    n_rows, n_cols = A.shape
+    size = np.diff(A.indptr)
+    rows = np.flatnonzero(size > 0)
+    prio = np.empty(n_rows, dtype=np.int64)  # distinct priorities: fewest columns first, then row order
+    prio[rows[np.argsort(size[rows], kind="stable")]] = np.arange(len(rows))
+    entry_row = np.repeat(np.arange(n_rows), size)
+    cols, owner = A.indices.astype(np.int64), entry_row
+    used = np.zeros(n_cols, dtype=bool)
+    taken = 0
+    while len(cols):
+        first = np.full(n_cols, n_rows, dtype=np.int64)
+        np.minimum.at(first, cols, prio[owner])
+        lead = np.flatnonzero(np.diff(owner, prepend=-1))  # entries stay grouped by row, rows ascending
+        win = np.minimum.reduceat(first[cols], lead) == prio[owner[lead]]
+        taken += int(win.sum())
+        if taken > k:
+            return True
+        mine = np.repeat(win, np.diff(np.append(lead, len(cols))))
+        used[cols[mine]] = True
+        out = np.zeros(n_rows, dtype=bool)
+        out[owner[used[cols]]] = True  # rows touching a taken row's column leave
+        stay = ~out[owner]
+        cols, owner = cols[stay], owner[stay]
+    return False
 
 
 class Pattern:
