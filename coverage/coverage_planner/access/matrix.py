@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
 
 from coverage_planner import settings
 from coverage_planner._errors import DataError
@@ -467,6 +466,8 @@ def _kernel_graph(network: WalkNetwork):
 
 def _scipy_walks(network: WalkNetwork, site_snap: Snap, demand_snap: Snap, budget: np.ndarray):
     """Prepare SciPy's csgraph Dijkstra from one source node per site (same contract as `_c_walks`)."""
+    from scipy.sparse.csgraph import dijkstra  # here: csgraph costs ~0.1 s to import and the C kernel needs none
+
     graph = graph_with_site_sources(network, site_snap)
     d_ok = np.flatnonzero(demand_snap.snapped)
     du, dv = network.edge_u[demand_snap.edge[d_ok]], network.edge_v[demand_snap.edge[d_ok]]
@@ -757,6 +758,8 @@ def route_details(
     -------
     RouteDetails
     """
+    from scipy.sparse.csgraph import dijkstra
+
     n, n_places = network.n_nodes, len(demand_snap)
     site_of_place = np.asarray(site_of_place, dtype=np.int64)
     out = RouteDetails(
