@@ -41,10 +41,15 @@ def describe_input(path: str | Path, rows: int | None = None, *, base: str | Pat
     return _described(Path(path), rows, None if base is None else Path(base).resolve())
 
 
-def _described(path: Path, rows: int | None, resolved_base: Path | None) -> dict[str, Any]:
-    # ``resolved_base`` already resolved: each input costs one resolution of its own path, not three.
+def _described(
+    path: Path, rows: int | None, resolved_base: Path | None, resolved: Path | None = None
+) -> dict[str, Any]:
+    # ``resolved_base`` already resolved: each input costs one resolution of its own path, not three
+    # (none when the caller has ``resolved`` it already).
+    if resolved_base is not None and resolved is None:
+        resolved = path.resolve()
     info: dict[str, Any] = {
-        "path": str(path) if resolved_base is None else _relative_to(path.resolve(), resolved_base, path),
+        "path": str(path) if resolved_base is None else _relative_to(resolved, resolved_base, path),
         "sha256": file_sha256(path),  # remembered per size and mtime: an unchanged input is not read again
         "bytes": os.stat(path).st_size,
     }
@@ -69,7 +74,8 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
         JSON-able; the same inputs give the same manifest.
     """
     net = result.network
-    base = Path(scenario.path).resolve().parent if scenario is not None and scenario.path else None
+    scenario_file = Path(scenario.path).resolve() if scenario is not None and scenario.path else None
+    base = scenario_file.parent if scenario_file is not None else None
     inputs: dict[str, Any] = {}
     for role, frame in (("sites", result.sites), ("demand", result.demand)):
         source = frame.attrs.get("source_path")
@@ -119,7 +125,7 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
     if scenario is not None:
         manifest["scenario"] = {
             "name": scenario.name,
-            **(_described(Path(scenario.path), None, base) if scenario.path else {"path": None}),
+            **(_described(Path(scenario.path), None, base, scenario_file) if scenario.path else {"path": None}),
         }
     return manifest
 

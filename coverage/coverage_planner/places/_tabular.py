@@ -333,12 +333,20 @@ def csv_delimiter(text: str) -> str:
     str
     """
     first_line = text.split("\n", 1)[0]
+    # A header line is remembered (a rerun reads the same header again; sniffing costs ~50 µs), a huge one not.
+    return _remembered_delimiter(first_line) if len(first_line) <= 4096 else _line_delimiter(first_line)
+
+
+def _line_delimiter(first_line: str) -> str:
     try:
         return csv.Sniffer().sniff(first_line, delimiters=",;\t").delimiter
     except csv.Error:
         counts = {d: first_line.count(d) for d in ",;\t"}
         best = max(counts, key=counts.get)
         return best if counts[best] else ","
+
+
+_remembered_delimiter = functools.lru_cache(maxsize=64)(_line_delimiter)
 
 
 def csv_encoding(path: Path, encoding: str | None = None) -> str:

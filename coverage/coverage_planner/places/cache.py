@@ -68,11 +68,9 @@ def cached_read_places(
     geocode_file = getattr(geocoder, "cache_file", None)
     geocodes = file_sha256(geocode_file) if geocode_file is not None and Path(geocode_file).is_file() else None
     options = [list(keep_columns), weight_column, default_crs, sheet, layer, encoding]
-    key = json.dumps(
-        # The schema is in the key: a column newly read as a field must not come back from an older entry.
-        [file_sha256(path), kind, *options, geocodes, package_version(), _detector_version(), COLUMN_ALIASES],
-        ensure_ascii=False,
-    )
+    # The schema is in the key: a column newly read as a field must not come back from an older entry.
+    # (The JSON of the list [sha256, kind, *options, geocodes, version, detector version, COLUMN_ALIASES].)
+    key = _key_json([file_sha256(path), kind, *options, geocodes, package_version(), _detector_version()])
     cached = Path(cache_dir) / "places" / f"{cache_key(key)}.arrays"
     memo_key = (os.path.abspath(cached), key)  # (no symlink resolution needed: the file's stat is checked)
     if cached.is_file():
@@ -146,6 +144,18 @@ def _copy(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+def _key_json(head: list) -> str:
+    """``json.dumps([*head, COLUMN_ALIASES], ensure_ascii=False)``, with the aliases' JSON made once."""
+    listed = json.dumps(head, ensure_ascii=False)[1:-1]
+    return f"[{listed}, {_aliases_json()}]" if listed else f"[{_aliases_json()}]"
+
+
+@lru_cache(maxsize=1)
+def _aliases_json() -> str:
+    # Fixed at import, as reading's own lookup table built from it is.
+    return json.dumps(COLUMN_ALIASES, ensure_ascii=False)
+
+
 @lru_cache(maxsize=1)
 def _detector_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
@@ -169,6 +179,7 @@ _VALUE_KINDS = {
     np.bool_: _BOOL,
 }
 _PYTHON_TYPES = {type(None), str, float, int, bool}
+_TEXT_TYPES = {type(None), str}  # (a text column's kind codes are its values' "is not None": _NONE 0, _TEXT 1)
 
 
 def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> bool:
@@ -182,8 +193,10 @@ def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> bool:
     arrays: dict[str, np.ndarray] = {}
     columns = []
     exact = True
+    plain = frame.copy(deep=False)
+    plain.attrs = {}  # (each column taken from a frame with attrs gets a deep copy of them)
     for i, name in enumerate(frame.columns):
-        values = frame[name]
+        values = plain[name]
         key = f"c{i}"
         if isinstance(values.dtype, gpd.array.GeometryDtype):
             wkb = shapely.to_wkb(np.asarray(values.array), hex=False)
@@ -197,21 +210,26 @@ def _frame_to_file(frame: gpd.GeoDataFrame, path: Path) -> bool:
             arrays[key] = values.to_numpy()
             columns.append({"name": name, "kind": "number"})
         elif values.dtype == object:
-            types = set(map(type, values))
+            listed = values.tolist()
+            types = set(map(type, listed))
             if not types <= _VALUE_KINDS.keys():  # a value of some other type: do not cache this file
                 return False
             exact = exact and types <= _PYTHON_TYPES
-            kinds = [_VALUE_KINDS[type(v)] for v in values]
-            kinds = np.array(kinds, dtype=np.uint8)
-            listed = values.tolist()
-            arrays[key + "_kind"] = kinds
-            arrays[key + "_text"] = np.array([v if k == _TEXT else "" for v, k in zip(listed, kinds)], dtype=str)
-            arrays[key + "_float"] = np.array(
-                [v if k == _FLOAT else 0.0 for v, k in zip(listed, kinds)], dtype=np.float64
-            )
-            arrays[key + "_int"] = np.array(
-                [v if k in (_INT, _BOOL) else 0 for v, k in zip(listed, kinds)], dtype=np.int64
-            )
+            if types <= _TEXT_TYPES:  # the usual text column: no numbers to list
+                arrays[key + "_kind"] = np.array([v is not None for v in listed], dtype=np.uint8)  # _TEXT or _NONE
+                arrays[key + "_text"] = np.array(["" if v is None else v for v in listed], dtype=str)
+                arrays[key + "_float"] = np.zeros(len(listed), dtype=np.float64)
+                arrays[key + "_int"] = np.zeros(len(listed), dtype=np.int64)
+            else:
+                kinds = [_VALUE_KINDS[type(v)] for v in listed]
+                arrays[key + "_kind"] = np.array(kinds, dtype=np.uint8)
+                arrays[key + "_text"] = np.array([v if k == _TEXT else "" for v, k in zip(listed, kinds)], dtype=str)
+                arrays[key + "_float"] = np.array(
+                    [v if k == _FLOAT else 0.0 for v, k in zip(listed, kinds)], dtype=np.float64
+                )
+                arrays[key + "_int"] = np.array(
+                    [v if k in (_INT, _BOOL) else 0 for v, k in zip(listed, kinds)], dtype=np.int64
+                )
             columns.append({"name": name, "kind": "object"})
         else:
             return False

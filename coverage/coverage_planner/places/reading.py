@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from coverage_planner._errors import CoverageWarning, DataError, InputError, InputErrors
@@ -140,6 +142,8 @@ _COORDINATE_FIELDS = ("lon", "lat", "gate_lon", "gate_lat")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _METRES_PER_DEGREE = 111_320.0
 _WGS84 = "EPSG:4326"
+# Parsed once: a CRS given as text is parsed again by every geometry array made with it.
+_WGS84_CRS = pyproj.CRS.from_user_input(_WGS84)
 
 
 def _norm(header: str) -> str:
@@ -444,8 +448,18 @@ def _build(
     errors: list[InputError] = []
     out: dict[str, list[Any]] = {}
     seen: dict[str, int] = {}
+    want_lonlat = table.geometries is None
+    memo_key, remembered, parsed = _row_memo(path, table, cols, kind, default_crs, want_lonlat)
     for row, n in zip(table.rows, table.row_numbers, strict=True):
-        values, problems = _parse_row(row, n, cols, kind, default_crs, table.geometries is None, geocoder)
+        row_key = _row_key(row, n) if memo_key is not None else None
+        hit = remembered.get(row_key) if row_key is not None else None
+        if hit is None:
+            values, problems = _parse_row(row, n, cols, kind, default_crs, want_lonlat, geocoder)
+            hit = (values, tuple(problems))
+        else:
+            values, problems = hit[0], list(hit[1])  # (the list gets this read's duplicate-id problem)
+        if row_key is not None:
+            parsed[row_key] = hit
         ident = values["id"]
         if ident in seen:
             problems.append(("id", f"duplicate id {ident!r}: also used on row {seen[ident]}"))
@@ -461,9 +475,46 @@ def _build(
     else:
         geometry, footprint = _points_from_geometries(path, table, out, errors)
     geometry = _use_gates(path, table, out, geometry, errors)
+    if memo_key is not None:
+        _remember_rows(memo_key, parsed)
     if errors:
         raise InputErrors(sorted(errors, key=lambda e: e.row or 0))
     return _assemble(out, table, cols, geometry, footprint, keep_columns)
+
+
+# The rows parsed in the last read of each small text file, by row number and cells: an edited file
+# (a site appended by add-site) is read again, but its unchanged rows are not parsed again.
+# `_parse_row` depends only on the row, its number and the reading options in the key (rows that
+# may be geocoded are never remembered), so a remembered row is exactly what parsing would give.
+_ROWS: OrderedDict[tuple, dict[tuple, tuple[dict[str, Any], tuple[tuple[str, str], ...]]]] = OrderedDict()
+_ROWS_FILES = 4
+_ROWS_MAX = 2000  # rows of a file whose parse is kept (a larger file's rows are not remembered)
+_ROWS_LOCK = threading.Lock()  # (files read in threads: one memo update at a time)
+
+
+def _row_memo(
+    path: Path, table: RawTable, cols: dict[str, int], kind: str, default_crs: str, want_lonlat: bool
+) -> tuple[tuple | None, dict, dict]:
+    """The memo key of a read, the rows remembered from the file's last read, and a dict for this read's."""
+    if not want_lonlat or "geocode_query" in cols or len(table.rows) > _ROWS_MAX:
+        return None, {}, {}
+    key = (str(path), kind, default_crs, tuple(sorted(cols.items())))
+    return key, _ROWS.get(key, {}), {}
+
+
+def _row_key(row: list[Any], n: int) -> tuple | None:
+    """A row's memo key, or None when a cell is not plain text (a number 1 and True would compare equal)."""
+    if all(cell is None or type(cell) is str for cell in row):
+        return (n, *row)
+    return None
+
+
+def _remember_rows(key: tuple, parsed: dict) -> None:
+    with _ROWS_LOCK:
+        _ROWS[key] = parsed  # only this read's rows: the memo never outgrows the file
+        _ROWS.move_to_end(key)
+        while len(_ROWS) > _ROWS_FILES:
+            _ROWS.popitem(last=False)
 
 
 def _use_gates(
@@ -669,18 +720,20 @@ def _assemble(
     if any(out["location_source"]):
         columns.append(("location_source", out["location_source"]))
     columns += [(name, [r[cols[f"keep:{name}"]] for r in table.rows]) for name in keep_columns]
-    # The lists (text, and raw kept cells) in one constructor with dtype=object (blanks stay None, no str
-    # inference), then the few number columns inserted at their places: cheaper than a Series per column.
-    frame = pd.DataFrame(
-        {name: values for name, values in columns if isinstance(values, list)},
-        dtype=object,
-        index=pd.RangeIndex(len(table.rows)),
-    )
+    # The lists (text, and raw kept cells) as one 2-D object block with dtype=object (blanks stay None, no
+    # str inference), then the few number columns inserted at their places: cheaper than a Series per column
+    # (and than a dict of lists, which the constructor stacks itself).
+    texts = {name: values for name, values in columns if isinstance(values, list)}
+    n = len(table.rows)
+    block = np.empty((len(texts), n), dtype=object)
+    for i, values in enumerate(texts.values()):
+        block[i] = np.fromiter(values, dtype=object, count=n)  # (each cell one element, even a list or tuple)
+    frame = pd.DataFrame(block.T, columns=list(texts), index=pd.RangeIndex(n), dtype=object, copy=False)
     for position, (name, values) in enumerate(columns):
         if not isinstance(values, list):
             frame.insert(position, name, values)
-    frame["geometry"] = gpd.array.from_shapely(geometry, crs=_WGS84)
-    frame = gpd.GeoDataFrame(frame, geometry="geometry")
+    frame.insert(len(frame.columns), "geometry", gpd.array.from_shapely(geometry, crs=_WGS84_CRS))
+    frame = gpd.GeoDataFrame(frame, geometry="geometry", copy=False)  # (``frame`` is this function's own)
     if footprint is not None:
-        frame["footprint"] = gpd.GeoSeries(footprint, crs=_WGS84)
+        frame["footprint"] = gpd.GeoSeries(footprint, crs=_WGS84_CRS)
     return frame
