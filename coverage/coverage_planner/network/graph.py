@@ -30,7 +30,6 @@ import pandas as pd
 import pyproj
 import shapely
 from scipy import sparse
-from scipy.sparse import csgraph
 
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._errors import NetworkError
@@ -901,6 +900,8 @@ class WalkNetwork:
     @cached_property
     def component(self) -> np.ndarray:
         """Connected-component label of every node; 0 is the largest component."""
+        from scipy.sparse import csgraph  # here: ~0.1 s to import, and a cached network carries its labels
+
         _, labels = csgraph.connected_components(self.csr, directed=False)
         sizes = np.bincount(labels)
         # Relabel by decreasing size (ties by first node) so labels are stable.
