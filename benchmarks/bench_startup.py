@@ -146,28 +146,10 @@ def parse_importtime(stderr: str) -> ImportProfile:
 
 
 def real_places(path: Path, n_sites: int, n_demand: int, seed: int):
-    """Amenity nodes (sites) and building centroids (demand) of the extract, sampled reproducibly."""
-    import numpy as np
-    import osmium
-    import pandas as pd
+    """Amenity nodes (sites) and building centroids (demand) of the extract, sampled as bench_incremental does."""
+    from bench_incremental import real_places as sampled  # (it samples one site more: the one it adds)
 
-    sites, demand = [], []
-    for obj in osmium.FileProcessor(str(path)).with_locations():
-        tags = dict(obj.tags)
-        if obj.is_node() and "amenity" in tags:
-            sites.append((f"n{obj.id}", tags.get("name", tags["amenity"]), obj.location.lon, obj.location.lat))
-        elif obj.is_way() and "building" in tags:
-            xy = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
-            if len(xy) >= 3:
-                lon, lat = np.mean(xy[:-1], axis=0)
-                demand.append((f"w{obj.id}", tags.get("name", f"building {obj.id}"), lon, lat))
-    rng = np.random.default_rng(seed)
-    columns = ["id", "name", "lon", "lat"]
-    s = pd.DataFrame(sites, columns=columns)
-    d = pd.DataFrame(demand, columns=columns)
-    s = s.iloc[np.sort(rng.choice(len(s), min(n_sites, len(s)), replace=False))]
-    d = d.iloc[np.sort(rng.choice(len(d), min(n_demand, len(d)), replace=False))]
-    return s.reset_index(drop=True), d.reset_index(drop=True)
+    return sampled(path, n_sites - 1, n_demand, seed)
 
 
 def write_scenario(work: Path, osm: Path, n_sites: int, n_demand: int, seed: int) -> Path:
