@@ -57,6 +57,49 @@ def test_a_run_without_report_removes_the_earlier_report_and_keeps_other_files(s
     assert is_one_run(out)
 
 
+def test_a_proposal_folder_is_one_unit_with_a_run_before_and_after_it(result, tmp_path):
+    """run → propose → run into one folder: each time only that command's files, all listed with their hashes."""
+    import coverage_planner as cp
+
+    out = tmp_path / "out"
+    write_run(result, out, map=False, lang="en")
+    (out / "my_notes.txt").write_text("a planner's own file", encoding="utf-8")
+    pool = cp.build_candidates(result, grid_spacing=300)
+    proposal = cp.propose_sites(result, pool, method="mclp", k=2)
+    written = proposal.write(out, map=False, lang="en", pdf=False)
+    assert written[-1].name == "manifest.json"
+    files = {p.name for p in out.iterdir() if p.is_file()}
+    assert {"proposed_sites.csv", "proposal.json", "report.html"} <= files
+    assert not files & {"coverage.csv", "summary.csv", "coverage.gpkg"}  # the earlier run's tables went
+    assert set(recorded_outputs(out)) == files - {"manifest.json", "my_notes.txt"} and is_one_run(out)
+    after = int(proposal.after.demand["covered"].sum())  # the manifest describes coverage with the proposed sites
+    assert manifest(out)["results"]["covered_places"] == after > int(result.demand["covered"].sum())
+
+    with (out / "proposed_sites.csv").open("a", encoding="utf-8") as edited:  # the planner edits it, for add-site
+        edited.write("my-site,我的站点,116.35,40.0\n")
+    write_run(result, out, map=False, report=False)
+    files = {p.name for p in out.iterdir() if p.is_file()}
+    assert "proposal.json" not in files and "report.html" not in files  # stale outputs of the proposal went
+    assert {"proposed_sites.csv", "my_notes.txt"} <= files  # an edited output and the planner's file stay
+    assert set(recorded_outputs(out)) == {"coverage.csv", "summary.csv", "coverage.gpkg"} and is_one_run(out)
+
+
+def test_a_result_with_sites_added_in_memory_writes_its_own_counts(result, tmp_path):
+    """with_sites carries the earlier run's manifest; written, the manifest counts the coverage written."""
+    import coverage_planner as cp
+
+    pool = cp.build_candidates(result, grid_spacing=300)
+    chosen = cp.propose_sites(result, pool, method="mclp", k=3).sites
+    more = cp.with_sites(result, chosen[["id", "name", "geometry"]].assign(status="placeholder"))
+    write_run(more, tmp_path / "more", map=False, report=False)
+    written = manifest(tmp_path / "more")
+    assert (
+        written["results"]["covered_places"] == int(more.demand["covered"].sum()) > int(result.demand["covered"].sum())
+    )
+    assert written["placeholders"]["sites"] == int((more.sites["status"] == "placeholder").sum()) >= 3
+    assert written["inputs"] == result.manifest["inputs"]  # the inputs are still the earlier run's files
+
+
 def test_an_interrupted_run_leaves_the_earlier_run_whole(result, tmp_path, monkeypatch):
     out = tmp_path / "out"
     write_run(result, out, map=False, lang="en")

@@ -116,18 +116,45 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
             "access_legs": result.matrix.include_access_legs,
             "max_snap_m": result.max_snap_m,
         },
-        "placeholders": {
-            role: _placeholders(frame) for role, frame in (("sites", result.sites), ("demand", result.demand))
-        },
-        "results": _results(result),
+        "placeholders": None,
+        "results": None,
         "attribution": OSM_ATTRIBUTION,
     }
+    manifest = describing(manifest, result)
     if scenario is not None:
         manifest["scenario"] = {
             "name": scenario.name,
             **(_described(Path(scenario.path), None, base, scenario_file) if scenario.path else {"path": None}),
         }
     return manifest
+
+
+def describing(manifest: dict[str, Any], result: CoverageResult) -> dict[str, Any]:
+    """``manifest`` with its account of the result (placeholder counts, results) taken from ``result`` itself.
+
+    A result made from another (`with_sites`, a proposal's coverage after)
+    carries the earlier run's manifest: its inputs and parameters still hold,
+    but its counts and shares are the earlier coverage's.
+
+    Parameters
+    ----------
+    manifest : dict
+        A manifest (`build_manifest`), not modified.
+    result : CoverageResult
+        The result it is written with.
+
+    Returns
+    -------
+    dict
+        A copy with ``placeholders`` and ``results`` of ``result``.
+    """
+    return {
+        **manifest,
+        "placeholders": {
+            role: _placeholders(frame) for role, frame in (("sites", result.sites), ("demand", result.demand))
+        },
+        "results": _results(result),
+    }
 
 
 def _placeholders(frame: Any) -> int:

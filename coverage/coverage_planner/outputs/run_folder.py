@@ -94,10 +94,7 @@ def write_run(
     """
     timer = timer or StageTimer()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out_dir))
-    try:
+    with staged(out_dir) as staging:
         with timer.stage("write tables"), _fixed_gpkg_timestamp():
             write_outputs(result, staging, lang=lang)
         shown = {} if service is None or service.is_empty() else {"service": service}
@@ -125,7 +122,33 @@ def write_run(
                     pdf=pdf,
                     **shown,
                 )
-        return _move_in(staging, out_dir)
+        return move_in(staging, out_dir)
+
+
+@contextmanager
+def staged(out_dir: str | Path) -> Iterator[Path]:
+    """A staging folder inside ``out_dir`` for one run's files, removed when the block ends.
+
+    Write every file of the run into it, then `move_in`: an error before that
+    leaves ``out_dir`` as it was. Staging folders and partial files an
+    interrupted run left are removed first.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The run folder (created when missing).
+
+    Yields
+    ------
+    Path
+        The staging folder.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out_dir))
+    try:
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -303,23 +326,47 @@ def is_one_run(out_dir: str | Path) -> bool:
     return all((folder / name).is_file() and file_sha256(folder / name) == digest for name, digest in outputs.items())
 
 
-def _move_in(staging: Path, out_dir: Path) -> list[Path]:
-    """Move the staged files into ``out_dir``, drop the earlier run's others, and write the manifest last."""
+def move_in(staging: str | Path, out_dir: str | Path, manifest: dict[str, Any] | None = None) -> list[Path]:
+    """Move the staged files into ``out_dir`` as one run: the earlier run's other outputs go, the manifest comes last.
+
+    An output the folder's earlier manifest listed and this run did not write
+    is removed when it is still as that run wrote it (same sha256); a file
+    changed since (a planner's edit) or never listed stays.
+
+    Parameters
+    ----------
+    staging : str or Path
+        The staging folder (`staged`) holding every file of the run.
+    out_dir : str or Path
+        The run folder.
+    manifest : dict, optional
+        The run's manifest; default the ``manifest.json`` staged with the
+        tables (`write_outputs`). Its ``outputs`` become every file's sha256.
+
+    Returns
+    -------
+    list of Path
+        The files moved in, ``manifest.json`` last.
+    """
+    staging, out_dir = Path(staging), Path(out_dir)
     previous = recorded_outputs(out_dir) or {}
     names = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file() and p.name != MANIFEST)
     hashes = {name: file_sha256(staging / name) for name in names}
-    manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
-    manifest["outputs"] = hashes
+    if manifest is None:
+        manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
+    manifest = {**manifest, "outputs": hashes}
     written = []
     for name in names:
         (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / name, out_dir / name)
         written.append(out_dir / name)
     root = out_dir.resolve()
-    for name in previous:
+    for name, digest in previous.items():
         stale = (out_dir / name).resolve()
-        # Only files the earlier manifest listed, and only inside this folder.
-        if name not in hashes and name != MANIFEST and stale.is_relative_to(root) and stale.is_file():
+        # Only files the earlier manifest listed, only inside this folder, and only as that run wrote them.
+        if name in hashes or name == MANIFEST or not stale.is_relative_to(root) or not stale.is_file():
+            continue
+        if file_sha256(stale) == digest:
             stale.unlink()
     text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n"
     written.append(Path(write_text_atomic(out_dir / MANIFEST, text)))
@@ -329,8 +376,10 @@ def _move_in(staging: Path, out_dir: Path) -> list[Path]:
 __all__ = [
     "SERVICE_FILES",
     "is_one_run",
+    "move_in",
     "recorded_outputs",
     "remove_leftovers",
+    "staged",
     "write_map_and_report",
     "write_run",
     "write_service_tables",

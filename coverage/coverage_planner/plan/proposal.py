@@ -222,45 +222,47 @@ class Proposal:
         Returns
         -------
         list of Path
-            The files written.
+            The files written, ``manifest.json`` (the coverage with the proposed sites, and every
+            file's sha256) last.
         """
         from coverage_planner.escape import csv_frame
+        from coverage_planner.outputs.manifest import build_manifest, describing
+        from coverage_planner.outputs.run_folder import move_in, staged, write_map_and_report
 
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written = [
+        # Staged and moved in as one unit with a manifest, as a run folder: an earlier run's files that
+        # this proposal does not write again go, and an interrupted write leaves the folder as it was.
+        with staged(out_dir) as staging:
             write_text_atomic(
-                out_dir / "proposed_sites.csv", "\ufeff" + csv_frame(self.to_sites_frame()).to_csv(index=False)
-            ),
-            write_text_atomic(
-                out_dir / "proposal.json",
-                json.dumps(self.summary(times=False), ensure_ascii=False, indent=2, default=str) + "\n",
-            ),
-        ]
-        if ledger is not None:
-            from coverage_planner.outputs.ledger import write_ledger
-
-            target = out_dir / f"ledger_written_back{Path(ledger).suffix.lower()}"
-            written.append(write_ledger(self.before, ledger, target, proposal=self, sheet=ledger_sheet, lang=lang))
-
-        if map or report:
-            from coverage_planner.diff import ScenarioDiff
-            from coverage_planner.outputs.run_folder import write_map_and_report
-
-            labels = ("now", "with proposed sites")
-            diff = ScenarioDiff.from_results(self.before, self.after, labels=labels) if report else None
-            written += write_map_and_report(
-                self.after,
-                out_dir,
-                map=map,
-                report=report,
-                lang=lang,
-                basemap=basemap,
-                diff=diff,
-                proposal=self,
-                pdf=pdf,
+                staging / "proposed_sites.csv", "\ufeff" + csv_frame(self.to_sites_frame()).to_csv(index=False)
             )
-        return [Path(p) for p in written]
+            write_text_atomic(
+                staging / "proposal.json",
+                json.dumps(self.summary(times=False), ensure_ascii=False, indent=2, default=str) + "\n",
+            )
+            if ledger is not None:
+                from coverage_planner.outputs.ledger import write_ledger
+
+                target = staging / f"ledger_written_back{Path(ledger).suffix.lower()}"
+                write_ledger(self.before, ledger, target, proposal=self, sheet=ledger_sheet, lang=lang)
+            if map or report:
+                from coverage_planner.diff import ScenarioDiff
+
+                labels = ("now", "with proposed sites")
+                diff = ScenarioDiff.from_results(self.before, self.after, labels=labels) if report else None
+                write_map_and_report(
+                    self.after,
+                    staging,
+                    map=map,
+                    report=report,
+                    lang=lang,
+                    basemap=basemap,
+                    diff=diff,
+                    proposal=self,
+                    pdf=pdf,
+                )
+            after = self.after
+            manifest = describing(after.manifest, after) if after.manifest else build_manifest(after)
+            return move_in(staging, out_dir, manifest)
 
 
 def propose_sites(
