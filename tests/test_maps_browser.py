@@ -159,6 +159,30 @@ def test_clicking_a_place_opens_its_popup_with_name_and_walk_minutes(result, tmp
     assert errors == []
 
 
+def test_a_popup_near_the_top_opens_clear_of_the_title(result, tmp_path):
+    path = save_map(coverage_map(result, basemap="none", lang="en"), tmp_path / "map.html", offline=True)
+    with offline_page(tmp_path) as (page, errors, _):
+        _open(page, path)
+        # The topmost place whose marker is on top at its centre: its popup would open above the page's edge.
+        x, y = page.evaluate(
+            """() => {
+                let best = null;
+                for (const el of document.querySelectorAll('path.cp-demand')) {
+                    const r = el.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;
+                    if (r.width > 0 && document.elementFromPoint(x, y) === el && (!best || y < best[1])) best = [x, y];
+                }
+                return best;
+            }"""
+        )
+        page.mouse.click(x, y)
+        page.locator(".leaflet-popup-content").wait_for(timeout=5_000)
+        page.wait_for_timeout(800)  # the map pans the popup into view
+        popup = page.evaluate("() => document.querySelector('.leaflet-popup').getBoundingClientRect().top")
+        title = page.evaluate("() => document.querySelector('.cp-title').getBoundingClientRect().bottom")
+    assert popup >= title, (popup, title)
+    assert errors == []
+
+
 def _visible_rows(page) -> list[str]:
     return page.evaluate(
         "() => [...document.querySelectorAll('#cp-legend .cp-row')]"

@@ -519,8 +519,14 @@ def coverage_map(
         f'<div class="note">{text["note"]}</div>'
     )
     legend.add_to(m)
-    m.get_root().html.add_child(Element(f'<div class="cp-title">{html_text(heading)}</div>'), name="cp_title")
+    # The title sits above the map's panes: popups pan clear of it instead of opening under it.
+    title = f'<div class="cp-title">{html_text(heading)}</div><script>{_POPUPS_CLEAR_OF_TITLE}</script>'
+    m.get_root().html.add_child(Element(title), name="cp_title")
     return m
+
+
+#: Leaflet's default top-left pan padding for every popup (options are looked up through the prototype).
+_POPUPS_CLEAR_OF_TITLE = "L.Popup.prototype.options.autoPanPaddingTopLeft = L.point(5, 64);"
 
 
 def tianditu_key() -> str:
