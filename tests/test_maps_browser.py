@@ -154,7 +154,15 @@ def test_clicking_a_place_opens_its_popup_with_name_and_walk_minutes(result, tmp
         popup = page.locator(".leaflet-popup-content")
         popup.wait_for(timeout=5_000)
         text = popup.inner_text()
+        # Each row's label on one line ("walk distance (m)" was broken before "(m)"; 最近站点 after 最近站).
+        label_lines = page.evaluate(
+            """() => [...document.querySelectorAll('.leaflet-popup-content th')].map(th => {
+                const range = document.createRange(); range.selectNodeContents(th);
+                return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+            })"""
+        )
     assert "walk minutes" in text and "nearest site" in text and "to the street (m)" in text
+    assert label_lines and set(label_lines) == {1}, label_lines
     assert any(str(n) in text for n in result.demand["demand_name"])
     assert errors == []
 

@@ -281,6 +281,7 @@ div.leaflet-container {{ background: #f3f1ec; font-family: {_FONTS}; }}
 .leaflet-tooltip.cp-label:before {{ display: none; }}
 .leaflet-tooltip.cp-label-site {{ font-weight: bold; color: {SITE}; font-size: 12px; }}
 .cp-far .leaflet-tooltip.cp-label-place {{ display: none; }}
+.leaflet-popup-content th {{ white-space: nowrap; }}
 </style>"""
 _LABEL_ZOOM = 16  # compounds' labels show from this zoom on (sites' always)
 _OPEN_CONTROL_LAYERS = 6  # service layers beyond which the layer control opens on hover only
