@@ -116,7 +116,7 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
             "access_legs": result.matrix.include_access_legs,
             "max_snap_m": result.max_snap_m,
         },
-        "placeholders": None,
+        "placeholders": None,  # (both filled by `describing`; here they hold their place in the key order)
         "results": None,
         "attribution": OSM_ATTRIBUTION,
     }
@@ -127,6 +127,22 @@ def build_manifest(result: CoverageResult, *, scenario: Any = None) -> dict[str,
             **(_described(Path(scenario.path), None, base, scenario_file) if scenario.path else {"path": None}),
         }
     return manifest
+
+
+def manifest_of(result: CoverageResult) -> dict[str, Any]:
+    """The manifest to write with ``result``: the one it carries, counting its own coverage, or a new one.
+
+    Parameters
+    ----------
+    result : CoverageResult
+        The result being written.
+
+    Returns
+    -------
+    dict
+        ``describing(result.manifest, result)``, or `build_manifest` when the result carries none.
+    """
+    return describing(result.manifest, result) if result.manifest else build_manifest(result)
 
 
 def describing(manifest: dict[str, Any], result: CoverageResult) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from coverage_planner._errors import DataError
 from coverage_planner.escape import csv_frame
 from coverage_planner.outputs import gpkg_styles as qml
 from coverage_planner.outputs.isochrones import default_bands, isochrone_bands, site_colours, union_bands
-from coverage_planner.outputs.manifest import build_manifest, describing
+from coverage_planner.outputs.manifest import manifest_of
 from coverage_planner.results import CoverageResult
 
 OUTPUT_FILES = ("coverage.csv", "summary.csv", "coverage.gpkg", "manifest.json")
@@ -116,7 +116,7 @@ def write_outputs(
         raise DataError(f"lang must be one of {', '.join(_LABELS)}, not {lang!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = describing(result.manifest, result) if result.manifest else build_manifest(result)
+    manifest = manifest_of(result)
     manifest["outputs"] = list(OUTPUT_FILES)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:

@@ -226,7 +226,7 @@ class Proposal:
             file's sha256) last.
         """
         from coverage_planner.escape import csv_frame
-        from coverage_planner.outputs.manifest import build_manifest, describing
+        from coverage_planner.outputs.manifest import manifest_of
         from coverage_planner.outputs.run_folder import move_in, staged, write_map_and_report
 
         # Staged and moved in as one unit with a manifest, as a run folder: an earlier run's files that
@@ -260,9 +260,7 @@ class Proposal:
                     proposal=self,
                     pdf=pdf,
                 )
-            after = self.after
-            manifest = describing(after.manifest, after) if after.manifest else build_manifest(after)
-            return move_in(staging, out_dir, manifest)
+            return move_in(staging, out_dir, manifest_of(self.after))
 
 
 def propose_sites(
