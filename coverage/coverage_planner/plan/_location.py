@@ -429,6 +429,14 @@ class LocationProblem:
         """Rows of ``values`` lexicographically no worse than ``best``, as `_canonical` compares them."""
         return _lex_le(values, best, tol)
 
+    @staticmethod
+    def _no_worse_one(value: list[float], best: list[float], tol: list[float]) -> bool:
+        """`_no_worse` of one row given as Python floats (a hot loop's single test, without array overhead)."""
+        ok = True
+        for v, b, t in zip(reversed(value), reversed(best), reversed(tol)):  # from the last criterion up
+            ok = v < b - t or (v <= b + t and ok)
+        return ok
+
     def _canon_value(self, chosen):
         """The objective to minimise for the canonical form (inf when infeasible); a pair compares lexicographically."""
         return float(self.evaluate(chosen))

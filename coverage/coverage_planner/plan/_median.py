@@ -466,10 +466,12 @@ class PCenter(_Distance):
 
         # Each place's walk once its nearest open site closes, when that site alone is nearest: the walks
         # without site j are then S's walks with j's places set to these (minima, so the same numbers as
-        # `walks`). Made again after every change; not when a site lists a place twice (then `walks`).
+        # `walks`). Made again after every change; not when a site lists a place twice (None: then `walks`).
         unique_pairs = len(p) < 2 or bool((np.diff(p * self.n_demand + d) > 0).all())
 
         def nearest_alone(S, walks_S):
+            if not unique_pairs:
+                return None, None
             mine = self._pairs_of(S)
             dd, mm = d[mine], m[mine]
             first = mm == walks_S[dd]  # pairs beat the existing sites, so these are open sites at the walk
@@ -490,7 +492,7 @@ class PCenter(_Distance):
             return out
 
         walks_S, gain_S = state(S)
-        owner, second = nearest_alone(S, walks_S) if unique_pairs else (None, None)
+        owner, second = nearest_alone(S, walks_S)
         changed = True
         while changed:
             changed = False
@@ -501,12 +503,11 @@ class PCenter(_Distance):
                     value = np.array([np.inf, np.inf])
                 else:
                     value = np.array([walks[places].max(initial=0.0), w @ walks])
-                # `_no_worse` of one pair, as scalars (the same comparisons, without array overhead)
-                (v0, v1), (b0, b1), (t0, t1) = value.tolist(), best.tolist(), tol.tolist()
-                if v0 < b0 - t0 or (v0 <= b0 + t0 and v1 <= b1 + t1):
+                (b0, b1), (t0, t1) = best.tolist(), tol.tolist()
+                if self._no_worse_one(value.tolist(), [b0, b1], [t0, t1]):
                     S, best, changed = rest, value, True
                     walks_S, gain_S = update(walks, walks_S, gain_S)
-                    owner, second = nearest_alone(S, walks_S) if unique_pairs else (None, None)
+                    owner, second = nearest_alone(S, walks_S)
                     continue
                 likely = np.ones(n, dtype=bool)
                 likely[S] = False
@@ -544,7 +545,7 @@ class PCenter(_Distance):
                     mine = self._pairs_of(np.array([c]))
                     np.minimum.at(walks_new, d[mine], m[mine])
                     walks_S, gain_S = update(walks_new, walks_S, gain_S)
-                    owner, second = nearest_alone(S, walks_S) if unique_pairs else (None, None)
+                    owner, second = nearest_alone(S, walks_S)
         return S
 
     def _cover_within(self, radius, time_limit, mip_gap):
