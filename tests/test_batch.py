@@ -11,7 +11,12 @@ from real_places import write_beijing_scenario, write_osm_scenario
 
 from coverage_planner import ScenarioError, run_scenario, write_outputs
 from coverage_planner.batch import plan_batch, run_batch
-from coverage_planner.outputs.run_folder import is_one_run, write_service_tables
+from coverage_planner.outputs.run_folder import (
+    is_one_run,
+    output_request,
+    recorded_request,
+    write_service_tables,
+)
 from coverage_planner.pipeline import service_tables
 
 
@@ -98,6 +103,20 @@ def test_a_folder_whose_outputs_no_longer_match_its_manifest_is_run_again(scenar
     outcomes = run_batch(good, out, client=client)
     assert list(outcomes["status"]) == ["skipped", "skipped", "ok"]
     assert is_one_run(folder)
+
+
+def test_a_rerun_asking_for_another_language_or_the_report_is_run_again(scenarios, first_run, client):
+    good, _ = scenarios
+    out, _ = first_run
+    folder = Path(plan_batch(good, out)[0].out_dir)
+    outcomes = run_batch(good[:1], out, client=client, lang="en")  # same inputs, English tables
+    assert list(outcomes["status"]) == ["ok"] and recorded_request(folder)["lang"] == "en"
+    assert list(run_batch(good[:1], out, client=client, lang="en")["status"]) == ["skipped"]
+    outcomes = run_batch(good[:1], out, client=client, lang="en", report=True)
+    assert list(outcomes["status"]) == ["ok"] and (folder / "report.html").is_file()
+    assert recorded_request(folder) == output_request(lang="en", map=True, report=True, pdf=True, basemap="osm")
+    assert list(run_batch(good[:1], out, client=client, lang="zh")["status"]) == ["ok"]
+    assert recorded_request(folder)["lang"] == "zh" and not (folder / "report.html").exists() and is_one_run(folder)
 
 
 def test_a_tls_scheduler_without_certificates_is_refused_before_connecting(tmp_path):

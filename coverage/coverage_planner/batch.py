@@ -24,7 +24,7 @@ from coverage_planner._errors import CoverageError, ScenarioError
 from coverage_planner._meta import package_version
 from coverage_planner.config import Scenario
 from coverage_planner.escape import safe_folder_name, short_hash
-from coverage_planner.outputs.run_folder import is_one_run, recorded_outputs
+from coverage_planner.outputs.run_folder import is_one_run, output_request, recorded_request
 
 if TYPE_CHECKING:
     import distributed
@@ -239,7 +239,7 @@ def _tls_security():
 
 
 def _up_to_date(task: BatchTask) -> bool:
-    """True when the task's manifest records exactly the current inputs and tool version."""
+    """True when the task's manifest records exactly the current inputs, tool version and output request."""
     manifest_path = Path(task.out_dir) / "manifest.json"
     if not manifest_path.is_file():
         return False
@@ -259,7 +259,9 @@ def _up_to_date(task: BatchTask) -> bool:
     for role, path in scenario.input_files().items():
         if not path.is_file() or recorded.get(role) != file_sha256(path):
             return False
-    # Every output the manifest lists must be there, unchanged: a mixed or interrupted folder is rerun.
-    if not is_one_run(task.out_dir):
+    # Written as this task asks (language, map and report), or rerun: the same inputs in zh are not the en run.
+    asked = output_request(lang=task.lang, map=task.report, report=task.report, pdf=True, basemap="osm")
+    if recorded_request(task.out_dir) != asked:
         return False
-    return not (task.report and "report.html" not in (recorded_outputs(task.out_dir) or {}))
+    # Every output the manifest lists must be there, unchanged: a mixed or interrupted folder is rerun.
+    return is_one_run(task.out_dir)

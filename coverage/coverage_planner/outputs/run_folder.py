@@ -29,6 +29,64 @@ from coverage_planner.results import CoverageResult
 
 MANIFEST = "manifest.json"
 _STAGING_PREFIX = ".staging-"
+#: The manifest's record of what was asked for: the same inputs written in another language are another run.
+REQUEST_KEY = "written_with"
+
+
+def output_request(
+    *, lang: str, map: bool, report: bool, pdf: bool, basemap: str, ledger: str | Path | None = None
+) -> dict[str, Any]:
+    """What a run folder was written with, as its manifest records it under `REQUEST_KEY`.
+
+    Parameters
+    ----------
+    lang : {"zh", "en"}
+        Language of tables, map and report.
+    map, report, pdf : bool
+        Which outputs were asked for (``pdf`` counts only with the report).
+    basemap : str
+        The map's basemap.
+    ledger : str or Path, optional
+        The ledger written back; only its file name is kept (the folder may move).
+
+    Returns
+    -------
+    dict
+        ``lang``, ``map``, ``report``, ``pdf``, ``basemap`` and ``ledger``.
+    """
+    return {
+        "lang": lang,
+        "map": bool(map),
+        "report": bool(report),
+        "pdf": bool(report and pdf),
+        "basemap": basemap if map else None,
+        "ledger": Path(ledger).name if ledger is not None else None,
+    }
+
+
+def recorded_request(out_dir: str | Path) -> dict[str, Any] | None:
+    """The output request the folder's manifest records (`output_request`), or None without one.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        A run folder.
+
+    Returns
+    -------
+    dict or None
+    """
+    request = _read_manifest(out_dir).get(REQUEST_KEY)
+    return request if isinstance(request, dict) else None
+
+
+def _read_manifest(out_dir: str | Path) -> dict[str, Any]:
+    """The folder's manifest, or an empty dict when it is missing or not a JSON object."""
+    try:
+        manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def write_run(
@@ -122,7 +180,9 @@ def write_run(
                     pdf=pdf,
                     **shown,
                 )
-        return move_in(staging, out_dir)
+        manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
+        request = output_request(lang=lang, map=map, report=report, pdf=pdf, basemap=basemap, ledger=ledger)
+        return move_in(staging, out_dir, {**manifest, REQUEST_KEY: request})
 
 
 @contextmanager
@@ -297,11 +357,7 @@ def recorded_outputs(out_dir: str | Path) -> dict[str, str] | None:
     -------
     dict or None
     """
-    try:
-        manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    outputs = manifest.get("outputs")
+    outputs = _read_manifest(out_dir).get("outputs")
     return dict(outputs) if isinstance(outputs, dict) else None
 
 
@@ -374,10 +430,13 @@ def move_in(staging: str | Path, out_dir: str | Path, manifest: dict[str, Any] |
 
 
 __all__ = [
+    "REQUEST_KEY",
     "SERVICE_FILES",
     "is_one_run",
     "move_in",
+    "output_request",
     "recorded_outputs",
+    "recorded_request",
     "remove_leftovers",
     "staged",
     "write_map_and_report",

@@ -227,7 +227,13 @@ class Proposal:
         """
         from coverage_planner.escape import csv_frame
         from coverage_planner.outputs.manifest import manifest_of
-        from coverage_planner.outputs.run_folder import move_in, staged, write_map_and_report
+        from coverage_planner.outputs.run_folder import (
+            REQUEST_KEY,
+            move_in,
+            output_request,
+            staged,
+            write_map_and_report,
+        )
 
         # Staged and moved in as one unit with a manifest, as a run folder: an earlier run's files that
         # this proposal does not write again go, and an interrupted write leaves the folder as it was.
@@ -260,7 +266,8 @@ class Proposal:
                     proposal=self,
                     pdf=pdf,
                 )
-            return move_in(staging, out_dir, manifest_of(self.after))
+            request = output_request(lang=lang, map=map, report=report, pdf=pdf, basemap=basemap, ledger=ledger)
+            return move_in(staging, out_dir, {**manifest_of(self.after), REQUEST_KEY: request})
 
 
 def propose_sites(
