@@ -410,7 +410,7 @@ def move_in(staging: str | Path, out_dir: str | Path, manifest: dict[str, Any] |
     hashes = {name: file_sha256(staging / name) for name in names}
     if manifest is None:
         manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
-    manifest = {**manifest, "outputs": hashes}
+    manifest = {**{k: v for k, v in manifest.items() if k != "outputs"}, "outputs": hashes}  # the file list last
     written = []
     for name in names:
         (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
