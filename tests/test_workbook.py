@@ -45,8 +45,11 @@ def test_a_chinese_workbook_has_chinese_headers_yes_no_and_numbers(result, tmp_p
     assert walk and all(c.value is None or c.data_type == "n" for c in walk)
 
 
-def test_an_english_workbook_keeps_the_field_names_and_real_booleans(result, tmp_path):
+def test_an_english_workbook_has_plain_headers_and_real_booleans(result, tmp_path):
     write_report(result, tmp_path, lang="en", pdf=False)
     header, rows = sheet_rows(tmp_path / "tables.xlsx", "coverage")
-    assert {"demand_name", "walk_min", "covered"} <= set(header)
-    assert {rows[i][header.index("covered")].data_type for i in range(len(rows))} == {"b"}
+    assert {"Name", "Walk time (min)", "Covered"} <= set(header)
+    assert not {"demand_name", "walk_min", "covered"} & set(header)
+    assert {rows[i][header.index("Covered")].data_type for i in range(len(rows))} == {"b"}
+    expected = result.table()["covered"].tolist()
+    assert [r[header.index("Covered")].value for r in rows] == expected

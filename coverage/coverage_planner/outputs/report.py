@@ -853,14 +853,9 @@ class _Document:
         proposal = self._parts["proposal"] if hasattr(self, "_parts") else self.proposal_part()
         if proposal is not None:
             sheets["proposal"] = proposal["sites_numbers"]
-        planned: set[str] = set()
         if self.service is not None:
-            extra = self.service.sheets()
-            planned = set(extra)
-            sheets.update(extra)
+            sheets.update(self.service.sheets())
         out = {name: _for_excel(frame, self.lang) for name, frame in sheets.items()}
-        if planned:
-            out = {name: self.service.excel_headers(frame) if name in planned else frame for name, frame in out.items()}
         if self.drive:  # machine names mean "travel": a drive run's headers say so
             out = {name: _drive_headers(frame, self.lang) for name, frame in out.items()}
         return out
@@ -1334,85 +1329,16 @@ class _ServicePart:
                     out[name]["reason"] = out[name]["reason"].map(self.reason)
         return out
 
-    def excel_headers(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Chinese headers for the service columns `_for_excel` does not know (a zh report only)."""
-        if self.lang != "zh":
-            return frame
-        renamed = {c: _SERVICE_HEADERS_ZH.get(str(c), c) for c in frame.columns}
-        kinds = frame.attrs.get("kinds", {})
-        out = frame.rename(columns=renamed)
-        out.attrs["kinds"] = {renamed.get(c, c): k for c, k in kinds.items()}
-        return out
-
-
-_SERVICE_HEADERS_ZH = {
-    "load": "服务量",
-    "capacity": "容量",
-    "load_per_capacity": "服务量/容量",
-    "spare": "剩余容量",
-    "over": "是否超出",
-    "nearest_load": "按最近的服务量",
-    "mean_walk_min": "平均时间(分钟)",
-    "assigned": "是否分配",
-    "reason": "原因",
-    "moved": "是否改派",
-    "volunteers": "志愿者",
-    "load_per_volunteer": "人均服务量",
-    "current": "现有",
-    "change": "变化",
-    "needed_for_target": "达标所需",
-    "meets_target": "是否达标",
-    "demand": "需求",
-    "access": "可达性",
-    "access_index": "可达性指数",
-    "sites_in_catchment": "范围内站点数",
-    "method": "方法",
-    "weighting": "权重方式",
-    "covered_share": "覆盖率",
-    "p90_walk_min": "90%分位时间(分钟)",
-    "max_walk_min": "最长时间(分钟)",
-    "beyond_search_share": "超出搜索范围占比",
-    "gini_walk": "Gini",
-    "route": "路线",
-    "depot_id": "工作室编号",
-    "depot_name": "工作室",
-    "day": "天",
-    "session": "场次",
-    "start_clock": "出发时间",
-    "end_clock": "返回时间",
-    "stops": "站数",
-    "place_ids": "地点编号",
-    "place_id": "地点编号",
-    "place_name": "地点",
-    "travel_min": "路程(分钟)",
-    "stay_min": "停留(分钟)",
-    "total_min": "全程(分钟)",
-    "stop": "顺序",
-    "kind": "类别",
-    "leg_m": "本段距离(米)",
-    "leg_min": "本段时间(分钟)",
-    "arrival_min": "到达(分钟)",
-    "leave_min": "离开(分钟)",
-    "arrival_clock": "到达时间",
-    "leave_clock": "离开时间",
-    "leg": "段",
-    "from_id": "起点编号",
-    "to_id": "终点编号",
-    "metres": "距离(米)",
-    "minutes": "时间(分钟)",
-    "rank": "序号",
-    "venue_id": "场所编号",
-    "venue_name": "场所",
-    "load_reached": "可达服务量",
-    "already_covered": "已被站点覆盖",
-}
-
 
 def _drive_headers(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """A drive run's sheet: 步行 in a Chinese header becomes 驾车 (English keeps the machine names)."""
-    if lang != "zh":
-        return frame
-    renamed = {c: str(c).replace("步行", "驾车") for c in frame.columns}
+    """A drive run's sheet: 步行 in a Chinese header becomes 驾车, the word walk in an English one drive."""
+    if lang == "zh":
+        renamed = {c: str(c).replace("步行", "驾车") for c in frame.columns}
+    else:
+        renamed = {
+            c: re.sub(r"\b([Ww])alk\b", lambda m: "Drive" if m.group(1) == "W" else "drive", str(c))
+            for c in frame.columns
+        }
     kinds = frame.attrs.get("kinds", {})
     out = frame.rename(columns=renamed)
     out.attrs["kinds"] = {renamed.get(c, c): k for c, k in kinds.items()}
@@ -1668,60 +1594,160 @@ def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
             book.close()
 
 
-# Machine column names → what a planner reads in Excel, by language (English keeps the names).
-_EXCEL_HEADERS_ZH = {
-    "demand_id": "编号",
-    "demand_name": "名称",
-    "nearest_site_id": "最近站点编号",
-    "nearest_site_name": "最近站点",
-    "walk_m": "步行距离(米)",
-    "walk_min": "步行时间(分钟)",
-    "covered": "是否覆盖",
-    "snap_m": "离路网距离(米)",
-    "off_network": "不在路网上",
-    "component": "路网片段",
-    "status": "状态",
-    "lon": "经度",
-    "lat": "纬度",
-    "weight": "权重",
-    "dimension": "分组方式",
-    "group": "分组",
-    "places": "地点数",
-    "share": "覆盖率",
-    "covered_weight": "覆盖权重",
-    "weight_share": "加权覆盖率",
-    "median_walk_min": "步行时间中位数(分钟)",
-    "placeholder_places": "占位地点数",
-    "site_id": "站点编号",
-    "site_name": "站点",
-    "nearest": "是否最近站点",
-    "sites_covering": "覆盖该地点的站点数",
-    "type": "类型",
-    "district": "区",
-    "subdistrict": "街道",
-    "community": "社区",
-    "community_class": "社区类别",
-    "nearest_places": "最近地点数",
-    "served_places": "服务地点数(覆盖内)",
-    "served_weight": "服务权重",
-    "served_median_walk_min": "服务地点步行中位数(分钟)",
-    "served_max_walk_min": "服务地点最远步行(分钟)",
-    "covered_places": "覆盖地点数",
-    "shared_places": "与其他站点共同覆盖",
-    "sole_places": "仅此站点覆盖",
+# Machine column names → what a planner reads in Excel: (Chinese, English), one row per column any sheet
+# can hold. English follows the report's own table words (report.html), capitalised as a header.
+_EXCEL_HEADERS: dict[str, tuple[str, str]] = {
+    # each place's answer (coverage, site_places, left_out, diff_places, assignment …)
+    "demand_id": ("编号", "Place ID"),
+    "id": ("编号", "Place ID"),  # left_out's English label for the place id
+    "demand_name": ("名称", "Name"),
+    "nearest_site_id": ("最近站点编号", "Nearest site ID"),
+    "nearest_site_name": ("最近站点", "Nearest site"),
+    "walk_m": ("步行距离(米)", "Walk distance (m)"),
+    "walk_min": ("步行时间(分钟)", "Walk time (min)"),
+    "covered": ("是否覆盖", "Covered"),
+    "covered_before": ("之前覆盖", "Covered before"),  # a yes/no in diff_places, a count in diff_summary
+    "covered_after": ("之后覆盖", "Covered after"),
+    "snap_m": ("离路网距离(米)", "Distance to network (m)"),
+    "off_network": ("不在路网上", "Off the network"),
+    "component": ("路网片段", "Network piece"),
+    "status": ("状态", "Status"),
+    "source_row": ("源文件行号", "Row in source file"),
+    "osm_element": ("OSM 要素", "OSM element"),
+    "snap_edge": ("接入路段", "Network edge reached"),
+    "route_steps": ("台阶段数", "Flights of steps"),
+    "route_steps_m": ("台阶长度(米)", "Length of steps (m)"),
+    "route_crossings": ("主干道过街", "Main-road crossings"),
+    "route_signal_crossings": ("有信号灯的过街", "Crossings with signals"),
+    "cost_extra_min": ("成本增加分钟", "Extra minutes from costs"),
+    # place fields (places/reading.py)
+    "lon": ("经度", "Longitude"),
+    "lat": ("纬度", "Latitude"),
+    "weight": ("权重", "Weight"),
+    "type": ("类型", "Type"),
+    "district": ("区", "District"),
+    "subdistrict": ("街道", "Subdistrict"),
+    "community": ("社区", "Community"),
+    "community_class": ("社区类别", "Community class"),
+    "address": ("地址", "Address"),
+    "households": ("户数", "Households"),
+    "population": ("人口", "Population"),
+    "key_targets": ("重点服务对象", "Key service targets"),
+    "capacity": ("容量", "Capacity"),
+    "location_source": ("位置来源", "Location source"),
+    "geocode_query": ("地址查询", "Geocode query"),
+    "gate_lon": ("大门经度", "Gate longitude"),
+    "gate_lat": ("大门纬度", "Gate latitude"),
+    # summary, diff_summary
+    "dimension": ("分组方式", "Dimension"),
+    "group": ("分组", "Group"),
+    "places": ("地点数", "Places"),
+    "share": ("覆盖率", "Share covered"),
+    "covered_weight": ("覆盖权重", "Covered weight"),
+    "weight_share": ("加权覆盖率", "Weighted share covered"),
+    "median_walk_min": ("步行时间中位数(分钟)", "Median walk (min)"),
+    "placeholder_places": ("占位地点数", "Placeholder places"),
+    "share_change": ("覆盖率变化", "Change in share covered"),
+    "change_min": ("步行时间变化(分钟)", "Walk time change (min)"),
+    "change": ("变化", "Change"),
+    # by_site, site_places
+    "site_id": ("站点编号", "Site ID"),
+    "site_name": ("站点", "Site"),
+    "nearest": ("是否最近站点", "Is the nearest site"),
+    "sites_covering": ("覆盖该地点的站点数", "Sites covering the place"),
+    "nearest_places": ("最近地点数", "Nearest to (places)"),
+    "served_places": ("服务地点数(覆盖内)", "Places served"),
+    "served_weight": ("服务权重", "Weight served"),
+    "served_median_walk_min": ("服务地点步行中位数(分钟)", "Median walk of places served (min)"),
+    "served_max_walk_min": ("服务地点最远步行(分钟)", "Longest walk of places served (min)"),
+    "covered_places": ("覆盖地点数", "Places covered"),
+    "shared_places": ("与其他站点共同覆盖", "Also covered by another site"),
+    "sole_places": ("仅此站点覆盖", "Covered by this site only"),
+    # service planning: site_loads, assignment, volunteers, accessibility, equity
+    "load": ("服务量", "Load"),
+    "load_per_capacity": ("服务量/容量", "Load / capacity"),
+    "spare": ("剩余容量", "Spare capacity"),
+    "over": ("是否超出", "Over capacity"),
+    "nearest_load": ("按最近的服务量", "Load if nearest"),
+    "mean_walk_min": ("平均时间(分钟)", "Mean walk (min)"),
+    "assigned": ("是否分配", "Assigned"),
+    "reason": ("原因", "Reason"),
+    "moved": ("是否改派", "Moved from nearest site"),
+    "volunteers": ("志愿者", "Volunteers"),
+    "load_per_volunteer": ("人均服务量", "Load per volunteer"),
+    "current": ("现有", "Volunteers now"),
+    "needed_for_target": ("达标所需", "Needed for the target"),
+    "meets_target": ("是否达标", "Meets the target"),
+    "demand": ("需求", "Demand"),
+    "access": ("可达性", "Accessibility"),
+    "access_index": ("可达性指数", "Accessibility index (region = 1)"),
+    "sites_in_catchment": ("范围内站点数", "Sites in reach"),
+    "method": ("方法", "Method"),
+    "weighting": ("权重方式", "Weighting"),
+    "covered_share": ("覆盖率", "Share covered"),
+    "p90_walk_min": ("90%分位时间(分钟)", "90th percentile walk (min)"),
+    "max_walk_min": ("最长时间(分钟)", "Longest walk (min)"),
+    "beyond_search_share": ("超出搜索范围占比", "Beyond search limit (share)"),
+    "gini_walk": ("Gini", "Gini"),
+    # circuits
+    "route": ("路线", "Route"),
+    "depot_id": ("工作室编号", "Studio ID"),
+    "depot_name": ("工作室", "Studio"),
+    "day": ("天", "Day"),
+    "session": ("场次", "Session"),
+    "start_clock": ("出发时间", "Leaves studio"),
+    "end_clock": ("返回时间", "Back at studio"),
+    "stops": ("站数", "Stops"),
+    "place_ids": ("地点编号", "Place IDs"),
+    "place_id": ("地点编号", "Place ID"),
+    "place_name": ("地点", "Place"),
+    "travel_min": ("路程(分钟)", "Travel (min)"),
+    "stay_min": ("停留(分钟)", "Stay (min)"),
+    "total_min": ("全程(分钟)", "Total (min)"),
+    "stop": ("顺序", "Order"),
+    "kind": ("类别", "Kind"),
+    "leg_m": ("本段距离(米)", "Leg (m)"),
+    "leg_min": ("本段时间(分钟)", "Leg (min)"),
+    "arrival_min": ("到达(分钟)", "Arrives (min)"),
+    "leave_min": ("离开(分钟)", "Leaves (min)"),
+    "arrival_clock": ("到达时间", "Arrival time"),
+    "leave_clock": ("离开时间", "Departure time"),
+    "leg": ("段", "Leg"),
+    "from_id": ("起点编号", "From ID"),
+    "to_id": ("终点编号", "To ID"),
+    "metres": ("距离(米)", "Distance (m)"),
+    "minutes": ("时间(分钟)", "Time (min)"),
+    # clinics
+    "rank": ("序号", "Rank"),
+    "venue_id": ("场所编号", "Venue ID"),
+    "venue_name": ("场所", "Venue"),
+    "places_reached": ("可达地点数", "Places reached"),
+    "load_reached": ("可达服务量", "Load reached"),
+    "already_covered": ("已被站点覆盖", "Already covered by a site"),
 }
-_EXCEL_VALUES_ZH = {
-    "all": "全部",
-    "real": "实际",
-    "placeholder": "占位",
-    "proposed": "拟建",
-    "generated": "生成",
-    "district": "区",
-    "subdistrict": "街道",
-    "community": "社区",
-    "type": "类型",
-    "community_class": "社区类别",
+#: A diff's columns are a place column with a suffix: (Chinese prefix, English word).
+_EXCEL_SUFFIXES = {"_before": ("之前", "before"), "_after": ("之后", "after")}
+#: Values of the dimension/group/status/change columns, (Chinese, English); any other value is kept.
+_EXCEL_VALUES: dict[str, tuple[str, str]] = {
+    "all": ("全部", "all"),
+    "real": ("实际", "real"),
+    "placeholder": ("占位", "placeholder"),
+    "proposed": ("拟建", "proposed"),
+    "generated": ("生成", "generated"),
+    "district": ("区", "district"),
+    "subdistrict": ("街道", "subdistrict"),
+    "community": ("社区", "community"),
+    "type": ("类型", "type"),
+    "community_class": ("社区类别", "community class"),
+    "newly covered": ("新覆盖", "newly covered"),
+    "no longer covered": ("不再覆盖", "no longer covered"),
+    "faster": ("变快", "faster"),
+    "slower": ("变慢", "slower"),
+    "unchanged": ("不变", "unchanged"),
+    "added": ("新增", "added"),
+    "removed": ("移除", "removed"),
 }
+_EXCEL_VALUE_COLUMNS = ("dimension", "group", "status", "change")
 #: Number format by kind of column: shares as percentages, minutes and metres as such.
 _EXCEL_FORMAT_OF = {"share": "0.0%", "minutes": "0.0", "metres": "#,##0", "count": "#,##0"}
 
@@ -1732,35 +1758,50 @@ def _column_kind(column: str) -> str:
         return "count"
     if name.endswith("share") or name.startswith("share_") or name in ("覆盖率",):
         return "share"
-    if "walk_min" in name or name.endswith("_min") or "分钟" in name:
+    # The report's own labels (left_out): "步行分钟" / "walk minutes", "drive minutes" …
+    if "walk_min" in name or name.endswith(("_min", " minutes")) or "分钟" in name:
         return "minutes"
     if name.endswith("_m") or "(米)" in name:
         return "metres"
     return ""
 
 
-def _zh_header(column: str) -> str:
-    if column in _EXCEL_HEADERS_ZH:
-        return _EXCEL_HEADERS_ZH[column]
+def _excel_header(column: str, lang: str) -> str:
+    """A column's header in the workbook; a column the table does not know (the file's own) keeps its name."""
+    i = 0 if lang == "zh" else 1
+    if column in _EXCEL_HEADERS:
+        return _EXCEL_HEADERS[column][i]
     match = re.fullmatch(r"within_(\d+(?:\.\d+)?)_min", column)
-    return f"{match.group(1)}分钟内地点数" if match else column
+    if match:
+        return f"{match.group(1)}分钟内地点数" if lang == "zh" else f"Within {match.group(1)} min"
+    for suffix, words in _EXCEL_SUFFIXES.items():
+        base = column.removesuffix(suffix)
+        if base != column and base in _EXCEL_HEADERS:
+            if lang == "zh":
+                return words[0] + _EXCEL_HEADERS[base][0]
+            head, unit = re.fullmatch(r"(.*?)( \(.*\))?", _EXCEL_HEADERS[base][1]).groups()
+            return f"{head} {words[1]}{unit or ''}"  # "Walk time before (min)"
+    if lang != "zh" and re.match(r"[a-z]+(?: |$)", column):
+        return column[0].upper() + column[1:]  # a report label ("nearest site"), as a header
+    return column
 
 
 def _for_excel(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """A table as a planner reads it in Excel: Chinese headers and 是/否 in a zh report, formats by kind."""
+    """A table as a planner reads it in Excel: headers in the report's language, 是/否 in zh, formats by kind."""
     out = pd.DataFrame(frame).copy()
-    kinds = {c: _column_kind(c) for c in out.columns}
-    if lang == "zh":
-        for column in out.columns:
-            values = out[column]
-            if values.dtype == bool or (values.dtype == object and values.map(type).isin([bool, np.bool_]).all()):
+    kinds = {c: _column_kind(c) for c in out.columns}  # from the machine names, before renaming
+    i = 0 if lang == "zh" else 1
+    for column in out.columns:
+        values = out[column]
+        is_bool = values.dtype == bool or (values.dtype == object and values.map(type).isin([bool, np.bool_]).all())
+        if is_bool:
+            if lang == "zh":  # English keeps Excel's own TRUE/FALSE
                 out[column] = values.map({True: "是", False: "否"})
-            elif str(column) in ("dimension", "group", "status"):
-                out[column] = values.map(lambda v: _EXCEL_VALUES_ZH.get(v, v) if isinstance(v, str) else v)
-        renamed = {c: _zh_header(str(c)) for c in out.columns}
-        kinds = {renamed[c]: k for c, k in kinds.items()}
-        out = out.rename(columns=renamed)
-    out.attrs["kinds"] = kinds
+        elif str(column) in _EXCEL_VALUE_COLUMNS and values.dtype.kind == "O":  # text (or categories), not numbers
+            out[column] = values.map(lambda v: _EXCEL_VALUES[v][i] if isinstance(v, str) and v in _EXCEL_VALUES else v)
+    renamed = {c: _excel_header(str(c), lang) for c in out.columns}
+    out = out.rename(columns=renamed)
+    out.attrs["kinds"] = {renamed[c]: k for c, k in kinds.items()}
     return out
 
 
