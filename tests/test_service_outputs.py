@@ -16,7 +16,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pytest
 from conftest import raw_file
@@ -24,6 +23,7 @@ from cost_reference import frame, places_near_edges
 from markupsafe import escape
 from openpyxl import load_workbook
 from real_places import osm_place_frames
+from service_scenario import every_service_table, points
 
 import coverage_planner as cp
 from coverage_planner.network.graph import WalkNetwork
@@ -35,14 +35,10 @@ from coverage_planner.outputs.static_map import static_map_figure
 HOSTILE = '</script><script>window.__pwned=1</script>{{ 7*7 }}=HYPERLINK("x")'
 
 
-def _gdf(table):
-    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table.lon, table.lat), crs=4326)
-
-
 @pytest.fixture(scope="module")
 def result(monaco):
     sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=6, n_demand=120, seed=4)
-    sites, demand = _gdf(sites), _gdf(demand)
+    sites, demand = points(sites), points(demand)
     sites["capacity"] = 30.0
     rng = np.random.default_rng(1)
     demand["weight"] = rng.integers(1, 8, len(demand)).astype(float)
@@ -52,35 +48,9 @@ def result(monaco):
     return cp.compute_coverage(monaco, sites, demand, threshold_min=5)
 
 
-def _service(result, *, budget_min: float = 120.0) -> ServiceTables:
-    alloc = cp.allocate_capacity(result, capacity="capacity", load="weight")
-    plan = cp.plan_circuits(result, budget_min=budget_min, stay_min=15, time_limit_s=1, max_routes=2)
-    venues = cp.build_candidates(result, grid_spacing=300)
-    clinics = cp.plan_clinics(result, venues, k=3)
-    where = clinics.proposal.sites[["id", "geometry"]].rename(columns={"id": "venue_id"})
-    return ServiceTables(
-        site_loads=alloc.by_site,
-        assignment=alloc.assignment,
-        links=alloc.links(),
-        allocation_summary=alloc.summary(),
-        volunteers=cp.spread_volunteers(alloc, total=561),
-        volunteers_total=561,
-        accessibility=cp.two_stage_fca(result, supply="capacity", demand="weight"),
-        equity=cp.equity_summary(result, group="community_class"),
-        circuit_routes=plan.routes,
-        circuit_schedule=plan.schedule,
-        circuit_unscheduled=plan.unscheduled,
-        circuit_legs=plan.legs,
-        circuit_summary=plan.summary(),
-        clinics=gpd.GeoDataFrame(clinics.venues.merge(where, on="venue_id"), geometry="geometry", crs=4326),
-        clinics_reached=clinics.reached,
-        clinics_summary=clinics.summary(),
-    )
-
-
 @pytest.fixture(scope="module")
 def service(result):
-    service = _service(result)
+    service = every_service_table(result, volunteers=561, clinics=3)
     # A place a route visits carries a hostile name in the routes table (as a planner's file could).
     routes = service.circuit_routes.copy()
     visit = routes.index[routes["kind"] == "visit"][0]

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import re
 
-import geopandas as gpd
 import numpy as np
 import openpyxl
 import pytest
 from conftest import raw_file
 from cost_reference import frame, places_near_edges
 from real_places import osm_place_frames, write_beijing_scenario
+from service_scenario import every_service_table, points
 
 import coverage_planner as cp
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.network.graph import WalkNetwork
 from coverage_planner.outputs._report_text import TEXT
 from coverage_planner.outputs.report import _EXCEL_HEADERS, write_report
-from coverage_planner.outputs.service import ServiceTables
 from coverage_planner.pipeline import run_scenario
 
 SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
@@ -171,45 +170,16 @@ def test_both_languages_hold_the_same_columns_and_the_same_number_formats(beijin
 # ------------------------------------------------------------------ service planning and a drive run (Monaco)
 
 
-def _gdf(table):
-    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table.lon, table.lat), crs=4326)
-
-
-def _service(result) -> ServiceTables:
-    alloc = cp.allocate_capacity(result, capacity="capacity", load="weight")
-    plan = cp.plan_circuits(result, budget_min=120, stay_min=15, time_limit_s=1, max_routes=2)
-    clinics = cp.plan_clinics(result, cp.build_candidates(result, grid_spacing=300), k=2)
-    where = clinics.proposal.sites[["id", "geometry"]].rename(columns={"id": "venue_id"})
-    return ServiceTables(
-        site_loads=alloc.by_site,
-        assignment=alloc.assignment,
-        links=alloc.links(),
-        allocation_summary=alloc.summary(),
-        volunteers=cp.spread_volunteers(alloc, total=60),
-        volunteers_total=60,
-        accessibility=cp.two_stage_fca(result, supply="capacity", demand="weight"),
-        equity=cp.equity_summary(result, group="community_class"),
-        circuit_routes=plan.routes,
-        circuit_schedule=plan.schedule,
-        circuit_unscheduled=plan.unscheduled,
-        circuit_legs=plan.legs,
-        circuit_summary=plan.summary(),
-        clinics=gpd.GeoDataFrame(clinics.venues.merge(where, on="venue_id"), geometry="geometry", crs=4326),
-        clinics_reached=clinics.reached,
-        clinics_summary=clinics.summary(),
-    )
-
-
 @pytest.fixture(scope="module")
 def service_books(monaco, tmp_path_factory):
     sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=6, n_demand=120, seed=4)
-    sites, demand = _gdf(sites), _gdf(demand)
+    sites, demand = points(sites), points(demand)
     sites["capacity"] = 30.0
     rng = np.random.default_rng(1)
     demand["weight"] = rng.integers(1, 8, len(demand)).astype(float)
     demand["community_class"] = rng.choice(["创新型", "发展型", "强基型"], len(demand))
     result = cp.compute_coverage(monaco, sites, demand, threshold_min=5, progress=False)
-    service = _service(result)
+    service = every_service_table(result, volunteers=60, clinics=2)
     out = tmp_path_factory.mktemp("service")
     for lang in ("en", "zh"):
         write_report(result, out / lang, lang=lang, pdf=False, service=service)
