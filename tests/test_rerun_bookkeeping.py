@@ -219,3 +219,74 @@ def test_reruns_after_appending_sites_equal_runs_without_caches(liechtenstein_pl
             assert _tables_digest(tmp_path / f"rerun-{end}") == _tables_digest(tmp_path / f"fresh-{end}")
             result = rerun
     assert len(os.listdir(tmp_path / "rerun-24")) >= 3
+
+
+def test_a_place_frame_stored_column_by_column_comes_back_as_it_was(tmp_path):
+    """Every kind of cell the places cache stores, in columns of each kind, read back in place."""
+    import geopandas as gpd
+    import shapely
+
+    frame = gpd.GeoDataFrame(
+        {
+            "id": pd.Series(["a", "b", "c", "d"], dtype=object),  # (as read_places gives text: not str dtype)
+            "mixed": ["3", 3.0, 3, None],  # text, float and int of one value stay apart
+            "flag": [True, None, False, "x"],
+            "weight": [1.0, 2.5, np.nan, 4.0],
+            "source_row": np.array([2, 3, 4, 5], dtype=np.int64),
+            "blank": [None, None, None, None],
+            "geometry": shapely.points([(7.5, 47.1), (7.6, 47.2), (7.7, 47.3), (7.8, 47.4)]),
+            "footprint": [None, shapely.box(7.5, 47.1, 7.6, 47.2), None, None],
+        },
+        geometry="geometry",
+        crs="EPSG:4326",
+    )
+    frame["footprint"] = gpd.GeoSeries(frame["footprint"], crs="EPSG:4326")
+    path = tmp_path / "places.arrays"
+    assert places_cache._frame_to_file(frame, path) is True
+    back = places_cache._frame_from_file(path)
+    assert list(back.columns) == list(frame.columns) and back.dtypes.equals(frame.dtypes)
+    for column in ("id", "mixed", "flag", "blank"):
+        assert [(type(v), v) for v in back[column]] == [(type(v), v) for v in frame[column]]
+    np.testing.assert_array_equal(back["weight"], frame["weight"])
+    np.testing.assert_array_equal(back["source_row"], frame["source_row"])
+    for column in ("geometry", "footprint"):
+        assert [None if g is None else g.wkb for g in back[column]] == [
+            None if g is None else g.wkb for g in frame[column]
+        ]
+        assert back[column].crs == frame[column].crs
+    # A NumPy number in an object column comes back as a Python one: stored, but not exact.
+    frame.loc[0, "mixed"] = np.float64(3.0)
+    assert places_cache._frame_to_file(frame, path) is False
+    assert type(places_cache._frame_from_file(path)["mixed"].iloc[0]) is float
+    # A value of any other type: nothing stored.
+    frame.loc[1, "mixed"] = (1, 2)
+    path.unlink()
+    assert places_cache._frame_to_file(frame, path) is False and not path.exists()
+
+
+def test_a_rerun_follows_a_sites_link_pointed_elsewhere(liechtenstein_places, tmp_path, monkeypatch):
+    """Each run resolves its inputs anew: the manifest and source_path name the file the link points to now."""
+    monkeypatch.setenv("COVERAGE_PLANNER_OUTPUT_PROCESSES", "1")
+    sites, demand = liechtenstein_places
+    osm = raw_file("liechtenstein-2013-08-03.osm.pbf")
+    for folder, end in (("one", 20), ("two", 22)):
+        (tmp_path / folder).mkdir()
+        sites.iloc[:end].to_csv(tmp_path / folder / "sites.csv", index=False)
+    demand.to_csv(tmp_path / "demand.csv", index=False)
+    (tmp_path / "now").symlink_to(tmp_path / "one")
+    toml = tmp_path / "scenario.toml"
+    toml.write_text(
+        f'name = "link"\n[network]\npath = "{osm.as_posix()}"\ncache_dir = "cache"\n'
+        '[sites]\npath = "now/sites.csv"\n[demand]\npath = "demand.csv"\n[walk]\nthreshold_min = 10\n',
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = run_scenario(toml, progress=False)
+        (tmp_path / "now").unlink()
+        (tmp_path / "now").symlink_to(tmp_path / "two")
+        second = run_scenario(toml, network=first.network, progress=False)
+    for result, folder, rows in ((first, "one", 20), (second, "two", 22)):
+        assert result.sites.attrs["source_path"] == str(tmp_path.resolve() / folder / "sites.csv")
+        assert result.manifest["inputs"]["sites"]["path"] == f"{folder}/sites.csv"
+        assert result.manifest["inputs"]["sites"]["rows"] == rows
