@@ -167,6 +167,19 @@ def test_both_languages_hold_the_same_columns_and_the_same_number_formats(beijin
     assert {c.number_format for c in walk if c.value is not None} == {"0.0"}
 
 
+def test_covered_reads_as_a_yes_or_no_per_place_and_as_a_count_per_group(beijing):
+    result, out = beijing
+    for lang, per_place, per_group in (("zh", "是否覆盖", "覆盖地点数"), ("en", "Covered", "Places covered")):
+        book = openpyxl.load_workbook(out / lang / "tables.xlsx")
+        coverage, summary = book["coverage"], book["summary"]
+        head = [c.value for c in coverage[1]]
+        assert per_place in head and per_group not in head
+        head = [c.value for c in summary[1]]
+        assert per_group in head and per_place not in head, (lang, head)
+        total = summary.cell(2, head.index(per_group) + 1).value  # the "all" row
+        assert total == int(result.demand["covered"].sum())
+
+
 # ------------------------------------------------------------------ service planning and a drive run (Monaco)
 
 

@@ -1791,6 +1791,7 @@ def _for_excel(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     out = pd.DataFrame(frame).copy()
     kinds = {c: _column_kind(c) for c in out.columns}  # from the machine names, before renaming
     i = 0 if lang == "zh" else 1
+    counts = set()  # "covered" is a yes/no per place, a count per group (summary)
     for column in out.columns:
         values = out[column]
         is_bool = values.dtype == bool or (values.dtype == object and values.map(type).isin([bool, np.bool_]).all())
@@ -1799,7 +1800,9 @@ def _for_excel(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
                 out[column] = values.map({True: "是", False: "否"})
         elif str(column) in _EXCEL_VALUE_COLUMNS and values.dtype.kind == "O":  # text (or categories), not numbers
             out[column] = values.map(lambda v: _EXCEL_VALUES[v][i] if isinstance(v, str) and v in _EXCEL_VALUES else v)
-    renamed = {c: _excel_header(str(c), lang) for c in out.columns}
+        elif str(column) == "covered" and values.dtype.kind in "iuf":
+            counts.add(column)
+    renamed = {c: _excel_header("covered_places" if c in counts else str(c), lang) for c in out.columns}
     out = out.rename(columns=renamed)
     out.attrs["kinds"] = {renamed[c]: k for c, k in kinds.items()}
     return out
