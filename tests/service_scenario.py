@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+from conftest import raw_file
+from real_places import osm_place_frames
 
 import coverage_planner as cp
 from coverage_planner.outputs.service import ServiceTables
@@ -13,6 +16,17 @@ from coverage_planner.results import CoverageResult
 def points(table: pd.DataFrame) -> gpd.GeoDataFrame:
     """A lon/lat table as WGS84 points."""
     return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table.lon, table.lat), crs=4326)
+
+
+def monaco_service_places() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """6 real Monaco amenities with a capacity of 30, 120 real buildings with a seeded weight and 社区类别."""
+    sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=6, n_demand=120, seed=4)
+    sites, demand = points(sites), points(demand)
+    sites["capacity"] = 30.0
+    rng = np.random.default_rng(1)
+    demand["weight"] = rng.integers(1, 8, len(demand)).astype(float)
+    demand["community_class"] = rng.choice(["创新型", "发展型", "强基型"], len(demand))
+    return sites, demand
 
 
 def every_service_table(

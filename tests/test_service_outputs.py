@@ -22,8 +22,7 @@ from conftest import raw_file
 from cost_reference import frame, places_near_edges
 from markupsafe import escape
 from openpyxl import load_workbook
-from real_places import osm_place_frames
-from service_scenario import every_service_table, points
+from service_scenario import every_service_table, monaco_service_places
 
 import coverage_planner as cp
 from coverage_planner.network.graph import WalkNetwork
@@ -37,12 +36,7 @@ HOSTILE = '</script><script>window.__pwned=1</script>{{ 7*7 }}=HYPERLINK("x")'
 
 @pytest.fixture(scope="module")
 def result(monaco):
-    sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=6, n_demand=120, seed=4)
-    sites, demand = points(sites), points(demand)
-    sites["capacity"] = 30.0
-    rng = np.random.default_rng(1)
-    demand["weight"] = rng.integers(1, 8, len(demand)).astype(float)
-    demand["community_class"] = rng.choice(["创新型", "发展型", "强基型"], len(demand))
+    sites, demand = monaco_service_places()
     # One hostile site name and one hostile place name that a route visits (set below).
     sites.loc[sites.index[0], "name"] = HOSTILE
     return cp.compute_coverage(monaco, sites, demand, threshold_min=5)

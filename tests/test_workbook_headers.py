@@ -16,8 +16,8 @@ import openpyxl
 import pytest
 from conftest import raw_file
 from cost_reference import frame, places_near_edges
-from real_places import osm_place_frames, write_beijing_scenario
-from service_scenario import every_service_table, points
+from real_places import write_beijing_scenario
+from service_scenario import every_service_table, monaco_service_places
 
 import coverage_planner as cp
 from coverage_planner.diff import ScenarioDiff
@@ -185,12 +185,7 @@ def test_covered_reads_as_a_yes_or_no_per_place_and_as_a_count_per_group(beijing
 
 @pytest.fixture(scope="module")
 def service_books(monaco, tmp_path_factory):
-    sites, demand = osm_place_frames(raw_file("monaco.osm.pbf"), n_sites=6, n_demand=120, seed=4)
-    sites, demand = points(sites), points(demand)
-    sites["capacity"] = 30.0
-    rng = np.random.default_rng(1)
-    demand["weight"] = rng.integers(1, 8, len(demand)).astype(float)
-    demand["community_class"] = rng.choice(["创新型", "发展型", "强基型"], len(demand))
+    sites, demand = monaco_service_places()
     result = cp.compute_coverage(monaco, sites, demand, threshold_min=5, progress=False)
     service = every_service_table(result, volunteers=60, clinics=2)
     out = tmp_path_factory.mktemp("service")
