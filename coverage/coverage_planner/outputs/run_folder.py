@@ -180,9 +180,8 @@ def write_run(
                     pdf=pdf,
                     **shown,
                 )
-        manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
         request = output_request(lang=lang, map=map, report=report, pdf=pdf, basemap=basemap, ledger=ledger)
-        return move_in(staging, out_dir, {**manifest, REQUEST_KEY: request})
+        return move_in(staging, out_dir, request=request)
 
 
 @contextmanager
@@ -382,7 +381,13 @@ def is_one_run(out_dir: str | Path) -> bool:
     return all((folder / name).is_file() and file_sha256(folder / name) == digest for name, digest in outputs.items())
 
 
-def move_in(staging: str | Path, out_dir: str | Path, manifest: dict[str, Any] | None = None) -> list[Path]:
+def move_in(
+    staging: str | Path,
+    out_dir: str | Path,
+    manifest: dict[str, Any] | None = None,
+    *,
+    request: dict[str, Any] | None = None,
+) -> list[Path]:
     """Move the staged files into ``out_dir`` as one run: the earlier run's other outputs go, the manifest comes last.
 
     An output the folder's earlier manifest listed and this run did not write
@@ -398,6 +403,8 @@ def move_in(staging: str | Path, out_dir: str | Path, manifest: dict[str, Any] |
     manifest : dict, optional
         The run's manifest; default the ``manifest.json`` staged with the
         tables (`write_outputs`). Its ``outputs`` become every file's sha256.
+    request : dict, optional
+        What the run was asked for (`output_request`), recorded under `REQUEST_KEY`.
 
     Returns
     -------
@@ -410,7 +417,10 @@ def move_in(staging: str | Path, out_dir: str | Path, manifest: dict[str, Any] |
     hashes = {name: file_sha256(staging / name) for name in names}
     if manifest is None:
         manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
-    manifest = {**{k: v for k, v in manifest.items() if k != "outputs"}, "outputs": hashes}  # the file list last
+    manifest = {k: v for k, v in manifest.items() if k != "outputs"}
+    if request is not None:
+        manifest[REQUEST_KEY] = request
+    manifest["outputs"] = hashes  # the file list last
     written = []
     for name in names:
         (out_dir / name).parent.mkdir(parents=True, exist_ok=True)

@@ -227,13 +227,7 @@ class Proposal:
         """
         from coverage_planner.escape import csv_frame
         from coverage_planner.outputs.manifest import manifest_of
-        from coverage_planner.outputs.run_folder import (
-            REQUEST_KEY,
-            move_in,
-            output_request,
-            staged,
-            write_map_and_report,
-        )
+        from coverage_planner.outputs.run_folder import move_in, output_request, staged, write_map_and_report
 
         # Staged and moved in as one unit with a manifest, as a run folder: an earlier run's files that
         # this proposal does not write again go, and an interrupted write leaves the folder as it was.
@@ -267,7 +261,7 @@ class Proposal:
                     pdf=pdf,
                 )
             request = output_request(lang=lang, map=map, report=report, pdf=pdf, basemap=basemap, ledger=ledger)
-            return move_in(staging, out_dir, {**manifest_of(self.after), REQUEST_KEY: request})
+            return move_in(staging, out_dir, manifest_of(self.after), request=request)
 
 
 def propose_sites(
