@@ -449,7 +449,8 @@ def _build(
     out: dict[str, list[Any]] = {}
     seen: dict[str, int] = {}
     want_lonlat = table.geometries is None
-    memo_key, remembered, parsed = _row_memo(path, table, cols, kind, default_crs, want_lonlat)
+    memo_key, remembered = _row_memo(path, table, cols, kind, default_crs, want_lonlat)
+    parsed: dict[tuple, tuple] = {}  # this read's rows, remembered for the next read
     for row, n in zip(table.rows, table.row_numbers, strict=True):
         row_key = _row_key(row, n) if memo_key is not None else None
         hit = remembered.get(row_key) if row_key is not None else None
@@ -494,12 +495,12 @@ _ROWS_LOCK = threading.Lock()  # (files read in threads: one memo update at a ti
 
 def _row_memo(
     path: Path, table: RawTable, cols: dict[str, int], kind: str, default_crs: str, want_lonlat: bool
-) -> tuple[tuple | None, dict, dict]:
-    """The memo key of a read, the rows remembered from the file's last read, and a dict for this read's."""
+) -> tuple[tuple | None, dict]:
+    """The memo key of a read (None: not remembered) and the rows remembered from the file's last read."""
     if not want_lonlat or "geocode_query" in cols or len(table.rows) > _ROWS_MAX:
-        return None, {}, {}
+        return None, {}
     key = (str(path), kind, default_crs, tuple(sorted(cols.items())))
-    return key, _ROWS.get(key, {}), {}
+    return key, _ROWS.get(key, {})
 
 
 def _row_key(row: list[Any], n: int) -> tuple | None:

@@ -503,12 +503,13 @@ class PCenter(_Distance):
                     value = np.array([np.inf, np.inf])
                 else:
                     value = np.array([walks[places].max(initial=0.0), w @ walks])
-                (b0, b1), (t0, t1) = best.tolist(), tol.tolist()
-                if self._no_worse_one(value.tolist(), [b0, b1], [t0, t1]):
+                bests, tols = best.tolist(), tol.tolist()
+                if self._no_worse_one(value.tolist(), bests, tols):
                     S, best, changed = rest, value, True
                     walks_S, gain_S = update(walks, walks_S, gain_S)
                     owner, second = nearest_alone(S, walks_S)
                     continue
+                (b0, b1), (t0, _) = bests, tols
                 likely = np.ones(n, dtype=bool)
                 likely[S] = False
                 likely[j:] = False
