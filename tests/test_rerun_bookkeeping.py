@@ -11,6 +11,7 @@ import json
 import os
 import warnings
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import osmium
@@ -191,16 +192,22 @@ def _tables_digest(folder) -> dict[str, str]:
     }
 
 
+def _cached_scenario(folder: Path, osm: Path, name: str, *, sites: str = "sites.csv") -> Path:
+    """A 10-minute scenario on ``osm`` with its caches in ``folder/cache`` (sites and demand CSVs beside it)."""
+    toml = folder / "scenario.toml"
+    toml.write_text(
+        f'name = "{name}"\n[network]\npath = "{osm.as_posix()}"\ncache_dir = "cache"\n'
+        f'[sites]\npath = "{sites}"\n[demand]\npath = "demand.csv"\n[walk]\nthreshold_min = 10\n',
+        encoding="utf-8",
+    )
+    return toml
+
+
 def test_reruns_after_appending_sites_equal_runs_without_caches(liechtenstein_places, tmp_path, monkeypatch):
     monkeypatch.setenv("COVERAGE_PLANNER_OUTPUT_PROCESSES", "1")
     sites, demand = liechtenstein_places
     osm = raw_file("liechtenstein-2013-08-03.osm.pbf")
-    toml = tmp_path / "scenario.toml"
-    toml.write_text(
-        f'name = "rerun"\n[network]\npath = "{osm.as_posix()}"\ncache_dir = "cache"\n'
-        '[sites]\npath = "sites.csv"\n[demand]\npath = "demand.csv"\n[walk]\nthreshold_min = 10\n',
-        encoding="utf-8",
-    )
+    toml = _cached_scenario(tmp_path, osm, "rerun")
     demand.to_csv(tmp_path / "demand.csv", index=False)
     sites.iloc[:20].to_csv(tmp_path / "sites.csv", index=False)
     with warnings.catch_warnings():
@@ -274,12 +281,7 @@ def test_a_rerun_follows_a_sites_link_pointed_elsewhere(liechtenstein_places, tm
         sites.iloc[:end].to_csv(tmp_path / folder / "sites.csv", index=False)
     demand.to_csv(tmp_path / "demand.csv", index=False)
     (tmp_path / "now").symlink_to(tmp_path / "one")
-    toml = tmp_path / "scenario.toml"
-    toml.write_text(
-        f'name = "link"\n[network]\npath = "{osm.as_posix()}"\ncache_dir = "cache"\n'
-        '[sites]\npath = "now/sites.csv"\n[demand]\npath = "demand.csv"\n[walk]\nthreshold_min = 10\n',
-        encoding="utf-8",
-    )
+    toml = _cached_scenario(tmp_path, osm, "link", sites="now/sites.csv")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first = run_scenario(toml, progress=False)
