@@ -181,7 +181,7 @@ class NodeKernel:
     away, with no access legs and no places on a site's edge. That is the
     question the floor answers, so kernel ÷ floor compares the two Dijkstras
     alone. ``run(threads=2)`` splits the sites into eight chunks run by two Python
-    threads (the kernel releases the GIL), as ``AccessMatrix.compute``'s pool does.
+    threads (the kernel releases the GIL), as ``AccessMatrix.compute``'s pool does, pinned as it pins them.
     """
 
     def __init__(self, net, site_nodes: np.ndarray, demand_nodes: np.ndarray, cutoff: float) -> None:
@@ -230,9 +230,9 @@ class NodeKernel:
         if threads <= 1:
             return self._call(0, self.n_sites)
         if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+            from coverage_planner.access.thread_pool import thread_pool  # the rule AccessMatrix's own pool follows
 
-            self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench_kernel")
+            self._pool = thread_pool(threads, name="bench_kernel")
         # Four chunks a thread, taken in turn by whichever thread is free (as AccessMatrix.compute's pool does):
         # halves alone leave one thread idle when one half of the city is denser.
         cuts = np.linspace(0, self.n_sites, 4 * threads + 1).astype(int)

@@ -18,19 +18,17 @@ and main-road crossings).
 
 from __future__ import annotations
 
-import os
 import warnings
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
-from coverage_planner import settings
 from coverage_planner._errors import DataError
 from coverage_planner.access.snapping import Snap
+from coverage_planner.access.thread_pool import walk_pool
 from coverage_planner.network.graph import WalkNetwork
 
 if TYPE_CHECKING:
@@ -354,24 +352,9 @@ class AccessMatrix:
 def _map_chunks(walks, chunks, *, threads: bool):
     """Apply ``walks`` to each chunk in order; in threads when the C kernel releases the GIL."""
     if threads and len(chunks) > 1:
-        yield from _pool().map(walks, chunks)
+        yield from walk_pool().map(walks, chunks)
     else:
         yield from map(walks, chunks)
-
-
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One pool per process: starting threads on every call costs about a millisecond.
-
-    Keyed by process id: a forked child (multiprocessing, a forking server)
-    inherits the pool object but not its threads, and would wait forever.
-    """
-    global _POOL
-    if _POOL is None or _POOL[0] != os.getpid():
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=settings.walk_threads(), thread_name_prefix="walks"))
-    return _POOL[1]
 
 
 def _c_walks(
