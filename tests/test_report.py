@@ -296,3 +296,28 @@ def test_the_workbook_holds_the_per_site_tables(rich, tmp_path):
 def test_unknown_language_is_rejected(result, tmp_path):
     with pytest.raises(ValueError, match="lang"):
         write_report(result, tmp_path, lang="fr")
+
+
+def test_a_shortened_name_list_counts_the_names_it_leaves_out(result, tmp_path):
+    """ "… and N more" after the listed names: listed + N is the site's count of places served (zh gives the total)."""
+    write_report(result, tmp_path / "en", lang="en", pdf=False)
+    lines = (tmp_path / "en" / "report.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("## What each site serves"))
+    header = next(line for line in lines[start:] if line.startswith("| site"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    served, names = columns.index("places served"), len(columns) - 1
+    checked = 0
+    for line in lines[lines.index(header) + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        shortened = re.search(r" and (\d+) more$", cells[names])
+        if shortened:
+            listed = len(re.findall(r"\(\d+\.\d\)", cells[names]))
+            assert listed + int(shortened.group(1)) == int(cells[served])
+            checked += 1
+    assert checked >= 1, "no site serves more places than the list shows: the check checked nothing"
+    write_report(result, tmp_path / "zh", lang="zh", pdf=False)
+    zh = (tmp_path / "zh" / "report.md").read_text(encoding="utf-8")
+    totals = [int(n) for n in re.findall(r" 等 (\d+) 个", zh)]
+    assert totals and all(n > 8 for n in totals)  # the zh phrase counts them all

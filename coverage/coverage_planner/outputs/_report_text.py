@@ -377,7 +377,7 @@ TEXT: dict[str, dict] = {
         "newly_places": "places newly covered",
         "added_weight": "{w} gained",
         "newly_names": "compounds / communities newly covered",
-        "and_more": " and {n} more",
+        "and_more": " and {rest} more",
         "near_street": "near {street} (about {d:.0f} m)",
         "by_street": "on {street}",
         "no_street": "no named street nearby",

@@ -380,7 +380,8 @@ class _Document:
             for n, m, i in rows[:limit]
         ]
         more = len(rows) > limit
-        return sep.join(items) + (self.t["and_more"].format(n=len(rows)) if more else "")
+        # {n}: all of them (zh "等 148 个"); {rest}: those not listed (en "and 140 more").
+        return sep.join(items) + (self.t["and_more"].format(n=len(rows), rest=len(rows) - limit) if more else "")
 
     def shared_table(self) -> tuple[str, _Table]:
         t, pairs = self.t, self.pairs
