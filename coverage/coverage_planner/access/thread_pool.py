@@ -1,8 +1,8 @@
 """The walk kernel's worker threads: one pool per process, each thread on its own CPU when they cover them all.
 
 On a small virtual machine the scheduler often wakes a second worker on the
-CPU that is already running the first (an idle virtual CPU looks "preempted"
-to a guest kernel, so it is passed over), and the two then take turns on one
+CPU that is already running the first (most likely because an idle virtual CPU
+can look "preempted" to the guest kernel, which passes it over), and the two take turns on one
 CPU for the whole of a short call: two threads measured 1.0× one on calls of
 3–13 ms. A thread fixed to each CPU cannot be put there. Fixing threads is only
 done when the pool has a thread for every CPU this process may use; on a larger
