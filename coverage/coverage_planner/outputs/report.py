@@ -18,6 +18,7 @@ import datetime
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,7 @@ def write_report(
     pdf: bool = True,
     weight_label: str | None = None,
     service: ServiceTables | None = None,
+    beside_pdf: Callable[[], list[Path]] | None = None,
 ) -> list[Path]:
     """Write report.html, report.pdf, report.md, map.png, the chart PNGs and tables.xlsx into ``out_dir``.
 
@@ -119,11 +121,16 @@ def write_report(
         community class, circuit mediation (schedule and one printable page
         per route) and clinic venues, each in the report and as sheets of
         tables.xlsx. None or empty: every file is exactly the one without it.
+    beside_pdf : callable, optional
+        More work that needs nothing of the report (`write_map_and_report`
+        passes the interactive map): run in a worker with the workbook while
+        the PDF is laid out, the longest step (without the PDF, in a worker
+        beside the pictures). Returns the files it wrote.
 
     Returns
     -------
     list of Path
-        The files written.
+        The files written: ``beside_pdf``'s first, then the report's.
 
     Raises
     ------
@@ -147,27 +154,33 @@ def write_report(
             _write_workbook(tmp, doc.sheets())
         return out_dir / "tables.xlsx"
 
-    def pictures() -> tuple[bytes, list[bytes | None], bytes, dict[Any, bytes | None]]:
-        # matplotlib loads in the worker, once for the printed map, the charts and the route maps.
-        from coverage_planner.outputs.charts import share_by_group, walk_time_histogram
+    def printed_maps() -> tuple[bytes, dict[Any, bytes | None]]:
+        # The printed map and each route's map, the longest drawing: in a worker.
         from coverage_planner.outputs.static_map import static_map_png
 
         printed = static_map_png(result, lang, name=doc.name or None, site_names=doc.proposed_names(short=True))
-        shares = [share_by_group(result, dim, lang) for dim, _, _ in groups]
-        routes = doc.service.route_maps() if doc.service is not None else {}
-        return printed, shares, walk_time_histogram(result, lang), routes
+        return printed, doc.service.route_maps() if doc.service is not None else {}
 
-    def tables_and_pdf_engine() -> None:
+    def tables_and_charts() -> tuple[list[bytes | None], bytes]:
+        # Here, beside the worker: the report's tables, WeasyPrint's import, then the charts.
         doc.prepare()
         if pdf:
             from coverage_planner.outputs.pdf import pdf_engine
 
             pdf_engine()
+        from coverage_planner.outputs.charts import share_by_group, walk_time_histogram
 
-    # Workers write the workbook and draw the maps and charts, while here the tables are built and WeasyPrint loads.
-    workbook_path, (map_png, share_pngs, histogram, route_pngs), _ = side_by_side(
-        [workbook, pictures, tables_and_pdf_engine]
-    )
+        return [share_by_group(result, dim, lang) for dim, _, _ in groups], walk_time_histogram(result, lang)
+
+    if pdf:
+        # The PDF waits for the pictures it embeds, the workbook for nothing: first the maps in a worker and
+        # the charts here, then the workbook in a worker while here the PDF is laid out, the longest step.
+        (map_png, route_pngs), (share_pngs, histogram) = side_by_side([printed_maps, tables_and_charts])
+    else:
+        extra = [beside_pdf] if beside_pdf is not None else []
+        workbook_path, (map_png, route_pngs), *more, (share_pngs, histogram) = side_by_side(
+            [workbook, printed_maps, *extra, tables_and_charts]
+        )
     if doc.service is not None:
         doc.service.drawn = route_pngs
     group_parts = [(title, table, png) for (_, title, table), png in zip(groups, share_pngs)]
@@ -184,13 +197,21 @@ def write_report(
     html = TEMPLATE.render(**context)
     written.append(write_text_atomic(out_dir / "report.html", html))
     written.append(write_text_atomic(out_dir / "report.md", doc.markdown(context, group_parts)))
-    written.append(workbook_path)
     if pdf:
         from coverage_planner.outputs.pdf import html_to_pdf
 
-        # No link in the PDF: WeasyPrint would write it as an absolute file:// URL of this (maybe staging) folder.
-        written.append(html_to_pdf(TEMPLATE.render(**context, for_pdf=True), out_dir / "report.pdf"))
-    return written
+        def laid_out_pdf() -> Path:
+            # No link in the PDF: WeasyPrint would write it as an absolute file:// URL of this (maybe staging) folder.
+            return html_to_pdf(TEMPLATE.render(**context, for_pdf=True), out_dir / "report.pdf")
+
+        def beside_the_layout() -> tuple[list[Path], Path]:
+            # One worker for both: together they take about as long as the layout.
+            return (beside_pdf() if beside_pdf is not None else []), workbook()
+
+        (first, workbook_path), pdf_path = side_by_side([beside_the_layout, laid_out_pdf])
+        return first + written + [workbook_path, pdf_path]
+    written.append(workbook_path)
+    return (more[0] if more else []) + written
 
 
 class _Document:

@@ -260,6 +260,12 @@ def write_map_and_report(
         map_file = "map.html" if map else None
         return write_report(result, out_dir, lang=lang, map_file=map_file, **report_options)
 
+    if map and report and report_options.get("pdf", True):
+        # The map needs nothing of the report, and the PDF needs the report's pictures: drawn while the PDF is
+        # laid out rather than beside the pictures, it leaves no CPU idle during the layout.
+        from coverage_planner.outputs.report import write_report
+
+        return write_report(result, out_dir, lang=lang, map_file="map.html", beside_pdf=write_map, **report_options)
     tasks = [task for task, wanted in ((write_map, map), (report_files, report)) if wanted]
     return [path for files in side_by_side(tasks) for path in files]
 
