@@ -321,3 +321,24 @@ def test_a_shortened_name_list_counts_the_names_it_leaves_out(result, tmp_path):
     zh = (tmp_path / "zh" / "report.md").read_text(encoding="utf-8")
     totals = [int(n) for n in re.findall(r" 等 (\d+) 个", zh)]
     assert totals and all(n > 8 for n in totals)  # the zh phrase counts them all
+
+
+@pytest.mark.parametrize("pdf", [False, True])
+def test_work_beside_the_pdf_runs_once_comes_first_and_changes_no_report_file(result, tmp_path, pdf):
+    """`beside_pdf` (the interactive map, from write_map_and_report) runs with the report's workers, in any order."""
+    plain = write_report(result, tmp_path / "plain", lang="en", pdf=pdf)
+    calls = tmp_path / "calls.txt"
+
+    def beside() -> list[Path]:
+        with calls.open("a", encoding="utf-8") as log:  # a worker's own process: count the calls on disk
+            log.write("called\n")
+        extra = tmp_path / "with" / "extra.txt"
+        extra.write_text("written beside the report", encoding="utf-8")
+        return [extra]
+
+    written = write_report(result, tmp_path / "with", lang="en", pdf=pdf, beside_pdf=beside)
+    assert calls.read_text(encoding="utf-8") == "called\n"
+    assert written[0] == tmp_path / "with" / "extra.txt" and written[0].is_file()
+    assert [p.name for p in written[1:]] == [p.name for p in plain]
+    for name in ("report.md", "report.html", "tables.xlsx", "map.png") + (("report.pdf",) if pdf else ()):
+        assert (tmp_path / "with" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
