@@ -25,7 +25,7 @@ from typing import Any
 from coverage_planner import settings
 from coverage_planner._errors import CoverageError
 
-#: Threads safe to fork beside: the walk kernel's pool (access.matrix), idle between calls, and
+#: Threads safe to fork beside: the walk kernel's pool (access.thread_pool, named "walks"), idle between calls, and
 #: tqdm's monitor, asleep between checks (no output draws a progress bar, so no worker takes its lock).
 KNOWN_THREAD_PREFIXES = ("walks", "tqdm_monitor")
 
