@@ -14,7 +14,6 @@ out by WeasyPrint; ``tables.xlsx`` holds every table in full.
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import math
 import re
@@ -1575,45 +1574,19 @@ def _safe_css_families(families: str) -> str:
 
 
 def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
-    """One sheet per table, cell by cell with XlsxWriter.
+    """One sheet per table, each column's numbers in the format of its kind (share, minutes, metres, count)."""
+    from coverage_planner.outputs.xlsx import write_workbook
 
-    Several times faster than pandas' ``to_excel`` on city-size tables (it
-    formats every cell through Python objects); a fixed creation date keeps
-    the workbook byte-identical across identical runs.
-    """
-    import xlsxwriter
-
-    book = xlsxwriter.Workbook(
-        str(path), {"strings_to_urls": False, "strings_to_numbers": False, "strings_to_formulas": False}
-    )
-    book.set_properties({"created": datetime.datetime(2000, 1, 1)})
-    formats = {code: book.add_format({"num_format": code}) for code in set(_EXCEL_FORMAT_OF.values())}
-    with _gc.paused():  # 130k cell tuples: the cycle collector would rescan them again and again
-        try:
-            for name, frame in sheets.items():
-                sheet = book.add_worksheet(name)
-                for col, column in enumerate(frame.columns):  # write_string: text stays text, never a formula
-                    sheet.write_string(0, col, str(column))
-                for col, column in enumerate(frame.columns):
-                    style = formats.get(_EXCEL_FORMAT_OF.get(frame.attrs.get("kinds", {}).get(column, "")))
-                    values = frame[column]
-                    if values.dtype.kind in "iuf":  # a numeric column: one type test for all its cells
-                        numbers = values.to_numpy(float, na_value=np.nan)
-                        write_number = sheet.write_number
-                        for row in np.flatnonzero(~np.isnan(numbers)).tolist():
-                            write_number(row + 1, col, numbers[row], style)
-                        continue
-                    for row, value in enumerate(values.tolist(), start=1):
-                        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-                            continue
-                        if isinstance(value, bool | np.bool_):
-                            sheet.write_boolean(row, col, bool(value))
-                        elif isinstance(value, int | float | np.integer | np.floating):
-                            sheet.write_number(row, col, float(value), style)
-                        else:
-                            sheet.write_string(row, col, str(value))
-        finally:
-            book.close()
+    number_formats = {
+        name: {
+            column: _EXCEL_FORMAT_OF[kind]
+            for column, kind in frame.attrs.get("kinds", {}).items()
+            if kind in _EXCEL_FORMAT_OF
+        }
+        for name, frame in sheets.items()
+    }
+    with _gc.paused():  # 130k cell strings: the cycle collector would rescan them again and again
+        write_workbook(path, sheets, number_formats=number_formats)
 
 
 # Machine column names → what a planner reads in Excel: (Chinese, English), one row per column any sheet
