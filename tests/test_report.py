@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import raw_file
+from fontTools.ttLib import TTCollection, TTFont
 from matplotlib import font_manager
 from matplotlib.text import Text
 from real_places import write_beijing_scenario
@@ -221,7 +222,8 @@ def test_every_chart_and_the_map_draw_each_glyph_from_a_font_that_has_it(rich, l
                     font_manager.FontProperties(family=family, weight=artist.get_fontweight()),
                     fallback_to_default=False,
                 )
-                cmaps.append(fonts.font_cmap(Path(path), path.face_index))
+                with TTFont(path, fontNumber=path.face_index, lazy=True) as face:  # fontTools: not the code's reader
+                    cmaps.append(set(face.getBestCmap() or {}))
             missing = {ch for ch in text if not ch.isspace() and not any(ord(ch) in c for c in cmaps)}
             assert not missing, (text, artist.get_fontfamily(), missing)
             checked += 1
@@ -231,6 +233,20 @@ def test_every_chart_and_the_map_draw_each_glyph_from_a_font_that_has_it(rich, l
     assert checked > 50
     zh_titles = [t.get_text() for t in figures[0].findobj(Text)]
     assert ("到最近站点的步行时间" in zh_titles) == (lang == "zh")
+
+
+def test_a_fonts_code_points_are_read_as_fonttools_reads_them():
+    cjk = fonts.find_cjk_font()
+    assert cjk is not None  # CI installs fonts-noto-cjk
+    dejavu = Path(font_manager.findfont("DejaVu Sans"))
+    with TTCollection(str(cjk.path), lazy=True) as collection:
+        faces = [(cjk.path, i) for i in range(len(collection.fonts))]
+    assert len(faces) > 1 and fonts._face_count(cjk.path) == len(faces)
+    for path, face in [*faces, (dejavu, 0)]:
+        with TTFont(str(path), fontNumber=face, lazy=True) as font:
+            expected = frozenset(font.getBestCmap())
+        assert fonts.font_cmap(path, face) == expected, (path, face)
+    assert fonts.font_cmap(Path(__file__), 0) == frozenset()  # not a font: no glyphs, no error
 
 
 def test_share_axis_stops_at_100_percent(rich):
