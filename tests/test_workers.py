@@ -139,3 +139,77 @@ def test_the_run_folder_is_the_same_bytes_side_by_side_and_one_by_one(processes,
     one, side = hashes(folders[1]), hashes(folders[4])
     assert {"map.html", "report.pdf", "tables.xlsx", "map.png", "report.html"} <= set(one)
     assert side == one
+
+
+# ------------------------------------------------ a chain of tasks in one worker, each answer taken when ready
+
+
+def test_a_chains_first_answer_comes_while_the_worker_goes_on(processes, tmp_path):
+    processes(4)
+    go_on = tmp_path / "go-on"
+
+    def first():
+        return os.getpid(), b"x" * 1_000_000  # more than a pipe holds: the worker must not block on it
+
+    def second():
+        deadline = time.monotonic() + 20
+        while not go_on.exists():  # waits for this process, which can only signal after taking the first answer
+            assert time.monotonic() < deadline, "the first answer was not handed over before the second task"
+            time.sleep(0.01)
+        return os.getpid()
+
+    with _workers.WorkerChain([first, second]) as chain:
+        pid, payload = chain.next()
+        assert pid != os.getpid() and len(payload) == 1_000_000
+        go_on.touch()
+        assert chain.next() == pid  # the same worker, one task after the other
+        with pytest.raises(IndexError):
+            chain.next()
+
+
+def test_a_chain_runs_here_when_forking_is_not_safe(processes):
+    processes(1)
+    ran = []
+    with _workers.WorkerChain([lambda: ran.append("a") or os.getpid(), lambda: ran.append("b") or os.getpid()]) as c:
+        assert ran == []  # each task runs when its answer is asked for
+        assert c.next() == os.getpid() and ran == ["a"]
+        assert c.next() == os.getpid() and ran == ["a", "b"]
+
+
+def test_a_chains_error_warning_and_death_come_back(processes, tmp_path):
+    processes(4)
+
+    def warns_then_fails():
+        warnings.warn("careful", UserWarning, stacklevel=1)
+        raise InputError(tmp_path / "x.csv", "not a number", row=3, field="lon")
+
+    never = tmp_path / "never"
+    with _workers.WorkerChain([warns_then_fails, never.touch]) as chain:
+        with pytest.warns(UserWarning, match="careful"), pytest.raises(InputError, match="row 3") as caught:
+            chain.next()
+    assert caught.value.row == 3 and "raised in a worker process" in "".join(caught.value.__notes__)
+    assert not never.exists()  # the worker stops at the first error
+    with _workers.WorkerChain([lambda: os.kill(os.getpid(), signal.SIGKILL)]) as chain:
+        with pytest.raises(WorkerError, match="signal 9"):
+            chain.next()
+
+
+def test_leaving_a_chain_early_stops_its_worker_and_cleans_up(processes, tmp_path):
+    processes(4)
+    started = tmp_path / "started"
+
+    def slow():
+        started.touch()
+        time.sleep(60)
+
+    chain = _workers.WorkerChain([lambda: 1, slow])
+    folder = chain._folder
+    assert chain.next() == 1
+    deadline = time.monotonic() + 20
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    begun = time.monotonic()
+    chain.close()
+    assert time.monotonic() - begun < 10  # stopped, not waited for
+    assert folder is not None and not os.path.exists(folder)
+    chain.close()  # twice is fine

@@ -14,8 +14,10 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 import warnings
@@ -118,24 +120,143 @@ def _start(task: Callable[[], Any]) -> tuple[int, int]:
         os.close(write_fd)
         return pid, read_fd
     # The worker: run, send the answer and its warnings down the pipe, and leave without the parent's
-    # exit handlers. Warnings are recorded (the filters in force still apply) and raised again by the
-    # parent, so a caller sees them as if the task had run there.
+    # exit handlers.
     status = 1
     try:
         os.close(read_fd)
-        with warnings.catch_warnings(record=True) as caught:
-            try:
-                answer = ("ok", task())
-                status = 0
-            except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
-                answer = ("error", _packed_error(exc))
-        try:
-            payload = pickle.dumps((*answer, _packed_warnings(caught)), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # noqa: BLE001 - an answer that cannot be sent is an error of the task
-            status = 1
-            payload = pickle.dumps(("error", _packed_error(exc), _packed_warnings(caught)))
+        kind, payload = _run_packed(task)
+        status = 0 if kind == "ok" else 1
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(payload)
+    finally:
+        os._exit(status)
+
+
+def _run_packed(task: Callable[[], Any]) -> tuple[str, bytes]:
+    """Run ``task`` and pickle ("ok" or "error", its answer or packed error, its warnings).
+
+    Warnings are recorded (the filters in force still apply) and raised again by the parent, so a
+    caller sees them as if the task had run there.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            answer = ("ok", task())
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+            answer = ("error", _packed_error(exc))
+    try:
+        return answer[0], pickle.dumps((*answer, _packed_warnings(caught)), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - an answer that cannot be sent is an error of the task
+        return "error", pickle.dumps(("error", _packed_error(exc), _packed_warnings(caught)))
+
+
+class WorkerChain:
+    """Tasks run one after another in one forked worker; each answer can be taken as soon as it is ready.
+
+    This process can go on with a worker's first answer while the worker goes on with the next
+    task (the report: the printed map for the PDF's layout here, while the worker draws the
+    interactive map). Answers are taken in order with `next`. Where forking is not safe
+    (`fork_is_safe`), each task runs here when its answer is asked for, with the same results.
+    Use it as a context manager: leaving the block stops a worker whose answers were not all taken.
+
+    Parameters
+    ----------
+    tasks : sequence of callable
+        Functions of no arguments, each writing only its own files and returning something picklable.
+    """
+
+    def __init__(self, tasks: Sequence[Callable[[], Any]]) -> None:
+        self._tasks = list(tasks)
+        self._taken = 0
+        self._worker: tuple[int, int] | None = None
+        self._folder: str | None = None
+        if self._tasks and fork_is_safe():
+            # Answers go to files, with a byte on the pipe for each: a pipe holds 64 KiB, and a worker
+            # blocked on writing its first answer could not go on with the next task.
+            self._folder = tempfile.mkdtemp(prefix="coverage-planner-worker-")
+            gc.freeze()  # as in side_by_side: the worker's collections copy no pages
+            try:
+                self._worker = _start_chain(self._tasks, self._folder)
+            finally:
+                gc.unfreeze()
+
+    def __enter__(self) -> WorkerChain:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def next(self) -> Any:
+        """The next task's answer, waiting for the worker to finish it.
+
+        Returns
+        -------
+        object
+            What the task returned.
+
+        Raises
+        ------
+        Exception
+            The task's exception, rebuilt as in `side_by_side` (the worker stops at it).
+        WorkerError
+            When the worker process died without this answer.
+        """
+        if self._taken >= len(self._tasks):
+            raise IndexError("every answer of this worker was taken")
+        index = self._taken
+        self._taken += 1
+        if self._worker is None:
+            return self._tasks[index]()
+        pid, fd = self._worker
+        if not os.read(fd, 1):  # the worker's pipe closed before this answer: it died
+            self._worker = None
+            os.close(fd)
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            raise WorkerError(f"a worker process writing outputs {how} without an answer")
+        with open(os.path.join(self._folder, f"{index}.pickle"), "rb") as stored:
+            kind, value, caught = pickle.load(stored)
+        for message, category, filename, lineno in caught:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if kind == "error":
+            raise _unpacked_error(value)
+        return value
+
+    def close(self) -> None:
+        """Wait for a worker whose answers were all taken; stop one that is still working. Idempotent."""
+        if self._worker is not None:
+            pid, fd = self._worker
+            self._worker = None
+            if self._taken < len(self._tasks):
+                _stop(pid, fd)
+            else:
+                os.close(fd)
+                os.waitpid(pid, 0)
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+
+def _start_chain(tasks: Sequence[Callable[[], Any]], folder: str) -> tuple[int, int]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_fd)
+        return pid, read_fd
+    status = 1
+    try:
+        os.close(read_fd)
+        for index, task in enumerate(tasks):
+            kind, payload = _run_packed(task)
+            part = os.path.join(folder, f"{index}.part")
+            with open(part, "wb") as stored:
+                stored.write(payload)
+            os.replace(part, os.path.join(folder, f"{index}.pickle"))
+            os.write(write_fd, b"\x01")
+            if kind == "error":
+                break
+        else:
+            status = 0
     finally:
         os._exit(status)
 
@@ -195,4 +316,4 @@ def _unpacked_error(packed: tuple[type, tuple, dict, str]) -> BaseException:
     return exc
 
 
-__all__ = ["KNOWN_THREAD_PREFIXES", "WorkerError", "fork_is_safe", "side_by_side"]
+__all__ = ["KNOWN_THREAD_PREFIXES", "WorkerChain", "WorkerError", "fork_is_safe", "side_by_side"]

@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path, write_text_atomic
-from coverage_planner._workers import side_by_side
+from coverage_planner._workers import WorkerChain, side_by_side
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.escape import markdown_table, markdown_text
 from coverage_planner.outputs import _gc
@@ -171,49 +171,49 @@ def write_report(
 
         return [share_by_group(result, dim, lang) for dim, _, _ in groups], walk_time_histogram(result, lang)
 
-    if pdf:
-        # The PDF waits for the pictures it embeds, the workbook for nothing: first the maps in a worker and
-        # the charts here, then the workbook in a worker while here the PDF is laid out, the longest step.
-        (map_png, route_pngs), (share_pngs, histogram) = side_by_side([printed_maps, tables_and_charts])
-    else:
-        extra = [beside_pdf] if beside_pdf is not None else []
+    def beside_the_layout() -> tuple[list[Path], Path]:
+        return (beside_pdf() if beside_pdf is not None else []), workbook()
 
-        def charts_then_workbook() -> tuple[tuple[list[bytes | None], bytes], Path]:
-            # Here too: the workbook takes a tenth of the printed map, and a third process would slow both.
-            return tables_and_charts(), workbook()
+    # With the PDF: it waits for the pictures it embeds, the interactive map (beside_pdf) and the workbook wait
+    # for nothing. One worker draws the printed maps, hands them over and goes on with those two, while here the
+    # tables and charts are made and then the PDF is laid out, the longest step: neither CPU waits for the other.
+    with WorkerChain([printed_maps, beside_the_layout] if pdf else []) as worker:
+        if pdf:
+            share_pngs, histogram = tables_and_charts()
+            map_png, route_pngs = worker.next()
+        else:
+            extra = [beside_pdf] if beside_pdf is not None else []
 
-        (map_png, route_pngs), *more, ((share_pngs, histogram), workbook_path) = side_by_side(
-            [printed_maps, *extra, charts_then_workbook]
-        )
-    if doc.service is not None:
-        doc.service.drawn = route_pngs
-    group_parts = [(title, table, png) for (_, title, table), png in zip(groups, share_pngs)]
-    charts = [(title, png) for title, _, png in group_parts if png is not None] + [(doc.t["charts"], histogram)]
-    images = [("map.png", map_png)] + [(f"chart_{i + 1}.png", png) for i, (_, png) in enumerate(charts)]
-    if doc.service is not None:
-        images += doc.service.images()
-    for name, data in images:
-        with atomic_path(out_dir / name) as tmp:
-            tmp.write_bytes(data)
-        written.append(out_dir / name)
+            def charts_then_workbook() -> tuple[tuple[list[bytes | None], bytes], Path]:
+                # Here too: the workbook takes a tenth of the printed map, and a third process would slow both.
+                return tables_and_charts(), workbook()
 
-    context = doc.context(map_png, histogram, group_parts, map_file)
-    html = TEMPLATE.render(**context)
-    written.append(write_text_atomic(out_dir / "report.html", html))
-    written.append(write_text_atomic(out_dir / "report.md", doc.markdown(context, group_parts)))
-    if pdf:
-        from coverage_planner.outputs.pdf import html_to_pdf
+            (map_png, route_pngs), *more, ((share_pngs, histogram), workbook_path) = side_by_side(
+                [printed_maps, *extra, charts_then_workbook]
+            )
+        if doc.service is not None:
+            doc.service.drawn = route_pngs
+        group_parts = [(title, table, png) for (_, title, table), png in zip(groups, share_pngs)]
+        charts = [(title, png) for title, _, png in group_parts if png is not None] + [(doc.t["charts"], histogram)]
+        images = [("map.png", map_png)] + [(f"chart_{i + 1}.png", png) for i, (_, png) in enumerate(charts)]
+        if doc.service is not None:
+            images += doc.service.images()
+        for name, data in images:
+            with atomic_path(out_dir / name) as tmp:
+                tmp.write_bytes(data)
+            written.append(out_dir / name)
 
-        def laid_out_pdf() -> Path:
+        context = doc.context(map_png, histogram, group_parts, map_file)
+        html = TEMPLATE.render(**context)
+        written.append(write_text_atomic(out_dir / "report.html", html))
+        written.append(write_text_atomic(out_dir / "report.md", doc.markdown(context, group_parts)))
+        if pdf:
+            from coverage_planner.outputs.pdf import html_to_pdf
+
             # No link in the PDF: WeasyPrint would write it as an absolute file:// URL of this (maybe staging) folder.
-            return html_to_pdf(TEMPLATE.render(**context, for_pdf=True), out_dir / "report.pdf")
-
-        def beside_the_layout() -> tuple[list[Path], Path]:
-            # One worker for both: together they take about as long as the layout.
-            return (beside_pdf() if beside_pdf is not None else []), workbook()
-
-        (first, workbook_path), pdf_path = side_by_side([beside_the_layout, laid_out_pdf])
-        return first + written + [workbook_path, pdf_path]
+            pdf_path = html_to_pdf(TEMPLATE.render(**context, for_pdf=True), out_dir / "report.pdf")
+            first, workbook_path = worker.next()
+            return first + written + [workbook_path, pdf_path]
     written.append(workbook_path)
     return (more[0] if more else []) + written
 
