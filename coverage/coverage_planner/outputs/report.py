@@ -176,7 +176,7 @@ def write_report(
 
     # With the PDF: it waits for the pictures it embeds, the interactive map (beside_pdf) and the workbook wait
     # for nothing. One worker draws the printed maps, hands them over and goes on with those two, while here the
-    # tables and charts are made and then the PDF is laid out, the longest step: neither CPU waits for the other.
+    # tables and charts are made and then the PDF is laid out (the longest step): no second worker to start.
     with WorkerChain([printed_maps, beside_the_layout] if pdf else []) as worker:
         if pdf:
             share_pngs, histogram = tables_and_charts()
