@@ -113,17 +113,26 @@ def side_by_side(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
     return [value for _, value in answers]
 
 
-def _start(task: Callable[[], Any]) -> tuple[int, int]:
+def _fork_with_pipe() -> tuple[int, int]:
+    """Fork with a pipe from the child: (pid, its read end) here, (0, the write end) in the child."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid:
         os.close(write_fd)
         return pid, read_fd
+    os.close(read_fd)
+    return 0, write_fd
+
+
+def _start(task: Callable[[], Any]) -> tuple[int, int]:
+    pid, fd = _fork_with_pipe()
+    if pid:
+        return pid, fd
     # The worker: run, send the answer and its warnings down the pipe, and leave without the parent's
     # exit handlers.
+    write_fd = fd
     status = 1
     try:
-        os.close(read_fd)
         kind, payload = _run_packed(task)
         status = 0 if kind == "ok" else 1
         with os.fdopen(write_fd, "wb") as pipe:
@@ -238,14 +247,12 @@ class WorkerChain:
 
 
 def _start_chain(tasks: Sequence[Callable[[], Any]], folder: str) -> tuple[int, int]:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    pid, fd = _fork_with_pipe()
     if pid:
-        os.close(write_fd)
-        return pid, read_fd
+        return pid, fd
+    write_fd = fd
     status = 1
     try:
-        os.close(read_fd)
         for index, task in enumerate(tasks):
             kind, payload = _run_packed(task)
             part = os.path.join(folder, f"{index}.part")

@@ -31,6 +31,8 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
+from coverage_planner.places._tabular import column_letter
+
 #: Excel's limit on the characters of one cell.
 MAX_CELL_CHARS = 32_767
 #: Widths, in characters of the default font, that a column is kept between.
@@ -144,7 +146,7 @@ def _string_item(text: str) -> str:
 
 def _sheet_xml(frame: pd.DataFrame, styles: list[int | None], strings: _SharedStrings) -> str:
     n_rows, n_cols = frame.shape
-    letters = [_column_letter(i) for i in range(n_cols)]
+    letters = [column_letter(i) for i in range(n_cols)]
     rows = [str(r) for r in range(2, n_rows + 2)]
     header = "".join(
         f'<c r="{letter}1" s="{_HEADER_STYLE}" t="s"><v>{strings.add(_cut(str(column)))}</v></c>'
@@ -238,15 +240,6 @@ def _number_width(numbers: np.ndarray, style: int | None) -> float:
     return digits + 4  # sign, decimals, a margin
 
 
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 def _check_sheet_name(name: str) -> None:
     if not name or len(name) > 31 or any(c in name for c in "[]:*?/\\") or name.startswith("'"):
         raise ValueError(f"Excel refuses the sheet name {name!r} (1–31 characters, none of []:*?/\\)")
@@ -312,7 +305,7 @@ def _workbook_xml(names: list[str], n_rows: list[int], sheets: Mapping[str, pd.D
     # Excel keeps each sheet's filter range in a hidden name; LibreOffice needs it to show the filter buttons.
     filters = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-        f"{escape(_quoted(name))}!$A$1:${_column_letter(len(frame.columns) - 1)}${rows + 1}</definedName>"
+        f"{escape(_quoted(name))}!$A$1:${column_letter(len(frame.columns) - 1)}${rows + 1}</definedName>"
         for i, (name, frame, rows) in enumerate(zip(names, sheets.values(), n_rows))
         if len(frame.columns)
     )
