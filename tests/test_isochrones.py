@@ -208,3 +208,27 @@ def test_a_site_off_the_network_gets_no_band(result):
     assert run.sites["snap_edge"].iloc[3] == -1
     got = isochrone_bands(run, (5,))
     assert got["site_id"].tolist() == frame["id"].head(3).tolist()
+
+
+def test_the_printed_maps_merged_stretches_cover_exactly_what_the_sites_reach(result):
+    from coverage_planner.outputs.static_map import merged_stretches
+
+    net = result.network
+    snap = _site_snap(result)
+    stretches = reached_intervals(net, snap, [250.0, 500.0, 750.0], spent_m=snap.leg_m)
+    merged = merged_stretches(stretches)
+    # Brute force: per limit and edge, sort the sites' stretches and merge overlapping or touching ones.
+    expected = []
+    for (limit, edge), group in stretches.groupby(["limit_m", "edge"], sort=True):
+        pieces = sorted(zip(group["start_m"], group["end_m"]))
+        runs = [list(pieces[0])]
+        for a, b in pieces[1:]:
+            if a <= runs[-1][1]:
+                runs[-1][1] = max(runs[-1][1], b)
+            else:
+                runs.append([a, b])
+        expected += [(limit, edge, a, b) for a, b in runs]
+    got = list(merged[["limit_m", "edge", "start_m", "end_m"]].itertuples(index=False, name=None))
+    assert len(got) == len(expected) and len(got) < len(stretches)  # real overlaps between sites, merged
+    assert np.allclose(np.array(got, dtype=float), np.array(expected, dtype=float), rtol=0, atol=1e-6)
+    assert merged_stretches(stretches.iloc[:0]).empty
