@@ -220,9 +220,7 @@ class WorkerChain:
             self._worker = None
             os.close(fd)
             _, status = os.waitpid(pid, 0)
-            code = os.waitstatus_to_exitcode(status)
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            raise WorkerError(f"a worker process writing outputs {how} without an answer")
+            raise _died(status)
         with open(os.path.join(self._folder, f"{index}.pickle"), "rb") as stored:
             kind, value, caught = pickle.load(stored)
         for message, category, filename, lineno in caught:
@@ -273,13 +271,17 @@ def _finish(pid: int, fd: int) -> tuple[str, Any]:
         payload = pipe.read()  # read before waiting: a full pipe would block the worker
     _, status = os.waitpid(pid, 0)
     if not payload:
-        code = os.waitstatus_to_exitcode(status)
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        return "error", WorkerError(f"a worker process writing outputs {how} without an answer")
+        return "error", _died(status)
     kind, value, caught = pickle.loads(payload)
     for message, category, filename, lineno in caught:
         warnings.warn_explicit(message, category, filename, lineno)
     return (kind, _unpacked_error(value)) if kind == "error" else (kind, value)
+
+
+def _died(status: int) -> WorkerError:
+    code = os.waitstatus_to_exitcode(status)
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return WorkerError(f"a worker process writing outputs {how} without an answer")
 
 
 def _stop(pid: int, fd: int) -> None:
