@@ -17,7 +17,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from coverage_planner.outputs import _gc
@@ -108,25 +111,40 @@ def histogram_figure(result: CoverageResult, lang: str = "zh") -> Figure:
         "note": text["unreachable"].format(n=unreachable, s=search_min) if unreachable else "",
     }
     with _style(lang, labels.values()):
-        fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=CHART_DPI)
         edges = np.arange(0.0, math.ceil(upper) + 1.0, 1.0 if upper <= 40 else math.ceil(upper / 40))
         counts, _ = np.histogram(minutes, bins=edges)
-        left = edges[:-1]
+        fig = plt.figure(figsize=(6.4, 3.4), dpi=CHART_DPI)
+        widest_count = "8" * len(f"{int(counts.max(initial=0) * 1.05) + 1}")  # the longest y tick label
+        ax = _axes_within(
+            fig,
+            left_texts=[widest_count],
+            left_size="ytick",
+            y_label=(labels["y"], "axes_label"),
+            below=[("0", "xtick"), (labels["x"], "axes_label")] + ([(labels["note"], 7.5)] if labels["note"] else []),
+            above=[(labels["title"], "title")],
+        )
+        left, right = edges[:-1], edges[1:]
         inside = left < threshold
-        width = np.diff(edges)
-        ax.bar(left[inside], counts[inside], width[inside], align="edge", color=COVERED, label=labels["within"])
-        ax.bar(left[~inside], counts[~inside], width[~inside], align="edge", color=BEYOND, label=labels["beyond"])
-        ax.axvline(threshold, color=THRESHOLD, linewidth=1.5, linestyle="--", label=labels["line"])
+        # One collection of bars rather than a patch per bin (a patch costs about 0.5 ms to make and draw).
+        bars = [((a, 0), (b, 0), (b, c), (a, c)) for a, b, c in zip(left.tolist(), right.tolist(), counts.tolist())]
+        colours = np.where(inside, COVERED, BEYOND).tolist()
+        ax.add_collection(PolyCollection(bars, facecolors=colours, edgecolors="none", linewidths=0))
+        line = ax.axvline(threshold, color=THRESHOLD, linewidth=1.5, linestyle="--", label=labels["line"])
+        handles = [line] + [
+            Patch(facecolor=colour, label=labels[key])
+            for key, colour, present in (("within", COVERED, inside.any()), ("beyond", BEYOND, (~inside).any()))
+            if present
+        ]
         ax.set_xlim(0, edges[-1])
+        ax.set_ylim(0, max(float(counts.max(initial=0)) * 1.05, 1.0))
         ax.set_xlabel(labels["x"])
         ax.set_ylabel(labels["y"])
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(labels["title"])
+        ax.set_title(labels["title"], y=1.0)  # a fixed place: finding one clear of the ticks lays them all out
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(frameon=False, fontsize=8)
+        ax.legend(handles=handles, frameon=False, fontsize=8)
         if labels["note"]:
             fig.text(0.01, 0.01, labels["note"], fontsize=7.5, color="#555555")
-        fig.tight_layout(rect=(0, 0.04 if labels["note"] else 0, 1, 1))  # lays out (and creates) every tick here
         return fig
 
 
@@ -164,11 +182,23 @@ def share_figure(result: CoverageResult, dimension: str, lang: str = "zh") -> Fi
     groups = [text["none"] if g == "(none)" else _short(str(g)) for g in table["group"]]
     bar_labels = [f"{s:.0%} ({c}/{n})" for s, c, n in zip(table["share"], table["covered"], table["places"])]
     with _style(lang, [title, text["share"], *groups, *bar_labels]):
-        fig, ax = plt.subplots(figsize=(6.4, 0.3 * len(table) + 1.2), dpi=CHART_DPI)
+        fig = plt.figure(figsize=(6.4, 0.3 * len(table) + 1.2), dpi=CHART_DPI)
+        ax = _axes_within(
+            fig,
+            left_texts=groups,
+            left_size=8,
+            below=[("100%", "xtick"), (text["share"], "axes_label")],
+            above=[(title, 10)],
+        )
         y = np.arange(len(table))
         shares = table["share"].to_numpy(float) * 100
-        ax.barh(y, shares, color=COVERED, height=0.7)
-        ax.barh(y, 100 - shares, left=shares, color="#e8e8e8", height=0.7)  # the uncovered rest, to 100 %
+        # Bars as one collection and names as plain text, not 50 patches and 25 ticks: a third of the chart's time.
+        half = 0.35
+        covered = [((0, yi - half), (s, yi - half), (s, yi + half), (0, yi + half)) for yi, s in zip(y, shares)]
+        rest = [((s, yi - half), (100, yi - half), (100, yi + half), (s, yi + half)) for yi, s in zip(y, shares)]
+        colours = [COVERED] * len(y) + ["#e8e8e8"] * len(y)  # the uncovered rest, to 100 %
+        ax.add_collection(PolyCollection(covered + rest, facecolors=colours, edgecolors="none", linewidths=0))
+        ax.set_ylim(-0.7, len(y) - 0.3)
         for yi, share, label in zip(y, shares, bar_labels):
             inside = share >= 60  # long bars carry their label inside, short ones just right of the bar
             ax.text(
@@ -180,13 +210,15 @@ def share_figure(result: CoverageResult, dimension: str, lang: str = "zh") -> Fi
                 fontsize=7.5,
                 color="white" if inside else "#222222",
             )
-        ax.set_yticks(y, groups, fontsize=8)
+        names = ax.get_yaxis_transform()  # x in axes units, y in data units
+        for yi, group in zip(y, groups):
+            ax.text(-0.012, yi, group, transform=names, ha="right", va="center", fontsize=8)
+        ax.set_yticks([])
         ax.set_xlim(0, 100)
         ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
         ax.set_xlabel(text["share"])
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, y=1.0)
         ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
         return fig
 
 
@@ -275,6 +307,43 @@ def _style(lang: str, texts):
             "text.usetex": False,
         }
     )
+
+
+def _axes_within(fig: Figure, *, left_texts, left_size, y_label=None, below=(), above=()):
+    """Axes leaving room for the texts around them, sized from those texts alone.
+
+    ``left_texts`` at ``left_size`` stand left of the axes (the widest sets the margin), then
+    ``y_label`` turned a quarter; ``below`` and ``above`` are (text, size) stacked under and over
+    it. A size is points or an rc name ("ytick", "xtick", "axes_label", "title"). What tight_layout
+    decides, without laying out every tick an extra time.
+    """
+    renderer = fig.canvas.get_renderer()
+    named = {
+        "ytick": plt.rcParams["ytick.labelsize"],
+        "xtick": plt.rcParams["xtick.labelsize"],
+        "axes_label": plt.rcParams["axes.labelsize"],
+        "title": plt.rcParams["axes.titlesize"],
+    }
+    lines: dict[object, float] = {}
+
+    def width(text: str, size) -> float:
+        return renderer.get_text_width_height_descent(text or " ", FontProperties(size=named.get(size, size)), False)[0]
+
+    def height(size) -> float:
+        size = named.get(size, size)  # points, or a name such as "medium"
+        if size not in lines:  # a line is as high as "lp", as matplotlib sizes one
+            lines[size] = renderer.get_text_width_height_descent("lp", FontProperties(size=size), False)[1]
+        return lines[size]
+
+    pad = 0.07 * fig.dpi  # between stacked texts and at the figure's edge, in pixels
+    width_px, height_px = fig.get_figwidth() * fig.dpi, fig.get_figheight() * fig.dpi
+    x0 = max((width(t, left_size) for t in left_texts), default=0.0) + 2 * pad
+    if y_label is not None:
+        x0 += height(y_label[1]) + pad
+    y0 = sum(height(size) + pad for _, size in below) + pad
+    y1 = height_px - sum(height(size) + pad for _, size in above) - pad
+    x1 = width_px - 0.3 * fig.dpi  # half the last x tick label sticks out past the axes
+    return fig.add_axes((x0 / width_px, y0 / height_px, (x1 - x0) / width_px, (y1 - y0) / height_px))
 
 
 def _short(name: str, limit: int = 22) -> str:

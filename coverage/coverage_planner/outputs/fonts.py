@@ -235,9 +235,9 @@ def require_glyphs(texts: Iterable[str], families: list[str]) -> None:
         except ValueError:
             continue
         cmaps.append(font_cmap(Path(found), getattr(found, "face_index", 0)))
-    missing = sorted(
-        {ch for text in texts for ch in str(text) if ch.isprintable() and not ch.isspace()} - _union(cmaps)
-    )
+    drawn = {ch for text in texts for ch in str(text) if ch.isprintable() and not ch.isspace()}
+    # Each character looked up in the maps: a union of 45k code points as characters took 15 ms a chart.
+    missing = sorted(ch for ch in drawn if not any(ord(ch) in cmap for cmap in cmaps))
     if missing:
         shown = "".join(missing[:20]) + (" …" if len(missing) > 20 else "")
         han = any("\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in missing)
@@ -296,13 +296,6 @@ def _cmap(path: str, index: int) -> frozenset[int]:
         return frozenset(FT2Font(path, face_index=index).get_charmap())
     except Exception:  # noqa: BLE001 - any unreadable file is simply not a usable font
         return frozenset()
-
-
-def _union(cmaps: list[frozenset[int]]) -> set[str]:
-    out: set[int] = set()
-    for cmap in cmaps:
-        out |= cmap
-    return {chr(c) for c in out}
 
 
 def _usable(path: Path, index: int | None) -> CjkFont | None:
