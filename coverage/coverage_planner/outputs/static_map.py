@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
+from matplotlib.transforms import Bbox
 
 from coverage_planner.access.snapping import snap_points
 from coverage_planner.outputs import _gc
@@ -676,17 +677,28 @@ def _place_labels(ax, renderer, candidates, halo, obstacles) -> None:
     box = ax.get_window_extent(renderer)
     taken = list(obstacles)
     offsets = ((4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"), (-4, -3, "right", "top"))
+    to_pixels = ax.figure.dpi / 72.0
     for x, y, label, size, weight, colour in candidates:
+        dx, dy, ha, va = offsets[0]
+        artist = ax.annotate(
+            label, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=size,
+            fontweight=weight, color=colour, path_effects=halo, zorder=7, annotation_clip=True,
+        )  # fmt: skip
+        # Measured once: the other three positions are the same box moved (laying the text out is the cost).
+        first = artist.get_window_extent(renderer)
+        anchor_x, anchor_y = first.x0 - dx * to_pixels, first.y0 - dy * to_pixels
         for dx, dy, ha, va in offsets:
-            artist = ax.annotate(
-                label, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=size,
-                fontweight=weight, color=colour, path_effects=halo, zorder=7, annotation_clip=True,
-            )  # fmt: skip
-            extent = artist.get_window_extent(renderer).expanded(1.04, 1.1)
+            left = anchor_x + dx * to_pixels - (first.width if ha == "right" else 0.0)
+            bottom = anchor_y + dy * to_pixels - (first.height if va == "top" else 0.0)
+            extent = Bbox.from_bounds(left, bottom, first.width, first.height).expanded(1.04, 1.1)
             fits = box.contains(extent.x0, extent.y0) and box.contains(extent.x1, extent.y1)
             if fits and not any(extent.overlaps(other) for other in taken):
                 taken.append(extent)
+                artist.xyann = (dx, dy)
+                artist.set_horizontalalignment(ha)
+                artist.set_verticalalignment(va)
                 break
+        else:
             artist.remove()
 
 
