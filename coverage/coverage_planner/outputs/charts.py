@@ -286,12 +286,18 @@ def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
     bytes
         PNG data.
     """
+    from PIL import Image  # matplotlib's own dependency
+
     buffer = io.BytesIO()
     with _gc.paused():
-        # zlib level 3, not PIL's 6: as small for flat-coloured maps and charts, a third less time (30 ms a map).
-        fig.savefig(
-            buffer, format="png", dpi=dpi or fig.dpi, metadata={"Software": None}, pil_kwargs={"compress_level": 3}
-        )
+        if dpi is not None:
+            fig.set_dpi(dpi)
+        fig.canvas.draw()
+        pixels = np.asarray(fig.canvas.buffer_rgba())
+        # An opaque picture is saved without its alpha channel (a quarter less to filter and pack), and at zlib
+        # level 3, not PIL's 6: as small for flat-coloured maps and charts, a third less time (30 ms a map).
+        image = Image.fromarray(pixels[..., :3] if (pixels[..., 3] == 255).all() else pixels)
+        image.save(buffer, format="png", dpi=(fig.dpi, fig.dpi), compress_level=3)  # no text chunks: same bytes
     plt.close(fig)
     return buffer.getvalue()
 

@@ -17,7 +17,7 @@ import base64
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,10 +395,16 @@ class _Document:
         num.append(False)
         return _Table(frame, num, t["not_computed_note"].format(s=self.search_min) if missing else None)
 
-    def name_list(self, names, minutes, ids, status_of: dict, limit: int = NAMES_PER_SITE) -> str:
-        """Up to ``limit`` names with walk minutes, readable names first (ids like "way 123" only to fill up), and how many in all."""
+    def name_list(
+        self, names, minutes, ids, status_of: dict, limit: int = NAMES_PER_SITE, readable: Sequence[bool] | None = None
+    ) -> str:
+        """Up to ``limit`` names with walk minutes, readable names first (ids like "way 123" only to fill up), and how many in all.
+
+        ``readable``: `readable_name` of each name, when the caller knows it already.
+        """
         rows = list(zip(names, minutes, ids))
-        rows = [r for r in rows if readable_name(r[0])] + [r for r in rows if not readable_name(r[0])]
+        readable = [readable_name(r[0]) for r in rows] if readable is None else readable
+        rows = [r for r, ok in zip(rows, readable) if ok] + [r for r, ok in zip(rows, readable) if not ok]
         sep = "、" if self.lang == "zh" else ", "
         items = [
             f"{self.tag(n, status_of.get(i))} ({m:.1f})" if m == m else self.tag(n, status_of.get(i))
@@ -418,9 +424,13 @@ class _Document:
         site_names, minutes = shared["site_name"].to_numpy(object), shared["walk_min"].to_numpy(float)
         site_ids, place_names = shared["site_id"].to_numpy(object), shared["demand_name"].to_numpy(object)
         bounds = np.r_[np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]), len(ids)] if len(ids) else np.zeros(1, int)
+        readable_site = {name: readable_name(name) for name in set(site_names.tolist())}  # a few sites, many rows
+        site_readable = [readable_site[name] for name in site_names.tolist()]
         rows = []
         for a, b in zip(bounds[:-1], bounds[1:]):
-            sites = self.name_list(site_names[a:b], minutes[a:b], site_ids[a:b], site_status, limit=b - a)
+            sites = self.name_list(
+                site_names[a:b], minutes[a:b], site_ids[a:b], site_status, limit=b - a, readable=site_readable[a:b]
+            )
             rows.append((self.tag(place_names[a], status_of.get(ids[a])), int(b - a), sites))
         frame = pd.DataFrame(rows, columns=[t["place"], t["n_sites"], t["site_names"]])
         frame["_named"] = ~frame[t["place"]].map(readable_name)
