@@ -249,6 +249,32 @@ def test_a_fonts_code_points_are_read_as_fonttools_reads_them():
     assert fonts.font_cmap(Path(__file__), 0) == frozenset()  # not a font: no glyphs, no error
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_chart_text_lies_inside_its_figure_and_clear_of_the_plot(rich, lang):
+    # The margins are sized from the texts (no tight_layout): each text must fit the picture, and the group
+    # names, tick labels and axis labels must stay outside the plotting area.
+    figures = [histogram_figure(rich, lang)] + [f for f in (share_figure(rich, d, lang) for d in DIMENSIONS) if f]
+    for fig in figures:
+        renderer = fig.canvas.get_renderer()
+        fig.draw(renderer)
+        page = fig.bbox
+        ax = fig.axes[0]
+        plot = ax.get_window_extent(renderer)
+        for artist in fig.findobj(Text):
+            if not artist.get_visible() or not artist.get_text().strip():
+                continue
+            box = artist.get_window_extent(renderer)
+            assert page.x0 - 0.5 <= box.x0 and box.x1 <= page.x1 + 0.5, (artist.get_text(), box, page)
+            assert page.y0 - 0.5 <= box.y0 and box.y1 <= page.y1 + 0.5, (artist.get_text(), box, page)
+        names = [a for a in ax.texts if a.get_transform() is ax.get_yaxis_transform()]
+        assert names or fig is figures[0]  # the share charts name their groups left of the bars
+        ticks = [t for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_visible() and t.get_text()]
+        for artist in names + ticks + [ax.xaxis.label, ax.yaxis.label, ax.title]:
+            if not artist.get_text():
+                continue
+            assert not artist.get_window_extent(renderer).overlaps(plot), (artist.get_text(), plot)
+
+
 def test_share_axis_stops_at_100_percent(rich):
     fig = share_figure(rich, "community", "zh")
     assert fig.axes[0].get_xlim() == (0.0, 100.0)
