@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from coverage_planner._errors import DataError
 from coverage_planner._io import atomic_path, write_text_atomic
-from coverage_planner._workers import WorkerChain, side_by_side
+from coverage_planner._workers import WorkerChain, fork_is_safe, side_by_side
 from coverage_planner.diff import ScenarioDiff
 from coverage_planner.escape import markdown_table, markdown_text
 from coverage_planner.outputs import _gc
@@ -173,6 +173,11 @@ def write_report(
 
     def beside_the_layout() -> tuple[list[Path], Path]:
         return (beside_pdf() if beside_pdf is not None else []), workbook()
+
+    if fork_is_safe():
+        # Both processes draw with matplotlib: imported once here, before the fork, rather than in each of them.
+        import coverage_planner.outputs.charts
+        import coverage_planner.outputs.static_map  # noqa: F401
 
     # With the PDF: it waits for the pictures it embeds, the interactive map (beside_pdf) and the workbook wait
     # for nothing. One worker draws the printed maps, hands them over and goes on with those two, while here the
