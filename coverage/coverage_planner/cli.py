@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,6 +23,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+# The command is over: let the interpreter's last collections skip what is still alive rather than walk every
+# object several times (0.5-0.8 s after a report). Registered first, so it runs after every other exit handler.
+atexit.register(gc.freeze)
 # No markup: names, paths and messages come from data and must print literally ("[bold]", "[/]").
 out = Console(markup=False)
 err = Console(stderr=True, markup=False)
