@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 # A command is one short process that allocates millions of objects (tables, layouts, pictures), nearly all freed
 # by reference counting. Python's default thresholds made it rescan every live object in full collections
-# 6-9 times a `propose` (0.7-0.9 s); young cycles are still collected, full collections wait for 100M allocations.
+# 6-7 times a `propose` (0.7-0.8 s); young cycles are still collected, full collections wait for 100M allocations.
 gc.set_threshold(20_000, 50, 100)
 # The command is over: let the interpreter's last collections skip what is still alive rather than walk every
 # object several times (0.5-0.8 s after a report). Registered first, so it runs after every other exit handler.
