@@ -143,6 +143,15 @@ def test_the_report_shows_its_own_map_and_links_the_interactive_one(result, tmp_
     assert "map.html" not in alone and "Coverage map" in alone
 
 
+def test_the_map_caption_keeps_the_figure_number_apart_from_the_minutes(result, tmp_path):
+    # "图 1  5 分钟" printed as "图 1 5 分钟" in the PDF, which reads as 15 minutes.
+    assert float(result.threshold_min) == 5.0
+    for lang, caption in (("zh", "图 1：5 分钟步行覆盖"), ("en", "Figure 1: 5-minute walking coverage")):
+        write_report(result, tmp_path / lang, lang=lang, pdf=False)
+        assert caption in (tmp_path / lang / "report.html").read_text(encoding="utf-8")
+        assert caption in (tmp_path / lang / "report.md").read_text(encoding="utf-8")
+
+
 def test_placeholders_are_marked_in_every_table_and_on_the_map(rich, tmp_path):
     write_report(rich, tmp_path, lang="zh", pdf=False)
     page = _parse(tmp_path / "report.html")

@@ -25,7 +25,7 @@ TEXT: dict[str, dict] = {
         "placeholder_warning": "注意: {sites} 个站点和 {places} 个地点为占位 (位置未核实, 由地址查询或示意坐标代替), 结果仅供参考; 表格和地图中均标注“占位”。",
         "placeholder_tag": " (占位)",
         "map": "覆盖地图",
-        "map_caption": "图 1  {t:g} 分钟步行覆盖。灰线为步行路网 (OpenStreetMap), 色块为全部站点的步行范围 (仅示意), 点为需求地点。",
+        "map_caption": "图 1：{t:g} 分钟步行覆盖。灰线为步行路网 (OpenStreetMap), 色块为全部站点的步行范围 (仅示意), 点为需求地点。",
         "map_link": "可交互的地图: ",
         "proposal": "拟建站点方案",
         "method": {
@@ -351,7 +351,7 @@ TEXT: dict[str, dict] = {
         "placeholder_warning": "Note: {sites} site(s) and {places} place(s) are placeholders (location not verified: a geocoded address or sketch point stands in), so read the results with care; tables and map mark them “placeholder”.",
         "placeholder_tag": " (placeholder)",
         "map": "Coverage map",
-        "map_caption": "Figure 1  {t:g}-minute walking coverage. Grey lines: the walk network (OpenStreetMap); shading: the walk bands of all sites (display only); dots: demand places.",
+        "map_caption": "Figure 1: {t:g}-minute walking coverage. Grey lines: the walk network (OpenStreetMap); shading: the walk bands of all sites (display only); dots: demand places.",
         "map_link": "Interactive map: ",
         "proposal": "Proposed new sites",
         "method": {
@@ -651,7 +651,7 @@ TEXT: dict[str, dict] = {
 TEXT_DRIVE: dict[str, dict] = {
     "zh": {
         "title": "驾车覆盖报告",
-        "map_caption": "图 1  {t:g} 分钟驾车覆盖。灰线为车行路网 (OpenStreetMap), 色块为全部站点的驾车范围 (仅示意), 点为需求地点。",
+        "map_caption": "图 1：{t:g} 分钟驾车覆盖。灰线为车行路网 (OpenStreetMap), 色块为全部站点的驾车范围 (仅示意), 点为需求地点。",
         "diff_counts": "新覆盖 {newly} 个地点; 不再覆盖 {lost} 个; 驾车变快 {faster} 个。",
         "median_walk": "中位驾车 (分钟)",
         "by_site_note": "“服务”指该站点是地点最近的站点且驾车在 {t:g} 分钟内; “5/10/15 分钟内”统计该站点驾车可达的全部地点 (不论是否最近)。",
@@ -676,7 +676,7 @@ TEXT_DRIVE: dict[str, dict] = {
     },
     "en": {
         "title": "Driving coverage report",
-        "map_caption": "Figure 1  {t:g}-minute driving coverage. Grey lines: the drive network (OpenStreetMap); shading: the drive-time bands of all sites (display only); dots: demand places.",
+        "map_caption": "Figure 1: {t:g}-minute driving coverage. Grey lines: the drive network (OpenStreetMap); shading: the drive-time bands of all sites (display only); dots: demand places.",
         "diff_counts": "{newly} place(s) newly covered; {lost} no longer covered; {faster} with a shorter drive.",
         "median_walk": "median drive (min)",
         "by_site_note": "A site serves a place when it is the place's nearest site within {t:g} minutes' drive; “within 5/10/15 min” counts every place the site reaches (nearest or not).",
