@@ -232,3 +232,64 @@ def test_the_printed_maps_merged_stretches_cover_exactly_what_the_sites_reach(re
     assert len(got) == len(expected) and len(got) < len(stretches)  # real overlaps between sites, merged
     assert np.allclose(np.array(got, dtype=float), np.array(expected, dtype=float), rtol=0, atol=1e-6)
     assert merged_stretches(stretches.iloc[:0]).empty
+
+
+def _substring_pieces(net, intervals):
+    """Independent: shapely's substring of each edge's metric line, one row at a time (a Point for no length)."""
+    from shapely.ops import substring
+
+    out = []
+    for e, a, b in zip(intervals["edge"], intervals["start_m"], intervals["end_m"]):
+        line, n = net.edges_metric[e], net.edge_length[e]
+        piece = line if a <= 0 and b >= n else substring(line, a / n, b / n, normalized=True)
+        out.append(shapely.get_coordinates(piece))
+    return out
+
+
+def test_interval_pieces_are_shapelys_substrings_of_the_edges(result):
+    from coverage_planner.outputs.isochrones import interval_coordinates
+
+    net = result.network
+    intervals = reached_intervals(net, _site_snap(result), [250.0, 500.0, 750.0])
+    rng = np.random.default_rng(3)
+    edges = rng.choice(len(net.edge_length), 300, replace=False)
+    n = net.edge_length[edges]
+    # Edge cases beside the real stretches: whole edges, from the start, to the end, no length, cut at a vertex.
+    at_vertex = []
+    offsets = net.coord_offsets
+    for e in edges[:40]:
+        xy = net.metric_coords[offsets[e] : offsets[e + 1]]
+        if len(xy) > 2:
+            metric = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+            at_vertex.append((e, metric[1] / metric[-1] * net.edge_length[e], net.edge_length[e]))
+            at_vertex.append((e, 0.0, metric[-2] / metric[-1] * net.edge_length[e]))
+    made = pd.DataFrame(
+        {
+            "edge": np.concatenate([edges, edges, edges, edges[:50]]),
+            "start_m": np.concatenate([np.zeros(300), np.zeros(300), n * 0.3, n[:50] * 0.5]),
+            "end_m": np.concatenate([n, n * 0.6, n, n[:50] * 0.5]),
+        }
+    )
+    vertex_cuts = pd.DataFrame(at_vertex, columns=["edge", "start_m", "end_m"])
+    assert len(vertex_cuts) > 5
+    cases = pd.concat([intervals[["edge", "start_m", "end_m"]], made, vertex_cuts], ignore_index=True)
+    got = interval_coordinates(net, cases)
+    expected = _substring_pieces(net, cases)
+    assert len(got) == len(expected) == len(cases)
+    ties = 0
+    for i, (g, x) in enumerate(zip(got, expected)):
+        if g.shape != x.shape:  # a cut exactly at a vertex: substring may also keep the vertex, a repeated point
+            x = _without_repeats(x)
+            ties += 1
+        assert g.shape == x.shape, (i, cases.iloc[i].to_dict(), g, x)
+        assert np.allclose(g, x, rtol=0, atol=1e-6), (i, cases.iloc[i].to_dict())
+    assert ties <= len(vertex_cuts)
+    lines = interval_lines(net, cases)
+    assert all(isinstance(g, shapely.Point) for g in lines[len(intervals) + 900 : len(intervals) + 950])
+    assert shapely.get_num_coordinates(lines).sum() == sum(len(x) for x in got)
+    assert interval_coordinates(net, cases.iloc[:0]) == []
+
+
+def _without_repeats(xy: np.ndarray) -> np.ndarray:
+    keep = np.concatenate([[True], np.hypot(*np.diff(xy, axis=0).T) > 1e-6])
+    return xy[keep]

@@ -339,7 +339,9 @@ def interval_lines(network: WalkNetwork, intervals: pd.DataFrame) -> np.ndarray:
     """Geometry of reached stretches (rows of `reached_intervals`) as LineStrings in the network's metric CRS.
 
     A stretch's great-circle metres along the edge become fractions of the
-    metric line's length (the two differ by the projection's scale).
+    metric line's length (the two differ by the projection's scale). The
+    pieces are those of `shapely.ops.substring` (a stretch of no length is
+    the Point where it lies), cut for all rows at once by `interval_coordinates`.
 
     Parameters
     ----------
@@ -350,18 +352,96 @@ def interval_lines(network: WalkNetwork, intervals: pd.DataFrame) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shapely.LineString
-        One line per row, in row order.
+    ndarray of shapely.LineString or shapely.Point
+        One geometry per row, in row order.
     """
-    lines = network.edges_metric
-    edge = intervals["edge"].to_numpy()
-    length = network.edge_length[edge]
-    start, end = intervals["start_m"].to_numpy(), intervals["end_m"].to_numpy()
-    out = np.empty(len(edge), dtype=object)
-    for i, (e, a, b, n) in enumerate(zip(edge, start, end, length)):
-        whole = a <= 0 and b >= n
-        out[i] = lines[e] if whole else substring(lines[e], a / n, b / n, normalized=True)
+    pieces = interval_coordinates(network, intervals)
+    counts = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    out = np.empty(len(pieces), dtype=object)
+    lines = counts >= 2
+    if lines.any():
+        flat = np.concatenate([p for p, ok in zip(pieces, lines.tolist()) if ok])
+        out[lines] = shapely.linestrings(flat, indices=np.repeat(np.arange(int(lines.sum())), counts[lines]))
+    points = np.flatnonzero(~lines)
+    if len(points):
+        out[points] = shapely.points(np.concatenate([pieces[i] for i in points.tolist()]))
     return out
+
+
+def interval_coordinates(network: WalkNetwork, intervals: pd.DataFrame) -> list[np.ndarray]:
+    """Metric vertices of each reached stretch (rows of `reached_intervals`), as `shapely.ops.substring` cuts them.
+
+    A stretch from ``start_m`` to ``end_m`` (great-circle metres along its edge)
+    is cut at the same fractions of the edge's metric line: the point where it
+    starts, the edge's vertices strictly between, the point where it ends. A
+    stretch over the whole edge is the edge's own vertices; one of no length is
+    the single vertex where it lies. All rows are cut at once (array passes
+    over the network's vertices), where one `substring` call per row cost
+    0.3 s for the 5,000 stretches of a printed map.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network the intervals were found on.
+    intervals : pandas.DataFrame
+        Rows of `reached_intervals` (``edge``, ``start_m``, ``end_m``).
+
+    Returns
+    -------
+    list of ndarray
+        One ``(k, 2)`` array per row, in row order (read-only views of one array).
+    """
+    edge = intervals["edge"].to_numpy(np.int64)
+    if not len(edge):
+        return []
+    coords, offsets = network.metric_coords, network.coord_offsets
+    first, last = offsets[edge], offsets[edge + 1] - 1  # each row's edge: its first and last vertex
+    # Distance of every vertex from its edge's first vertex, as one running sum: between the last vertex of
+    # an edge and the first of the next the step is 0, so each edge's part is its own running sum plus a base.
+    step = np.hypot(*np.diff(coords, axis=0).T)
+    step[offsets[1:-1] - 1] = 0.0
+    along = np.concatenate([[0.0], np.cumsum(step)])
+    base, metric_length = along[first], along[last] - along[first]
+    great_circle = network.edge_length[edge]
+    start, end = intervals["start_m"].to_numpy(float), intervals["end_m"].to_numpy(float)
+    whole = (start <= 0) & (end >= great_circle)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.clip(np.where(great_circle > 0, start / great_circle, 0.0), 0.0, 1.0) * metric_length
+        b = np.clip(np.where(great_circle > 0, end / great_circle, 0.0), 0.0, 1.0) * metric_length
+    a, b = np.minimum(a, b), np.maximum(a, b)
+
+    def point_at(distance: np.ndarray) -> np.ndarray:
+        # On the segment whose start lies at or before ``distance`` (a vertex exactly there: that vertex).
+        k = np.clip(np.searchsorted(along, base + distance, side="right") - 1, first, np.maximum(last - 1, first))
+        span = along[k + 1] - along[k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(span > 0, (base + distance - along[k]) / span, 0.0)
+        t = np.clip(t, 0.0, 1.0)[:, None]
+        return coords[k] + t * (coords[np.minimum(k + 1, last)] - coords[k])
+
+    begin, finish = point_at(a), point_at(b)
+    # Vertices strictly between the cut points (substring's rule); the last vertex never is.
+    inner_from = np.maximum(np.searchsorted(along, base + a, side="right"), first + 1)
+    inner_to = np.minimum(np.searchsorted(along, base + b, side="left"), last)
+    inner_from = np.where(whole, first + 1, inner_from)
+    inner_to = np.where(whole, last, inner_to)
+    inner = np.maximum(inner_to - inner_from, 0)
+    begin[whole], finish[whole] = coords[first[whole]], coords[last[whole]]
+    single = ~whole & (a == b)
+    counts = np.where(single, 1, inner + 2)
+    # One index array into [vertices, start points, end points], piece after piece.
+    n, rows = len(coords), len(edge)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    index = np.empty(int(ends[-1]), dtype=np.int64)
+    index[starts] = n + np.arange(rows)
+    has_end = np.flatnonzero(~single)
+    index[ends[has_end] - 1] = n + rows + has_end
+    within = np.arange(int(inner.sum())) - np.repeat(np.cumsum(inner) - inner, inner)  # 0, 1, … in each piece
+    index[np.repeat(starts + 1, inner) + within] = np.repeat(inner_from, inner) + within
+    flat = np.concatenate([coords, begin, finish])[index]
+    flat.flags.writeable = False
+    return np.split(flat, ends[:-1])
 
 
 def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -38,7 +38,7 @@ from coverage_planner.access.snapping import snap_points
 from coverage_planner.outputs import _gc
 from coverage_planner.outputs._labels import ROUTE_COLOURS, readable_name
 from coverage_planner.outputs.charts import figure_png, picture_style
-from coverage_planner.outputs.isochrones import DEFAULT_BANDS_MIN, interval_lines, reached_intervals
+from coverage_planner.outputs.isochrones import DEFAULT_BANDS_MIN, interval_coordinates, reached_intervals
 from coverage_planner.results import CoverageResult
 
 #: Resolution of the map PNG embedded in the report (A4 text width, print quality).
@@ -580,9 +580,7 @@ def _interval_coordinates(net, intervals: pd.DataFrame) -> list[np.ndarray]:
     if key in _PIECES:
         _PIECES.move_to_end(key)
         return _PIECES[key]
-    pieces = [shapely.get_coordinates(line) for line in interval_lines(net, intervals)]
-    for piece in pieces:
-        piece.flags.writeable = False  # shared by later figures
+    pieces = interval_coordinates(net, intervals)  # read-only: shared by later figures
     _PIECES[key] = pieces
     while len(_PIECES) > _PIECES_KEPT:
         _PIECES.popitem(last=False)
