@@ -16,6 +16,7 @@ from coverage_planner import _workers, settings
 from coverage_planner._cache.keys import file_sha256
 from coverage_planner._errors import InputError
 from coverage_planner._workers import WorkerError, fork_is_safe, side_by_side
+from coverage_planner.config import Scenario
 from coverage_planner.outputs.run_folder import write_run
 from coverage_planner.pipeline import run_scenario
 
@@ -131,13 +132,14 @@ def test_the_run_folder_is_the_same_bytes_side_by_side_and_one_by_one(processes,
         forked = _workers.fork_is_safe()
         assert forked == (n > 1)
         folders[n] = tmp_path / f"out-{n}"
-        write_run(result, folders[n], lang="zh", basemap="none")
+        # The ledger is written back in the map's worker, beside the report.
+        write_run(result, folders[n], lang="zh", basemap="none", ledger=Scenario.from_toml(scenario).demand.path)
 
     def hashes(folder):
         return {p.name: file_sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
     one, side = hashes(folders[1]), hashes(folders[4])
-    assert {"map.html", "report.pdf", "tables.xlsx", "map.png", "report.html"} <= set(one)
+    assert {"map.html", "report.pdf", "tables.xlsx", "map.png", "report.html", "ledger_written_back.csv"} <= set(one)
     assert side == one
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -159,15 +159,19 @@ def write_run(
         if shown:
             with timer.stage("write service tables"):
                 write_service_tables(service, staging)
+        write_back = None
         if ledger is not None:
-            from coverage_planner.outputs.ledger import write_ledger
 
-            with timer.stage("write the ledger back"):
+            def write_back() -> list[Path]:
+                from coverage_planner.outputs.ledger import write_ledger
+
                 target = staging / f"ledger_written_back{Path(ledger).suffix.lower()}"
                 write_ledger(result, ledger, target, lang=lang, proposal=proposal, sheet=ledger_sheet)
+                return [target]
 
         if map or report:
-            with timer.stage(f"write {' and '.join(n for n, on in (('map', map), ('report', report)) if on)}"):
+            parts = [n for n, on in (("map", map), ("report", report), ("ledger", write_back)) if on]
+            with timer.stage("write " + " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)):
                 write_map_and_report(
                     result,
                     staging,
@@ -178,8 +182,12 @@ def write_run(
                     map_options={**(map_options or {}), **shown},
                     diff=diff,
                     pdf=pdf,
+                    beside=write_back,
                     **shown,
                 )
+        elif write_back is not None:
+            with timer.stage("write the ledger back"):
+                write_back()
         request = output_request(lang=lang, map=map, report=report, pdf=pdf, basemap=basemap, ledger=ledger)
         return move_in(staging, out_dir, request=request)
 
@@ -221,6 +229,7 @@ def write_map_and_report(
     lang: str = "zh",
     basemap: str = "osm",
     map_options: dict[str, Any] | None = None,
+    beside: Callable[[], list[Path]] | None = None,
     **report_options: Any,
 ) -> list[Path]:
     """Write ``map.html`` and the report into ``out_dir``: the map in a worker while the report is laid out here.
@@ -239,13 +248,16 @@ def write_map_and_report(
         Basemap of the map (see `coverage_map`).
     map_options : dict, optional
         More keyword arguments of `coverage_map`.
+    beside : callable, optional
+        More work that needs neither (writing the ledger back): run after the map, in its worker,
+        so it is not waited for before the report starts. Returns the files it wrote.
     **report_options
         More keyword arguments of `write_report` (``diff``, ``pdf``, ``proposal``, ``service`` …).
 
     Returns
     -------
     list of Path
-        The files written: the map first, then the report's.
+        The files written: the map's and ``beside``'s first, then the report's.
     """
     out_dir = Path(out_dir)
 
@@ -260,13 +272,16 @@ def write_map_and_report(
         map_file = "map.html" if map else None
         return write_report(result, out_dir, lang=lang, map_file=map_file, **report_options)
 
+    def map_and_more() -> list[Path]:
+        return (write_map() if map else []) + (beside() if beside is not None else [])
+
     if map and report and report_options.get("pdf", True):
         # The map needs nothing of the report, and the PDF needs the report's pictures: drawn while the PDF is
         # laid out rather than beside the pictures, it leaves no CPU idle during the layout.
         from coverage_planner.outputs.report import write_report
 
-        return write_report(result, out_dir, lang=lang, map_file="map.html", beside_pdf=write_map, **report_options)
-    tasks = [task for task, wanted in ((write_map, map), (report_files, report)) if wanted]
+        return write_report(result, out_dir, lang=lang, map_file="map.html", beside_pdf=map_and_more, **report_options)
+    tasks = [task for task, wanted in ((map_and_more, map or beside is not None), (report_files, report)) if wanted]
     return [path for files in side_by_side(tasks) for path in files]
 
 

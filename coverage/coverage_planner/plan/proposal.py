@@ -239,11 +239,16 @@ class Proposal:
                 staging / "proposal.json",
                 json.dumps(self.summary(times=False), ensure_ascii=False, indent=2, default=str) + "\n",
             )
+            write_back = None
             if ledger is not None:
-                from coverage_planner.outputs.ledger import write_ledger
 
-                target = staging / f"ledger_written_back{Path(ledger).suffix.lower()}"
-                write_ledger(self.before, ledger, target, proposal=self, sheet=ledger_sheet, lang=lang)
+                def write_back() -> list[Path]:
+                    from coverage_planner.outputs.ledger import write_ledger
+
+                    target = staging / f"ledger_written_back{Path(ledger).suffix.lower()}"
+                    write_ledger(self.before, ledger, target, proposal=self, sheet=ledger_sheet, lang=lang)
+                    return [target]
+
             if map or report:
                 from coverage_planner.diff import ScenarioDiff
 
@@ -259,7 +264,10 @@ class Proposal:
                     diff=diff,
                     proposal=self,
                     pdf=pdf,
+                    beside=write_back,  # in the map's worker: the report need not wait for it
                 )
+            elif write_back is not None:
+                write_back()
             request = output_request(lang=lang, map=map, report=report, pdf=pdf, basemap=basemap, ledger=ledger)
             return move_in(staging, out_dir, manifest_of(self.after), request=request)
 
