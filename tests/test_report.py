@@ -258,6 +258,18 @@ def test_a_fonts_code_points_are_read_as_fonttools_reads_them():
     assert fonts.font_cmap(Path(__file__), 0) == frozenset()  # not a font: no glyphs, no error
 
 
+def test_a_cjk_faces_family_is_the_name_fonttools_reads_and_matplotlib_finds():
+    cjk = fonts.find_cjk_font()
+    assert cjk is not None  # CI installs fonts-noto-cjk
+    with TTCollection(str(cjk.path), lazy=True) as collection:
+        for index, face in enumerate(collection.fonts):
+            names = face["name"]
+            expected = (names.getName(16, 3, 1, 0x409) or names.getName(1, 3, 1, 0x409)).toUnicode()
+            assert fonts._family(cjk.path, index) == expected
+    found = font_manager.findfont(font_manager.FontProperties(family=cjk.family), fallback_to_default=False)
+    assert Path(found).resolve() == cjk.path and getattr(found, "face_index", 0) == cjk.index
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_chart_text_lies_inside_its_figure_and_clear_of_the_plot(rich, lang):
     # The margins are sized from the texts (no tight_layout): each text must fit the picture, and the group
