@@ -293,3 +293,28 @@ def test_interval_pieces_are_shapelys_substrings_of_the_edges(result):
 def _without_repeats(xy: np.ndarray) -> np.ndarray:
     keep = np.concatenate([[True], np.hypot(*np.diff(xy, axis=0).T) > 1e-6])
     return xy[keep]
+
+
+def test_the_union_of_bands_is_kept_on_disk_and_read_back_exactly(result, bands, tmp_path, monkeypatch):
+    from coverage_planner._errors import CacheWarning
+    from coverage_planner.outputs import isochrones
+
+    isochrones.clear_band_cache()
+    built = union_bands(bands, cache_dir=tmp_path)
+    (stored,) = (tmp_path / "bands").glob("union-*.cparr")
+    isochrones.clear_band_cache()  # not from memory: from the file
+    monkeypatch.setattr(isochrones.shapely, "union_all", lambda *a, **k: pytest.fail("united again"))
+    again = union_bands(bands, cache_dir=tmp_path)
+    monkeypatch.undo()
+    assert again.crs == built.crs and list(again.columns) == list(built.columns)
+    assert again[["band_min", "band_from_min"]].equals(built[["band_min", "band_from_min"]])
+    assert list(shapely.to_wkb(again.geometry.to_numpy())) == list(shapely.to_wkb(built.geometry.to_numpy()))
+    # Other bands: another entry, never this one.
+    fewer = union_bands(bands[bands["band_min"] == 5.0], cache_dir=tmp_path)
+    assert len(list((tmp_path / "bands").glob("union-*.cparr"))) == 2 and len(fewer) == 1
+    # A damaged file is said so and the union built again, equal to the first.
+    stored.write_bytes(stored.read_bytes()[:-40])
+    isochrones.clear_band_cache()
+    with pytest.warns(CacheWarning, match="union is built again"):
+        rebuilt = union_bands(bands, cache_dir=tmp_path)
+    assert list(shapely.to_wkb(rebuilt.geometry.to_numpy())) == list(shapely.to_wkb(built.geometry.to_numpy()))

@@ -444,7 +444,7 @@ def interval_coordinates(network: WalkNetwork, intervals: pd.DataFrame) -> list[
     return np.split(flat, ends[:-1])
 
 
-def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def union_bands(bands: gpd.GeoDataFrame, cache_dir: str | Path | None = None) -> gpd.GeoDataFrame:
     """The union of all sites' bands: one row per band (band_min, band_from_min, geometry), WGS-84.
 
     Works on the output of `isochrone_bands`, cumulative or rings: the union
@@ -455,6 +455,10 @@ def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ----------
     bands : geopandas.GeoDataFrame
         Bands of `isochrone_bands`.
+    cache_dir : str or Path, optional
+        Also keep the union in ``cache_dir/bands`` (the sites' own bands are kept there), keyed by
+        every input band, and take it from there when the same bands come again: a map of a scenario
+        whose bands are all cached no longer unites them again in each process (0.4-0.6 s for 17 sites).
 
     Returns
     -------
@@ -470,6 +474,11 @@ def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if key in _UNIONS:
         _UNIONS.move_to_end(key)
         return _UNIONS[key].copy()
+    stored = None if cache_dir is None else Path(cache_dir) / "bands" / f"union-{key}.cparr"
+    kept = _read_union(stored, key) if stored is not None and stored.exists() else None
+    if kept is not None:
+        _remember_union(key, kept)
+        return kept
     metric = bands.to_crs(bands.estimate_utm_crs()) if len(bands) else bands
     rows, previous = [], None
     for band in sorted(metric["band_min"].unique()):
@@ -488,10 +497,49 @@ def union_bands(bands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         pd.DataFrame(rows, columns=["band_min", "band_from_min", "geometry"]), geometry="geometry", crs=metric.crs
     )
     frame = _valid(frame.to_crs(4326))
+    _remember_union(key, frame)
+    if stored is not None:
+        _write_union(stored, key, frame)
+    return frame
+
+
+def _remember_union(key: str, frame: gpd.GeoDataFrame) -> None:
     _UNIONS[key] = frame.copy()
     while len(_UNIONS) > 16:
         _UNIONS.popitem(last=False)
-    return frame
+
+
+def _write_union(path: Path, key: str, frame: gpd.GeoDataFrame) -> None:
+    blobs = shapely.to_wkb(frame.geometry.to_numpy())
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+    arrays = {
+        "wkb": np.frombuffer(b"".join(blobs), dtype=np.uint8),
+        "offsets": offsets,
+        "band_min": frame["band_min"].to_numpy(float),
+        "band_from_min": frame["band_from_min"].to_numpy(float),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    try_write_arrays(path, arrays, {"key": key})
+
+
+def _read_union(path: Path, key: str) -> gpd.GeoDataFrame | None:
+    """The union kept in ``path`` for ``key``, or None (with a warning) when the file is not that."""
+    try:
+        meta, arrays = read_arrays(path)
+        offsets = arrays["offsets"]
+        if meta.get("key") != key or not len(arrays["band_min"]) == len(arrays["band_from_min"]) == len(offsets) - 1:
+            raise ValueError("was written for other bands")
+        blob = arrays["wkb"].tobytes()
+        geoms = shapely.from_wkb([blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])], on_invalid="raise")
+    except (ValueError, KeyError, OSError, shapely.errors.GEOSException) as exc:
+        warn_cache(path, f"is damaged or stale ({exc}); the union is built again")
+        return None
+    return gpd.GeoDataFrame(
+        {"band_min": arrays["band_min"], "band_from_min": arrays["band_from_min"]}, geometry=geoms, crs="EPSG:4326"
+    )
 
 
 def _valid(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -458,7 +458,11 @@ def coverage_map(
         _geojson(frame, shift, _band_style, tooltip=["site", "minutes"]).add_to(layer)
         layer.add_to(m)
         band_layers[band] = layer
-    union = union_bands(per_site) if len(per_site) else per_site
+    union = (
+        union_bands(per_site, cache_dir=result.cache_dir if cache_dir is None else cache_dir)
+        if len(per_site)
+        else per_site
+    )
     for i, band in reversed(list(enumerate(bands))):
         colour = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
         layer = folium.FeatureGroup(name=html_text(text["union"].format(b=band)), show=False)

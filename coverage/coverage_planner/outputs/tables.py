@@ -196,7 +196,11 @@ def write_gpkg(
     bands = default_bands(threshold) if bands_min is None else sorted({float(b) for b in bands_min})
     per_site = isochrone_bands(result, bands)
     per_site = per_site[~per_site.geometry.is_empty]
-    union = union_bands(per_site) if len(per_site) else per_site.drop(columns=["site_id", "site_name"])
+    union = (
+        union_bands(per_site, cache_dir=result.cache_dir)
+        if len(per_site)
+        else per_site.drop(columns=["site_id", "site_name"])
+    )
     colours = site_colours(per_site)
     by_site = gpd.GeoDataFrame(
         {
