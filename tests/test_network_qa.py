@@ -258,3 +258,38 @@ def test_a_line_layers_bridge_column_labels_its_crossings_and_reads_no_cost_tags
     assert network.source.details["unnoded_crossings"] == 1  # the loader leaves bridges out of its count
     elderly = network.for_profile(cp.get_profile("elderly"))
     assert elderly.costs.summary["tags_read"] is False  # a bridge column is no surface, lit or sidewalk tag
+
+
+def test_crossings_kept_in_the_cache_folder_come_back_equal_and_follow_the_tags(tmp_path, monkeypatch):
+    import dataclasses
+
+    from geopandas.testing import assert_geodataframe_equal
+
+    from coverage_planner._errors import CacheWarning
+    from coverage_planner.network import graph
+
+    path = raw_file("monaco.osm.pbf")
+    found = graph.WalkNetwork.from_file(path).unnoded_crossings(tmp_path)
+    (stored,) = (tmp_path / "networks").glob("crossings-*.arrays")
+    assert len(found) > 0 and (found["marked"] != "").any()
+
+    fresh = graph.WalkNetwork.from_file(path)  # a new network object: nothing kept in memory
+    with monkeypatch.context() as patched:
+        patched.setattr(graph, "_unnoded_crossings", lambda net: pytest.fail("searched again"))
+        kept = fresh.unnoded_crossings(tmp_path)
+    assert_geodataframe_equal(kept, found)
+    assert kept.dtypes.to_dict() == found.dtypes.to_dict()
+
+    # No bridge, tunnel or layer tags: another key, so the points are searched again and labelled anew.
+    blank = np.full(fresh.n_edges, "", dtype=object)
+    untagged = dataclasses.replace(
+        fresh, edge_tags={**fresh.edge_tags, "bridge": blank, "tunnel": blank, "layer": blank}
+    )
+    relabelled = untagged.unnoded_crossings(tmp_path)
+    assert len(list((tmp_path / "networks").glob("crossings-*.arrays"))) == 2
+    assert (relabelled["marked"] == "").all() and len(relabelled) == len(found)
+
+    stored.write_bytes(stored.read_bytes()[:-30])
+    with pytest.warns(CacheWarning, match="crossings are searched again"):
+        again = graph.WalkNetwork.from_file(path).unnoded_crossings(tmp_path)
+    assert_geodataframe_equal(again, found)

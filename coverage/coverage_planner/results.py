@@ -359,7 +359,7 @@ class CoverageResult:
         """
         qa = self.network.quality_report()
         qa["length_share"] = qa["length_m"] / qa["length_m"].sum()
-        crossings = self.network.unnoded_crossings()
+        crossings = self.network.unnoded_crossings(self.cache_dir)
         explained = crossings[crossings["marked"] != ""]
         for column, points in (("unnoded_crossings", crossings), ("bridge_tunnel_crossings", explained)):
             other = points["component_b"].where(points["component_b"] != points["component_a"])

@@ -686,7 +686,7 @@ class _Document:
         """The network's QA in one line: pieces, dead ends, and lines crossing without a shared node."""
         t, net = self.t, self.result.network
         qa = net.quality_report()
-        crossings = net.unnoded_crossings()
+        crossings = net.unnoded_crossings(self.result.cache_dir)
         unexplained = int((crossings["marked"] == "").sum())
         total = float(qa["length_m"].sum())
         text = t["p_network_check_value"].format(

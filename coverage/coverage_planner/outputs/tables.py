@@ -218,7 +218,7 @@ def write_gpkg(
         _for_gpkg(result.sites).to_file(path, layer="sites", driver="GPKG")
         _for_gpkg(result.demand).to_file(path, layer="demand", driver="GPKG")
         _for_gpkg(result.network_qa()).to_file(path, layer="network_qa", driver="GPKG")
-        crossings = _for_gpkg(result.network.unnoded_crossings())
+        crossings = _for_gpkg(result.network.unnoded_crossings(result.cache_dir))
         crossings.to_file(path, layer="network_crossings", driver="GPKG", geometry_type="Point")
         by_site.to_file(path, layer="bands_by_site", driver="GPKG", geometry_type="MultiPolygon", promote_to_multi=True)
         all_sites.to_file(path, layer="bands_union", driver="GPKG", geometry_type="MultiPolygon", promote_to_multi=True)
