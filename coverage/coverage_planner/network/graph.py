@@ -1448,12 +1448,10 @@ def _unnoded_crossings(network: WalkNetwork) -> gpd.GeoDataFrame:
             "lat": lonlat[:, 1],
         }
     )
-    frame = frame.sort_values(["lon", "lat"], kind="stable").reset_index(drop=True)
-    return _crossings_frame({c: frame[c].to_numpy() for c in frame.columns})
+    return _crossings_frame(frame.sort_values(["lon", "lat"], kind="stable").reset_index(drop=True))
 
 
-def _crossings_frame(columns: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
-    frame = pd.DataFrame(columns)
+def _crossings_frame(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=shapely.points(frame[["lon", "lat"]].to_numpy()), crs="EPSG:4326")
 
 
@@ -1480,7 +1478,7 @@ def _read_crossings(path: Path) -> gpd.GeoDataFrame | None:
             raise ValueError("its columns differ in length")
         columns = {c: arrays[c] for c in _CROSSING_NUMBERS}
         columns.update({c: arrays[c].astype(object) for c in _CROSSING_TEXT})
-        frame = _crossings_frame({c: columns[c] for c in meta["columns"] if c != "geometry"})
+        frame = _crossings_frame(pd.DataFrame({c: columns[c] for c in meta["columns"] if c != "geometry"}))
     except (ValueError, KeyError, TypeError, OSError) as exc:
         warn_cache(path, f"is damaged or stale ({exc}); the crossings are searched again")
         return None

@@ -296,8 +296,7 @@ class _BandStore:
             meta, arrays = read_arrays(path)
             if meta.get("key") != key or len(arrays["offsets"]) != n + 1:
                 raise ValueError("was written for other bands")
-            blob, offsets = arrays["wkb"].tobytes(), arrays["offsets"]
-            geoms = shapely.from_wkb([blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])], on_invalid="raise")
+            geoms = _from_wkb_arrays(arrays)
         except (ValueError, KeyError, OSError, shapely.errors.GEOSException) as exc:
             warn_cache(path, f"is damaged or stale ({exc}); its bands are rebuilt")
             return None
@@ -306,16 +305,8 @@ class _BandStore:
 
     def put(self, key: str, geoms: np.ndarray) -> None:
         self._remember(key, geoms)
-        if self.folder is None:
-            return
-        blobs = [shapely.to_wkb(g) for g in geoms]
-        offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
-        wkb = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            return
-        try_write_arrays(self.folder / f"{key}.cparr", {"wkb": wkb, "offsets": offsets}, {"key": key})
+        if self.folder is not None:
+            _write_geometries(self.folder / f"{key}.cparr", geoms, {}, key)
 
     @staticmethod
     def _remember(key: str, geoms: np.ndarray) -> None:
@@ -510,19 +501,26 @@ def _remember_union(key: str, frame: gpd.GeoDataFrame) -> None:
 
 
 def _write_union(path: Path, key: str, frame: gpd.GeoDataFrame) -> None:
-    blobs = shapely.to_wkb(frame.geometry.to_numpy())
+    columns = {c: frame[c].to_numpy(float) for c in ("band_min", "band_from_min")}
+    _write_geometries(path, frame.geometry.to_numpy(), columns, key)
+
+
+def _write_geometries(path: Path, geoms: np.ndarray, columns: dict[str, np.ndarray], key: str) -> None:
+    """Keep ``geoms`` (as WKB) and ``columns`` in the cache file ``path``, marked with ``key``."""
+    blobs = shapely.to_wkb(np.asarray(geoms, dtype=object))
     offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
-    arrays = {
-        "wkb": np.frombuffer(b"".join(blobs), dtype=np.uint8),
-        "offsets": offsets,
-        "band_min": frame["band_min"].to_numpy(float),
-        "band_from_min": frame["band_from_min"].to_numpy(float),
-    }
+    arrays = {"wkb": np.frombuffer(b"".join(blobs), dtype=np.uint8), "offsets": offsets, **columns}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
     try_write_arrays(path, arrays, {"key": key})
+
+
+def _from_wkb_arrays(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The geometries `_write_geometries` kept (invalid WKB raises)."""
+    blob, offsets = arrays["wkb"].tobytes(), arrays["offsets"]
+    return shapely.from_wkb([blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])], on_invalid="raise")
 
 
 def _read_union(path: Path, key: str) -> gpd.GeoDataFrame | None:
@@ -532,8 +530,7 @@ def _read_union(path: Path, key: str) -> gpd.GeoDataFrame | None:
         offsets = arrays["offsets"]
         if meta.get("key") != key or not len(arrays["band_min"]) == len(arrays["band_from_min"]) == len(offsets) - 1:
             raise ValueError("was written for other bands")
-        blob = arrays["wkb"].tobytes()
-        geoms = shapely.from_wkb([blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])], on_invalid="raise")
+        geoms = _from_wkb_arrays(arrays)
     except (ValueError, KeyError, OSError, shapely.errors.GEOSException) as exc:
         warn_cache(path, f"is damaged or stale ({exc}); the union is built again")
         return None
